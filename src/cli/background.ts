@@ -1,0 +1,54 @@
+/**
+ * Background mode: `bucketfs mount` starts the daemon as a detached child and returns only when
+ * the mount is ready (exit 0) or has failed (the error printed, exit 1), like s3fs and rclone.
+ * The request travels as JSON in an environment variable; readiness comes back over IPC.
+ */
+import { spawn } from "node:child_process";
+import { mkdirSync, openSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { defaultCacheDir, idOf } from "./dirs.js";
+import type { DaemonRequest } from "./daemon.js";
+
+export const DAEMON_ENV = "BUCKETFS_DAEMON_REQUEST";
+const READY_TIMEOUT_MS = 60_000;
+
+interface ReadyMessage {
+  ready: boolean;
+  error?: string;
+}
+
+export function defaultLogFile(req: DaemonRequest): string {
+  return join(req.config.cacheDir ?? defaultCacheDir(), "logs", `${idOf(req.mountpoint)}.log`);
+}
+
+export function startInBackground(req: DaemonRequest, entryScript: string): Promise<{ pid: number; logFile: string }> {
+  const logFile = req.config.logFile ?? defaultLogFile(req);
+  mkdirSync(dirname(logFile), { recursive: true, mode: 0o700 });
+  const out = openSync(logFile, "a", 0o600);
+  const request: DaemonRequest = { ...req, config: { ...req.config, logFile } };
+  const child = spawn(process.execPath, [entryScript, "__daemon"], {
+    detached: true,
+    stdio: ["ignore", out, out, "ipc"],
+    env: { ...process.env, [DAEMON_ENV]: JSON.stringify(request) },
+  });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the mount did not become ready within ${READY_TIMEOUT_MS / 1000} s; see ${logFile}`)), READY_TIMEOUT_MS);
+    child.once("message", (message: ReadyMessage) => {
+      clearTimeout(timer);
+      child.disconnect();
+      child.unref();
+      if (message.ready) resolve({ pid: child.pid ?? 0, logFile });
+      else reject(new Error(message.error ?? "mount failed"));
+    });
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`the mount daemon exited (code ${code}) before it was ready; see ${logFile}`));
+    });
+  });
+}
+
+/** In the daemon child: report readiness to the parent, then detach from it. */
+export function reportToParent(error?: string): void {
+  if (!process.send) return;
+  process.send({ ready: !error, error } satisfies ReadyMessage, () => process.disconnect?.());
+}

@@ -1,0 +1,71 @@
+/**
+ * Knowledge of what is mounted: the kernel's mount table (/proc/self/mountinfo) and bucketfs's
+ * own records (one JSON file per mount in the runtime dir: pid, source, mountpoint).
+ */
+import { readFileSync, mkdirSync, writeFileSync, rmSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { idOf, runtimeDir } from "./dirs.js";
+
+export interface MountRecord {
+  pid: number;
+  source: string;
+  mountpoint: string;
+  startedAt: string;
+  logFile?: string;
+}
+
+/** Mount points in the kernel's table, with their filesystem type. */
+export function kernelMounts(): Map<string, string> {
+  const mounts = new Map<string, string>();
+  for (const line of readFileSync("/proc/self/mountinfo", "utf8").split("\n")) {
+    const [left, right] = line.split(" - ");
+    if (!right) continue;
+    const mountpoint = left.split(" ")[4].replace(/\\(\d{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+    mounts.set(mountpoint, right.split(" ")[0]);
+  }
+  return mounts;
+}
+
+export function isMountpoint(path: string): boolean {
+  return kernelMounts().has(path);
+}
+
+function recordPath(mountpoint: string): string {
+  return join(runtimeDir(), `${idOf(mountpoint)}.json`);
+}
+
+export function writeMountRecord(record: MountRecord): void {
+  mkdirSync(runtimeDir(), { recursive: true, mode: 0o700 });
+  writeFileSync(recordPath(record.mountpoint), JSON.stringify(record), { mode: 0o600 });
+}
+
+export function readMountRecord(mountpoint: string): MountRecord | undefined {
+  try {
+    return JSON.parse(readFileSync(recordPath(mountpoint), "utf8")) as MountRecord;
+  } catch {
+    return undefined;
+  }
+}
+
+export function removeMountRecord(mountpoint: string): void {
+  rmSync(recordPath(mountpoint), { force: true });
+}
+
+export function allMountRecords(): MountRecord[] {
+  try {
+    return readdirSync(runtimeDir()).filter((f) => f.endsWith(".json"))
+      .map((f) => readMountRecord(JSON.parse(readFileSync(join(runtimeDir(), f), "utf8")).mountpoint))
+      .filter((r): r is MountRecord => r !== undefined);
+  } catch {
+    return [];
+  }
+}
+
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

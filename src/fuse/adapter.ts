@@ -1,0 +1,129 @@
+/**
+ * The FUSE adapter: decodes each fuse-native call, awaits the filesystem core, replies.
+ * One wrapper (`run`) does logging, metrics hooks and errno mapping for every operation, and
+ * guarantees every callback is called exactly once, so no exception can hang a FUSE thread.
+ */
+import type { Logger } from "../log/logger.js";
+import { FsError, TIME_OMIT, type FileStat, type Filesystem } from "../vfs/index.js";
+import { errnoCode, toErrno } from "./errno.js";
+import type { FuseOps } from "./binding.js";
+
+type Reply = (code: number, ...values: unknown[]) => void;
+
+/** Preferred I/O size reported to programs: FUSE's largest single read/write (128 KiB). */
+const IO_BLOCK = 128 * 1024;
+
+export interface OperationObserver {
+  (operation: string, durationMs: number, errno: number): void;
+}
+
+export class FuseAdapter {
+  constructor(private readonly fs: Filesystem, private readonly log: Logger, private readonly observe?: OperationObserver) {}
+
+  /** The op table handed to fuse-native. */
+  operations(): FuseOps {
+    const fs = this.fs;
+    const tree = fs.tree;
+    const ops = {
+      getattr: (path: string, cb: Reply) => this.run("getattr", path, cb, async () => toFuseStat(await fs.getattr(path)), (s) => [s]),
+      readdir: (path: string, cb: Reply) => this.run("readdir", path, cb, () => fs.readdir(path), (entries) => [entries.map((e) => e.name), entries.map((e) => toFuseStat(e.stat))]),
+      open: (path: string, flags: number, cb: Reply) => this.run("open", path, cb, () => fs.open(path, flags), (fh) => [fh]),
+      create: (path: string, mode: number, cb: Reply) => this.run("create", path, cb, () => fs.create(path, mode), (fh) => [fh]),
+      read: (path: string, fh: number, buffer: Buffer, length: number, position: number, cb: Reply) =>
+        this.runBytes("read", path, cb, async () => {
+          const data = await fs.read(fh, position, length);
+          return data.copy(buffer, 0, 0, Math.min(length, data.length));
+        }),
+      write: (path: string, fh: number, buffer: Buffer, length: number, position: number, cb: Reply) =>
+        // The buffer is libfuse's memory: copy it before the first await.
+        this.runBytes("write", path, cb, () => fs.write(fh, Buffer.from(buffer.subarray(0, length)), position)),
+      flush: (path: string, fh: number, cb: Reply) => this.run("flush", path, cb, () => fs.flush(fh)),
+      fsync: (path: string, _datasync: number, fh: number, cb: Reply) => this.run("fsync", path, cb, () => fs.fsync(fh)),
+      release: (path: string, fh: number, cb: Reply) => this.run("release", path, cb, () => fs.release(fh)),
+      truncate: (path: string, size: number, cb: Reply) => this.run("truncate", path, cb, () => fs.truncate(path, size)),
+      ftruncate: (path: string, fh: number, size: number, cb: Reply) => this.run("ftruncate", path, cb, () => fs.ftruncate(fh, size)),
+      unlink: (path: string, cb: Reply) => this.run("unlink", path, cb, () => tree.unlink(path)),
+      mkdir: (path: string, mode: number, cb: Reply) => this.run("mkdir", path, cb, () => tree.mkdir(path, mode)),
+      rmdir: (path: string, cb: Reply) => this.run("rmdir", path, cb, () => tree.rmdir(path)),
+      rename: (from: string, to: string, cb: Reply) => this.run("rename", from, cb, () => tree.rename(from, to)),
+      symlink: (target: string, path: string, cb: Reply) => this.run("symlink", path, cb, () => tree.symlink(target, path)),
+      readlink: (path: string, cb: Reply) => this.run("readlink", path, cb, () => tree.readlink(path), (target) => [target]),
+      link: (_from: string, to: string, cb: Reply) => this.run("link", to, cb, () => Promise.reject(unsupported("hard links"))),
+      mknod: (path: string, mode: number, _dev: number, cb: Reply) => this.run("mknod", path, cb, () => this.mknod(path, mode)),
+      chmod: (path: string, mode: number, cb: Reply) => this.run("chmod", path, cb, () => tree.chmod(path, mode)),
+      chown: (path: string, uid: number, gid: number, cb: Reply) => this.run("chown", path, cb, () => tree.chown(path, uid, gid)),
+      utimens: (path: string, _atime: number, mtime: number, cb: Reply) =>
+        this.run("utimens", path, cb, () => tree.utimens(path, mtime >= TIME_OMIT ? TIME_OMIT : mtime)),
+      statfs: (path: string, cb: Reply) => this.run("statfs", path, cb, async () => toFuseStatfs(fs), (s) => [s]),
+    };
+    return ops as unknown as FuseOps;
+  }
+
+  /** mknod is how some programs create regular files; other node types cannot be stored. */
+  private async mknod(path: string, mode: number): Promise<void> {
+    if ((mode & 0o170000) !== 0o100000) throw unsupported("device, FIFO and socket nodes");
+    const fh = await this.fs.create(path, mode);
+    await this.fs.flush(fh);
+    await this.fs.release(fh);
+  }
+
+  private run<T>(op: string, path: string, reply: Reply, work: () => Promise<T>, encode?: (value: T) => unknown[]): void {
+    const started = performance.now();
+    let result: Promise<T>;
+    try {
+      result = work();
+    } catch (err) {
+      result = Promise.reject(err);
+    }
+    result.then(
+      (value) => {
+        this.observe?.(op, performance.now() - started, 0);
+        reply(0, ...(encode ? encode(value) : []));
+      },
+      (err: unknown) => reply(-this.failed(op, path, err, started)),
+    );
+  }
+
+  /** read/write reply with a byte count instead of 0. */
+  private runBytes(op: string, path: string, reply: Reply, work: () => Promise<number>): void {
+    const started = performance.now();
+    Promise.resolve().then(work).then(
+      (bytes) => {
+        this.observe?.(op, performance.now() - started, 0);
+        reply(bytes);
+      },
+      (err: unknown) => reply(-this.failed(op, path, err, started)),
+    );
+  }
+
+  private failed(op: string, path: string, err: unknown, started: number): number {
+    const errno = toErrno(err);
+    const code = errnoCode(err);
+    this.observe?.(op, performance.now() - started, errno);
+    const quiet = code === "ENOENT" || code === "EEXIST" || code === "ENOTEMPTY" || code === "ENOTSUP";
+    const fields = { op, path, errno: code, err: err instanceof Error ? { name: err.name, message: err.message } : String(err) };
+    if (quiet) this.log.debug(fields, "operation failed");
+    else this.log.warn(fields, "operation failed");
+    return errno;
+  }
+}
+
+function unsupported(what: string): FsError {
+  return new FsError("ENOTSUP", `${what} are not supported on object storage`);
+}
+
+export function toFuseStat(stat: FileStat): Record<string, number> {
+  return {
+    mode: stat.mode, uid: stat.uid, gid: stat.gid, size: stat.size,
+    nlink: stat.kind === "dir" ? 2 : 1, blksize: IO_BLOCK, blocks: Math.ceil(stat.size / 512),
+    mtime: stat.mtimeMs, atime: stat.mtimeMs, ctime: stat.ctimeMs,
+  };
+}
+
+function toFuseStatfs(fs: Filesystem): Record<string, number> {
+  const s = fs.statfs();
+  return {
+    bsize: s.blockSize, frsize: s.blockSize, blocks: s.blocks, bfree: s.blocksFree, bavail: s.blocksFree,
+    files: s.files, ffree: s.filesFree, favail: s.filesFree, fsid: 0, flag: 0, namemax: s.nameMax,
+  };
+}

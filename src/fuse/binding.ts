@@ -1,0 +1,61 @@
+/**
+ * Typed wrapper over the fuse-native addon (libfuse 2, high-level path API, multi-threaded loop).
+ *
+ * Invariants of the addon that callers rely on:
+ * - every op runs on the Node event loop; a FUSE thread blocks until its callback is called, so
+ *   every callback must be called exactly once;
+ * - file handles are uint32 and 0 means "none", so handle numbers start at 1;
+ * - the read buffer is libfuse's memory: copy into it before calling back, never keep it;
+ * - fuse-native's own per-op timeout (15 s) is disabled: uploads on close can take longer, and
+ *   the store's own timeouts and retries bound every request.
+ * - fuse-native builds its -o string from a fixed list; bucketfs overrides `_fuseOptions` to pass
+ *   its own, complete list (big_writes, max_read, user options, …).
+ */
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import Fuse from "fuse-native";
+
+const run = promisify(execFile);
+
+export type FuseOps = Record<string, (...args: never[]) => void>;
+
+class ConfigurableFuse extends Fuse {
+  constructor(mountpoint: string, ops: FuseOps, private readonly optionList: string[]) {
+    super(mountpoint, ops as unknown as Record<string, (...args: unknown[]) => void>, { timeout: false });
+  }
+
+  override _fuseOptions(): string {
+    return this.optionList.length > 0 ? `-o${this.optionList.join(",")}` : "";
+  }
+}
+
+export class FuseSession {
+  private readonly fuse: ConfigurableFuse;
+
+  constructor(readonly mountpoint: string, ops: FuseOps, options: string[]) {
+    this.fuse = new ConfigurableFuse(mountpoint, ops, options);
+  }
+
+  mount(): Promise<void> {
+    return new Promise((resolve, reject) => this.fuse.mount((err) => (err ? reject(err) : resolve())));
+  }
+}
+
+/** Unmounts a FUSE mountpoint: fusermount3 works for the mount's owner, umount for root. */
+export async function unmountPath(mountpoint: string, lazy = false): Promise<void> {
+  const attempts: [string, string[]][] = [
+    ["fusermount3", ["-u", ...(lazy ? ["-z"] : []), mountpoint]],
+    ["fusermount", ["-u", ...(lazy ? ["-z"] : []), mountpoint]],
+    ["umount", [...(lazy ? ["-l"] : []), mountpoint]],
+  ];
+  let lastError: unknown;
+  for (const [command, args] of attempts) {
+    try {
+      await run(command, args);
+      return;
+    } catch (err) {
+      lastError = err;
+    }
+  }
+  throw lastError;
+}

@@ -1,0 +1,12 @@
+// Minimal typing of the parts of fuse-native bucketfs uses (the package ships no types).
+declare module "fuse-native" {
+  type Callback = (...args: unknown[]) => void;
+  class Fuse {
+    constructor(mountpoint: string, ops: Record<string, Callback>, options?: Record<string, unknown>);
+    mnt: string;
+    mount(cb: (err: Error | null) => void): void;
+    unmount(cb: (err: Error | null) => void): void;
+    _fuseOptions(): string;
+  }
+  export = Fuse;
+}

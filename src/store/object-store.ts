@@ -1,0 +1,159 @@
+/**
+ * The one small interface every backend implements (S3, GCS, memory, IDC's read-only preset).
+ *
+ * Keys are full object keys (any mount prefix is applied by the layer above). `etag` is an opaque
+ * version token: the S3 ETag, or the GCS generation. Requests are objects so new optional fields
+ * do not break callers; each takes an optional AbortSignal.
+ *
+ * Contract (checked by test/contract/object-store.contract.ts against every backend):
+ * - head/get of a missing key reject with StoreError "NotFound"; delete of a missing key succeeds.
+ * - get with `ifMatch` rejects with "PreconditionFailed" when the object's etag differs.
+ * - get with a range past the end returns the bytes that exist (possibly none).
+ * - list returns keys in lexicographic (UTF-8 byte) order, at most `maxKeys` entries + prefixes
+ *   per page, and a `nextToken` while more remain. Consistency is read-after-write.
+ * - put replaces the whole object atomically; metadata is replaced with what is given.
+ * - multipart: parts may be uploaded in any order and concurrently; every part but the last must
+ *   be at least `minPartSize`; complete lists parts in ascending order.
+ */
+export interface ObjectInfo {
+  key: string;
+  size: number;
+  etag: string;
+  lastModified: Date;
+  /** User metadata, lower-case names without the `x-amz-meta-` prefix. */
+  metadata: Record<string, string>;
+  contentType?: string;
+}
+
+export interface ListedObject {
+  key: string;
+  size: number;
+  etag: string;
+  lastModified: Date;
+}
+
+export interface ListPage {
+  objects: ListedObject[];
+  /** Common prefixes (each ends with the delimiter), when a delimiter was given. */
+  prefixes: string[];
+  nextToken?: string;
+}
+
+export interface ByteRange {
+  /** First byte, inclusive. */
+  start: number;
+  /** End, exclusive. */
+  end: number;
+}
+
+interface Signalled {
+  signal?: AbortSignal;
+}
+
+export interface HeadRequest extends Signalled {
+  key: string;
+}
+export interface GetRequest extends Signalled {
+  key: string;
+  range?: ByteRange;
+  ifMatch?: string;
+}
+export interface ListRequest extends Signalled {
+  prefix: string;
+  delimiter?: string;
+  token?: string;
+  maxKeys?: number;
+}
+export interface PutRequest extends Signalled {
+  key: string;
+  body: Buffer;
+  metadata?: Record<string, string>;
+  contentType?: string;
+  /** Write only if the current object has this etag (conflict-safe overwrite). */
+  ifMatch?: string;
+  /** Write only if no object exists under the key. */
+  ifNoneMatch?: "*";
+}
+export interface CreateMultipartRequest extends Signalled {
+  key: string;
+  metadata?: Record<string, string>;
+  contentType?: string;
+}
+export interface UploadPartRequest extends Signalled {
+  key: string;
+  uploadId: string;
+  partNumber: number;
+  body: Buffer;
+}
+export interface CopyPartRequest extends Signalled {
+  key: string;
+  uploadId: string;
+  partNumber: number;
+  sourceKey: string;
+  sourceRange: ByteRange;
+  sourceEtag?: string;
+}
+export interface CompletedPart {
+  partNumber: number;
+  etag: string;
+}
+export interface CompleteMultipartRequest extends Signalled {
+  key: string;
+  uploadId: string;
+  parts: CompletedPart[];
+}
+export interface AbortMultipartRequest extends Signalled {
+  key: string;
+  uploadId: string;
+}
+export interface CopyRequest extends Signalled {
+  sourceKey: string;
+  key: string;
+  /** When given, replaces the metadata; otherwise the source's metadata is kept. */
+  metadata?: Record<string, string>;
+  contentType?: string;
+  sourceEtag?: string;
+}
+export interface DeleteRequest extends Signalled {
+  key: string;
+}
+
+export interface StoreCapabilities {
+  readOnly: boolean;
+  /** Smallest size of a non-final multipart part. */
+  minPartSize: number;
+  maxParts: number;
+  /** Largest object a single `copy` can produce; above it copy with copyPart. */
+  maxCopySize: number;
+}
+
+export interface ObjectStore {
+  readonly capabilities: StoreCapabilities;
+  /** Human-readable location, e.g. `s3://bucket at http://127.0.0.1:7480`. No secrets. */
+  readonly description: string;
+
+  /** Proves the bucket exists and the credentials work; rejects with a precise StoreError. */
+  checkAccess(signal?: AbortSignal): Promise<void>;
+  head(req: HeadRequest): Promise<ObjectInfo>;
+  get(req: GetRequest): Promise<Buffer>;
+  list(req: ListRequest): Promise<ListPage>;
+  put(req: PutRequest): Promise<{ etag: string }>;
+  copy(req: CopyRequest): Promise<{ etag: string }>;
+  delete(req: DeleteRequest): Promise<void>;
+
+  createMultipart(req: CreateMultipartRequest): Promise<{ uploadId: string }>;
+  uploadPart(req: UploadPartRequest): Promise<CompletedPart>;
+  copyPart(req: CopyPartRequest): Promise<CompletedPart>;
+  completeMultipart(req: CompleteMultipartRequest): Promise<{ etag: string }>;
+  abortMultipart(req: AbortMultipartRequest): Promise<void>;
+}
+
+/** Lists every object under a prefix (no delimiter), page by page. */
+export async function* listAll(store: ObjectStore, prefix: string, signal?: AbortSignal): AsyncGenerator<ListedObject> {
+  let token: string | undefined;
+  do {
+    const page = await store.list({ prefix, token, signal });
+    yield* page.objects;
+    token = page.nextToken;
+  } while (token);
+}

@@ -1,0 +1,220 @@
+/**
+ * ObjectStore over S3 and S3-compatible servers (Ceph RGW, MinIO), with @aws-sdk/client-s3.
+ *
+ * Connection reuse matters more than anything else for small requests, so one keep-alive agent
+ * with a generous socket pool is shared by every request. Retries on 5xx, SlowDown, resets and
+ * timeouts are the SDK's standard retry strategy (exponential backoff with jitter).
+ */
+import http from "node:http";
+import https from "node:https";
+import {
+  AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CopyObjectCommand, CreateMultipartUploadCommand,
+  DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListObjectsV2Command,
+  PutObjectCommand, S3Client, UploadPartCommand, UploadPartCopyCommand, type S3ClientConfig,
+} from "@aws-sdk/client-s3";
+import { NodeHttpHandler } from "@smithy/node-http-handler";
+import { fromIni } from "@aws-sdk/credential-providers";
+import { StoreError } from "../errors.js";
+import type {
+  AbortMultipartRequest, CompletedPart, CompleteMultipartRequest, CopyPartRequest, CopyRequest,
+  CreateMultipartRequest, DeleteRequest, GetRequest, HeadRequest, ListPage, ListRequest, ObjectInfo,
+  ObjectStore, PutRequest, StoreCapabilities, UploadPartRequest,
+} from "../object-store.js";
+import { toStoreError } from "./s3-errors.js";
+
+export interface S3StoreConfig {
+  bucket: string;
+  endpoint?: string;
+  region?: string;
+  profile?: string;
+  /** Anonymous requests (public buckets), like `aws --no-sign-request`. */
+  noSignRequest?: boolean;
+  /** `http://host/bucket/key` instead of `http://bucket.host/key`; needed by most local servers. */
+  pathStyle?: boolean;
+  /** Per-attempt timeout of a request, in ms. */
+  requestTimeoutMs?: number;
+  maxAttempts?: number;
+  maxSockets?: number;
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+}
+
+/** S3's own limits: 5 MiB minimum part, 10,000 parts, 5 GiB single copy. */
+const S3_CAPABILITIES: StoreCapabilities = {
+  readOnly: false,
+  minPartSize: 5 * 1024 * 1024,
+  maxParts: 10_000,
+  maxCopySize: 5 * 1024 ** 3,
+};
+
+export class S3Store implements ObjectStore {
+  readonly capabilities = S3_CAPABILITIES;
+  readonly description: string;
+  private readonly client: S3Client;
+  private readonly bucket: string;
+
+  constructor(config: S3StoreConfig) {
+    this.bucket = config.bucket;
+    this.description = `s3://${config.bucket}${config.endpoint ? ` at ${config.endpoint}` : ""}`;
+    this.client = new S3Client(clientConfig(config));
+  }
+
+  async checkAccess(signal?: AbortSignal): Promise<void> {
+    await this.call("HeadBucket", undefined, (abortSignal) => this.client.send(new HeadBucketCommand({ Bucket: this.bucket }), { abortSignal }), signal)
+      .catch((err: unknown) => {
+        // HeadBucket has no body, so a 404 arrives as plain NotFound: for a bucket it means NoSuchBucket.
+        if (err instanceof StoreError && err.kind === "NotFound") {
+          throw new StoreError("NoSuchBucket", `bucket "${this.bucket}" does not exist`, undefined, { cause: err });
+        }
+        throw err;
+      });
+  }
+
+  async head(req: HeadRequest): Promise<ObjectInfo> {
+    const out = await this.call("HeadObject", req.key, (abortSignal) => this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: req.key }), { abortSignal }), req.signal);
+    return {
+      key: req.key,
+      size: out.ContentLength ?? 0,
+      etag: out.ETag ?? "",
+      lastModified: out.LastModified ?? new Date(0),
+      metadata: out.Metadata ?? {},
+      contentType: out.ContentType,
+    };
+  }
+
+  async get(req: GetRequest): Promise<Buffer> {
+    if (req.range && req.range.end <= req.range.start) return Buffer.alloc(0);
+    const range = req.range ? `bytes=${req.range.start}-${req.range.end - 1}` : undefined;
+    const command = new GetObjectCommand({ Bucket: this.bucket, Key: req.key, Range: range, IfMatch: req.ifMatch });
+    const out = await this.call("GetObject", req.key, (abortSignal) => this.client.send(command, { abortSignal }), req.signal);
+    try {
+      const bytes = await out.Body!.transformToByteArray();
+      return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    } catch (err) {
+      throw toStoreError(err, "GetObject body", req.key);
+    }
+  }
+
+  async list(req: ListRequest): Promise<ListPage> {
+    const command = new ListObjectsV2Command({
+      Bucket: this.bucket, Prefix: req.prefix, Delimiter: req.delimiter, ContinuationToken: req.token, MaxKeys: req.maxKeys,
+    });
+    const out = await this.call("ListObjectsV2", req.prefix, (abortSignal) => this.client.send(command, { abortSignal }), req.signal);
+    return {
+      objects: (out.Contents ?? []).map((o) => ({
+        key: o.Key ?? "", size: o.Size ?? 0, etag: o.ETag ?? "", lastModified: o.LastModified ?? new Date(0),
+      })),
+      prefixes: (out.CommonPrefixes ?? []).map((p) => p.Prefix ?? "").filter((p) => p !== ""),
+      nextToken: out.IsTruncated ? out.NextContinuationToken : undefined,
+    };
+  }
+
+  async put(req: PutRequest): Promise<{ etag: string }> {
+    const command = new PutObjectCommand({
+      Bucket: this.bucket, Key: req.key, Body: req.body, ContentLength: req.body.length, Metadata: req.metadata,
+      ContentType: req.contentType, IfMatch: req.ifMatch, IfNoneMatch: req.ifNoneMatch,
+    });
+    const out = await this.call("PutObject", req.key, (abortSignal) => this.client.send(command, { abortSignal }), req.signal);
+    return { etag: out.ETag ?? "" };
+  }
+
+  async copy(req: CopyRequest): Promise<{ etag: string }> {
+    const command = new CopyObjectCommand({
+      Bucket: this.bucket, Key: req.key, CopySource: this.copySource(req.sourceKey),
+      MetadataDirective: req.metadata ? "REPLACE" : "COPY", Metadata: req.metadata, ContentType: req.metadata ? req.contentType : undefined,
+      CopySourceIfMatch: req.sourceEtag,
+    });
+    const out = await this.call("CopyObject", req.key, (abortSignal) => this.client.send(command, { abortSignal }), req.signal);
+    return { etag: out.CopyObjectResult?.ETag ?? "" };
+  }
+
+  async delete(req: DeleteRequest): Promise<void> {
+    await this.call("DeleteObject", req.key, (abortSignal) => this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: req.key }), { abortSignal }), req.signal);
+  }
+
+  async createMultipart(req: CreateMultipartRequest): Promise<{ uploadId: string }> {
+    const command = new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: req.key, Metadata: req.metadata, ContentType: req.contentType });
+    const out = await this.call("CreateMultipartUpload", req.key, (abortSignal) => this.client.send(command, { abortSignal }), req.signal);
+    return { uploadId: out.UploadId ?? "" };
+  }
+
+  async uploadPart(req: UploadPartRequest): Promise<CompletedPart> {
+    const command = new UploadPartCommand({
+      Bucket: this.bucket, Key: req.key, UploadId: req.uploadId, PartNumber: req.partNumber, Body: req.body, ContentLength: req.body.length,
+    });
+    const out = await this.call("UploadPart", req.key, (abortSignal) => this.client.send(command, { abortSignal }), req.signal);
+    return { partNumber: req.partNumber, etag: out.ETag ?? "" };
+  }
+
+  async copyPart(req: CopyPartRequest): Promise<CompletedPart> {
+    const command = new UploadPartCopyCommand({
+      Bucket: this.bucket, Key: req.key, UploadId: req.uploadId, PartNumber: req.partNumber,
+      CopySource: this.copySource(req.sourceKey), CopySourceIfMatch: req.sourceEtag,
+      CopySourceRange: `bytes=${req.sourceRange.start}-${req.sourceRange.end - 1}`,
+    });
+    const out = await this.call("UploadPartCopy", req.key, (abortSignal) => this.client.send(command, { abortSignal }), req.signal);
+    return { partNumber: req.partNumber, etag: quoted(out.CopyPartResult?.ETag ?? "") };
+  }
+
+  async completeMultipart(req: CompleteMultipartRequest): Promise<{ etag: string }> {
+    const command = new CompleteMultipartUploadCommand({
+      Bucket: this.bucket, Key: req.key, UploadId: req.uploadId,
+      MultipartUpload: { Parts: req.parts.map((p) => ({ PartNumber: p.partNumber, ETag: p.etag })) },
+    });
+    const out = await this.call("CompleteMultipartUpload", req.key, (abortSignal) => this.client.send(command, { abortSignal }), req.signal);
+    return { etag: out.ETag ?? "" };
+  }
+
+  async abortMultipart(req: AbortMultipartRequest): Promise<void> {
+    const command = new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: req.key, UploadId: req.uploadId });
+    await this.call("AbortMultipartUpload", req.key, (abortSignal) => this.client.send(command, { abortSignal }), req.signal);
+  }
+
+  destroy(): void {
+    this.client.destroy();
+  }
+
+  private copySource(key: string): string {
+    return `${this.bucket}/${encodeURIComponent(key).replace(/%2F/g, "/")}`;
+  }
+
+  /** The one place SDK calls pass through: their failures become StoreErrors here. */
+  private async call<T>(what: string, key: string | undefined, run: (signal?: AbortSignal) => Promise<T>, signal?: AbortSignal): Promise<T> {
+    try {
+      return await run(signal);
+    } catch (err) {
+      throw toStoreError(err, what, key);
+    }
+  }
+}
+
+/** RGW pacific returns UploadPartCopy's ETag without quotes; CompleteMultipartUpload wants them. */
+function quoted(etag: string): string {
+  return etag.startsWith('"') ? etag : `"${etag}"`;
+}
+
+function clientConfig(config: S3StoreConfig): S3ClientConfig {
+  const secure = !config.endpoint || config.endpoint.startsWith("https:");
+  const agentOptions = { keepAlive: true, maxSockets: config.maxSockets ?? 64 };
+  const result: S3ClientConfig = {
+    region: config.region ?? "us-east-1",
+    endpoint: config.endpoint,
+    forcePathStyle: config.pathStyle ?? Boolean(config.endpoint),
+    maxAttempts: config.maxAttempts ?? 5,
+    // Default checksums send aws-chunked bodies that Ceph RGW and others reject; only send them when required.
+    requestChecksumCalculation: "WHEN_REQUIRED",
+    responseChecksumValidation: "WHEN_REQUIRED",
+    requestHandler: new NodeHttpHandler({
+      httpAgent: secure ? undefined : new http.Agent(agentOptions),
+      httpsAgent: secure ? new https.Agent(agentOptions) : undefined,
+      connectionTimeout: 5_000,
+      requestTimeout: config.requestTimeoutMs ?? 60_000,
+    }),
+  };
+  if (config.credentials) result.credentials = config.credentials;
+  else if (config.profile) result.credentials = fromIni({ profile: config.profile });
+  if (config.noSignRequest) {
+    result.credentials = { accessKeyId: "", secretAccessKey: "" };
+    result.signer = { sign: async (request) => request };
+  }
+  return result;
+}

@@ -1,0 +1,27 @@
+/** What every part of the filesystem core shares: built once by the composition root. */
+import type { Logger } from "../log/logger.js";
+import type { RangeReader } from "../read/range-reader.js";
+import type { PrefetcherConfig } from "../read/prefetcher.js";
+import type { ObjectStore } from "../store/object-store.js";
+import type { StagingArea } from "../write/staging.js";
+import type { Uploader } from "../write/uploader.js";
+import type { Namespace } from "./namespace.js";
+import type { OpenFiles } from "./open-files.js";
+
+export interface FilesystemConfig {
+  readOnly: boolean;
+  prefetch: PrefetcherConfig;
+  /** Concurrency of server-side copies and deletes when renaming a directory. */
+  renameConcurrency: number;
+}
+
+export interface FsContext {
+  store: ObjectStore;
+  namespace: Namespace;
+  openFiles: OpenFiles;
+  uploader: Uploader;
+  staging: StagingArea;
+  reader: RangeReader;
+  log: Logger;
+  config: FilesystemConfig;
+}

@@ -1,0 +1,144 @@
+/**
+ * The filesystem core: POSIX file operations on paths, over an ObjectStore. It knows nothing of
+ * FUSE; the adapter in src/fuse translates kernel calls into these methods and errors into errno.
+ * Directory-changing operations (mkdir, rename, chmod, …) live in tree-operations.ts.
+ */
+import { Prefetcher } from "../read/prefetcher.js";
+import { FsError } from "./errors.js";
+import type { FsContext } from "./context.js";
+import { FileSync } from "./file-sync.js";
+import { Namespace } from "./namespace.js";
+import { baseName, parentOf } from "./paths.js";
+import { TreeOperations } from "./tree-operations.js";
+import { O_APPEND, O_TRUNC, S_IFMT, S_IFREG, isWriteFlags, type DirEntry, type FileStat, type FsStatfs } from "./types.js";
+
+export class Filesystem {
+  readonly tree: TreeOperations;
+  private readonly sync: FileSync;
+
+  constructor(private readonly ctx: FsContext, sync: FileSync) {
+    this.sync = sync;
+    this.tree = new TreeOperations(ctx, sync);
+  }
+
+  get namespace(): Namespace {
+    return this.ctx.namespace;
+  }
+
+  getattr(path: string): Promise<FileStat> {
+    return this.ctx.namespace.lookup(path);
+  }
+
+  async readdir(path: string): Promise<DirEntry[]> {
+    const self = await this.ctx.namespace.lookupDir(path);
+    const parent = path === "/" ? self : await this.ctx.namespace.lookup(parentOf(path));
+    const entries = await this.ctx.namespace.list(path);
+    return [{ name: ".", stat: self }, { name: "..", stat: parent }, ...entries];
+  }
+
+  async open(path: string, flags: number): Promise<number> {
+    const stat = await this.ctx.namespace.lookup(path);
+    if (stat.kind === "dir") throw new FsError("EISDIR", `is a directory: ${path}`);
+    if (isWriteFlags(flags)) {
+      this.assertWritable();
+      const file = await this.sync.openForWrite(path, stat, (flags & O_TRUNC) !== 0);
+      file.openCount++;
+      return this.ctx.openFiles.add({ kind: "write", path, flags, file });
+    }
+    const version = { key: this.ctx.namespace.mapper.fileKey(path), etag: stat.etag ?? "", size: stat.size };
+    const prefetcher = new Prefetcher(version, this.ctx.reader, this.ctx.config.prefetch);
+    return this.ctx.openFiles.add({ kind: "read", path, flags, version, prefetcher });
+  }
+
+  async create(path: string, mode: number, flags = 0o1): Promise<number> {
+    this.assertWritable();
+    if (Buffer.byteLength(baseName(path)) > 255) throw new FsError("ENAMETOOLONG", `name too long: ${path}`);
+    await this.ctx.namespace.lookupDir(parentOf(path));
+    const file = await this.sync.create(path, S_IFREG | (mode & ~S_IFMT));
+    file.openCount++;
+    this.ctx.namespace.forget(path);
+    return this.ctx.openFiles.add({ kind: "write", path, flags, file });
+  }
+
+  async read(fh: number, offset: number, length: number): Promise<Buffer> {
+    const handle = this.ctx.openFiles.get(fh);
+    const local = this.ctx.openFiles.dirtyAt(handle.path);
+    if (local) return local.read(offset, length);
+    if (handle.kind === "write") return handle.file.read(offset, length);
+    return handle.prefetcher.read(offset, length);
+  }
+
+  async write(fh: number, data: Buffer, offset: number): Promise<number> {
+    const handle = this.ctx.openFiles.get(fh);
+    if (handle.kind !== "write") throw new FsError("EBADF", `file handle ${fh} is not open for writing`);
+    // O_APPEND writes go to the end we know, even if the kernel's idea of the size is stale.
+    const position = (handle.flags & O_APPEND) !== 0 ? handle.file.size : offset;
+    return handle.file.write(data, position);
+  }
+
+  /** Called on every close(2) of a descriptor: uploads changes so close can report failures. */
+  async flush(fh: number): Promise<void> {
+    const handle = this.ctx.openFiles.get(fh);
+    if (handle.kind === "write") await this.sync.sync(handle.file);
+  }
+
+  async fsync(fh: number): Promise<void> {
+    await this.flush(fh);
+  }
+
+  async release(fh: number): Promise<void> {
+    const handle = this.ctx.openFiles.remove(fh);
+    if (handle.kind === "read") {
+      handle.prefetcher.close();
+      return;
+    }
+    const file = handle.file;
+    file.openCount--;
+    if (file.openCount === 0 && file.dirty && !file.unlinked) {
+      // Normally flush already uploaded; this catches writes after the last flush (e.g. mmap).
+      await this.sync.sync(file).catch(() => undefined);
+    }
+    await this.sync.releaseIfIdle(file);
+  }
+
+  async ftruncate(fh: number, size: number): Promise<void> {
+    const handle = this.ctx.openFiles.get(fh);
+    if (handle.kind !== "write") throw new FsError("EBADF", `file handle ${fh} is not open for writing`);
+    await handle.file.truncate(size);
+  }
+
+  async truncate(path: string, size: number): Promise<void> {
+    this.assertWritable();
+    const stat = await this.ctx.namespace.lookup(path);
+    if (stat.kind === "dir") throw new FsError("EISDIR", `is a directory: ${path}`);
+    const file = await this.sync.openForWrite(path, stat, size === 0);
+    file.openCount++;
+    try {
+      if (file.size !== size) await file.truncate(size);
+      if (file.openCount === 1) await this.sync.sync(file);
+    } finally {
+      file.openCount--;
+      await this.sync.releaseIfIdle(file);
+    }
+  }
+
+  statfs(): FsStatfs {
+    // Buckets have no capacity limit; report a large, stable size (1 PiB in 1 MiB blocks, which
+    // fits fuse-native's 32-bit fields) so that df, cp and installers see plenty of room.
+    const blocks = 2 ** 30;
+    return { blockSize: 1024 * 1024, blocks, blocksFree: blocks, files: 2 ** 31, filesFree: 2 ** 31, nameMax: 255 };
+  }
+
+  /** Uploads every file with unsaved changes (unmount, SIGTERM). Returns the paths that failed. */
+  async flushAll(): Promise<string[]> {
+    const failed: string[] = [];
+    for (const file of this.ctx.openFiles.allDirty()) {
+      await this.sync.sync(file).catch(() => failed.push(file.path));
+    }
+    return failed;
+  }
+
+  private assertWritable(): void {
+    if (this.ctx.config.readOnly) throw new FsError("EROFS", "read-only mount");
+  }
+}

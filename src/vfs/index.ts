@@ -1,0 +1,76 @@
+/**
+ * Public surface of the filesystem core, and its wiring: store → reader chain → write-back →
+ * namespace → Filesystem. The CLI builds one of these per mount; tests build one over MemoryStore.
+ */
+import type { Logger } from "../log/logger.js";
+import { DirectReader, type RangeReader } from "../read/range-reader.js";
+import { DEFAULT_PREFETCHER_CONFIG, type PrefetcherConfig } from "../read/prefetcher.js";
+import type { ObjectStore } from "../store/object-store.js";
+import { StagingArea } from "../write/staging.js";
+import { DEFAULT_UPLOADER_CONFIG, Uploader, type UploaderConfig } from "../write/uploader.js";
+import { FileSync } from "./file-sync.js";
+import { Filesystem } from "./filesystem.js";
+import { Namespace, type LocalOverlay, type NamespaceConfig } from "./namespace.js";
+import { OpenFiles } from "./open-files.js";
+import { KeyMapper, baseName, parentOf } from "./paths.js";
+import type { DirEntry } from "./types.js";
+
+export { Filesystem } from "./filesystem.js";
+export { FsError, type ErrnoCode } from "./errors.js";
+export { TIME_OMIT } from "./tree-operations.js";
+export type { DirEntry, FileStat, FsStatfs } from "./types.js";
+
+export interface FilesystemOptions {
+  store: ObjectStore;
+  /** Key prefix the mount shows as its root: "" or ending in "/". */
+  prefix: string;
+  stagingDir: string;
+  log: Logger;
+  readOnly?: boolean;
+  uid?: number;
+  gid?: number;
+  metadataTtlMs?: number;
+  upload?: Partial<UploaderConfig>;
+  prefetch?: Partial<PrefetcherConfig>;
+  /** Replaces the direct reader at the end of the read chain (e.g. with a chunk cache). */
+  reader?: RangeReader;
+}
+
+export function createFilesystem(options: FilesystemOptions): Filesystem {
+  const openFiles = new OpenFiles();
+  let fileSync: FileSync | undefined;
+  const overlay: LocalOverlay = {
+    statOf: (path) => {
+      const file = openFiles.dirtyAt(path);
+      return file && fileSync ? fileSync.statOf(file) : undefined;
+    },
+    entriesIn: (dir): DirEntry[] =>
+      openFiles.allDirty().filter((f) => parentOf(f.path) === dir && fileSync)
+        .map((f) => ({ name: baseName(f.path), stat: fileSync!.statOf(f) })),
+  };
+  const namespaceConfig: NamespaceConfig = {
+    uid: options.uid ?? process.getuid?.() ?? 0,
+    gid: options.gid ?? process.getgid?.() ?? 0,
+    fileMode: 0o644,
+    dirMode: 0o755,
+    metadataTtlMs: options.metadataTtlMs ?? 10_000,
+    negativeTtlMs: Math.min(options.metadataTtlMs ?? 10_000, 1_000),
+  };
+  const namespace = new Namespace(options.store, new KeyMapper(options.prefix), namespaceConfig, options.log, overlay);
+  const ctx = {
+    store: options.store,
+    namespace,
+    openFiles,
+    uploader: new Uploader(options.store, { ...DEFAULT_UPLOADER_CONFIG, ...options.upload }),
+    staging: new StagingArea(options.stagingDir),
+    reader: options.reader ?? new DirectReader(options.store),
+    log: options.log,
+    config: {
+      readOnly: options.readOnly ?? options.store.capabilities.readOnly,
+      prefetch: { ...DEFAULT_PREFETCHER_CONFIG, ...options.prefetch },
+      renameConcurrency: 16,
+    },
+  };
+  fileSync = new FileSync(ctx);
+  return new Filesystem(ctx, fileSync);
+}

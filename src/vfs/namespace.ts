@@ -1,0 +1,191 @@
+/**
+ * The directory tree, built from key prefixes and `dir/` marker objects, with a stat cache.
+ *
+ * A path is a directory when objects exist under `<key>/` or a marker object `<key>/` exists;
+ * it is a file when an object `<key>` exists. When both hold, the directory wins and the file is
+ * hidden (it stays reachable through the store, never through the mount).
+ *
+ * Stats are cached for `metadataTtlMs` (misses for `negativeTtlMs`). A listing seeds the cache
+ * with what LIST returns (size, ETag, LastModified), so `ls -l` costs the LIST pages, not one
+ * HEAD per entry; modes and owners of such entries come from the mount defaults until a HEAD
+ * (e.g. on open) reads the object's metadata.
+ */
+import { LRUCache } from "lru-cache";
+import type { Logger } from "../log/logger.js";
+import { isStoreError } from "../store/errors.js";
+import type { ListedObject, ObjectInfo, ObjectStore } from "../store/object-store.js";
+import { FsError, notFound } from "./errors.js";
+import { decodeAttributes, kindFromMode, typeBits } from "./metadata.js";
+import { invalidNameReason, joinPath, type KeyMapper } from "./paths.js";
+import { S_IFDIR, S_IFMT, type DirEntry, type FileStat } from "./types.js";
+
+export interface NamespaceConfig {
+  uid: number;
+  gid: number;
+  /** Permission bits for files without stored attributes. */
+  fileMode: number;
+  dirMode: number;
+  metadataTtlMs: number;
+  negativeTtlMs: number;
+}
+
+/** What the write path knows that the bucket does not yet (files not uploaded). */
+export interface LocalOverlay {
+  statOf(path: string): FileStat | undefined;
+  entriesIn(dirPath: string): DirEntry[];
+}
+
+type CachedStat = { stat: FileStat } | { missing: true };
+
+export class Namespace {
+  private readonly cache: LRUCache<string, CachedStat>;
+  private readonly warnedKeys = new Set<string>();
+  private readonly mountTime = Date.now();
+
+  constructor(
+    private readonly store: ObjectStore,
+    readonly mapper: KeyMapper,
+    private readonly config: NamespaceConfig,
+    private readonly log: Logger,
+    private readonly overlay: LocalOverlay,
+  ) {
+    this.cache = new LRUCache<string, CachedStat>({ max: 200_000, ttl: Math.max(1, config.metadataTtlMs) });
+  }
+
+  async lookup(path: string): Promise<FileStat> {
+    const stat = await this.tryLookup(path);
+    if (!stat) throw notFound(path);
+    return stat;
+  }
+
+  async tryLookup(path: string): Promise<FileStat | undefined> {
+    if (path === "/") return this.dirStat();
+    const local = this.overlay.statOf(path);
+    if (local) return local;
+    const cached = this.cache.get(path);
+    if (cached) return "stat" in cached ? cached.stat : undefined;
+    const stat = await this.fetchStat(path);
+    if (stat) this.remember(path, stat);
+    else this.rememberMissing(path);
+    return stat;
+  }
+
+  async lookupDir(path: string): Promise<FileStat> {
+    const stat = await this.lookup(path);
+    if (stat.kind !== "dir") throw new FsError("ENOTDIR", `not a directory: ${path}`);
+    return stat;
+  }
+
+  /** Lists a directory from the bucket, merged with local files not yet uploaded. */
+  async list(path: string): Promise<DirEntry[]> {
+    const prefix = this.mapper.dirPrefix(path);
+    const entries = new Map<string, DirEntry>();
+    let token: string | undefined;
+    do {
+      const page = await this.store.list({ prefix, delimiter: "/", token });
+      for (const object of page.objects) this.addListedObject(entries, prefix, object);
+      for (const sub of page.prefixes) this.addListedPrefix(entries, prefix, sub);
+      token = page.nextToken;
+    } while (token);
+    for (const local of this.overlay.entriesIn(path)) entries.set(local.name, local);
+    for (const entry of entries.values()) this.seed(joinPath(path, entry.name), entry.stat);
+    return [...entries.values()];
+  }
+
+  remember(path: string, stat: FileStat): void {
+    this.cache.set(path, { stat });
+  }
+
+  rememberMissing(path: string): void {
+    this.cache.set(path, { missing: true }, { ttl: Math.max(1, this.config.negativeTtlMs) });
+  }
+
+  forget(path: string): void {
+    this.cache.delete(path);
+  }
+
+  /** Forgets a path and everything below it (after a directory rename or removal). */
+  forgetTree(path: string): void {
+    this.cache.delete(path);
+    const below = path === "/" ? "/" : `${path}/`;
+    for (const key of [...this.cache.keys()]) if (key.startsWith(below)) this.cache.delete(key);
+  }
+
+  statFromObject(object: ObjectInfo | ListedObject, metadata: Record<string, string> = {}): FileStat {
+    const attrs = decodeAttributes(metadata);
+    const kind = kindFromMode(attrs.mode, "file");
+    const permissions = attrs.mode !== undefined ? attrs.mode & ~S_IFMT : this.config.fileMode;
+    const mtimeMs = attrs.mtimeMs ?? object.lastModified.getTime();
+    return {
+      kind, mode: typeBits(kind) | permissions, uid: attrs.uid ?? this.config.uid, gid: attrs.gid ?? this.config.gid,
+      size: object.size, mtimeMs, ctimeMs: object.lastModified.getTime(), etag: object.etag,
+    };
+  }
+
+  dirStat(metadata: Record<string, string> = {}, lastModified?: Date): FileStat {
+    const attrs = decodeAttributes(metadata);
+    const permissions = attrs.mode !== undefined ? attrs.mode & ~S_IFMT : this.config.dirMode;
+    const time = attrs.mtimeMs ?? lastModified?.getTime() ?? this.mountTime;
+    return {
+      kind: "dir", mode: S_IFDIR | permissions, uid: attrs.uid ?? this.config.uid, gid: attrs.gid ?? this.config.gid,
+      size: 4096, mtimeMs: time, ctimeMs: time,
+    };
+  }
+
+  /** A fresh stat for a new file or directory created through the mount. */
+  defaultAttributes(): { uid: number; gid: number } {
+    return { uid: this.config.uid, gid: this.config.gid };
+  }
+
+  private async fetchStat(path: string): Promise<FileStat | undefined> {
+    const key = this.mapper.fileKey(path);
+    const [file, marker, children] = await Promise.all([
+      this.headOrUndefined(key),
+      this.headOrUndefined(`${key}/`),
+      this.store.list({ prefix: `${key}/`, maxKeys: 1 }),
+    ]);
+    if (marker) return this.dirStat(marker.metadata, marker.lastModified);
+    if (children.objects.length > 0 || children.prefixes.length > 0) return this.dirStat();
+    return file ? this.statFromObject(file, file.metadata) : undefined;
+  }
+
+  private async headOrUndefined(key: string): Promise<ObjectInfo | undefined> {
+    try {
+      return await this.store.head({ key });
+    } catch (err) {
+      if (isStoreError(err, "NotFound")) return undefined;
+      throw err;
+    }
+  }
+
+  private addListedObject(entries: Map<string, DirEntry>, prefix: string, object: ListedObject): void {
+    const name = object.key.slice(prefix.length);
+    if (name === "") return; // this directory's own marker
+    if (!this.isShowable(object.key, name) || entries.get(name)?.stat.kind === "dir") return;
+    entries.set(name, { name, stat: this.statFromObject(object) });
+  }
+
+  private addListedPrefix(entries: Map<string, DirEntry>, prefix: string, sub: string): void {
+    const name = sub.slice(prefix.length, -1);
+    if (!this.isShowable(sub, name)) return;
+    entries.set(name, { name, stat: this.dirStat() });
+  }
+
+  /** Keys that cannot be file names are hidden; each is logged once per mount. */
+  private isShowable(key: string, name: string): boolean {
+    const reason = invalidNameReason(name);
+    if (!reason) return true;
+    if (!this.warnedKeys.has(key)) {
+      this.warnedKeys.add(key);
+      this.log.warn({ key, reason }, "object hidden: its key cannot be shown as a file name");
+    }
+    return false;
+  }
+
+  /** Listing data never overrides a richer cached stat (from HEAD or a local write). */
+  private seed(path: string, stat: FileStat): void {
+    const cached = this.cache.get(path);
+    if (cached && "stat" in cached && cached.stat.etag === stat.etag) return;
+    this.remember(path, stat);
+  }
+}

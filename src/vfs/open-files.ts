@@ -1,0 +1,97 @@
+/**
+ * The table of open file handles, and the registry of files with local (staged) data.
+ * Handle numbers start at 1: fuse-native treats 0 as "no handle".
+ */
+import type { Prefetcher } from "../read/prefetcher.js";
+import type { ObjectVersion } from "../read/range-reader.js";
+import type { DirtyFile } from "../write/dirty-file.js";
+import { badHandle } from "./errors.js";
+
+export interface ReadHandle {
+  kind: "read";
+  path: string;
+  flags: number;
+  version: ObjectVersion;
+  prefetcher: Prefetcher;
+}
+
+export interface WriteHandle {
+  kind: "write";
+  path: string;
+  flags: number;
+  file: DirtyFile;
+}
+
+export type OpenHandle = ReadHandle | WriteHandle;
+
+export class OpenFiles {
+  private readonly handles = new Map<number, OpenHandle>();
+  /** INVARIANT: keyed by the file's current path; `file.path` equals its key. */
+  private readonly dirty = new Map<string, DirtyFile>();
+  private nextId = 1;
+
+  add(handle: OpenHandle): number {
+    const id = this.nextId++;
+    if (this.nextId > 0xfffffff0) this.nextId = 1; // fh is a uint32 in fuse-native
+    this.handles.set(id, handle);
+    return id;
+  }
+
+  get(id: number): OpenHandle {
+    const handle = this.handles.get(id);
+    if (!handle) throw badHandle(id);
+    return handle;
+  }
+
+  remove(id: number): OpenHandle {
+    const handle = this.get(id);
+    this.handles.delete(id);
+    return handle;
+  }
+
+  dirtyAt(path: string): DirtyFile | undefined {
+    return this.dirty.get(path);
+  }
+
+  setDirty(file: DirtyFile): void {
+    this.dirty.set(file.path, file);
+  }
+
+  dropDirty(file: DirtyFile): void {
+    if (this.dirty.get(file.path) === file) this.dirty.delete(file.path);
+  }
+
+  /** Files with local data at or below `dirPath`. */
+  dirtyUnder(dirPath: string): DirtyFile[] {
+    const below = dirPath === "/" ? "/" : `${dirPath}/`;
+    return [...this.dirty.values()].filter((f) => f.path.startsWith(below));
+  }
+
+  allDirty(): DirtyFile[] {
+    return [...this.dirty.values()];
+  }
+
+  /** Moves a path (and, for a directory, everything below it) after a rename. */
+  movePath(from: string, to: string, newKey: (path: string) => string): void {
+    const moved = (p: string): string | undefined =>
+      p === from ? to : p.startsWith(`${from}/`) ? to + p.slice(from.length) : undefined;
+    for (const file of [...this.dirty.values()]) {
+      const target = moved(file.path);
+      if (target === undefined) continue;
+      this.dirty.delete(file.path);
+      file.path = target;
+      file.key = newKey(target);
+      this.dirty.set(target, file);
+    }
+    for (const handle of this.handles.values()) {
+      const target = moved(handle.path);
+      if (target === undefined) continue;
+      handle.path = target;
+      if (handle.kind === "read") {
+        // The copy may carry a new ETag; reads continue from the renamed object without pinning.
+        handle.version.key = newKey(target);
+        handle.version.etag = "";
+      }
+    }
+  }
+}

@@ -1,0 +1,197 @@
+/**
+ * Operations that change the tree or attributes: mkdir, rmdir, unlink, rename, symlink,
+ * readlink, chmod, chown, utimens. Object storage has no rename: a file is copied server-side
+ * and the source deleted; a directory is every object under its prefix, copied then deleted
+ * (not atomic, like s3fs and rclone; a failure midway leaves both trees, never a lost object).
+ */
+import pLimit from "p-limit";
+import { isStoreError } from "../store/errors.js";
+import { listAll } from "../store/object-store.js";
+import type { FsContext } from "./context.js";
+import { FsError, notFound } from "./errors.js";
+import type { FileSync } from "./file-sync.js";
+import { withAttributes, type PosixAttributes } from "./metadata.js";
+import { copyObject } from "./object-copy.js";
+import { parentOf } from "./paths.js";
+import { S_IFDIR, S_IFLNK, S_IFMT, type FileStat } from "./types.js";
+
+/** fuse passes (uid_t)-1 for "leave unchanged". */
+const UNCHANGED_ID = 0xffffffff;
+/** The adapter passes times at or above this for UTIME_OMIT. */
+export const TIME_OMIT = 2 ** 62;
+
+export class TreeOperations {
+  constructor(private readonly ctx: FsContext, private readonly sync: FileSync) {}
+
+  async mkdir(path: string, mode: number): Promise<void> {
+    this.assertWritable();
+    const { namespace, store } = this.ctx;
+    if (await namespace.tryLookup(path)) throw new FsError("EEXIST", `file exists: ${path}`);
+    await namespace.lookupDir(parentOf(path));
+    const metadata = withAttributes({}, { mode: S_IFDIR | (mode & ~S_IFMT), ...namespace.defaultAttributes(), mtimeMs: Date.now() });
+    await store.put({ key: namespace.mapper.dirPrefix(path), body: Buffer.alloc(0), metadata });
+    namespace.remember(path, namespace.dirStat(metadata));
+  }
+
+  async rmdir(path: string): Promise<void> {
+    this.assertWritable();
+    const { namespace, store } = this.ctx;
+    await namespace.lookupDir(path);
+    if (path === "/") throw new FsError("EBUSY", "cannot remove the mount root");
+    const prefix = namespace.mapper.dirPrefix(path);
+    const page = await store.list({ prefix, maxKeys: 2 });
+    const children = page.objects.filter((o) => o.key !== prefix);
+    if (children.length > 0 || this.ctx.openFiles.dirtyUnder(path).length > 0) {
+      throw new FsError("ENOTEMPTY", `directory not empty: ${path}`);
+    }
+    await store.delete({ key: prefix });
+    namespace.forgetTree(path);
+    namespace.rememberMissing(path);
+  }
+
+  async unlink(path: string): Promise<void> {
+    this.assertWritable();
+    const { namespace, store, openFiles } = this.ctx;
+    const stat = await namespace.lookup(path);
+    if (stat.kind === "dir") throw new FsError("EISDIR", `is a directory: ${path}`);
+    const local = openFiles.dirtyAt(path);
+    if (local) {
+      local.unlinked = true;
+      openFiles.dropDirty(local);
+      if (local.openCount === 0) await this.ctx.staging.discard(local.staging);
+    }
+    await store.delete({ key: namespace.mapper.fileKey(path) });
+    namespace.rememberMissing(path);
+  }
+
+  async symlink(target: string, path: string): Promise<void> {
+    this.assertWritable();
+    const { namespace, store } = this.ctx;
+    if (await namespace.tryLookup(path)) throw new FsError("EEXIST", `file exists: ${path}`);
+    await namespace.lookupDir(parentOf(path));
+    const metadata = withAttributes({}, { mode: S_IFLNK | 0o777, ...namespace.defaultAttributes(), mtimeMs: Date.now() });
+    const key = namespace.mapper.fileKey(path);
+    const body = Buffer.from(target);
+    const { etag } = await store.put({ key, body, metadata });
+    namespace.remember(path, namespace.statFromObject({ key, size: body.length, etag, lastModified: new Date() }, metadata));
+  }
+
+  async readlink(path: string): Promise<string> {
+    let stat = await this.ctx.namespace.lookup(path);
+    if (stat.kind !== "symlink") {
+      // A stat seeded from a listing has no attributes: ask the object itself before refusing.
+      this.ctx.namespace.forget(path);
+      stat = await this.ctx.namespace.lookup(path);
+    }
+    if (stat.kind !== "symlink") throw new FsError("EINVAL", `not a symbolic link: ${path}`);
+    const body = await this.ctx.store.get({ key: this.ctx.namespace.mapper.fileKey(path) });
+    return body.toString("utf8");
+  }
+
+  async rename(from: string, to: string): Promise<void> {
+    this.assertWritable();
+    if (from === to) return;
+    if (to.startsWith(`${from}/`)) throw new FsError("EINVAL", `cannot move a directory into itself: ${from} -> ${to}`);
+    const { namespace } = this.ctx;
+    const source = await namespace.lookup(from);
+    await namespace.lookupDir(parentOf(to));
+    const target = await namespace.tryLookup(to);
+    if (source.kind === "dir") {
+      if (target && target.kind !== "dir") throw new FsError("ENOTDIR", `not a directory: ${to}`);
+      if (target) await this.rmdir(to); // throws ENOTEMPTY unless empty, as rename(2) requires
+      await this.renameDir(from, to);
+    } else {
+      if (target?.kind === "dir") throw new FsError("EISDIR", `is a directory: ${to}`);
+      await this.renameFile(from, to, source);
+    }
+  }
+
+  chmod(path: string, mode: number): Promise<void> {
+    return this.setAttributes(path, (stat) => ({ mode: (stat.mode & S_IFMT) | (mode & ~S_IFMT) }));
+  }
+
+  chown(path: string, uid: number, gid: number): Promise<void> {
+    return this.setAttributes(path, (stat) => ({
+      uid: uid === UNCHANGED_ID || uid === -1 ? stat.uid : uid,
+      gid: gid === UNCHANGED_ID || gid === -1 ? stat.gid : gid,
+    }));
+  }
+
+  utimens(path: string, mtimeMs: number): Promise<void> {
+    if (mtimeMs >= TIME_OMIT) return this.ctx.namespace.lookup(path).then(() => undefined);
+    return this.setAttributes(path, () => ({ mtimeMs }));
+  }
+
+  private async renameFile(from: string, to: string, source: FileStat): Promise<void> {
+    const { namespace, store, openFiles } = this.ctx;
+    const local = openFiles.dirtyAt(from);
+    if (local) await this.sync.sync(local);
+    const fromKey = namespace.mapper.fileKey(from);
+    const toKey = namespace.mapper.fileKey(to);
+    const { etag } = await copyObject(store, { sourceKey: fromKey, key: toKey, size: source.size });
+    await store.delete({ key: fromKey });
+    openFiles.movePath(from, to, (p) => namespace.mapper.fileKey(p));
+    namespace.rememberMissing(from);
+    namespace.remember(to, { ...source, etag });
+  }
+
+  private async renameDir(from: string, to: string): Promise<void> {
+    const { namespace, store, openFiles } = this.ctx;
+    for (const file of openFiles.dirtyUnder(from)) await this.sync.sync(file);
+    const fromPrefix = namespace.mapper.dirPrefix(from);
+    const toPrefix = namespace.mapper.dirPrefix(to);
+    const limit = pLimit(this.ctx.config.renameConcurrency);
+    const copied: string[] = [];
+    const copies: Promise<unknown>[] = [];
+    for await (const object of listAll(store, fromPrefix)) {
+      const key = toPrefix + object.key.slice(fromPrefix.length);
+      copies.push(limit(() => copyObject(store, { sourceKey: object.key, key, size: object.size }).then(() => copied.push(object.key))));
+    }
+    await Promise.all(copies);
+    // Only after every copy succeeded are sources deleted, so a failure never loses an object.
+    await Promise.all(copied.map((key) => limit(() => store.delete({ key }))));
+    openFiles.movePath(from, to, (p) => namespace.mapper.fileKey(p));
+    namespace.forgetTree(from);
+    namespace.forgetTree(to);
+    namespace.rememberMissing(from);
+  }
+
+  private async setAttributes(path: string, change: (stat: FileStat) => PosixAttributes): Promise<void> {
+    this.assertWritable();
+    const { namespace, openFiles } = this.ctx;
+    const stat = await namespace.lookup(path);
+    const attrs = change(stat);
+    const local = openFiles.dirtyAt(path);
+    if (local && (local.dirty || local.openCount > 0)) {
+      // Not uploaded yet (or still open): the attributes travel with the next upload.
+      local.metadata = withAttributes(local.metadata, attrs);
+      if (attrs.mtimeMs !== undefined) local.mtimeMs = attrs.mtimeMs;
+      local.generation++;
+      return;
+    }
+    if (path === "/") return;
+    const key = stat.kind === "dir" ? namespace.mapper.dirPrefix(path) : namespace.mapper.fileKey(path);
+    await this.rewriteMetadata(path, key, stat, attrs);
+  }
+
+  private async rewriteMetadata(path: string, key: string, stat: FileStat, attrs: PosixAttributes): Promise<void> {
+    const { namespace, store } = this.ctx;
+    const current = await store.head({ key }).catch((err: unknown) => {
+      if (isStoreError(err, "NotFound") && stat.kind === "dir") return undefined; // implicit directory
+      if (isStoreError(err, "NotFound")) throw notFound(path);
+      throw err;
+    });
+    const base = current?.metadata ?? withAttributes({}, { mode: stat.mode, uid: stat.uid, gid: stat.gid, mtimeMs: stat.mtimeMs });
+    const metadata = withAttributes(base, attrs);
+    if (!current) {
+      await store.put({ key, body: Buffer.alloc(0), metadata });
+    } else {
+      await copyObject(store, { sourceKey: key, key, size: current.size, metadata, contentType: current.contentType, sourceEtag: current.etag });
+    }
+    namespace.forget(path);
+  }
+
+  private assertWritable(): void {
+    if (this.ctx.config.readOnly) throw new FsError("EROFS", "read-only mount");
+  }
+}
