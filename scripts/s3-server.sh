@@ -17,6 +17,11 @@
 #   AWS_REGION=us-east-1  AWS_DEFAULT_REGION=us-east-1  S3_SERVER_DATA=/abs/DATA_DIR
 # (the same lines are kept in DATA_DIR/s3.env).  Typical use:
 #   set -a; eval "$(scripts/s3-server.sh start 7480 /tmp/s3data)"; set +a
+# Clients: path-style addressing, region us-east-1 (any other makes CreateBucket
+# fail with InvalidLocationConstraint).  AWS SDK v3: also set
+# requestChecksumCalculation/responseChecksumValidation: 'WHEN_REQUIRED', or
+# streamed uploads fail with 411.  curl: --aws-sigv4 aws:amz:us-east-1:s3 needs
+# -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' and a known length (-T FILE, not -T -).
 # Everything else (progress, errors) goes to stderr.  Daemon logs: DATA_DIR/log/.
 #
 # Ports (all bound to 127.0.0.1 only): PORT = S3 (HTTP), PORT+2 = mon,
@@ -54,14 +59,16 @@ elapsed() { local ms=$(( $(now_ms) - T0 )); printf '%d.%ds' $((ms / 1000)) $((ms
 alive() { local _p _c st; read -r _p _c st _ 2>/dev/null <"/proc/$1/stat" && [[ $st != Z ]]; }
 binary_of() { case $1 in mon.a) echo ceph-mon ;; osd.0) echo ceph-osd ;; client.rgw) echo radosgw ;; esac; }
 
-# Print the pid of daemon $1 if it is running; checks the executable so that a
-# stale pid file pointing at a recycled pid is not mistaken for our daemon.
+# Print the pid of daemon $1 if it is running.  The command line must name our
+# ceph.conf, so that a stale pid file whose pid now belongs to another process
+# (perhaps a daemon of another s3-server.sh instance) is not mistaken for ours.
 daemon_pid() {
-  local f="$DATA/run/$1.pid" pid exe
+  local f="$DATA/run/$1.pid" pid args
   [[ -f $f ]] || return 1
   pid=$(<"$f")
-  exe=$(readlink "/proc/$pid/exe" 2>/dev/null) || return 1
-  [[ ${exe##*/} == "$(binary_of "$1")" ]] || return 1
+  [[ $pid =~ ^[0-9]+$ ]] || return 1
+  args=$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline") || return 1
+  [[ $args == "$(binary_of "$1") -c $CONF "* ]] || return 1
   echo "$pid"
 }
 
@@ -219,7 +226,7 @@ EOF
 cmd_start() {
   local port_arg=${1:-}
   if [[ -n $port_arg ]]; then
-    [[ $port_arg =~ ^[0-9]+$ ]] && (( port_arg >= 1024 && port_arg <= 65526 )) ||
+    [[ $port_arg =~ ^[1-9][0-9]{3,4}$ ]] && (( port_arg >= 1024 && port_arg <= 65526 )) ||
       die "bad PORT '$port_arg' (need 1024..65526; PORT..PORT+9 are used)"
   fi
   PORT=${port_arg:-7480}
@@ -263,7 +270,9 @@ cmd_start() {
     ACCESS_KEY=${S3_ACCESS_KEY:-BUCKETFSTESTKEY00001}
     SECRET_KEY=${S3_SECRET_KEY:-bucketfs-test-secret-0123456789abcdefghij}
     OSD_SIZE_GB=${OSD_SIZE_GB:-30}
+    # Keep s3.env plain KEY=value (sourceable without quoting).
     [[ $ACCESS_KEY =~ ^[A-Za-z0-9._~-]+$ ]] || die "S3_ACCESS_KEY may only contain A-Z a-z 0-9 . _ ~ -"
+    [[ $SECRET_KEY =~ ^[A-Za-z0-9/+=._~-]+$ ]] || die "S3_SECRET_KEY may only contain A-Z a-z 0-9 / + = . _ ~ -"
     [[ $OSD_SIZE_GB =~ ^[1-9][0-9]*$ ]] || die "OSD_SIZE_GB must be a positive integer"
     declare -p PORT FSID ACCESS_KEY SECRET_KEY OSD_SIZE_GB | sed 's/^declare -- //' >"$DATA/state"
   else
@@ -272,8 +281,10 @@ cmd_start() {
   fi
   OSD_MEMORY_TARGET=${OSD_MEMORY_TARGET:-1073741824}
 
-  # From here on, a failure stops what we started and shows the daemon logs.
+  # From here on, a failure (or Ctrl-C) stops what we started and shows the daemon logs.
   trap 'on_start_failure' EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
 
   if (( fresh )); then
     log "bootstrapping a new cluster in $DATA (S3 on $HOST:$PORT)"
@@ -329,7 +340,7 @@ AWS_DEFAULT_REGION=$REGION
 S3_SERVER_DATA=$DATA
 EOF
   touch "$DATA/.bootstrapped"
-  trap - EXIT
+  trap - EXIT INT TERM
   log "ready after $(elapsed)"
   print_env
 }

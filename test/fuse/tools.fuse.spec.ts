@@ -1,0 +1,122 @@
+/**
+ * End to end: a real S3 bucket mounted through the kernel and driven by the programs people
+ * use (cp, rsync, mv, dd, cat, truncate, ls, sha256sum, ln), checked through the mount and,
+ * independently, with the AWS SDK straight against the bucket.
+ */
+import { readFileSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { objectBytes, objectHead, objectSha256, listKeys } from "../helpers/sdk.js";
+import { freshBucket } from "../helpers/s3.js";
+import { sh, shResult, tempDir, TestMount } from "../helpers/mount.js";
+
+describe("a mounted S3 bucket used with ordinary tools", () => {
+  let bucket: string;
+  let mount: TestMount;
+  let local: string;
+
+  beforeAll(async () => {
+    bucket = await freshBucket("tools");
+    mount = await TestMount.start(`s3://${bucket}`);
+    local = tempDir("local");
+  });
+  afterAll(async () => {
+    await mount?.stop();
+    await sh(`rm -rf ${local}`);
+  });
+
+  it("copies a 200 MB file in and out byte for byte", async () => {
+    await sh(`head -c 200000000 /dev/urandom > ${local}/big.bin && sha256sum ${local}/big.bin | cut -d' ' -f1 > ${local}/big.sha`);
+    const expected = (await sh(`cat ${local}/big.sha`)).trim();
+    await sh(`cp ${local}/big.bin ${mount.path("big.bin")}`);
+    expect(await objectSha256(bucket, "big.bin")).toBe(expected);
+    expect((await objectHead(bucket, "big.bin")).ContentLength).toBe(200_000_000);
+    await sh(`cp ${mount.path("big.bin")} ${local}/back.bin`);
+    expect((await sh(`sha256sum < ${local}/back.bin`)).split(" ")[0]).toBe(expected);
+  });
+
+  it("copies a nested tree of small files with cp -r, and sha256sum -c verifies it in place", async () => {
+    await sh(`mkdir -p ${local}/tree && cd ${local}/tree && for d in a a/b a/b/c x; do mkdir -p $d; for i in $(seq 1 15); do head -c $((RANDOM % 5000)) /dev/urandom > $d/f$i; done; done`);
+    await sh(`cd ${local}/tree && find . -type f | sort | xargs sha256sum > ${local}/tree.sums`);
+    await sh(`cp -r ${local}/tree ${mount.path("tree")}`);
+    expect(await sh(`cd ${mount.path("tree")} && sha256sum -c --quiet ${local}/tree.sums && echo ok`)).toContain("ok");
+    expect(shResult(`diff -r ${local}/tree ${mount.path("tree")}`).code).toBe(0);
+    const keys = await listKeys(bucket, "tree/");
+    expect(keys.filter((k) => !k.endsWith("/")).length).toBe(60);
+    expect(keys.filter((k) => k.endsWith("/")).sort()).toEqual(["tree/", "tree/a/", "tree/a/b/", "tree/a/b/c/", "tree/x/"]);
+    expect(await objectBytes(bucket, "tree/a/b/c/f3")).toEqual(readFileSync(`${local}/tree/a/b/c/f3`));
+  });
+
+  it("rsync -a copies a tree and a second run transfers nothing", async () => {
+    await sh(`mkdir -p ${local}/rs/sub && for i in $(seq 1 20); do head -c $((i * 1000)) /dev/urandom > ${local}/rs/f$i; done && echo hi > ${local}/rs/sub/note && chmod 600 ${local}/rs/f1 && touch -d '2021-06-01 12:00:00.250' ${local}/rs/f2`);
+    await sh(`rsync -a ${local}/rs/ ${mount.path("rs")}/`);
+    const second = await sh(`rsync -a --itemize-changes ${local}/rs/ ${mount.path("rs")}/`);
+    expect(second.trim()).toBe("");
+    expect(shResult(`diff -r ${local}/rs ${mount.path("rs")}`).code).toBe(0);
+    const head = await objectHead(bucket, "rs/f1");
+    expect(Number(head.Metadata?.mode) & 0o7777).toBe(0o600);
+    expect(Number(head.Metadata?.mtime)).toBeGreaterThan(1e9);
+    const f2 = await objectHead(bucket, "rs/f2");
+    expect(Number(f2.Metadata?.mtime)).toBeCloseTo(Date.parse("2021-06-01T12:00:00.250Z") / 1000 + new Date().getTimezoneOffset() * 60, 2);
+  });
+
+  it("mv renames files and whole directories", async () => {
+    await sh(`mkdir -p d1/inner && echo one > d1/a && echo two > d1/inner/b && mv d1/a d1/a2 && mv d1 d2`.replace(/d1|d2/g, (m) => mount.path(m)));
+    expect(await sh(`cat ${mount.path("d2/a2")} ${mount.path("d2/inner/b")}`)).toBe("one\ntwo\n");
+    expect(shResult(`ls ${mount.path("d1")}`).code).not.toBe(0);
+    expect((await listKeys(bucket, "d1/")).length).toBe(0);
+    expect((await listKeys(bucket, "d2/")).sort()).toEqual(["d2/", "d2/a2", "d2/inner/", "d2/inner/b"]);
+  });
+
+  it("appends with cat >>, truncates, and overwrites like a local disk", async () => {
+    const f = mount.path("edit.txt");
+    await sh(`printf 'hello' > ${f} && printf ' world' >> ${f} && cat ${f} > ${local}/copy && cat ${local}/copy >> ${f}`);
+    expect(await sh(`cat ${f}`)).toBe("hello worldhello world");
+    await sh(`truncate -s 5 ${f}`);
+    expect((await objectBytes(bucket, "edit.txt")).toString()).toBe("hello");
+    await sh(`truncate -s 8 ${f}`);
+    expect(await objectBytes(bucket, "edit.txt")).toEqual(Buffer.from("hello\0\0\0"));
+    await sh(`printf 'HE' | dd of=${f} conv=notrunc status=none`);
+    expect((await objectBytes(bucket, "edit.txt")).toString()).toBe("HEllo\0\0\0");
+    await sh(`echo new > ${f}`);
+    expect((await objectBytes(bucket, "edit.txt")).toString()).toBe("new\n");
+  });
+
+  it("dd writes and reads at offsets", async () => {
+    const f = mount.path("dd.bin");
+    await sh(`dd if=/dev/zero of=${f} bs=1M count=20 status=none && printf 'MARK' | dd of=${f} bs=1 seek=15000000 conv=notrunc status=none`);
+    expect(await sh(`dd if=${f} bs=1 skip=15000000 count=4 status=none`)).toBe("MARK");
+    expect((await objectHead(bucket, "dd.bin")).ContentLength).toBe(20 * 1024 * 1024);
+  });
+
+  it("ls -l shows sizes, modes and directories; chmod and touch persist as s3fs metadata", async () => {
+    await sh(`mkdir ${mount.path("meta")} && printf 12345 > ${mount.path("meta/f")} && chmod 640 ${mount.path("meta/f")} && touch -d '2020-01-02 03:04:05' ${mount.path("meta/f")}`);
+    const listing = await sh(`ls -l --time-style=+%Y ${mount.path("meta")}`);
+    expect(listing).toMatch(/-rw-r----- 1 \S+ \S+ 5 2020 f/);
+    const head = await objectHead(bucket, "meta/f");
+    expect(head.Metadata).toMatchObject({ mode: String(0o100640) });
+    expect(Number(head.Metadata?.mtime)).toBe(Date.parse("2020-01-02T03:04:05Z") / 1000 + new Date().getTimezoneOffset() * 60);
+    expect(Number((await objectHead(bucket, "meta/")).Metadata?.mode) & 0o170000).toBe(0o40000);
+  });
+
+  it("symlinks, rmdir, and clear errors for what object storage cannot do", async () => {
+    await sh(`cd ${mount.dir} && echo target > t && ln -s t link && mkdir empty && mkdir full && touch full/x`);
+    expect((await sh(`readlink ${mount.path("link")}`)).trim()).toBe("t");
+    expect(await sh(`cat ${mount.path("link")}`)).toBe("target\n");
+    expect(shResult(`rmdir ${mount.path("full")}`).stderr).toMatch(/not empty/i);
+    expect(shResult(`rmdir ${mount.path("empty")}`).code).toBe(0);
+    expect(shResult(`ln ${mount.path("t")} ${mount.path("hard")}`).stderr).toMatch(/not supported|not permitted/i);
+    expect(shResult(`mkfifo ${mount.path("fifo")}`).code).not.toBe(0);
+    expect(Number((await objectHead(bucket, "link")).Metadata?.mode) & 0o170000).toBe(0o120000);
+  });
+
+  it("shows objects written by others, including implicit directories without markers", async () => {
+    const { s3Store } = await import("../helpers/s3.js");
+    const store = s3Store(bucket);
+    await store.put({ key: "outside/deep/file.txt", body: Buffer.from("from sdk") });
+    await store.put({ key: "outside/bad//name", body: Buffer.from("x") });
+    await sh("sleep 1.2"); // the negative-lookup TTL of the mount (and kernel entry cache)
+    expect(await sh(`cat ${mount.path("outside/deep/file.txt")}`)).toBe("from sdk");
+    expect((await sh(`ls ${mount.path("outside")}`)).split("\n").filter(Boolean).sort()).toEqual(["bad", "deep"]);
+    expect((await sh(`ls -A ${mount.path("outside/bad")}`)).trim()).toBe("");
+  });
+});
