@@ -119,6 +119,10 @@ else
   fi
 fi
 
+# --- 3b. fuse-native utimens fix -----------------------------------------------------------
+# fuse-native 2.2.6 drops mtime in utimens (rsync -a, cp -p, touch); rebuild it with the fix.
+node native/patch-fuse-native.cjs >&2 || die "could not rebuild fuse-native with the utimens fix"
+
 # --- 4. /dev/fuse ----------------------------------------------------------------------
 if [[ ! -c /dev/fuse ]]; then
   log "WARNING: /dev/fuse does not exist, so bucketfs cannot mount here (everything else works)."

@@ -48,8 +48,8 @@ function fieldFor(spec: OptionSpec): z.ZodTypeAny {
   const base = {
     string: z.string().min(1),
     boolean: z.union([z.boolean(), z.enum(["true", "false", "1", "0", ""]).transform((v) => v === "true" || v === "1" || v === "")]),
-    size: z.union([z.number().int().nonnegative(), z.string().transform((v, ctx) => tryParse(() => parseSize(v), ctx))]),
-    duration: z.union([z.number().nonnegative(), z.string().transform((v, ctx) => tryParse(() => parseDuration(v), ctx))]),
+    size: z.union([z.number(), z.string()]).transform((v, ctx) => (typeof v === "number" ? v : tryParse(() => parseSize(v), ctx))),
+    duration: z.union([z.number(), z.string()]).transform((v, ctx) => (typeof v === "number" ? v : tryParse(() => parseDuration(v), ctx))),
     int: z.coerce.number().int().nonnegative(),
   }[spec.type] as z.ZodTypeAny;
   return spec.default === undefined ? base.optional() : (base as z.ZodType<unknown>).prefault(spec.default); // prefault: the default is parsed like user input ("8M" → bytes)

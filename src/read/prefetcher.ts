@@ -56,9 +56,9 @@ export class Prefetcher {
       this.reset(offset);
       return this.next.read(this.version, offset, end - offset);
     }
-    if (!covered) this.reset(offset);
+    if (!covered) this.restartAt(offset);
     this.dropBefore(offset);
-    this.fill(offset, end);
+    this.fill(end + this.window);
     return this.copyOut(offset, end);
   }
 
@@ -71,10 +71,16 @@ export class Prefetcher {
     return this.blocks.length > 0 && offset >= this.blocks[0].start && offset < this.nextFetch;
   }
 
+  /** Random access: forget buffered data and start the window small again. */
   private reset(offset: number): void {
+    this.restartAt(offset);
+    this.window = this.config.initialWindow;
+  }
+
+  /** A sequential run continues past what was buffered: keep the window it earned. */
+  private restartAt(offset: number): void {
     this.blocks = [];
     this.nextFetch = offset;
-    this.window = this.config.initialWindow;
   }
 
   private dropBefore(offset: number): void {
@@ -87,11 +93,12 @@ export class Prefetcher {
     for (let i = 0; i < dropped; i++) this.window = Math.min(this.window * 2, this.config.maxWindow);
   }
 
-  private fill(offset: number, needEnd: number): void {
-    const target = Math.min(this.version.size, Math.max(needEnd, offset + this.window));
+  /** Issues GETs until everything below `target` is requested (the read plus the window ahead). */
+  private fill(target: number): void {
+    target = Math.min(this.version.size, target);
     while (this.nextFetch < target) {
       const start = this.nextFetch;
-      const size = Math.min(this.config.blockSize, Math.max(this.window, needEnd - start));
+      const size = Math.min(this.config.blockSize, this.window);
       const blockEnd = Math.min(start + size, this.version.size);
       const data = this.next.read(this.version, start, blockEnd - start);
       data.catch(() => undefined); // a failure is reported to the read that needs this block

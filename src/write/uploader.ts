@@ -36,8 +36,10 @@ export class Uploader {
   /** Part size grows past the configured one only when the object would need more parts than allowed. */
   partSizeFor(size: number): number {
     const { maxParts, minPartSize } = this.store.capabilities;
-    const needed = Math.ceil(size / maxParts);
-    return Math.max(this.config.partSize, minPartSize, Math.ceil(needed / (1024 * 1024)) * 1024 * 1024);
+    const partSize = Math.max(this.config.partSize, minPartSize);
+    if (Math.ceil(size / partSize) <= maxParts) return partSize;
+    const mib = 1024 * 1024;
+    return Math.ceil(size / maxParts / mib) * mib;
   }
 
   private async multipart(req: UploadRequest): Promise<{ etag: string }> {
