@@ -21,14 +21,17 @@ export function defaultLogFile(req: DaemonRequest): string {
   return join(req.config.cacheDir ?? defaultCacheDir(), "logs", `${idOf(req.mountpoint)}.log`);
 }
 
+/** `--log-file -`: the daemon writes to the stderr `bucketfs mount` was given (journald under systemd). */
+export const LOG_TO_STDERR = "-";
+
 export function startInBackground(req: DaemonRequest, entryScript: string): Promise<{ pid: number; logFile: string }> {
   const logFile = req.config.logFile ?? defaultLogFile(req);
-  mkdirSync(dirname(logFile), { recursive: true, mode: 0o700 });
-  const out = openSync(logFile, "a", 0o600);
+  if (logFile !== LOG_TO_STDERR) mkdirSync(dirname(logFile), { recursive: true, mode: 0o700 });
+  const out = logFile === LOG_TO_STDERR ? "inherit" : openSync(logFile, "a", 0o600);
   const request: DaemonRequest = { ...req, config: { ...req.config, logFile } };
   const child = spawn(process.execPath, [entryScript, "__daemon"], {
     detached: true,
-    stdio: ["ignore", out, out, "ipc"],
+    stdio: ["ignore", out === "inherit" ? "ignore" : out, out, "ipc"],
     env: { ...process.env, [DAEMON_ENV]: JSON.stringify(request) },
   });
   return new Promise((resolve, reject) => {

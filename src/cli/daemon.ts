@@ -9,10 +9,13 @@ import type { Source } from "../config/source.js";
 import { FuseAdapter } from "../fuse/adapter.js";
 import { FuseSession, unmountPath } from "../fuse/binding.js";
 import { createLogger, type Logger } from "../log/logger.js";
-import { createFilesystem, type Filesystem } from "../vfs/index.js";
-import { defaultCacheDir, stagingDirFor } from "./dirs.js";
-import { isMountpoint, removeMountRecord, writeMountRecord } from "./mount-table.js";
+import { createReadChain, type ReadChain } from "../read/read-chain.js";
+import { createFilesystem, type MountedFilesystem } from "../vfs/index.js";
+import { defaultCacheDir, readCacheDir, stagingDirFor } from "./dirs.js";
+import { isMountpoint, removeMountRecord, writeExitReport, writeMountRecord } from "./mount-table.js";
 import { checkFuseDevice, checkMountpoint, checkStoreAccess } from "./preflight.js";
+import { openIdcForMount } from "./idc-command.js";
+import { createMountService, type MountService } from "./service.js";
 import { createStore } from "./store-factory.js";
 
 export interface DaemonRequest {
@@ -28,28 +31,50 @@ const MOUNT_WATCH_MS = 2_000;
 export async function runDaemon(req: DaemonRequest, ready: (error?: string) => void): Promise<void> {
   const log = createLogger({ level: req.config.logLevel });
   const mountpoint = resolve(req.mountpoint);
-  let fs: Filesystem;
+  let fs: MountedFilesystem;
+  let service: MountService | undefined;
+  let chain: ReadChain | undefined;
   try {
     checkFuseDevice();
     checkMountpoint(mountpoint, req.fuseOptions.includes("nonempty"));
-    const store = createStore(req.source, req.config);
+    service = createMountService({ source: req.source.url, mountpoint, config: req.config }, createStore(req.source, req.config), log);
+    const store = service.store;
     await checkStoreAccess(store, req.config.endpoint);
-    fs = createFilesystem({
+    chain = openReadChain(req, service, log);
+    fs = req.source.scheme === "idc" ? await openIdcForMount(req.config, store, chain, log) : createFilesystem({
       store, prefix: req.source.prefix, log, readOnly: req.config.readOnly,
       stagingDir: stagingDirFor(req.config.cacheDir ?? defaultCacheDir(), req.source.url),
       uid: req.config.uid, gid: req.config.gid, metadataTtlMs: req.config.metadataTtl,
       upload: { partSize: req.config.partSize, concurrency: req.config.uploadConcurrency },
+      reader: chain.reader, prefetch: { budget: chain.budget },
     });
-    const session = new FuseSession(mountpoint, new FuseAdapter(fs, log).operations(), fuseOptionsFor(req));
+    await service.start(fs);
+    const session = new FuseSession(mountpoint, new FuseAdapter(fs, log, service.metrics.fuseOperation).operations(), fuseOptionsFor(req));
     await session.mount();
   } catch (err) {
+    chain?.close();
+    service?.stop();
     ready(err instanceof Error ? err.message : String(err));
     throw err;
   }
   writeMountRecord({ pid: process.pid, source: req.source.url, mountpoint, startedAt: new Date().toISOString(), logFile: req.config.logFile });
   log.info({ source: req.source.url, mountpoint }, "mounted");
+  service.ready();
   ready();
-  installShutdown(fs, mountpoint, log);
+  installShutdown(fs, mountpoint, log, service);
+}
+
+/** Chunk cache → direct GET, with the read-ahead budget; the index is flushed and the cache unlocked at exit. */
+function openReadChain(req: DaemonRequest, service: MountService, log: Logger): ReadChain {
+  const metrics = service.metrics;
+  const chain = createReadChain({
+    store: service.store, cacheDir: readCacheDir(req.config.cacheDir ?? defaultCacheDir()),
+    cacheSizeBytes: req.config.cacheSize, maxMemoryBytes: req.config.maxMemory, log,
+    observer: { hit: () => metrics.cacheHits.inc(), miss: () => metrics.cacheMisses.inc(), evicted: () => metrics.cacheEvictions.inc(), size: (bytes) => metrics.cacheSizeBytes.set(bytes) },
+  });
+  metrics.cacheCapacityBytes.set(chain.cache ? req.config.cacheSize : 0);
+  process.once("exit", () => chain.close());
+  return chain;
 }
 
 function fuseOptionsFor(req: DaemonRequest): string[] {
@@ -57,14 +82,16 @@ function fuseOptionsFor(req: DaemonRequest): string[] {
     `fsname=${req.source.url}`, "subtype=bucketfs", "big_writes", "max_write=131072", "max_read=131072",
     // Keep page cache across opens while size and mtime are unchanged (re-reads stay local).
     "auto_cache",
-    ...(req.config.readOnly ? ["ro"] : []),
+    ...(req.config.readOnly || req.source.scheme === "idc" ? ["ro"] : []),
+    // An IDC index version is immutable: let the kernel keep names and attributes for an hour.
+    ...(req.source.scheme === "idc" ? ["entry_timeout=3600", "attr_timeout=3600", "negative_timeout=60"] : []),
     ...(req.config.allowOther ? ["allow_other", "default_permissions"] : []),
   ];
   for (const option of req.fuseOptions) if (!options.includes(option)) options.push(option);
   return options;
 }
 
-function installShutdown(fs: Filesystem, mountpoint: string, log: Logger): void {
+function installShutdown(fs: MountedFilesystem, mountpoint: string, log: Logger, service: MountService): void {
   let stopping = false;
   const stop = async (reason: string): Promise<void> => {
     if (stopping) {
@@ -74,9 +101,13 @@ function installShutdown(fs: Filesystem, mountpoint: string, log: Logger): void 
     stopping = true;
     log.info({ reason }, "unmounting: uploading unsaved data first");
     const failed = await fs.flushAll();
-    if (failed.length > 0) log.error({ failed }, "some files could not be uploaded; their data is kept in the staging directory");
+    if (failed.length > 0) {
+      log.error({ failed }, "some files could not be uploaded; their data is kept in the staging directory");
+      writeExitReport(mountpoint, { failed });
+    }
     if (isMountpoint(mountpoint)) await unmountPath(mountpoint).catch(() => unmountPath(mountpoint, true)).catch((err: unknown) => log.error({ err }, "unmount failed"));
     removeMountRecord(mountpoint);
+    service.stop();
     log.info("unmounted");
     process.exit(failed.length > 0 ? 1 : 0);
   };

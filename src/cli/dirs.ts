@@ -21,3 +21,8 @@ export function idOf(text: string): string {
 export function stagingDirFor(cacheDir: string, sourceUrl: string): string {
   return join(cacheDir, "staging", idOf(sourceUrl));
 }
+
+/** The chunk cache of reads (shared by mounts of every bucket; one live mount owns it at a time). */
+export function readCacheDir(cacheDir: string): string {
+  return join(cacheDir, "read-cache");
+}

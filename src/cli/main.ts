@@ -3,6 +3,7 @@
  * schema in config/schema.ts.
  */
 import { realpathSync } from "node:fs";
+import { resolve as resolvePath } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command, Option } from "commander";
 import { ConfigError, resolveMountOptions } from "../config/load.js";
@@ -11,7 +12,10 @@ import { parseSource, SourceError } from "../config/source.js";
 import { unmountPath } from "../fuse/binding.js";
 import { DAEMON_ENV, reportToParent, startInBackground } from "./background.js";
 import { runDaemon, type DaemonRequest } from "./daemon.js";
-import { allMountRecords, isMountpoint, kernelMounts, processAlive, readMountRecord, removeMountRecord } from "./mount-table.js";
+import { idcCommand, prefetchCommand } from "./idc-command.js";
+import { daemonAlive } from "./mount-health.js";
+import { isMountpoint, processAlive, readMountRecord, removeMountRecord, takeExitReport, UploadsFailedError } from "./mount-table.js";
+import { listCommand, statusCommand } from "./status-command.js";
 import { UsageError } from "./preflight.js";
 
 const ENTRY = fileURLToPath(new URL("../../bin/bucketfs.js", import.meta.url));
@@ -43,43 +47,55 @@ function mountCommand(): Command {
 }
 
 function realpathOr(path: string): string {
+  // A mountpoint is taken as given: resolving it would stat it, which blocks if its daemon hangs.
+  if (isMountpoint(resolvePath(path))) return resolvePath(path);
   try {
     return realpathSync(path);
   } catch {
-    return path;
+    // A dead FUSE mountpoint cannot be resolved (ENOTCONN): use the absolute path as given.
+    return resolvePath(path);
   }
 }
 
 async function unmount(mountpoint: string, opts: { lazy?: boolean }): Promise<void> {
   const path = realpathOr(mountpoint);
   const record = readMountRecord(path);
-  if (record && processAlive(record.pid)) {
+  if (record && daemonAlive(record.pid)) {
     // The daemon uploads unsaved data, unmounts and exits; wait for it so data is safe on return.
     process.kill(record.pid, "SIGTERM");
     for (let waited = 0; processAlive(record.pid); waited += 100) {
       if (waited > 10 * 60_000) throw new UsageError(`daemon ${record.pid} did not stop within 10 minutes`);
       await new Promise((r) => setTimeout(r, 100));
     }
+    const report = takeExitReport(path);
+    if (report) {
+      if (isMountpoint(path)) await unmountPath(path, true);
+      removeMountRecord(path);
+      throw new UploadsFailedError(`unmounted ${path}, but ${report.failed.length} file(s) could not be uploaded: ${report.failed.join(", ")}; their data is kept in the staging directory (see the daemon log)`);
+    }
+  } else if (isMountpoint(path)) {
+    // No live daemon serves this mount: it is stale ("Transport endpoint is not connected").
+    // A lazy unmount detaches it at once; a plain one could block or fail while programs hold it.
+    console.error(`bucketfs: no daemon serves ${path}; removing the stale mount`);
+    await unmountPath(path, true);
   }
   if (isMountpoint(path)) await unmountPath(path, opts.lazy);
   removeMountRecord(path);
   console.log(`bucketfs: unmounted ${path}`);
 }
 
-function listMounts(): void {
-  const kernel = kernelMounts();
-  for (const record of allMountRecords()) {
-    const state = !processAlive(record.pid) ? "DEAD (daemon gone; run bucketfs unmount)" : kernel.has(record.mountpoint) ? "mounted" : "starting/stopping";
-    console.log(`${record.source}\t${record.mountpoint}\tpid ${record.pid}\t${state}`);
-  }
-}
-
 export function buildProgram(): Command {
   const program = new Command("bucketfs").description("mount object storage buckets as a filesystem").version("0.1.0");
   program.addCommand(mountCommand());
+  program.addCommand(idcCommand());
+  program.addCommand(prefetchCommand());
   program.command("unmount").alias("umount").description("upload unsaved data, then unmount")
     .argument("<mountpoint>").option("-l, --lazy", "detach now even if busy").action(unmount);
-  program.command("list").description("list bucketfs mounts on this machine").action(listMounts);
+  program.command("list").description("list bucketfs mounts on this machine, with dead daemons flagged")
+    .option("--json", "machine-readable output").action(listCommand);
+  program.command("status").description("what a mount is doing: traffic, cache, unsaved data and uploads (all mounts if none given)")
+    .argument("[mountpoint]").option("--json", "machine-readable output")
+    .action((mountpoint: string | undefined, opts: { json?: boolean }) => statusCommand(mountpoint && realpathOr(mountpoint), opts));
   return program;
 }
 
@@ -94,7 +110,7 @@ export async function main(argv: string[]): Promise<void> {
     if (argv[2] === "__daemon") return await runDaemonChild();
     await buildProgram().parseAsync(argv);
   } catch (err) {
-    const known = err instanceof UsageError || err instanceof SourceError || err instanceof ConfigError;
+    const known = err instanceof UsageError || err instanceof SourceError || err instanceof ConfigError || err instanceof UploadsFailedError;
     console.error(`bucketfs: ${err instanceof Error ? err.message : String(err)}`);
     if (!known && process.env.BUCKETFS_DEBUG) console.error(err);
     process.exit(1);

@@ -36,6 +36,7 @@ function recordPath(mountpoint: string): string {
 
 export function writeMountRecord(record: MountRecord): void {
   mkdirSync(runtimeDir(), { recursive: true, mode: 0o700 });
+  rmSync(exitReportPath(record.mountpoint), { force: true });
   writeFileSync(recordPath(record.mountpoint), JSON.stringify(record), { mode: 0o600 });
 }
 
@@ -49,16 +50,26 @@ export function readMountRecord(mountpoint: string): MountRecord | undefined {
 
 export function removeMountRecord(mountpoint: string): void {
   rmSync(recordPath(mountpoint), { force: true });
+  // The control socket a killed daemon could not remove (see control.ts).
+  rmSync(join(runtimeDir(), `${idOf(mountpoint)}.sock`), { force: true });
 }
 
 export function allMountRecords(): MountRecord[] {
+  let files: string[];
   try {
-    return readdirSync(runtimeDir()).filter((f) => f.endsWith(".json"))
-      .map((f) => readMountRecord(JSON.parse(readFileSync(join(runtimeDir(), f), "utf8")).mountpoint))
-      .filter((r): r is MountRecord => r !== undefined);
+    files = readdirSync(runtimeDir()).filter((f) => f.endsWith(".json"));
   } catch {
     return [];
   }
+  // One unreadable or half-written record must not hide the others.
+  return files.flatMap((f) => {
+    try {
+      const record = JSON.parse(readFileSync(join(runtimeDir(), f), "utf8")) as MountRecord;
+      return typeof record.mountpoint === "string" && typeof record.pid === "number" ? [record] : [];
+    } catch {
+      return [];
+    }
+  });
 }
 
 export function processAlive(pid: number): boolean {
@@ -67,5 +78,39 @@ export function processAlive(pid: number): boolean {
     return true;
   } catch {
     return false;
+  }
+}
+
+/**
+ * What a daemon leaves behind when it stops with files it could not upload, so that the
+ * `bucketfs unmount` that asked it to stop can report them and exit non-zero. (Not `.json`:
+ * allMountRecords reads those as mount records.)
+ */
+export class UploadsFailedError extends Error {
+  override readonly name = "UploadsFailedError";
+}
+
+export interface ExitReport {
+  failed: string[];
+  stagingDir?: string;
+}
+
+function exitReportPath(mountpoint: string): string {
+  return join(runtimeDir(), `${idOf(mountpoint)}.exit`);
+}
+
+export function writeExitReport(mountpoint: string, report: ExitReport): void {
+  mkdirSync(runtimeDir(), { recursive: true, mode: 0o700 });
+  writeFileSync(exitReportPath(mountpoint), JSON.stringify(report), { mode: 0o600 });
+}
+
+/** Reads and removes the exit report of the last daemon of `mountpoint`, if it left one. */
+export function takeExitReport(mountpoint: string): ExitReport | undefined {
+  try {
+    const report = JSON.parse(readFileSync(exitReportPath(mountpoint), "utf8")) as ExitReport;
+    rmSync(exitReportPath(mountpoint), { force: true });
+    return report;
+  } catch {
+    return undefined;
   }
 }

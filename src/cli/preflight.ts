@@ -11,7 +11,8 @@ export class UsageError extends Error {
   override readonly name = "UsageError";
 }
 
-export function checkFuseDevice(device = "/dev/fuse"): void {
+/** BUCKETFS_FUSE_DEVICE names another device node (containers with a renamed device, and tests). */
+export function checkFuseDevice(device = process.env.BUCKETFS_FUSE_DEVICE || "/dev/fuse"): void {
   try {
     accessSync(device, constants.R_OK | constants.W_OK);
   } catch (err) {

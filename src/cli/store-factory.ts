@@ -4,7 +4,8 @@ import type { Source } from "../config/source.js";
 import type { ObjectStore } from "../store/object-store.js";
 import { MemoryStore } from "../store/memory/memory-store.js";
 import { S3Store } from "../store/s3/s3-store.js";
-import { UsageError } from "./preflight.js";
+import { GcsStore } from "../store/gcs/gcs-store.js";
+import { bucketFor, GCS_XML_ENDPOINT, IdcStore, parseIdcSource } from "../idc/index.js";
 
 export function createStore(source: Source, config: MountConfig): ObjectStore {
   switch (source.scheme) {
@@ -21,6 +22,24 @@ export function createStore(source: Source, config: MountConfig): ObjectStore {
       // An empty in-memory bucket: for trying bucketfs out and for tests; nothing is persisted.
       return new MemoryStore({ bucket: source.bucket });
     case "gs":
-      throw new UsageError("gs:// sources need the GCS backend, which this build does not include yet");
+      // Credentials: ADC unless --anonymous; an http:// --endpoint is an emulator (no credentials).
+      return new GcsStore({
+        bucket: source.bucket,
+        endpoint: config.endpoint,
+        anonymous: config.anonymous || config.noSignRequest,
+        billingProject: config.billingProject,
+      });
+    case "idc":
+      return createIdcStore(config);
   }
+}
+
+/** IDC's public buckets, unsigned: AWS (default), Google's mirror (--idc-source gcs), or --endpoint. */
+export function createIdcStore(config: MountConfig): IdcStore {
+  const source = parseIdcSource(config.idcSource);
+  const endpoint = config.endpoint ?? (source === "gcs" ? GCS_XML_ENDPOINT : undefined);
+  const store = (awsBucket: string): S3Store => new S3Store({
+    bucket: bucketFor(awsBucket, source), endpoint, region: "us-east-1", noSignRequest: true, pathStyle: Boolean(endpoint),
+  });
+  return new IdcStore(store, endpoint ?? "AWS us-east-1");
 }

@@ -23,10 +23,12 @@ export interface OptionSpec {
 }
 
 export const MOUNT_OPTIONS: OptionSpec[] = [
-  { key: "endpoint", name: "endpoint", type: "string", help: "S3-compatible endpoint URL (Ceph, MinIO, …)", env: "BUCKETFS_ENDPOINT" },
+  { key: "endpoint", name: "endpoint", type: "string", help: "endpoint URL: S3-compatible server (Ceph, MinIO, …), or for gs:// a GCS emulator (http://) or private endpoint (https://)", env: "BUCKETFS_ENDPOINT" },
   { key: "region", name: "region", type: "string", help: "region", default: "us-east-1", env: "AWS_REGION" },
   { key: "profile", name: "profile", type: "string", help: "credentials profile from ~/.aws/credentials", env: "AWS_PROFILE" },
   { key: "noSignRequest", name: "no-sign-request", type: "boolean", help: "anonymous requests (public buckets)", default: false },
+  { key: "anonymous", name: "anonymous", type: "boolean", help: "gs:// only: no credentials (public buckets)", default: false },
+  { key: "billingProject", name: "billing-project", type: "string", help: "gs:// only: project billed for requester-pays buckets (userProject)", env: "BUCKETFS_BILLING_PROJECT" },
   { key: "pathStyle", name: "path-style", type: "boolean", help: "path-style URLs (default when --endpoint is given)", default: false },
   { key: "foreground", name: "foreground", short: "f", type: "boolean", help: "stay in the foreground (no daemon)", default: false },
   { key: "readOnly", name: "read-only", type: "boolean", help: "mount read-only", default: false, aliases: ["ro"] },
@@ -35,10 +37,20 @@ export const MOUNT_OPTIONS: OptionSpec[] = [
   { key: "partSize", name: "part-size", type: "size", help: "multipart upload part size; also the single-PUT threshold", default: "8M" },
   { key: "uploadConcurrency", name: "upload-concurrency", type: "int", help: "parts uploaded in parallel per file", default: 4 },
   { key: "metadataTtl", name: "metadata-ttl", type: "duration", help: "how long stat and listing results are trusted", default: "10s" },
+  { key: "cacheSize", name: "cache-size", type: "size", help: "byte cap of the on-disk read cache (0 = no disk cache)", default: "10G", env: "BUCKETFS_CACHE_SIZE" },
+  { key: "maxMemory", name: "max-memory", type: "size", help: "memory for read-ahead across all open files; prefetch backs off beyond it", default: "128M" },
   { key: "uid", name: "uid", type: "int", help: "owner of files without stored attributes (default: you)" },
   { key: "gid", name: "gid", type: "int", help: "group of files without stored attributes (default: yours)" },
   { key: "logLevel", name: "log-level", type: "string", help: "trace, debug, info, warn, error", default: "info", env: "BUCKETFS_LOG_LEVEL" },
-  { key: "logFile", name: "log-file", type: "string", help: "log file for the background daemon (default under the cache dir)" },
+  { key: "logFile", name: "log-file", type: "string", help: "log file for the background daemon (default under the cache dir; - = stderr of bucketfs mount, e.g. journald)" },
+  { key: "metricsAddr", name: "metrics-addr", type: "string", help: "serve Prometheus metrics at http://ADDR/metrics (PORT = loopback, :PORT = all interfaces)", env: "BUCKETFS_METRICS_ADDR" },
+  { key: "pidFile", name: "pid-file", type: "string", help: "write the daemon's pid here once mounted (systemd PIDFile=)" },
+  { key: "idcIndex", name: "idc-index", type: "string", help: "IDC: use this local idc_index.parquet instead of downloading the published one", env: "BUCKETFS_IDC_INDEX" },
+  { key: "idcVersion", name: "idc-version", type: "string", help: "IDC: idc-index-data release to use, e.g. 24.2.2", default: "current" },
+  { key: "idcSource", name: "idc-source", type: "string", help: "IDC: read the AWS buckets (aws) or Google's mirror (gcs)", default: "aws" },
+  { key: "idcIndexUrl", name: "idc-index-url", type: "string", help: "IDC: base URL of the published index artifacts (mirrors)", env: "BUCKETFS_IDC_INDEX_URL" },
+  { key: "collections", name: "collections", type: "string", help: "IDC: show only these collections (comma-separated collection_id)" },
+  { key: "modality", name: "modality", type: "string", help: "IDC: show only series of these modalities (comma-separated, e.g. SM,CT)" },
 ];
 
 /** mount(8) options that matter to mount/systemd, not to bucketfs: accepted and ignored. */
@@ -71,6 +83,8 @@ export interface MountConfig {
   region: string;
   profile?: string;
   noSignRequest: boolean;
+  anonymous: boolean;
+  billingProject?: string;
   pathStyle: boolean;
   foreground: boolean;
   readOnly: boolean;
@@ -79,8 +93,18 @@ export interface MountConfig {
   partSize: number;
   uploadConcurrency: number;
   metadataTtl: number;
+  cacheSize: number;
+  maxMemory: number;
   uid?: number;
   gid?: number;
   logLevel: string;
   logFile?: string;
+  metricsAddr?: string;
+  pidFile?: string;
+  idcIndex?: string;
+  idcVersion: string;
+  idcSource: string;
+  idcIndexUrl?: string;
+  collections?: string;
+  modality?: string;
 }

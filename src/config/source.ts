@@ -1,5 +1,5 @@
-/** Parses the mount source: `s3://bucket[/prefix]`, `gs://bucket[/prefix]`, `mem://bucket`. */
-export type SourceScheme = "s3" | "gs" | "mem";
+/** Parses the mount source: `s3://bucket[/prefix]`, `gs://bucket[/prefix]`, `mem://bucket`, `idc`. */
+export type SourceScheme = "s3" | "gs" | "mem" | "idc";
 
 export interface Source {
   scheme: SourceScheme;
@@ -17,6 +17,8 @@ export class SourceError extends Error {
 const BUCKET_NAME = /^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$/;
 
 export function parseSource(text: string): Source {
+  // The NCI Imaging Data Commons: a read-only tree over IDC's public buckets (src/idc).
+  if (/^idc(:\/\/)?$/.test(text.trim())) return { scheme: "idc", bucket: "idc-open-data", prefix: "", url: "idc://" };
   const match = /^([a-z0-9]+):\/\/([^/]*)(?:\/(.*))?$/.exec(text.trim());
   if (!match) {
     throw new SourceError(`malformed source "${text}": expected s3://bucket[/prefix] (or gs://bucket[/prefix])`);

@@ -4,7 +4,7 @@
  * guarantees every callback is called exactly once, so no exception can hang a FUSE thread.
  */
 import type { Logger } from "../log/logger.js";
-import { FsError, TIME_OMIT, type FileStat, type Filesystem } from "../vfs/index.js";
+import { FsError, TIME_OMIT, type FileStat, type MountedFilesystem } from "../vfs/index.js";
 import { errnoCode, toErrno } from "./errno.js";
 import type { FuseOps } from "./binding.js";
 
@@ -18,7 +18,7 @@ export interface OperationObserver {
 }
 
 export class FuseAdapter {
-  constructor(private readonly fs: Filesystem, private readonly log: Logger, private readonly observe?: OperationObserver) {}
+  constructor(private readonly fs: MountedFilesystem, private readonly log: Logger, private readonly observe?: OperationObserver) {}
 
   /** The op table handed to fuse-native. */
   operations(): FuseOps {
@@ -54,6 +54,9 @@ export class FuseAdapter {
       chown: (path: string, uid: number, gid: number, cb: Reply) => this.run("chown", path, cb, () => tree.chown(path, uid, gid)),
       utimens: (path: string, _atime: number, mtime: number, cb: Reply) =>
         this.run("utimens", path, cb, () => tree.utimens(path, mtime >= TIME_OMIT ? TIME_OMIT : mtime)),
+      getxattr: (path: string, name: string, _position: number, cb: Reply) =>
+        this.run("getxattr", path, cb, () => (fs.xattrs ? fs.xattrs.getxattr(path, name) : Promise.reject(noAttribute(name))), (value) => [value]),
+      listxattr: (path: string, cb: Reply) => this.run("listxattr", path, cb, () => fs.xattrs?.listxattr(path) ?? Promise.resolve([]), (names) => [names]),
       statfs: (path: string, cb: Reply) => this.run("statfs", path, cb, async () => toFuseStatfs(fs), (s) => [s]),
     };
     return ops as unknown as FuseOps;
@@ -100,12 +103,17 @@ export class FuseAdapter {
     const errno = toErrno(err);
     const code = errnoCode(err);
     this.observe?.(op, performance.now() - started, errno);
-    const quiet = code === "ENOENT" || code === "EEXIST" || code === "ENOTEMPTY" || code === "ENOTSUP";
+    const quiet = code === "ENOENT" || code === "EEXIST" || code === "ENOTEMPTY" || code === "ENOTSUP" || code === "ENODATA";
     const fields = { op, path, errno: code, err: err instanceof Error ? { name: err.name, message: err.message } : String(err) };
     if (quiet) this.log.debug(fields, "operation failed");
     else this.log.warn(fields, "operation failed");
     return errno;
   }
+}
+
+/** What getxattr answers for an attribute a path does not have (ls and cp ask for several). */
+function noAttribute(name: string): FsError {
+  return new FsError("ENODATA", `no extended attribute ${name}`);
 }
 
 function unsupported(what: string): FsError {
@@ -120,7 +128,7 @@ export function toFuseStat(stat: FileStat): Record<string, number> {
   };
 }
 
-function toFuseStatfs(fs: Filesystem): Record<string, number> {
+function toFuseStatfs(fs: MountedFilesystem): Record<string, number> {
   const s = fs.statfs();
   return {
     bsize: s.blockSize, frsize: s.blockSize, blocks: s.blocks, bfree: s.blocksFree, bavail: s.blocksFree,

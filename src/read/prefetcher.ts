@@ -6,9 +6,18 @@
  * at most `blockSize` so several run in parallel. A read outside the buffered blocks is random
  * access: it goes straight to the next reader for exactly the bytes asked, and the window resets.
  *
+ * Small seeks (within `seekTolerance` of where the last read ended, e.g. the kernel's readahead
+ * arriving out of order) keep the window; larger jumps reset it.
+ *
+ * A shared MemoryBudget (`--max-memory`) bounds read-ahead across all handles: a block the reader
+ * is waiting for is always fetched, but a block purely ahead of it is issued only if the budget
+ * has room, so prefetch backs off instead of growing RSS. A block's bytes return to the budget
+ * once it is dropped and its GET has settled.
+ *
  * INVARIANT: `blocks` are contiguous, ascending, and cover [blocks[0].start, nextFetch).
  * Memory held by one handle is bounded by maxWindow + blockSize.
  */
+import type { MemoryBudget } from "./memory-budget.js";
 import type { ObjectVersion, RangeReader } from "./range-reader.js";
 
 export interface PrefetcherConfig {
@@ -18,18 +27,26 @@ export interface PrefetcherConfig {
   maxWindow: number;
   /** Largest single GET; parallelism comes from several of these. */
   blockSize: number;
+  /** Jumps at most this far from the last read's end still count as sequential. */
+  seekTolerance?: number;
+  /** Shared read-ahead budget; without one, read-ahead is bounded per handle only. */
+  budget?: MemoryBudget;
 }
 
 export const DEFAULT_PREFETCHER_CONFIG: PrefetcherConfig = {
   initialWindow: 1024 * 1024,
   maxWindow: 64 * 1024 * 1024,
   blockSize: 8 * 1024 * 1024,
+  // Linux readahead may deliver a run's reads slightly out of order; 1 MiB covers its window.
+  seekTolerance: 1024 * 1024,
 };
 
 interface Block {
   start: number;
   end: number;
   data: Promise<Buffer>;
+  /** Returns the block's bytes to the budget (idempotent). */
+  release: () => void;
 }
 
 export class Prefetcher {
@@ -50,20 +67,33 @@ export class Prefetcher {
     const end = Math.min(offset + length, this.version.size);
     if (end <= offset) return Buffer.alloc(0);
     const covered = this.covers(offset);
-    const sequential = covered || offset === this.lastEnd || offset === 0;
-    this.lastEnd = end;
-    if (!sequential) {
+    const tolerance = this.config.seekTolerance ?? 0;
+    const near = offset === 0 || (this.lastEnd >= 0 && Math.abs(offset - this.lastEnd) <= tolerance);
+    if (!covered && !near) {
+      this.lastEnd = end;
       this.reset(offset);
       return this.next.read(this.version, offset, end - offset);
     }
+    this.lastEnd = Math.max(this.lastEnd, end);
+    if (!covered && this.blocks.length > 0 && offset < this.blocks[0].start) {
+      // A straggler just behind the buffered run (reads arriving out of order): serve it
+      // without disturbing the run.
+      return this.next.read(this.version, offset, end - offset);
+    }
     if (!covered) this.restartAt(offset);
-    this.dropBefore(offset);
-    this.fill(end + this.window);
+    // Keep a tail of `tolerance` bytes behind the reader for stragglers.
+    this.dropBefore(offset - tolerance);
+    this.fill(end, end + this.window);
     return this.copyOut(offset, end);
   }
 
   /** Drops buffered data, e.g. when the handle closes. */
   close(): void {
+    this.dropAll();
+  }
+
+  private dropAll(): void {
+    for (const block of this.blocks) settleThenRelease(block);
     this.blocks = [];
   }
 
@@ -79,35 +109,55 @@ export class Prefetcher {
 
   /** A sequential run continues past what was buffered: keep the window it earned. */
   private restartAt(offset: number): void {
-    this.blocks = [];
+    this.dropAll();
     this.nextFetch = offset;
   }
 
   private dropBefore(offset: number): void {
     let dropped = 0;
     while (this.blocks.length > 0 && this.blocks[0].end <= offset) {
-      this.blocks.shift();
+      settleThenRelease(this.blocks.shift()!);
       dropped++;
     }
     // Each block consumed is evidence of a long sequential run: widen the window.
     for (let i = 0; i < dropped; i++) this.window = Math.min(this.window * 2, this.config.maxWindow);
   }
 
-  /** Issues GETs until everything below `target` is requested (the read plus the window ahead). */
-  private fill(target: number): void {
+  /**
+   * Issues GETs until everything below `target` is requested (the read plus the window ahead).
+   * Blocks below `needed` are for the current read and always go; the rest need budget.
+   */
+  private fill(needed: number, target: number): void {
     target = Math.min(this.version.size, target);
+    const budget = this.config.budget;
     while (this.nextFetch < target) {
       const start = this.nextFetch;
       const size = Math.min(this.config.blockSize, this.window);
       const blockEnd = Math.min(start + size, this.version.size);
-      const data = this.next.read(this.version, start, blockEnd - start);
+      const bytes = blockEnd - start;
+      if (budget) {
+        if (start < needed) budget.force(bytes);
+        else if (!budget.tryAcquire(bytes)) return; // back off: the budget is spent
+      }
+      let released = !budget;
+      const release = (): void => {
+        if (!released) budget!.release(bytes);
+        released = true;
+      };
+      const data = this.next.read(this.version, start, bytes);
       data.catch(() => undefined); // a failure is reported to the read that needs this block
-      this.blocks.push({ start, end: blockEnd, data });
+      this.blocks.push({ start, end: blockEnd, data, release });
       this.nextFetch = blockEnd;
     }
   }
 
   private async copyOut(offset: number, end: number): Promise<Buffer> {
+    // Most reads (128 KiB) fall inside one block: hand out a view; FUSE copies it anyway.
+    const single = this.blocks.find((b) => b.start <= offset && end <= b.end);
+    if (single) {
+      const data = await this.awaitBlock(single);
+      if (data.length === single.end - single.start) return data.subarray(offset - single.start, end - single.start);
+    }
     const out = Buffer.allocUnsafe(end - offset);
     let position = offset;
     for (const block of this.blocks) {
@@ -136,4 +186,9 @@ export class Prefetcher {
       throw err;
     }
   }
+}
+
+/** A dropped block's memory is free only once its GET has finished. */
+function settleThenRelease(block: Block): void {
+  block.data.then(block.release, block.release);
 }

@@ -4,6 +4,7 @@
  * Directory-changing operations (mkdir, rename, chmod, …) live in tree-operations.ts.
  */
 import { Prefetcher } from "../read/prefetcher.js";
+import type { DirtyFile } from "../write/dirty-file.js";
 import { FsError } from "./errors.js";
 import type { FsContext } from "./context.js";
 import { FileSync } from "./file-sync.js";
@@ -127,6 +128,11 @@ export class Filesystem {
     // fits fuse-native's 32-bit fields) so that df, cp and installers see plenty of room.
     const blocks = 2 ** 30;
     return { blockSize: 1024 * 1024, blocks, blocksFree: blocks, files: 2 ** 31, filesFree: 2 ** 31, nameMax: 255 };
+  }
+
+  /** Files whose changes are not in the bucket yet (status, metrics); `lastError` marks failed uploads. */
+  unsavedFiles(): DirtyFile[] {
+    return this.ctx.openFiles.allDirty().filter((f) => f.dirty && !f.unlinked);
   }
 
   /** Uploads every file with unsaved changes (unmount, SIGTERM). Returns the paths that failed. */

@@ -19,6 +19,7 @@ export { Filesystem } from "./filesystem.js";
 export { FsError, type ErrnoCode } from "./errors.js";
 export { TIME_OMIT } from "./tree-operations.js";
 export type { DirEntry, FileStat, FsStatfs } from "./types.js";
+export type { MountedFilesystem, TreeApi, XattrProvider } from "./mounted.js";
 
 export interface FilesystemOptions {
   store: ObjectStore;

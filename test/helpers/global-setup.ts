@@ -1,8 +1,10 @@
 /**
  * Starts the real S3 server (Ceph RGW on loopback, scripts/s3-server.sh) once for the whole run,
- * unless S3_ENDPOINT is already set, and hands its address and keys to the tests.
+ * unless S3_ENDPOINT is already set, and hands its address and keys to the tests. Likewise the GCS
+ * emulator (scripts/gcs-emulator.sh) unless STORAGE_EMULATOR_HOST is set.
  */
 import { execFileSync } from "node:child_process";
+import { createServer } from "node:net";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -15,15 +17,60 @@ export interface S3TestServer {
   region: string;
 }
 
+export interface GcsTestServer {
+  /** Base URL with scheme, e.g. http://127.0.0.1:9230 (the client's apiEndpoint). */
+  endpoint: string;
+}
+
 declare module "vitest" {
   export interface ProvidedContext {
     s3: S3TestServer;
+    gcs: GcsTestServer;
   }
 }
 
 const script = resolve(import.meta.dirname, "../../scripts/s3-server.sh");
+const gcsScript = resolve(import.meta.dirname, "../../scripts/gcs-emulator.sh");
 
-export default function setup(project: TestProject): (() => void) | undefined {
+export default async function setup(project: TestProject): Promise<() => void> {
+  const stopGcs = await startGcs(project);
+  let stopS3: (() => void) | undefined;
+  try {
+    stopS3 = startS3(project);
+  } catch (err) {
+    stopGcs?.();
+    throw err;
+  }
+  return () => {
+    stopS3?.();
+    stopGcs?.();
+  };
+}
+
+/** A free loopback port, so parallel runs on one machine do not collide on a fixed one. */
+function freePort(): Promise<number> {
+  return new Promise((done, fail) => {
+    const server = createServer().once("error", fail);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => done(port));
+    });
+  });
+}
+
+async function startGcs(project: TestProject): Promise<(() => void) | undefined> {
+  if (process.env.STORAGE_EMULATOR_HOST) {
+    project.provide("gcs", { endpoint: process.env.STORAGE_EMULATOR_HOST });
+    return undefined;
+  }
+  const stateDir = mkdtempSync(join(tmpdir(), "bucketfs-gcs-"));
+  const port = process.env.GCS_PORT ?? String(await freePort());
+  const output = execFileSync("bash", [gcsScript, "start", port, stateDir], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+  project.provide("gcs", { endpoint: /STORAGE_EMULATOR_HOST=(\S+)/.exec(output)![1] });
+  return () => execFileSync("bash", [gcsScript, "stop", stateDir, "--purge"], { stdio: "inherit" });
+}
+
+function startS3(project: TestProject): (() => void) | undefined {
   if (process.env.S3_ENDPOINT) {
     project.provide("s3", fromEnv(process.env));
     return undefined;

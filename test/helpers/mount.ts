@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { bucketfsEnv, s3Server } from "./s3.js";
+import { gcsServer } from "./gcs.js";
 
 const run = promisify(execFile);
 export const BIN = resolve(import.meta.dirname, "../../bin/bucketfs.js");
@@ -42,6 +43,17 @@ export function shResult(command: string, cwd?: string): CommandResult {
   return { code: r.status ?? 1, stdout: r.stdout, stderr: r.stderr };
 }
 
+/** Like shResult, but without blocking the event loop (needed when the test process serves a proxy). */
+export async function shTry(command: string, cwd?: string): Promise<CommandResult> {
+  try {
+    const { stdout, stderr } = await run("bash", ["-c", command], { cwd, maxBuffer: 64 * 1024 * 1024 });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof e.code === "number" ? e.code : 1, stdout: e.stdout ?? "", stderr: e.stderr ?? "" };
+  }
+}
+
 export function tempDir(label: string): string {
   return mkdtempSync(join(tmpdir(), `bucketfs-${label}-`));
 }
@@ -49,11 +61,12 @@ export function tempDir(label: string): string {
 export class TestMount {
   private constructor(readonly dir: string, readonly source: string, readonly cacheDir: string) {}
 
-  /** Mounts `s3://bucket[/prefix]` from the test server in the background. */
+  /** Mounts `s3://bucket[/prefix]` (or `gs://…` from the GCS emulator) from the test server in the background. */
   static async start(source: string, extraArgs: string[] = [], env?: NodeJS.ProcessEnv): Promise<TestMount> {
     const dir = tempDir("mnt");
     const cacheDir = tempDir("cache");
-    const result = await bucketfs(["mount", source, dir, "--endpoint", s3Server().endpoint, "--cache-dir", cacheDir, ...extraArgs], env);
+    const endpoint = source.startsWith("gs://") ? gcsServer().endpoint : s3Server().endpoint;
+    const result = await bucketfs(["mount", source, dir, "--endpoint", endpoint, "--cache-dir", cacheDir, ...extraArgs], env);
     if (result.code !== 0) throw new Error(`mount failed (${result.code}): ${result.stderr}`);
     return new TestMount(dir, source, cacheDir);
   }

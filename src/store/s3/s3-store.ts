@@ -60,10 +60,14 @@ export class S3Store implements ObjectStore {
 
   async checkAccess(signal?: AbortSignal): Promise<void> {
     await this.call("HeadBucket", undefined, (abortSignal) => this.client.send(new HeadBucketCommand({ Bucket: this.bucket }), { abortSignal }), signal)
-      .catch((err: unknown) => {
+      .catch(async (err: unknown) => {
         // HeadBucket has no body, so a 404 arrives as plain NotFound: for a bucket it means NoSuchBucket.
         if (err instanceof StoreError && err.kind === "NotFound") {
           throw new StoreError("NoSuchBucket", `bucket "${this.bucket}" does not exist`, undefined, { cause: err });
+        }
+        // A bodiless 403 cannot tell a wrong secret from a missing permission; a LIST's error body can.
+        if (err instanceof StoreError && err.kind === "AccessDenied") {
+          await this.list({ prefix: "", maxKeys: 1, signal });
         }
         throw err;
       });

@@ -1,0 +1,400 @@
+/**
+ * The persistent chunk cache: one file per (store, key, ETag, chunk index) under `<dir>/chunks`,
+ * a SQLite index beside them, a hard byte cap with true LRU eviction.
+ *
+ * - Live state is in memory: a Map in least-recently-used order (a hit moves the entry to the
+ *   end). The index is written behind, in batches (cache-index.ts).
+ * - The cap is hard: space is reserved (evicting LRU chunks, waiting for their unlink) *before*
+ *   a chunk file is written, so the directory never holds more than the cap, even while many
+ *   fills run at once. A chunk is charged its size on disk rounded up to the block size, and an
+ *   allowance is kept for the index itself.
+ * - Writes go to `<dir>/tmp` and are renamed into place, so a crash never leaves a torn chunk
+ *   under a real name; `tmp` is emptied on open.
+ * - Reads verify the file (header identity, CRC32 of data, and the CRC the index recorded); a
+ *   missing or bad file is dropped and reported as a miss, never served.
+ * - One process owns a cache directory at a time (`<dir>/lock` holds its pid).
+ */
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, openSync, closeSync, chmodSync } from "node:fs";
+import { close, open as openCallback, rename as renameCallback, writev } from "node:fs";
+import { readFile, unlink } from "node:fs/promises";
+import { join } from "node:path";
+import { CacheIndex, IndexWriter, type IndexRow } from "./cache-index.js";
+import { ChunkFormatError, dataChecksum, decodeHeader, encodeHeader, verifyChunk, type ChunkIdentity } from "./chunk-format.js";
+
+/** Chunks are charged in filesystem blocks, which is what `du` counts. */
+const BLOCK = 4096;
+
+export interface ChunkCacheOptions {
+  capacityBytes: number;
+  /** Called for problems worth a log line (bad chunk files, index errors); never thrown. */
+  warn?: (message: string, detail: Record<string, unknown>) => void;
+  /** Counters for metrics: hits, misses, evictions. */
+  observer?: CacheObserver;
+}
+
+export interface CacheObserver {
+  hit(): void;
+  miss(): void;
+  evicted(): void;
+  size(bytes: number): void;
+}
+
+/** Another live process holds the cache directory. */
+export class CacheBusyError extends Error {
+  override readonly name = "CacheBusyError";
+  constructor(readonly dir: string, readonly pid: number) {
+    super(`cache directory ${dir} is in use by process ${pid}`);
+  }
+}
+
+export interface CacheStats {
+  dir: string;
+  capacityBytes: number;
+  usedBytes: number;
+  chunks: number;
+  hits: number;
+  misses: number;
+  evictions: number;
+  corrupt: number;
+  index: { batches: number; rows: number; millis: number };
+}
+
+export function chunkId(id: ChunkIdentity): string {
+  const hash = createHash("sha256").update(`${id.source}\0${id.key}\0${id.etag}`).digest("hex").slice(0, 40);
+  return `${hash}.${id.index}`;
+}
+
+export function chargedSize(headerAndData: number): number {
+  return Math.ceil(headerAndData / BLOCK) * BLOCK;
+}
+
+/** Room kept for the SQLite files inside the cap: 1/64 of it, at most 64 MiB. */
+export function indexAllowance(capacityBytes: number): number {
+  return Math.min(Math.floor(capacityBytes / 64), 64 * 1024 * 1024);
+}
+
+export class ChunkCache {
+  private readonly entries = new Map<string, IndexRow>();
+  /** Bytes of chunk files on disk or being written (reserved); never above `budget`. */
+  private used = 0;
+  private readonly budget: number;
+  private readonly writer: IndexWriter;
+  private tmpCounter = 0;
+  private readonly subdirs = new Set<string>();
+  private closed = false;
+  private readonly counters = { hits: 0, misses: 0, evictions: 0, corrupt: 0 };
+
+  private constructor(readonly dir: string, private readonly index: CacheIndex, private readonly options: ChunkCacheOptions) {
+    this.budget = Math.max(0, options.capacityBytes - indexAllowance(options.capacityBytes));
+    this.writer = new IndexWriter(index, (err) => this.warn("cache index write failed", { err }));
+  }
+
+  /**
+   * Opens the cache in `dir` (created with mode 0700), takes its lock, loads the index (or
+   * rebuilds it from the chunk files if it is missing or unreadable) and trims it to the cap.
+   */
+  static open(dir: string, options: ChunkCacheOptions): ChunkCache {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    chmodSync(dir, 0o700);
+    takeLock(dir);
+    const chunksDir = join(dir, "chunks");
+    mkdirSync(chunksDir, { recursive: true, mode: 0o700 });
+    rmSync(join(dir, "tmp"), { recursive: true, force: true });
+    mkdirSync(join(dir, "tmp"), { mode: 0o700 });
+    const dbPath = join(dir, "index.sqlite");
+    let index: CacheIndex;
+    let rebuild = !existsSync(dbPath);
+    try {
+      index = new CacheIndex(dbPath);
+    } catch (err) {
+      options.warn?.("cache index unreadable: rebuilding it from the chunk files", { err });
+      for (const suffix of ["", "-wal", "-shm"]) rmSync(dbPath + suffix, { force: true });
+      index = new CacheIndex(dbPath);
+      rebuild = true;
+    }
+    const cache = new ChunkCache(dir, index, options);
+    const rows = rebuild ? scanChunkFiles(chunksDir, (file) => cache.warn("dropped unreadable chunk file", { file })) : index.all();
+    if (rebuild) index.replaceAll(rows);
+    for (const row of rows) cache.adopt(row);
+    cache.trimTo(cache.budget);
+    cache.options.observer?.size(cache.used);
+    return cache;
+  }
+
+  get capacityBytes(): number {
+    return this.options.capacityBytes;
+  }
+
+  has(id: ChunkIdentity): boolean {
+    return this.entries.has(chunkId(id));
+  }
+
+  /** The chunk's verified data, or undefined (a miss: absent, evicted, missing file, or bad). */
+  async get(id: ChunkIdentity): Promise<Buffer | undefined> {
+    const key = chunkId(id);
+    const entry = this.entries.get(key);
+    if (!entry) {
+      this.count("misses");
+      return undefined;
+    }
+    let data: Buffer;
+    try {
+      data = verifyChunk(await readFile(this.pathOf(key)), { ...id, crc: entry.crc, length: entry.length });
+    } catch (err) {
+      if (this.entries.get(key) === entry) {
+        if (err instanceof ChunkFormatError) this.count("corrupt");
+        this.warn("chunk file missing or bad: refetching", { chunk: key, err: (err as Error).message });
+        await this.remove(key);
+      }
+      this.count("misses");
+      return undefined;
+    }
+    this.touch(key, entry);
+    this.count("hits");
+    return data;
+  }
+
+  /**
+   * Stores a chunk. Returns false if it could not be cached (no room within the cap, or an I/O
+   * error); the caller has the data anyway, so that is never an error for a read.
+   */
+  async put(id: ChunkIdentity, offset: number, data: Buffer): Promise<boolean> {
+    if (this.closed) return false;
+    const key = chunkId(id);
+    if (this.entries.has(key)) return true;
+    const crc = dataChecksum(data);
+    const header = encodeHeader({ ...id, offset, length: data.length, crc });
+    const charged = chargedSize(header.length + data.length);
+    if (!(await this.reserve(charged))) return false;
+    const tmp = join(this.dir, "tmp", `${process.pid}-${this.tmpCounter++}`);
+    try {
+      this.ensureSubdir(key);
+      await writeFileAtomically(tmp, this.pathOf(key), [header, data]);
+    } catch (err) {
+      this.used -= charged;
+      await unlink(tmp).catch(() => undefined);
+      this.warn("could not write a chunk file", { chunk: key, err: (err as Error).message });
+      return false;
+    }
+    if (this.closed || this.entries.has(key)) {
+      // Closed meanwhile, or a concurrent put of the same chunk won: keep one copy accounted.
+      this.used -= charged;
+      return true;
+    }
+    const row: IndexRow = { id: key, ...id, offset, length: data.length, charged, crc, atime: Date.now() };
+    this.entries.set(key, row);
+    this.writer.upsert(row);
+    this.options.observer?.size(this.used);
+    return true;
+  }
+
+  /** Chunks the caller did not look up because it knew they were absent: misses all the same. */
+  countMisses(chunks: number): void {
+    for (let i = 0; i < chunks; i++) this.count("misses");
+  }
+
+  /** Drops every chunk of `source`/`key` whose ETag is not `etag` (the object changed). */
+  async dropOtherVersions(source: string, key: string, etag: string): Promise<number> {
+    const stale = [...this.entries.values()].filter((e) => e.source === source && e.key === key && e.etag !== etag);
+    for (const entry of stale) await this.remove(entry.id);
+    return stale.length;
+  }
+
+  /** Re-reads and re-checksums every chunk; drops the bad ones. */
+  async verifyAll(progress?: (done: number, total: number) => void): Promise<{ checked: number; bad: string[] }> {
+    const all = [...this.entries.values()];
+    const bad: string[] = [];
+    for (let i = 0; i < all.length; i++) {
+      const entry = all[i];
+      try {
+        verifyChunk(await readFile(this.pathOf(entry.id)), entry);
+      } catch {
+        bad.push(`${entry.key} (etag ${entry.etag}, chunk ${entry.index})`);
+        await this.remove(entry.id);
+      }
+      progress?.(i + 1, all.length);
+    }
+    return { checked: all.length, bad };
+  }
+
+  /** Removes every chunk. */
+  async clear(): Promise<void> {
+    for (const id of [...this.entries.keys()]) await this.remove(id);
+  }
+
+  stats(): CacheStats {
+    return {
+      dir: this.dir, capacityBytes: this.options.capacityBytes, usedBytes: this.used, chunks: this.entries.size,
+      ...this.counters, index: { ...this.writer.stats },
+    };
+  }
+
+  /** Writes pending index changes and releases the directory. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.writer.flush();
+    this.index.close();
+    rmSync(join(this.dir, "lock"), { force: true });
+  }
+
+  /** Index changes not yet written, written now (tests, shutdown). */
+  flushIndex(): void {
+    this.writer.flush();
+  }
+
+  private pathOf(key: string): string {
+    return join(this.dir, "chunks", key.slice(0, 2), key);
+  }
+
+  private adopt(row: IndexRow): void {
+    if (this.entries.has(row.id)) return;
+    this.entries.set(row.id, row);
+    this.used += row.charged;
+  }
+
+  /** Chunk files are spread over 256 subdirectories (by the first hex byte of their id). */
+  private ensureSubdir(key: string): void {
+    const sub = key.slice(0, 2);
+    if (this.subdirs.has(sub)) return;
+    mkdirSync(join(this.dir, "chunks", sub), { recursive: true, mode: 0o700 });
+    this.subdirs.add(sub);
+  }
+
+  private touch(key: string, entry: IndexRow): void {
+    this.entries.delete(key);
+    this.entries.set(key, entry);
+    entry.atime = Date.now();
+    this.writer.touch(key, entry.atime);
+  }
+
+  /**
+   * Makes room for `bytes` within the cap, evicting least recently used chunks. The bytes count
+   * as used from here on; evicted bytes are released only once their file is gone.
+   */
+  private async reserve(bytes: number): Promise<boolean> {
+    if (bytes > this.budget) return false;
+    while (this.used + bytes > this.budget) {
+      const oldest = this.entries.keys().next();
+      if (oldest.done) return false; // everything else is reserved by fills in progress
+      await this.remove(oldest.value, true);
+    }
+    this.used += bytes;
+    return true;
+  }
+
+  /** Synchronous trim at open (a smaller cap than last time). */
+  private trimTo(limit: number): void {
+    for (const [key, entry] of this.entries) {
+      if (this.used <= limit) break;
+      this.entries.delete(key);
+      rmSync(this.pathOf(key), { force: true });
+      this.used -= entry.charged;
+      this.writer.delete(key);
+    }
+  }
+
+  private async remove(key: string, eviction = false): Promise<void> {
+    const entry = this.entries.get(key);
+    if (!entry) return;
+    this.entries.delete(key);
+    this.writer.delete(key);
+    await unlink(this.pathOf(key)).catch(() => undefined);
+    this.used -= entry.charged;
+    if (eviction) this.count("evictions");
+    this.options.observer?.size(this.used);
+  }
+
+  private count(what: keyof ChunkCache["counters"]): void {
+    this.counters[what]++;
+    const observer = this.options.observer;
+    if (what === "hits") observer?.hit();
+    else if (what === "misses") observer?.miss();
+    else if (what === "evictions") observer?.evicted();
+  }
+
+  private warn(message: string, detail: Record<string, unknown>): void {
+    this.options.warn?.(message, detail);
+  }
+}
+
+/**
+ * Writes `parts` to `tmp` and renames it to `path`. Callback-style fs: the FileHandle promise API
+ * costs noticeably more main-thread time, and this runs once per chunk on the read path.
+ */
+function writeFileAtomically(tmp: string, path: string, parts: Buffer[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    openCallback(tmp, "w", 0o600, (openErr, fd) => {
+      if (openErr) return reject(openErr);
+      const total = parts.reduce((n, p) => n + p.length, 0);
+      writev(fd, parts, (writeErr, written) => {
+        close(fd, (closeErr) => {
+          // A short write (disk full) fails the chunk: it is simply not cached.
+          const err = writeErr ?? closeErr ?? (written !== total ? new Error(`short write to ${tmp}`) : null);
+          if (err) return reject(err);
+          renameCallback(tmp, path, (renameErr) => (renameErr ? reject(renameErr) : resolve()));
+        });
+      });
+    });
+  });
+}
+
+/** Rebuilds index rows from the chunk files' own headers; unreadable files are deleted. */
+function scanChunkFiles(chunksDir: string, dropped: (file: string) => void): IndexRow[] {
+  const rows: IndexRow[] = [];
+  for (const sub of readdirSync(chunksDir)) {
+    const subDir = join(chunksDir, sub);
+    for (const name of readdirSync(subDir)) {
+      const file = join(subDir, name);
+      try {
+        const bytes = readFileSync(file);
+        const { header } = decodeHeader(bytes);
+        const id = chunkId(header);
+        if (id !== name) throw new ChunkFormatError("file name does not match its header");
+        verifyChunk(bytes, header);
+        rows.push({ id, ...header, charged: chargedSize(bytes.length), atime: statSync(file).mtimeMs });
+      } catch {
+        rmSync(file, { force: true });
+        dropped(file);
+      }
+    }
+  }
+  return rows.sort((a, b) => a.atime - b.atime);
+}
+
+function takeLock(dir: string): void {
+  const lock = join(dir, "lock");
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(lock, "wx", 0o600);
+      writeFileSync(fd, `${process.pid}\n`);
+      closeSync(fd);
+      return;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+      const pid = Number.parseInt(readFileSync(lock, "utf8"), 10);
+      if (Number.isInteger(pid) && pidAlive(pid)) throw new CacheBusyError(dir, pid);
+      rmSync(lock, { force: true }); // left by a process that is gone
+    }
+  }
+  throw new CacheBusyError(dir, -1);
+}
+
+export function lockHolder(dir: string): number | undefined {
+  try {
+    const pid = Number.parseInt(readFileSync(join(dir, "lock"), "utf8"), 10);
+    return Number.isInteger(pid) && pidAlive(pid) ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}

@@ -1,0 +1,201 @@
+/**
+ * The IDC side of the CLI: the composition of an `idc` mount (index → tree → read-only
+ * filesystem over the mount's store and read chain), `bucketfs idc collections | index update |
+ * index info | info <path>`, and `bucketfs prefetch <path>`, which warms the read cache of a
+ * mounted series/study/collection through the mount itself, with a progress bar and a
+ * disk-space check first.
+ */
+import { createReadStream, readdirSync, realpathSync, statSync, statfsSync } from "node:fs";
+import { join, relative } from "node:path";
+import cliProgress from "cli-progress";
+import { Command } from "commander";
+import type { MountConfig } from "../config/schema.js";
+import {
+  IdcIndexDb, IdcTree, SeriesListings, attributesOf, downloadIndex, listingsPath, listOption, loadedVersions, openIdc, resolveIndex,
+  type IdcFilesystem, type ResolvedIndex,
+} from "../idc/index.js";
+import type { Logger } from "../log/logger.js";
+import type { ReadChain } from "../read/read-chain.js";
+import type { ObjectStore } from "../store/object-store.js";
+import { defaultCacheDir } from "./dirs.js";
+import { allMountRecords } from "./mount-table.js";
+import { UsageError } from "./preflight.js";
+import { formatBytes } from "./status-command.js";
+import { createIdcStore } from "./store-factory.js";
+
+/** Builds the filesystem of an `idc` mount; the index is loaded (or downloaded) first. */
+export async function openIdcForMount(config: MountConfig, store: ObjectStore, chain: ReadChain, log: Logger): Promise<IdcFilesystem> {
+  const started = Date.now();
+  const mount = await openIdc({
+    cacheDir: config.cacheDir ?? defaultCacheDir(), indexFile: config.idcIndex, version: config.idcVersion, baseUrl: config.idcIndexUrl,
+    filter: { collections: listOption(config.collections), modalities: listOption(config.modality) },
+    store, reader: chain.reader, prefetch: { budget: chain.budget },
+    uid: config.uid ?? process.getuid?.() ?? 0, gid: config.gid ?? process.getgid?.() ?? 0,
+    onProgress: (message) => log.info(message),
+  });
+  log.info({ version: mount.index.version, ms: Date.now() - started }, "IDC index ready");
+  return mount.fs;
+}
+
+interface IdcFlags {
+  idcIndex?: string;
+  idcVersion?: string;
+  idcIndexUrl?: string;
+  cacheDir?: string;
+  collections?: string;
+  modality?: string;
+  endpoint?: string;
+  idcSource?: string;
+}
+
+function withIndexOptions(command: Command): Command {
+  return command
+    .option("--idc-index <file>", "a local idc_index.parquet instead of the published one")
+    .option("--idc-version <version>", "idc-index-data release, e.g. 24.2.2 (default: current)")
+    .option("--idc-index-url <url>", "base URL of the published index artifacts")
+    .option("--cache-dir <dir>", "bucketfs cache directory (where indexes are kept)")
+    .option("--collections <list>", "only these collections (comma-separated)")
+    .option("--modality <list>", "only these modalities (comma-separated)");
+}
+
+async function indexFor(flags: IdcFlags): Promise<{ resolved: ResolvedIndex; db: IdcIndexDb }> {
+  const resolved = await resolveIndex({
+    cacheDir: flags.cacheDir ?? defaultCacheDir(), indexFile: flags.idcIndex, version: flags.idcVersion, baseUrl: flags.idcIndexUrl,
+    onProgress: (message) => console.error(`bucketfs: ${message}`),
+  });
+  const db = new IdcIndexDb(resolved.dbPath, { collections: listOption(flags.collections), modalities: listOption(flags.modality) });
+  return { resolved, db };
+}
+
+function printTable(rows: string[][]): void {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  for (const row of rows) console.log(row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join("  "));
+}
+
+async function collections(flags: IdcFlags): Promise<void> {
+  const { db } = await indexFor(flags);
+  const rows = db.collections().map((c) => [c.collection_id, String(c.patients), String(c.series), formatBytes(c.size_mb * 1e6)]);
+  printTable([["COLLECTION", "PATIENTS", "SERIES", "SIZE"], ...rows]);
+  db.close();
+}
+
+async function indexUpdate(flags: IdcFlags): Promise<void> {
+  const resolved = await downloadIndex({
+    cacheDir: flags.cacheDir ?? defaultCacheDir(), version: flags.idcVersion, baseUrl: flags.idcIndexUrl,
+    onProgress: (message) => console.error(`bucketfs: ${message}`),
+  });
+  console.log(`bucketfs: IDC index ${resolved.version} ready (${resolved.dbPath})`);
+}
+
+async function indexInfo(flags: IdcFlags): Promise<void> {
+  const { resolved, db } = await indexFor(flags);
+  const meta = db.meta();
+  console.log(`version:     ${resolved.version}\nrows:        ${meta.rows}\nloaded at:   ${meta.loaded_at}`);
+  console.log(`source:      ${meta.source_url ?? meta.source_file ?? resolved.parquetPath}${meta.source_sha256 ? ` (sha256 ${meta.source_sha256})` : ""}`);
+  console.log(`sqlite:      ${resolved.dbPath} (${formatBytes(statSync(resolved.dbPath).size)})`);
+  db.close();
+  const others = loadedVersions(flags.cacheDir ?? defaultCacheDir());
+  if (others.length > 0) console.log(`on disk:     ${others.map((v) => v.version + (v.current ? " (current)" : "")).join(", ")}`);
+}
+
+/** `path` inside a mount → its tree path; or a tree path as written (`collection/patient/...`). */
+function treePath(path: string): string {
+  let real: string;
+  try {
+    real = realpathSync(path);
+  } catch {
+    return path;
+  }
+  const mount = allMountRecords().filter((r) => real === r.mountpoint || real.startsWith(`${r.mountpoint}/`))
+    .sort((a, b) => b.mountpoint.length - a.mountpoint.length)[0];
+  if (!mount) throw new UsageError(`${path} is not inside a bucketfs mount (give a mounted path, or collection/patient/... )`);
+  return relative(mount.mountpoint, real);
+}
+
+async function info(path: string, flags: IdcFlags): Promise<void> {
+  const { resolved, db } = await indexFor(flags);
+  const cacheDir = flags.cacheDir ?? defaultCacheDir();
+  const store = createIdcStore({ endpoint: flags.endpoint, idcSource: flags.idcSource ?? "aws" } as MountConfig);
+  const listings = new SeriesListings(listingsPath(cacheDir), store);
+  try {
+    const node = await new IdcTree(db, listings).resolve(`/${treePath(path)}`);
+    const attributes = attributesOf(node, db, resolved.version);
+    const width = Math.max(...Object.keys(attributes).map((k) => k.length)) + 2;
+    for (const [name, value] of Object.entries(attributes)) console.log(`${`${name}:`.padEnd(width)}${value}`);
+  } catch (err) {
+    if ((err as { code?: string }).code === "ENOENT") throw new UsageError(`${path}: not in IDC index ${resolved.version}`);
+    throw err;
+  } finally {
+    listings.close();
+    db.close();
+  }
+}
+
+export function idcCommand(): Command {
+  const idc = new Command("idc").description("NCI Imaging Data Commons: the index behind `bucketfs mount idc`");
+  withIndexOptions(idc.command("collections").description("collections with patients, series and size")).action(collections);
+  const index = idc.command("index").description("the IDC index on this machine");
+  withIndexOptions(index.command("update").description("download and load the published index (again)")).action(indexUpdate);
+  withIndexOptions(index.command("info").description("which index version is in use, and where")).action(indexInfo);
+  withIndexOptions(idc.command("info").description("what the index says about a mounted directory or file").argument("<path>"))
+    .option("--endpoint <url>", "S3-compatible endpoint serving IDC's buckets").option("--idc-source <aws|gcs>", "buckets to list")
+    .action(info);
+  return idc;
+}
+
+/** Every regular file under a directory of a mount (or the file itself), with sizes. */
+function filesUnder(path: string): { path: string; size: number }[] {
+  const stat = statSync(path);
+  if (!stat.isDirectory()) return [{ path, size: stat.size }];
+  return readdirSync(path, { withFileTypes: true }).flatMap((e) => filesUnder(join(path, e.name)));
+}
+
+async function prefetch(path: string, flags: { cacheDir?: string; concurrency: string }): Promise<void> {
+  const files = filesUnder(path);
+  const total = files.reduce((s, f) => s + f.size, 0);
+  const cacheDir = flags.cacheDir ?? defaultCacheDir();
+  const fsStat = statfsSync(existsDir(cacheDir));
+  const free = fsStat.bavail * fsStat.bsize;
+  if (total > free) {
+    throw new UsageError(`${path} is ${formatBytes(total)} but only ${formatBytes(free)} is free for the cache at ${cacheDir}: free space or choose a smaller directory`);
+  }
+  console.error(`bucketfs: prefetching ${files.length} files, ${formatBytes(total)}`);
+  const bar = new cliProgress.SingleBar({
+    format: "{bar} {percentage}% | {done} / {size} | {rate}/s | ETA {eta_formatted}", hideCursor: true,
+  }, cliProgress.Presets.shades_classic);
+  const started = Date.now();
+  let done = 0;
+  bar.start(total, 0, { done: formatBytes(0), size: formatBytes(total), rate: formatBytes(0) });
+  const queue = [...files];
+  const worker = async (): Promise<void> => {
+    for (let file = queue.shift(); file; file = queue.shift()) {
+      for await (const chunk of createReadStream(file.path, { highWaterMark: 1024 * 1024 })) {
+        done += (chunk as Buffer).length;
+        const rate = done / Math.max((Date.now() - started) / 1000, 0.001);
+        bar.update(done, { done: formatBytes(done), size: formatBytes(total), rate: formatBytes(rate) });
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Number(flags.concurrency) || 4) }, worker));
+  bar.stop();
+  console.error(`bucketfs: prefetched ${formatBytes(done)} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+}
+
+function existsDir(dir: string): string {
+  // The cache directory may not exist yet: measure the nearest existing ancestor.
+  for (let d = dir; ; d = join(d, "..")) {
+    try {
+      if (statSync(d).isDirectory()) return d;
+    } catch {
+      if (d === "/") return "/";
+    }
+  }
+}
+
+export function prefetchCommand(): Command {
+  return new Command("prefetch").description("warm the read cache of a mounted file, series, study or collection (like s5cmd cp, in place)")
+    .argument("<path>", "a path inside a bucketfs mount")
+    .option("--cache-dir <dir>", "cache directory of that mount (for the free-space check)")
+    .option("--concurrency <n>", "files read in parallel", "4")
+    .action(prefetch);
+}

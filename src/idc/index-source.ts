@@ -1,0 +1,156 @@
+/**
+ * Where a mount's IDC index comes from, and where it is kept.
+ *
+ * Published index: `<base>/<version>/release_artifacts/idc_index.parquet` with its `.sha256`
+ * sidecar (IDC's public `idc-index-data-artifacts` bucket; `current` is the latest release). It
+ * is downloaded once, verified, loaded into SQLite, and kept per version under
+ * `<cacheDir>/idc/index/<version>/`. `current` is resolved to the version recorded in the
+ * parquet's metadata and remembered in `current.json`, so later mounts start without network.
+ * `--idc-index FILE` (air-gapped sites) is loaded once per file path+size+mtime.
+ */
+import { createHash } from "node:crypto";
+import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { IdcIndexDb } from "./index-db.js";
+import { loadIndex } from "./index-loader.js";
+
+export const DEFAULT_INDEX_BASE_URL = "https://storage.googleapis.com/idc-index-data-artifacts";
+export const CURRENT = "current";
+const PARQUET = "idc_index.parquet";
+const DB = "idc_index.sqlite";
+
+export class IdcIndexError extends Error {
+  override readonly name = "IdcIndexError";
+}
+
+export interface IndexSourceOptions {
+  cacheDir: string;
+  /** A local idc_index parquet instead of the published one. */
+  indexFile?: string;
+  /** idc-index-data version such as `24.2.2`, or `current`. */
+  version?: string;
+  baseUrl?: string;
+  onProgress?: (message: string) => void;
+}
+
+export interface ResolvedIndex {
+  dbPath: string;
+  /** The idc-index-data version, or `local:<file>`. */
+  version: string;
+  parquetPath: string;
+}
+
+export function indexRoot(cacheDir: string): string {
+  return join(cacheDir, "idc", "index");
+}
+
+/** The index for a mount: from disk when already loaded, otherwise downloaded (or read) and loaded. */
+export async function resolveIndex(options: IndexSourceOptions): Promise<ResolvedIndex> {
+  if (options.indexFile) return localIndex(options);
+  const version = options.version ?? CURRENT;
+  const root = indexRoot(options.cacheDir);
+  const pinned = version === CURRENT ? readCurrent(root) : version;
+  if (pinned && IdcIndexDb.isCurrent(join(root, pinned, DB))) return located(root, pinned);
+  return downloadIndex(options);
+}
+
+/** Downloads (again) and loads the published index for the version asked (`current` by default). */
+export async function downloadIndex(options: IndexSourceOptions): Promise<ResolvedIndex> {
+  const version = options.version ?? CURRENT;
+  const root = indexRoot(options.cacheDir);
+  const work = join(root, `.download-${process.pid}-${Date.now()}`);
+  mkdirSync(work, { recursive: true });
+  try {
+    const url = `${(options.baseUrl ?? DEFAULT_INDEX_BASE_URL).replace(/\/+$/, "")}/${version}/release_artifacts/${PARQUET}`;
+    options.onProgress?.(`downloading ${url}`);
+    const expected = parseChecksum(await fetchText(`${url}.sha256`), `${url}.sha256`);
+    const actual = await download(url, join(work, PARQUET));
+    if (actual !== expected) throw new IdcIndexError(`checksum mismatch for ${url}: expected sha256 ${expected}, got ${actual}; try again, or pass --idc-index FILE`);
+    writeFileSync(join(work, `${PARQUET}.sha256`), `${expected}  ${PARQUET}\n`);
+    options.onProgress?.("loading the index into SQLite");
+    const loaded = await loadIndex(join(work, PARQUET), join(work, DB), { meta: { source_url: url, source_sha256: expected } });
+    const resolved = loaded.dataVersion ?? (version === CURRENT ? `current-${new Date().toISOString().slice(0, 10)}` : version);
+    const target = join(root, resolved);
+    rmSync(target, { recursive: true, force: true });
+    renameSync(work, target);
+    if (version === CURRENT || !readCurrent(root)) writeFileSync(join(root, "current.json"), JSON.stringify({ version: resolved, fetchedAt: new Date().toISOString() }));
+    return located(root, resolved);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+async function localIndex(options: IndexSourceOptions): Promise<ResolvedIndex> {
+  const file = resolve(options.indexFile!);
+  let stat;
+  try {
+    stat = statSync(file);
+  } catch {
+    throw new IdcIndexError(`--idc-index ${file}: no such file (expected IDC's idc_index.parquet)`);
+  }
+  const key = createHash("sha256").update(`${file}\0${stat.size}\0${stat.mtimeMs}`).digest("hex").slice(0, 16);
+  const dir = join(indexRoot(options.cacheDir), `local-${key}`);
+  const dbPath = join(dir, DB);
+  if (!IdcIndexDb.isCurrent(dbPath)) {
+    mkdirSync(dir, { recursive: true });
+    options.onProgress?.(`loading ${file} into SQLite`);
+    await loadIndex(file, dbPath, { meta: { source_file: file } });
+  }
+  return { dbPath, version: `local:${file}`, parquetPath: file };
+}
+
+function located(root: string, version: string): ResolvedIndex {
+  return { dbPath: join(root, version, DB), version, parquetPath: join(root, version, PARQUET) };
+}
+
+function readCurrent(root: string): string | undefined {
+  try {
+    return (JSON.parse(readFileSync(join(root, "current.json"), "utf8")) as { version?: string }).version;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Versions loaded on this machine (directories with a usable SQLite index). */
+export function loadedVersions(cacheDir: string): { version: string; dbPath: string; current: boolean }[] {
+  const root = indexRoot(cacheDir);
+  if (!existsSync(root)) return [];
+  const current = readCurrent(root);
+  return readdirSync(root).filter((name) => !name.startsWith(".") && existsSync(join(root, name, DB)))
+    .map((version) => ({ version, dbPath: join(root, version, DB), current: version === current }));
+}
+
+function parseChecksum(text: string, url: string): string {
+  const match = /\b([0-9a-f]{64})\b/i.exec(text);
+  if (!match) throw new IdcIndexError(`${url} does not contain a sha256 checksum`);
+  return match[1].toLowerCase();
+}
+
+async function get(url: string): Promise<Response> {
+  let response: Response;
+  try {
+    response = await fetch(url);
+  } catch (err) {
+    throw new IdcIndexError(`cannot download ${url} (${(err as Error).message}); offline? pass --idc-index FILE with a local idc_index.parquet`, { cause: err });
+  }
+  if (!response.ok) {
+    throw new IdcIndexError(`cannot download ${url}: HTTP ${response.status}${response.status === 404 ? " (no such IDC index version? see --idc-version)" : ""}`);
+  }
+  return response;
+}
+
+async function fetchText(url: string): Promise<string> {
+  return (await get(url)).text();
+}
+
+/** Streams url to file, returning the sha256 of what was written. */
+async function download(url: string, file: string): Promise<string> {
+  const response = await get(url);
+  const hash = createHash("sha256");
+  const body = Readable.fromWeb(response.body as import("node:stream/web").ReadableStream<Uint8Array>);
+  body.on("data", (chunk: Buffer) => hash.update(chunk));
+  await pipeline(body, createWriteStream(file));
+  return hash.digest("hex");
+}

@@ -1,0 +1,61 @@
+/**
+ * Public surface of the IDC namespace and its composition: resolve the index (download or local
+ * file → SQLite), open it with the mount's filters, and build the read-only filesystem over a
+ * store per bucket. The CLI passes the stores in (it owns credentials, endpoints and metrics).
+ */
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import type { PrefetcherConfig } from "../read/prefetcher.js";
+import { DirectReader, type RangeReader } from "../read/range-reader.js";
+import type { ObjectStore } from "../store/object-store.js";
+import { IdcFilesystem } from "./idc-filesystem.js";
+import { IdcTree } from "./idc-tree.js";
+import { IdcIndexDb, type IdcFilter } from "./index-db.js";
+import { resolveIndex, type IndexSourceOptions, type ResolvedIndex } from "./index-source.js";
+import { SeriesListings } from "./series-listing.js";
+
+export { IdcFilesystem } from "./idc-filesystem.js";
+export { IdcStore } from "./idc-store.js";
+export { IdcTree } from "./idc-tree.js";
+export { IdcIndexDb, type IdcFilter, type SeriesRecord } from "./index-db.js";
+export { IdcIndexError, resolveIndex, downloadIndex, loadedVersions, type ResolvedIndex } from "./index-source.js";
+export { IdcSchemaError } from "./columns.js";
+export { bucketFor, parseIdcSource, listOption, PRIMARY_BUCKET, GCS_XML_ENDPOINT, type IdcSource } from "./buckets.js";
+export { attributesOf } from "./attributes.js";
+export { SeriesListings } from "./series-listing.js";
+
+export interface IdcMountOptions extends IndexSourceOptions {
+  filter: IdcFilter;
+  /** IDC's buckets as one store (an IdcStore, possibly metered): keys are `<aws_bucket>/<key>`. */
+  store: ObjectStore;
+  uid: number;
+  gid: number;
+  prefetch?: Partial<PrefetcherConfig>;
+  /** The end of the read chain (e.g. the chunk cache over `store`); a direct reader by default. */
+  reader?: RangeReader;
+}
+
+export interface IdcMount {
+  fs: IdcFilesystem;
+  tree: IdcTree;
+  index: ResolvedIndex;
+  close(): void;
+}
+
+/** Series listings are version-independent (a series UUID is immutable): one cache per machine. */
+export function listingsPath(cacheDir: string): string {
+  mkdirSync(join(cacheDir, "idc"), { recursive: true });
+  return join(cacheDir, "idc", "series-listings.sqlite");
+}
+
+export async function openIdc(options: IdcMountOptions): Promise<IdcMount> {
+  const index = await resolveIndex(options);
+  const db = new IdcIndexDb(index.dbPath, options.filter);
+  const listings = new SeriesListings(listingsPath(options.cacheDir), options.store);
+  const tree = new IdcTree(db, listings);
+  const loadedAt = Date.parse(db.meta().loaded_at ?? "") || Date.now();
+  const fs = new IdcFilesystem(tree, options.reader ?? new DirectReader(options.store), {
+    uid: options.uid, gid: options.gid, mtimeMs: loadedAt, version: index.version, prefetch: options.prefetch,
+  });
+  return { fs, tree, index, close: () => { db.close(); listings.close(); } };
+}

@@ -1,0 +1,139 @@
+/**
+ * Per-open-file sequential prefetcher (the mountpoint-s3 design, simplified).
+ *
+ * While reads are sequential it keeps a window of ranged GETs in flight ahead of the reader and
+ * doubles the window on every block consumed, from `initialWindow` up to `maxWindow`; each GET is
+ * at most `blockSize` so several run in parallel. A read outside the buffered blocks is random
+ * access: it goes straight to the next reader for exactly the bytes asked, and the window resets.
+ *
+ * INVARIANT: `blocks` are contiguous, ascending, and cover [blocks[0].start, nextFetch).
+ * Memory held by one handle is bounded by maxWindow + blockSize.
+ */
+import type { ObjectVersion, RangeReader } from "./range-reader.js";
+
+export interface PrefetcherConfig {
+  /** First window after a sequential read is detected: small, so `head`/`file` stay cheap. */
+  initialWindow: number;
+  /** Largest window: enough to keep ~8 GETs in flight at a few ms each on a fast link. */
+  maxWindow: number;
+  /** Largest single GET; parallelism comes from several of these. */
+  blockSize: number;
+}
+
+export const DEFAULT_PREFETCHER_CONFIG: PrefetcherConfig = {
+  initialWindow: 1024 * 1024,
+  maxWindow: 64 * 1024 * 1024,
+  blockSize: 8 * 1024 * 1024,
+};
+
+interface Block {
+  start: number;
+  end: number;
+  data: Promise<Buffer>;
+}
+
+export class Prefetcher {
+  private blocks: Block[] = [];
+  private nextFetch = 0;
+  private window: number;
+  private lastEnd = -1;
+
+  constructor(
+    private readonly version: ObjectVersion,
+    private readonly next: RangeReader,
+    private readonly config: PrefetcherConfig = DEFAULT_PREFETCHER_CONFIG,
+  ) {
+    this.window = config.initialWindow;
+  }
+
+  async read(offset: number, length: number): Promise<Buffer> {
+    const end = Math.min(offset + length, this.version.size);
+    if (end <= offset) return Buffer.alloc(0);
+    const covered = this.covers(offset);
+    const sequential = covered || offset === this.lastEnd || offset === 0;
+    this.lastEnd = end;
+    if (!sequential) {
+      this.reset(offset);
+      return this.next.read(this.version, offset, end - offset);
+    }
+    if (!covered) this.restartAt(offset);
+    this.dropBefore(offset);
+    this.fill(end + this.window);
+    return this.copyOut(offset, end);
+  }
+
+  /** Drops buffered data, e.g. when the handle closes. */
+  close(): void {
+    this.blocks = [];
+  }
+
+  private covers(offset: number): boolean {
+    return this.blocks.length > 0 && offset >= this.blocks[0].start && offset < this.nextFetch;
+  }
+
+  /** Random access: forget buffered data and start the window small again. */
+  private reset(offset: number): void {
+    this.restartAt(offset);
+    this.window = this.config.initialWindow;
+  }
+
+  /** A sequential run continues past what was buffered: keep the window it earned. */
+  private restartAt(offset: number): void {
+    this.blocks = [];
+    this.nextFetch = offset;
+  }
+
+  private dropBefore(offset: number): void {
+    let dropped = 0;
+    while (this.blocks.length > 0 && this.blocks[0].end <= offset) {
+      this.blocks.shift();
+      dropped++;
+    }
+    // Each block consumed is evidence of a long sequential run: widen the window.
+    for (let i = 0; i < dropped; i++) this.window = Math.min(this.window * 2, this.config.maxWindow);
+  }
+
+  /** Issues GETs until everything below `target` is requested (the read plus the window ahead). */
+  private fill(target: number): void {
+    target = Math.min(this.version.size, target);
+    while (this.nextFetch < target) {
+      const start = this.nextFetch;
+      const size = Math.min(this.config.blockSize, this.window);
+      const blockEnd = Math.min(start + size, this.version.size);
+      const data = this.next.read(this.version, start, blockEnd - start);
+      data.catch(() => undefined); // a failure is reported to the read that needs this block
+      this.blocks.push({ start, end: blockEnd, data });
+      this.nextFetch = blockEnd;
+    }
+  }
+
+  private async copyOut(offset: number, end: number): Promise<Buffer> {
+    const out = Buffer.allocUnsafe(end - offset);
+    let position = offset;
+    for (const block of this.blocks) {
+      if (block.end <= position) continue;
+      if (block.start >= end) break;
+      const data = await this.awaitBlock(block);
+      if (data.length !== block.end - block.start) {
+        this.reset(block.start);
+        throw new Error(`short read of ${this.version.key} at ${block.start}: ${data.length} of ${block.end - block.start} bytes`);
+      }
+      const from = position - block.start;
+      const to = Math.min(end, block.end) - block.start;
+      data.copy(out, position - offset, from, to);
+      position = block.start + to;
+      if (position >= end) break;
+    }
+    return out.subarray(0, position - offset);
+  }
+
+  private async awaitBlock(block: Block): Promise<Buffer> {
+    try {
+      return await block.data;
+    } catch (err) {
+      // Forget the failed block and everything after it, so the next read retries.
+      this.reset(block.start);
+      throw err;
+    }
+  }
+}

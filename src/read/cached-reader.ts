@@ -1,0 +1,182 @@
+/**
+ * The chunk-cache link of the read chain: a RangeReader that answers from the on-disk chunk cache
+ * and fetches what is missing from the next reader, in whole chunks.
+ *
+ * - A read is cut into chunks. Chunks already being fetched (by any reader) are awaited, not
+ *   fetched again (single flight); cached chunks are read from disk and verified; each run of
+ *   consecutive missing chunks becomes ONE ranged GET (nearby ranges merged), so a random 256 KiB
+ *   tile read costs one GET of at most two chunks.
+ * - Fetched chunks are written to the cache behind the read (write-behind): the reader gets its
+ *   bytes as soon as the GET completes. Bytes waiting to be written are bounded; past the bound
+ *   the read waits for the writes (backpressure rather than memory growth).
+ * - Chunks are keyed by the ETag the file was opened with, and GETs carry If-Match, so a cached
+ *   chunk can never mix versions; a version without an ETag bypasses the cache.
+ */
+import type { ChunkCache } from "../cache/chunk-cache.js";
+import type { ChunkIdentity } from "../cache/chunk-format.js";
+import type { ObjectVersion, RangeReader } from "./range-reader.js";
+
+/**
+ * 512 KiB, from measurement (ranged GETs on the loopback RGW, median of 30): 64 KiB 5.1 ms,
+ * 256 KiB 6.7 ms, 512 KiB 7.9 ms, 1 MiB 8.2 ms, 2 MiB 15.7 ms. A GET costs ~5 ms before the
+ * first byte, so chunks much smaller than 512 KiB add files and index rows without saving time,
+ * while a random 256 KiB read spans at most two chunks, i.e. one GET of ≤ 1 MiB (~1.2× the exact
+ * range). With 1 MiB chunks the same read would often need a 2 MiB GET (~2.3×). Sequential reads
+ * do not care: the prefetcher asks for 8 MiB blocks, which become one GET of 16 chunks.
+ */
+export const DEFAULT_CHUNK_SIZE = 512 * 1024;
+
+export interface CachingReaderOptions {
+  /** Store description (bucket and endpoint), so two buckets never share chunks. */
+  source: string;
+  chunkSize?: number;
+  /** Fetched bytes allowed to wait for their cache write before reads wait too. */
+  maxPendingWriteBytes?: number;
+}
+
+export class CachingReader implements RangeReader {
+  private readonly chunkSize: number;
+  private readonly maxPendingWrite: number;
+  /** Chunks being fetched or written, by chunk id: concurrent readers share one GET. */
+  private readonly inflight = new Map<string, Promise<Buffer>>();
+  private pendingWriteBytes = 0;
+  private readonly writesDrained: (() => void)[] = [];
+  private readonly seenVersions = new Set<string>();
+  /** GETs issued to the next reader (tests and the benchmark). */
+  fetches = 0;
+
+  constructor(private readonly cache: ChunkCache, private readonly next: RangeReader, private readonly options: CachingReaderOptions) {
+    this.chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
+    this.maxPendingWrite = options.maxPendingWriteBytes ?? 64 * 1024 * 1024;
+  }
+
+  async read(version: ObjectVersion, offset: number, length: number, signal?: AbortSignal): Promise<Buffer> {
+    const end = Math.min(offset + length, version.size);
+    if (end <= offset) return Buffer.alloc(0);
+    if (!version.etag) return this.next.read(version, offset, end - offset, signal);
+    const first = Math.floor(offset / this.chunkSize);
+    const last = Math.floor((end - 1) / this.chunkSize);
+    const parts = this.chunkPromises(version, first, last);
+    const chunks = await Promise.all(parts);
+    if (this.pendingWriteBytes > this.maxPendingWrite) await this.drainWrites();
+    return this.assemble(chunks, first, offset, end);
+  }
+
+  private chunkPromises(version: ObjectVersion, first: number, last: number): Promise<Buffer>[] {
+    const parts: Promise<Buffer>[] = [];
+    let runStart = -1;
+    const flushRun = (upTo: number): void => {
+      if (runStart < 0) return;
+      parts.push(...this.fetchRun(version, runStart, upTo));
+      runStart = -1;
+    };
+    for (let index = first; index <= last; index++) {
+      const id = this.identity(version, index);
+      const key = chunkKey(id);
+      const shared = this.inflight.get(key);
+      if (shared || this.cache.has(id)) {
+        flushRun(index - 1);
+        parts.push(shared ?? this.track(key, this.fromCache(version, id)));
+      } else if (runStart < 0) {
+        runStart = index;
+      }
+    }
+    flushRun(last);
+    return parts;
+  }
+
+  /** A cached chunk; if its file turns out bad or gone, it is fetched again. */
+  private async fromCache(version: ObjectVersion, id: ChunkIdentity): Promise<Buffer> {
+    const data = await this.cache.get(id);
+    if (data) return data;
+    const [refetched] = this.fetchRun(version, id.index, id.index, true);
+    return refetched;
+  }
+
+  /** One GET for chunks [from, to]; each chunk is tracked and cached on its own. */
+  private fetchRun(version: ObjectVersion, from: number, to: number, untracked = false): Promise<Buffer>[] {
+    void this.dropOlderVersions(version);
+    if (!untracked) this.cache.countMisses(to - from + 1); // a failed cache read counted its own miss
+    const start = from * this.chunkSize;
+    const end = Math.min((to + 1) * this.chunkSize, version.size);
+    this.fetches++;
+    const whole = this.next.read(version, start, end - start);
+    const parts: Promise<Buffer>[] = [];
+    for (let index = from; index <= to; index++) {
+      const at = index * this.chunkSize - start;
+      const chunkEnd = Math.min(at + this.chunkSize, end - start);
+      const id = this.identity(version, index);
+      const data = whole.then((buf) => {
+        if (buf.length !== end - start) throw new Error(`short read of ${version.key}: ${buf.length} of ${end - start} bytes at ${start}`);
+        return buf.subarray(at, chunkEnd);
+      });
+      const stored = data.then((chunk) => this.writeBehind(id, index * this.chunkSize, chunk));
+      stored.catch(() => undefined); // the read that needs this chunk reports the failure
+      const key = chunkKey(id);
+      if (untracked) parts.push(data);
+      else parts.push(this.track(key, data, stored));
+    }
+    return parts;
+  }
+
+  /** Registers a chunk as in flight until it is fetched and (if fetched) written to the cache. */
+  private track(key: string, data: Promise<Buffer>, stored: Promise<unknown> = data): Promise<Buffer> {
+    this.inflight.set(key, data);
+    const done = (): void => {
+      if (this.inflight.get(key) === data) this.inflight.delete(key);
+    };
+    stored.then(done, done);
+    data.catch(() => undefined);
+    return data;
+  }
+
+  private async writeBehind(id: ChunkIdentity, offset: number, chunk: Buffer): Promise<void> {
+    this.pendingWriteBytes += chunk.length;
+    try {
+      await this.cache.put(id, offset, chunk);
+    } finally {
+      this.pendingWriteBytes -= chunk.length;
+      if (this.pendingWriteBytes <= this.maxPendingWrite / 2) for (const wake of this.writesDrained.splice(0)) wake();
+    }
+  }
+
+  private drainWrites(): Promise<void> {
+    return new Promise((resolve) => this.writesDrained.push(resolve));
+  }
+
+  /** The first fetch of a version drops cached chunks of other versions of the same object. */
+  private async dropOlderVersions(version: ObjectVersion): Promise<void> {
+    const seen = `${version.key}\0${version.etag}`;
+    if (this.seenVersions.has(seen)) return;
+    if (this.seenVersions.size > 10_000) this.seenVersions.clear();
+    this.seenVersions.add(seen);
+    await this.cache.dropOtherVersions(this.options.source, version.key, version.etag);
+  }
+
+  private identity(version: ObjectVersion, index: number): ChunkIdentity {
+    return { source: this.options.source, key: version.key, etag: version.etag, index };
+  }
+
+  private assemble(chunks: Buffer[], first: number, offset: number, end: number): Buffer {
+    const base = first * this.chunkSize;
+    if (chunks.length === 1) return chunks[0].subarray(offset - base, end - base);
+    // Chunks fetched by one GET are adjacent views of one buffer: return a view, not a copy.
+    if (chunks.every((c, i) => i === 0 || (c.buffer === chunks[0].buffer && c.byteOffset === chunks[i - 1].byteOffset + chunks[i - 1].length))) {
+      const from = chunks[0].byteOffset + (offset - base);
+      return Buffer.from(chunks[0].buffer, from, Math.min(end - offset, chunks[0].byteOffset + chunks.reduce((n, c) => n + c.length, 0) - from));
+    }
+    const out = Buffer.allocUnsafe(end - offset);
+    let written = 0;
+    chunks.forEach((chunk, i) => {
+      const chunkStart = base + i * this.chunkSize;
+      const from = Math.max(offset, chunkStart) - chunkStart;
+      const to = Math.min(end, chunkStart + chunk.length) - chunkStart;
+      written += chunk.copy(out, written, from, to);
+    });
+    return out.subarray(0, written);
+  }
+}
+
+function chunkKey(id: ChunkIdentity): string {
+  return `${id.key}\0${id.etag}\0${id.index}`;
+}

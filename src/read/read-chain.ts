@@ -1,0 +1,58 @@
+/**
+ * Builds the shared part of the read chain for a mount: chunk cache → direct ranged GET, plus
+ * the global read-ahead budget that every handle's Prefetcher draws on. (The per-handle
+ * Prefetcher sits in front of this; the filesystem creates one per open file.)
+ *
+ * The disk cache is optional: `--cache-size 0` turns it off, and if another live mount owns the
+ * cache directory this mount runs without one (with a warning) rather than corrupt its accounting.
+ */
+import { CacheBusyError, ChunkCache, type CacheObserver } from "../cache/chunk-cache.js";
+import type { Logger } from "../log/logger.js";
+import type { ObjectStore } from "../store/object-store.js";
+import { CachingReader } from "./cached-reader.js";
+import { MemoryBudget } from "./memory-budget.js";
+import { DirectReader, type RangeReader } from "./range-reader.js";
+
+export interface ReadChainOptions {
+  store: ObjectStore;
+  /** Directory of the chunk cache (its own: lock, index, chunks). */
+  cacheDir: string;
+  cacheSizeBytes: number;
+  maxMemoryBytes: number;
+  log: Logger;
+  observer?: CacheObserver;
+}
+
+export interface ReadChain {
+  reader: RangeReader;
+  budget: MemoryBudget;
+  cache?: ChunkCache;
+  close(): void;
+}
+
+export function createReadChain(options: ReadChainOptions): ReadChain {
+  const direct = new DirectReader(options.store);
+  const budget = new MemoryBudget(options.maxMemoryBytes);
+  const cache = options.cacheSizeBytes > 0 ? openCache(options) : undefined;
+  if (!cache) return { reader: direct, budget, close: () => undefined };
+  const reader = new CachingReader(cache, direct, {
+    source: options.store.description,
+    // Fetched bytes waiting for their cache write share the memory budget's order of magnitude.
+    maxPendingWriteBytes: Math.max(8 * 1024 * 1024, Math.floor(options.maxMemoryBytes / 4)),
+  });
+  return { reader, budget, cache, close: () => cache.close() };
+}
+
+function openCache(options: ReadChainOptions): ChunkCache | undefined {
+  try {
+    return ChunkCache.open(options.cacheDir, {
+      capacityBytes: options.cacheSizeBytes,
+      observer: options.observer,
+      warn: (message, detail) => options.log.warn(detail, message),
+    });
+  } catch (err) {
+    if (!(err instanceof CacheBusyError)) throw err;
+    options.log.warn({ dir: err.dir, pid: err.pid }, "read cache in use by another mount: this mount reads without a disk cache");
+    return undefined;
+  }
+}

@@ -1,0 +1,346 @@
+/**
+ * ObjectStore over Google Cloud Storage (and GCS-compatible endpoints) with @google-cloud/storage.
+ *
+ * Mapping onto the contract:
+ * - The version token (`etag`) is the object's generation. Reads send `ifGenerationMatch`, so a
+ *   replaced object fails with PreconditionFailed (→ ESTALE), never mixes two versions; conditional
+ *   writes use `ifGenerationMatch` (`0` = "must not exist").
+ * - User metadata is GCS custom metadata under the same names the S3 backend uses (mode, uid,
+ *   gid, mtime), so the vfs layer is backend-neutral.
+ * - Multipart = one streaming resumable upload session fed in part order (gcs-resumable.ts), or,
+ *   as the measured alternative, temporary part objects + compose (gcs-compose.ts); copy =
+ *   rewrite (any size, so copyPart is only needed by callers that want a byte range).
+ *
+ * Credentials, the way Google users expect: Application Default Credentials by default
+ * (GOOGLE_APPLICATION_CREDENTIALS, gcloud user credentials, metadata server); `anonymous` for
+ * public buckets; `billingProject` is sent as `userProject` on every request (requester pays);
+ * `endpoint` is the client's `apiEndpoint`. An http:// endpoint is an emulator and gets no
+ * credentials; an https:// one (Private Service Connect, a proxy) is authenticated.
+ *
+ * Media downloads go through the client's authenticated `requestStream` rather than
+ * `createReadStream`, because the latter cannot send `ifGenerationMatch`.
+ */
+import { createHash } from "node:crypto";
+import { IdempotencyStrategy, Storage, type Bucket, type File, type StorageOptions } from "@google-cloud/storage";
+import { StoreError } from "../errors.js";
+import type {
+  AbortMultipartRequest, CompletedPart, CompleteMultipartRequest, CopyPartRequest, CopyRequest,
+  CreateMultipartRequest, DeleteRequest, GetRequest, HeadRequest, ListPage, ListRequest, ObjectInfo,
+  ObjectStore, PutRequest, StoreCapabilities, UploadPartRequest,
+} from "../object-store.js";
+import {
+  composeTree, decodeUploadId, encodeUploadId, intermediateKey, newUploadToken, partKey, PARTS_PREFIX, uploadPrefix,
+  type ComposeSource, type UploadToken,
+} from "./gcs-compose.js";
+import { mediaError, toStoreError } from "./gcs-errors.js";
+import { RESUMABLE_CHUNK, ResumableSessions } from "./gcs-resumable.js";
+
+export interface GcsStoreConfig {
+  bucket: string;
+  /** `apiEndpoint`, e.g. http://127.0.0.1:9230 for an emulator. */
+  endpoint?: string;
+  /** No credentials at all: public buckets. */
+  anonymous?: boolean;
+  /** Project billed for requester-pays buckets (sent as `userProject`). */
+  billingProject?: string;
+  projectId?: string;
+  maxRetries?: number;
+  /**
+   * How multipart uploads are done: one streaming resumable session (default, chosen by
+   * measurement; gcs-resumable.ts) or parallel parts + compose (gcs-compose.ts).
+   */
+  uploadStrategy?: "resumable" | "composite";
+}
+
+/**
+ * Rewrite copies any size in one call. A resumable session takes any part sizes (gcs-resumable.ts
+ * carries partial 256 KiB units over), compose has no minimum either; 10,000 parts bounds the
+ * per-upload state (and compose's temporaries and rounds) like S3.
+ */
+const GCS_CAPABILITIES: StoreCapabilities = {
+  readOnly: false,
+  minPartSize: RESUMABLE_CHUNK,
+  maxParts: 10_000,
+  maxCopySize: Number.MAX_SAFE_INTEGER,
+};
+
+/** The public endpoint spelled with its port: the client then treats it as custom and sends no credentials. */
+const ANONYMOUS_PUBLIC_ENDPOINT = "https://storage.googleapis.com:443";
+
+interface GcsObjectResource {
+  name?: string;
+  size?: string | number;
+  generation?: string | number;
+  updated?: string;
+  contentType?: string;
+  metadata?: Record<string, string | number | boolean | null>;
+}
+
+interface GcsListResponse {
+  items?: GcsObjectResource[];
+  prefixes?: string[];
+  nextPageToken?: string;
+}
+
+export class GcsStore implements ObjectStore {
+  readonly capabilities = GCS_CAPABILITIES;
+  readonly description: string;
+  private readonly storage: Storage;
+  private readonly bucket: Bucket;
+  private readonly usesCredentials: boolean;
+  private readonly userProject: Record<string, string>;
+  private readonly composite: boolean;
+  private readonly sessions = new ResumableSessions();
+
+  constructor(config: GcsStoreConfig) {
+    this.description = `gs://${config.bucket}${config.endpoint ? ` at ${config.endpoint}` : ""}`;
+    const endpoint = config.endpoint ?? process.env.STORAGE_EMULATOR_HOST ?? (config.anonymous ? ANONYMOUS_PUBLIC_ENDPOINT : undefined);
+    this.usesCredentials = !config.anonymous && !endpoint?.startsWith("http:");
+    const options: StorageOptions = {
+      apiEndpoint: endpoint,
+      projectId: config.projectId ?? config.billingProject,
+      useAuthWithCustomEndpoint: this.usesCredentials,
+      // Every write here replaces a whole object (or is guarded by a generation), so retrying it
+      // is as safe as S3's retried PUTs; the default would not retry unconditional writes.
+      // (maxRetries 0 must turn retries off: the client reads 0 as "use the default".)
+      retryOptions: { autoRetry: (config.maxRetries ?? 4) > 0, maxRetries: config.maxRetries ?? 4, idempotencyStrategy: IdempotencyStrategy.RetryAlways },
+    };
+    this.storage = withoutEmulatorEnv(() => new Storage(options));
+    this.bucket = this.storage.bucket(config.bucket, config.billingProject ? { userProject: config.billingProject } : undefined);
+    this.userProject = config.billingProject ? { userProject: config.billingProject } : {};
+    this.composite = config.uploadStrategy === "composite";
+  }
+
+  async checkAccess(signal?: AbortSignal): Promise<void> {
+    if (this.usesCredentials) {
+      await this.storage.authClient.getClient().catch((err: unknown) => {
+        throw new StoreError("InvalidCredentials", "no Google credentials: set GOOGLE_APPLICATION_CREDENTIALS, run `gcloud auth application-default login`, or use --anonymous", undefined, { cause: err });
+      });
+    }
+    // Listing needs only object permissions (a bucket GET needs storage.buckets.get, which
+    // object-level roles lack), and a 404 on it can only mean the bucket.
+    await this.list({ prefix: "", maxKeys: 1, signal }).catch((err: unknown) => {
+      if (err instanceof StoreError && err.kind === "NotFound") {
+        throw new StoreError("NoSuchBucket", `bucket "${this.bucket.name}" does not exist`, undefined, { cause: err });
+      }
+      throw err;
+    });
+  }
+
+  async head(req: HeadRequest): Promise<ObjectInfo> {
+    const [resource] = await this.call("objects.get", req.key, () => this.file(req.key).getMetadata(), req.signal);
+    return toObjectInfo(req.key, resource as GcsObjectResource);
+  }
+
+  async get(req: GetRequest): Promise<Buffer> {
+    if (req.range && req.range.end <= req.range.start) return Buffer.alloc(0);
+    const headers: Record<string, string> = { "Accept-Encoding": "identity" };
+    if (req.range) headers.Range = `bytes=${req.range.start}-${req.range.end - 1}`;
+    const qs: Record<string, string> = { alt: "media", ...this.userProject };
+    if (req.ifMatch) qs.ifGenerationMatch = req.ifMatch;
+    const result = await this.download(req.key, qs, headers, req.signal);
+    // A range starting at or past the end is 416 on GCS; the contract wants the bytes that exist (none).
+    if (result instanceof StoreError) {
+      if (result.kind === "InvalidRange" && req.range) return Buffer.alloc(0);
+      throw result;
+    }
+    return result;
+  }
+
+  async list(req: ListRequest): Promise<ListPage> {
+    const qs: Record<string, string | number> = { prefix: req.prefix, ...this.userProject };
+    if (req.delimiter) qs.delimiter = req.delimiter;
+    if (req.token) qs.pageToken = req.token;
+    if (req.maxKeys) qs.maxResults = req.maxKeys;
+    const [body] = await this.call("objects.list", req.prefix, () => this.bucket.request({ uri: "/o", qs }), req.signal);
+    const out = body as GcsListResponse;
+    // The temporaries of in-flight multipart uploads are the store's bookkeeping, not user data:
+    // hidden from every listing except one that asks for them (cleanup does).
+    const visible = (name: string): boolean => req.prefix.startsWith(PARTS_PREFIX) || !name.startsWith(PARTS_PREFIX);
+    return {
+      objects: (out.items ?? []).filter((o) => visible(o.name ?? "")).map((o) => ({
+        key: o.name ?? "", size: Number(o.size ?? 0), etag: String(o.generation ?? ""), lastModified: new Date(o.updated ?? 0),
+      })),
+      prefixes: (out.prefixes ?? []).filter(visible),
+      nextToken: out.nextPageToken || undefined,
+    };
+  }
+
+  async put(req: PutRequest): Promise<{ etag: string }> {
+    const ifGenerationMatch = req.ifNoneMatch === "*" ? 0 : req.ifMatch;
+    return { etag: await this.upload(req.key, req.body, req.metadata, req.contentType, ifGenerationMatch, req.signal) };
+  }
+
+  async copy(req: CopyRequest): Promise<{ etag: string }> {
+    // With a destination resource in the body, rewrite applies exactly that metadata (S3's
+    // REPLACE); with an empty body it keeps the source's (S3's COPY).
+    const json = req.metadata ? { metadata: req.metadata, contentType: req.contentType } : {};
+    const qs: Record<string, string> = { ...this.userProject };
+    if (req.sourceEtag) qs.ifSourceGenerationMatch = req.sourceEtag;
+    const uri = `/rewriteTo/b/${encodeURIComponent(this.bucket.name)}/o/${encodeURIComponent(req.key)}`;
+    for (;;) {
+      const [body] = await this.call("objects.rewrite", req.key, () => this.file(req.sourceKey).request({ method: "POST", uri, qs, json }), req.signal);
+      const out = body as { done?: boolean; rewriteToken?: string; resource?: GcsObjectResource };
+      if (out.resource && out.done !== false) return { etag: String(out.resource.generation ?? "") };
+      // Large copies across locations or storage classes take several calls, continued by token.
+      if (!out.rewriteToken) throw new StoreError("Other", "objects.rewrite returned neither a resource nor a token", req.key);
+      qs.rewriteToken = out.rewriteToken;
+    }
+  }
+
+  async delete(req: DeleteRequest): Promise<void> {
+    await this.call("objects.delete", req.key, () => this.file(req.key).delete({ ignoreNotFound: true }), req.signal);
+  }
+
+  async createMultipart(req: CreateMultipartRequest): Promise<{ uploadId: string }> {
+    if (this.composite) return { uploadId: encodeUploadId(newUploadToken(req.metadata, req.contentType)) };
+    const metadata = { contentType: req.contentType ?? "application/octet-stream", metadata: req.metadata ?? {} };
+    const [uri] = await this.call("resumable upload start", req.key, () => this.file(req.key).createResumableUpload({ metadata, ...this.userProject }), req.signal);
+    this.sessions.open(uri);
+    return { uploadId: uri };
+  }
+
+  async uploadPart(req: UploadPartRequest): Promise<CompletedPart> {
+    if (!this.composite) {
+      await this.sessions.sendPart(req.uploadId, req.partNumber, req.body, req.key);
+      return { partNumber: req.partNumber, etag: String(req.partNumber) };
+    }
+    const token = decodeUploadId(req.uploadId, req.key);
+    const etag = await this.upload(partKey(token, req.partNumber), req.body, undefined, undefined, undefined, req.signal);
+    return { partNumber: req.partNumber, etag };
+  }
+
+  /** GCS cannot copy a byte range server-side: the range is read (pinned) and uploaded as a part. */
+  async copyPart(req: CopyPartRequest): Promise<CompletedPart> {
+    const body = await this.get({ key: req.sourceKey, range: req.sourceRange, ifMatch: req.sourceEtag, signal: req.signal });
+    return this.uploadPart({ key: req.key, uploadId: req.uploadId, partNumber: req.partNumber, body, signal: req.signal });
+  }
+
+  async completeMultipart(req: CompleteMultipartRequest): Promise<{ etag: string }> {
+    if (!this.composite) return { etag: (await this.sessions.complete(req.uploadId, req.parts.length, req.key)).generation };
+    const token = decodeUploadId(req.uploadId, req.key);
+    const sources = [...req.parts].sort((a, b) => a.partNumber - b.partNumber)
+      .map((p) => ({ name: partKey(token, p.partNumber), generation: p.etag }));
+    try {
+      const final = await composeTree(
+        sources,
+        (group, round, index) => this.compose(intermediateKey(token, round, index), group, {}, req.signal),
+        (group) => this.compose(req.key, group, { metadata: token.metadata, contentType: token.contentType }, req.signal),
+      );
+      return { etag: final.generation };
+    } finally {
+      await this.removeTemporaries(token, req.signal).catch(() => undefined); // the object is complete; leftovers are only cost
+    }
+  }
+
+  async abortMultipart(req: AbortMultipartRequest): Promise<void> {
+    if (!this.composite) return this.sessions.abort(req.uploadId);
+    await this.removeTemporaries(decodeUploadId(req.uploadId, req.key), req.signal);
+  }
+
+  private file(key: string): File {
+    return this.bucket.file(key);
+  }
+
+  /** A simple (single-request) upload; returns the new generation. */
+  private async upload(
+    key: string, body: Buffer, metadata: Record<string, string> | undefined, contentType: string | undefined,
+    ifGenerationMatch: string | number | undefined, signal?: AbortSignal,
+  ): Promise<string> {
+    const file = this.file(key);
+    await this.call("objects.insert", key, () => file.save(body, {
+      resumable: false,
+      // GCS verifies the MD5 we send and rejects a corrupted body; no client-side re-check needed.
+      validation: false,
+      metadata: { contentType: contentType ?? "application/octet-stream", metadata: metadata ?? {}, md5Hash: createHash("md5").update(body).digest("base64") },
+      preconditionOpts: ifGenerationMatch === undefined ? undefined : { ifGenerationMatch: Number(ifGenerationMatch) },
+    }), signal);
+    return String((file.metadata as GcsObjectResource).generation ?? "");
+  }
+
+  private async compose(key: string, sources: ComposeSource[], destination: { metadata?: Record<string, string>; contentType?: string }, signal?: AbortSignal): Promise<ComposeSource> {
+    const json = {
+      sourceObjects: sources.map((s) => ({ name: s.name, generation: s.generation })),
+      destination: { contentType: destination.contentType ?? "application/octet-stream", metadata: destination.metadata ?? {} },
+    };
+    const [body] = await this.call("objects.compose", key, () => this.file(key).request({ method: "POST", uri: "/compose", qs: { ...this.userProject }, json }), signal);
+    return { name: key, generation: String((body as GcsObjectResource).generation ?? "") };
+  }
+
+  /** Deletes every part and intermediate of an upload, found by listing, so it works after a restart too. */
+  private async removeTemporaries(token: UploadToken, signal?: AbortSignal): Promise<void> {
+    let pageToken: string | undefined;
+    do {
+      const page = await this.list({ prefix: uploadPrefix(token), token: pageToken, signal });
+      await Promise.all(page.objects.map((o) => this.delete({ key: o.key, signal })));
+      pageToken = page.nextToken;
+    } while (pageToken);
+  }
+
+  /** Downloads media; an HTTP error status comes back as a StoreError value (not thrown) for the caller to judge. */
+  private download(key: string, qs: Record<string, string>, headers: Record<string, string>, signal?: AbortSignal): Promise<Buffer | StoreError> {
+    if (signal?.aborted) return Promise.reject(new StoreError("Aborted", "download aborted", key));
+    return new Promise((resolve, reject) => {
+      const stream = this.file(key).requestStream({ uri: "", qs, headers });
+      const chunks: Buffer[] = [];
+      let status = 0;
+      const onAbort = (): void => {
+        stream.destroy();
+        reject(new StoreError("Aborted", "download aborted", key));
+      };
+      signal?.addEventListener("abort", onAbort, { once: true });
+      stream.on("response", (res: { statusCode?: number }) => { status = res.statusCode ?? 0; });
+      stream.on("data", (chunk: Buffer) => chunks.push(chunk));
+      stream.on("error", (err: unknown) => {
+        signal?.removeEventListener("abort", onAbort);
+        reject(toStoreError(err, "objects.get media", key));
+      });
+      stream.on("end", () => {
+        signal?.removeEventListener("abort", onAbort);
+        const body = Buffer.concat(chunks);
+        resolve(status >= 400 ? mediaError(status, body, "objects.get media", key) : body);
+      });
+    });
+  }
+
+  /** The one place client calls pass through: their failures become StoreErrors here. */
+  private async call<T>(what: string, key: string | undefined, run: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    if (signal?.aborted) throw new StoreError("Aborted", `${what} aborted`, key);
+    try {
+      return await run();
+    } catch (err) {
+      throw toStoreError(err, what, key);
+    }
+  }
+}
+
+/**
+ * The client lets STORAGE_EMULATOR_HOST override even an explicit `apiEndpoint` (it reads the
+ * variable in its constructor only). We have already folded the variable into `endpoint`, so an
+ * explicit --endpoint wins, as users expect; the constructor is synchronous, so hiding the
+ * variable for its duration affects nothing else.
+ */
+function withoutEmulatorEnv<T>(build: () => T): T {
+  const saved = process.env.STORAGE_EMULATOR_HOST;
+  delete process.env.STORAGE_EMULATOR_HOST;
+  try {
+    return build();
+  } finally {
+    if (saved !== undefined) process.env.STORAGE_EMULATOR_HOST = saved;
+  }
+}
+
+function toObjectInfo(key: string, resource: GcsObjectResource): ObjectInfo {
+  const metadata: Record<string, string> = {};
+  for (const [name, value] of Object.entries(resource.metadata ?? {})) {
+    if (value !== null && value !== undefined) metadata[name.toLowerCase()] = String(value);
+  }
+  return {
+    key,
+    size: Number(resource.size ?? 0),
+    etag: String(resource.generation ?? ""),
+    lastModified: new Date(resource.updated ?? 0),
+    metadata,
+    contentType: resource.contentType,
+  };
+}

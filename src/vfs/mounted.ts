@@ -1,0 +1,48 @@
+/**
+ * What a mount serves: the operations the FUSE adapter and the daemon call. The bucket-prefix
+ * `Filesystem` implements it, and so do other namespaces (the read-only IDC tree in src/idc),
+ * so one adapter serves them all. Extended attributes are optional: a filesystem without an
+ * `xattrs` provider has none (getxattr → ENODATA, listxattr → empty).
+ */
+import type { DirtyFile } from "../write/dirty-file.js";
+import type { DirEntry, FileStat, FsStatfs } from "./types.js";
+
+/** Directory-changing operations (read-only namespaces reject them with EROFS). */
+export interface TreeApi {
+  mkdir(path: string, mode: number): Promise<void>;
+  rmdir(path: string): Promise<void>;
+  unlink(path: string): Promise<void>;
+  symlink(target: string, path: string): Promise<void>;
+  readlink(path: string): Promise<string>;
+  rename(from: string, to: string): Promise<void>;
+  chmod(path: string, mode: number): Promise<void>;
+  chown(path: string, uid: number, gid: number): Promise<void>;
+  utimens(path: string, mtimeMs: number): Promise<void>;
+}
+
+export interface XattrProvider {
+  /** The value of one attribute; rejects with FsError ENODATA when the path has no such attribute. */
+  getxattr(path: string, name: string): Promise<Buffer>;
+  listxattr(path: string): Promise<string[]>;
+}
+
+export interface MountedFilesystem {
+  readonly tree: TreeApi;
+  readonly xattrs?: XattrProvider;
+  getattr(path: string): Promise<FileStat>;
+  readdir(path: string): Promise<DirEntry[]>;
+  open(path: string, flags: number): Promise<number>;
+  create(path: string, mode: number, flags?: number): Promise<number>;
+  read(fh: number, offset: number, length: number): Promise<Buffer>;
+  write(fh: number, data: Buffer, offset: number): Promise<number>;
+  flush(fh: number): Promise<void>;
+  fsync(fh: number): Promise<void>;
+  release(fh: number): Promise<void>;
+  truncate(path: string, size: number): Promise<void>;
+  ftruncate(fh: number, size: number): Promise<void>;
+  statfs(): FsStatfs;
+  /** Files whose changes are not saved yet (none on read-only namespaces). */
+  unsavedFiles(): DirtyFile[];
+  /** Saves everything before unmount; returns the paths that failed. */
+  flushAll(): Promise<string[]>;
+}
