@@ -59,6 +59,12 @@ export class FuseAdapter {
       listxattr: (path: string, cb: Reply) => this.run("listxattr", path, cb, () => fs.xattrs?.listxattr(path) ?? Promise.resolve([]), (names) => [names]),
       statfs: (path: string, cb: Reply) => this.run("statfs", path, cb, async () => toFuseStatfs(fs), (s) => [s]),
     };
+    if (!fs.xattrs) {
+      // Without attributes to show, leave the ops out: the kernel then answers ENOTSUP itself and
+      // stops asking, instead of a round trip per file for every `ls -l` (security.selinux, ACLs).
+      const { getxattr: _get, listxattr: _list, ...withoutXattrs } = ops;
+      return withoutXattrs as unknown as FuseOps;
+    }
     return ops as unknown as FuseOps;
   }
 
