@@ -31,6 +31,17 @@ export interface ChunkCacheOptions {
   warn?: (message: string, detail: Record<string, unknown>) => void;
   /** Counters for metrics: hits, misses, evictions. */
   observer?: CacheObserver;
+  /** Transforms whole chunk files on their way to and from disk (`--encrypt-cache`, src/security). */
+  codec?: ChunkFileCodec;
+}
+
+/** Seals a chunk file's bytes before they are written and opens them after they are read. */
+export interface ChunkFileCodec {
+  /** Bytes a sealed file takes beyond its plain bytes (for the size cap). */
+  readonly overhead: number;
+  seal(parts: Buffer[], chunkName: string): Buffer[];
+  /** Throws if the file was altered or sealed under another key (then it is a miss). */
+  open(file: Buffer, chunkName: string): Buffer;
 }
 
 export interface CacheObserver {
@@ -114,12 +125,17 @@ export class ChunkCache {
       rebuild = true;
     }
     const cache = new ChunkCache(dir, index, options);
-    const rows = rebuild ? scanChunkFiles(chunksDir, (file) => cache.warn("dropped unreadable chunk file", { file })) : index.all();
+    const rows = rebuild ? scanChunkFiles(chunksDir, (file) => cache.warn("dropped unreadable chunk file", { file }), (bytes, name) => cache.decode(bytes, name)) : index.all();
     if (rebuild) index.replaceAll(rows);
     for (const row of rows) cache.adopt(row);
     cache.trimTo(cache.budget);
     cache.options.observer?.size(cache.used);
     return cache;
+  }
+
+  /** The plain chunk file bytes (identity without a codec). */
+  private decode(file: Buffer, chunkName: string): Buffer {
+    return this.options.codec ? this.options.codec.open(file, chunkName) : file;
   }
 
   get capacityBytes(): number {
@@ -140,7 +156,7 @@ export class ChunkCache {
     }
     let data: Buffer;
     try {
-      data = verifyChunk(await readFile(this.pathOf(key)), { ...id, crc: entry.crc, length: entry.length });
+      data = verifyChunk(this.decode(await readFile(this.pathOf(key)), key), { ...id, crc: entry.crc, length: entry.length });
     } catch (err) {
       if (this.entries.get(key) === entry) {
         if (err instanceof ChunkFormatError) this.count("corrupt");
@@ -165,12 +181,12 @@ export class ChunkCache {
     if (this.entries.has(key)) return true;
     const crc = dataChecksum(data);
     const header = encodeHeader({ ...id, offset, length: data.length, crc });
-    const charged = chargedSize(header.length + data.length);
+    const charged = chargedSize(header.length + data.length + (this.options.codec?.overhead ?? 0));
     if (!(await this.reserve(charged))) return false;
     const tmp = join(this.dir, "tmp", `${process.pid}-${this.tmpCounter++}`);
     try {
       this.ensureSubdir(key);
-      await writeFileAtomically(tmp, this.pathOf(key), [header, data]);
+      await writeFileAtomically(tmp, this.pathOf(key), this.options.codec ? this.options.codec.seal([header, data], key) : [header, data]);
     } catch (err) {
       this.used -= charged;
       await unlink(tmp).catch(() => undefined);
@@ -208,7 +224,7 @@ export class ChunkCache {
     for (let i = 0; i < all.length; i++) {
       const entry = all[i];
       try {
-        verifyChunk(await readFile(this.pathOf(entry.id)), entry);
+        verifyChunk(this.decode(await readFile(this.pathOf(entry.id)), entry.id), entry);
       } catch {
         bad.push(`${entry.key} (etag ${entry.etag}, chunk ${entry.index})`);
         await this.remove(entry.id);
@@ -341,19 +357,20 @@ function writeFileAtomically(tmp: string, path: string, parts: Buffer[]): Promis
 }
 
 /** Rebuilds index rows from the chunk files' own headers; unreadable files are deleted. */
-function scanChunkFiles(chunksDir: string, dropped: (file: string) => void): IndexRow[] {
+function scanChunkFiles(chunksDir: string, dropped: (file: string) => void, decode: (file: Buffer, name: string) => Buffer): IndexRow[] {
   const rows: IndexRow[] = [];
   for (const sub of readdirSync(chunksDir)) {
     const subDir = join(chunksDir, sub);
     for (const name of readdirSync(subDir)) {
       const file = join(subDir, name);
       try {
-        const bytes = readFileSync(file);
+        const stored = readFileSync(file);
+        const bytes = decode(stored, name);
         const { header } = decodeHeader(bytes);
         const id = chunkId(header);
         if (id !== name) throw new ChunkFormatError("file name does not match its header");
         verifyChunk(bytes, header);
-        rows.push({ id, ...header, charged: chargedSize(bytes.length), atime: statSync(file).mtimeMs });
+        rows.push({ id, ...header, charged: chargedSize(stored.length), atime: statSync(file).mtimeMs });
       } catch {
         rmSync(file, { force: true });
         dropped(file);

@@ -10,8 +10,8 @@ import { FuseAdapter } from "../fuse/adapter.js";
 import { FuseSession, unmountPath } from "../fuse/binding.js";
 import { createLogger, type Logger } from "../log/logger.js";
 import { createReadChain, type ReadChain } from "../read/read-chain.js";
-import { createFilesystem, type MountedFilesystem } from "../vfs/index.js";
-import { defaultCacheDir, readCacheDir, stagingDirFor } from "./dirs.js";
+import { createFilesystem, Filesystem, type MountedFilesystem } from "../vfs/index.js";
+import { defaultCacheDir, readCacheDir, stagingDirFor, uploadJournalPathFor } from "./dirs.js";
 import { isMountpoint, removeMountRecord, writeExitReport, writeMountRecord } from "./mount-table.js";
 import { checkFuseDevice, checkMountpoint, checkStoreAccess } from "./preflight.js";
 import { openIdcForMount } from "./idc-command.js";
@@ -44,11 +44,13 @@ export async function runDaemon(req: DaemonRequest, ready: (error?: string) => v
     fs = req.source.scheme === "idc" ? await openIdcForMount(req.config, store, chain, log) : createFilesystem({
       store, prefix: req.source.prefix, log, readOnly: req.config.readOnly,
       stagingDir: stagingDirFor(req.config.cacheDir ?? defaultCacheDir(), req.source.url),
+      journalPath: uploadJournalPathFor(req.config.cacheDir ?? defaultCacheDir(), req.source.url),
       uid: req.config.uid, gid: req.config.gid, metadataTtlMs: req.config.metadataTtl,
       upload: { partSize: req.config.partSize, concurrency: req.config.uploadConcurrency },
       reader: chain.reader, prefetch: { budget: chain.budget },
     });
     await service.start(fs);
+    if (fs instanceof Filesystem) await startUploadJournal(fs, service, log);
     const session = new FuseSession(mountpoint, new FuseAdapter(fs, log, service.metrics.fuseOperation).operations(), fuseOptionsFor(req));
     await session.mount();
   } catch (err) {
@@ -62,6 +64,15 @@ export async function runDaemon(req: DaemonRequest, ready: (error?: string) => v
   service.ready();
   ready();
   installShutdown(fs, mountpoint, log, service);
+}
+
+/** Status from the upload journal; uploads a previous run left are adopted before the mount serves. */
+async function startUploadJournal(fs: Filesystem, service: MountService, log: Logger): Promise<void> {
+  service.setUploadStatus(fs.uploadStatus((key) => service.store.uploads.sentBytes(key)));
+  const { done } = await fs.recoverUploads();
+  void done.then(({ failed }) => {
+    if (failed > 0) log.error({ failed }, "some uploads left by a previous run failed again; bucketfs status lists them");
+  });
 }
 
 /** Chunk cache → direct GET, with the read-ahead budget; the index is flushed and the cache unlocked at exit. */

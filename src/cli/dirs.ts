@@ -22,6 +22,11 @@ export function stagingDirFor(cacheDir: string, sourceUrl: string): string {
   return join(cacheDir, "staging", idOf(sourceUrl));
 }
 
+/** The upload journal of a mount source (SQLite): staged files whose upload has not succeeded yet. */
+export function uploadJournalPathFor(cacheDir: string, sourceUrl: string): string {
+  return join(cacheDir, "journal", `${idOf(sourceUrl)}.sqlite`);
+}
+
 /** The chunk cache of reads (shared by mounts of every bucket; one live mount owns it at a time). */
 export function readCacheDir(cacheDir: string): string {
   return join(cacheDir, "read-cache");

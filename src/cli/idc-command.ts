@@ -20,7 +20,7 @@ import type { ObjectStore } from "../store/object-store.js";
 import { defaultCacheDir } from "./dirs.js";
 import { allMountRecords } from "./mount-table.js";
 import { UsageError } from "./preflight.js";
-import { formatBytes } from "./status-command.js";
+import { formatSize } from "../config/units.js";
 import { createIdcStore } from "./store-factory.js";
 
 /** Builds the filesystem of an `idc` mount; the index is loaded (or downloaded) first. */
@@ -74,7 +74,7 @@ function printTable(rows: string[][]): void {
 
 async function collections(flags: IdcFlags): Promise<void> {
   const { db } = await indexFor(flags);
-  const rows = db.collections().map((c) => [c.collection_id, String(c.patients), String(c.series), formatBytes(c.size_mb * 1e6)]);
+  const rows = db.collections().map((c) => [c.collection_id, String(c.patients), String(c.series), formatSize(c.size_mb * 1e6)]);
   printTable([["COLLECTION", "PATIENTS", "SERIES", "SIZE"], ...rows]);
   db.close();
 }
@@ -92,7 +92,7 @@ async function indexInfo(flags: IdcFlags): Promise<void> {
   const meta = db.meta();
   console.log(`version:     ${resolved.version}\nrows:        ${meta.rows}\nloaded at:   ${meta.loaded_at}`);
   console.log(`source:      ${meta.source_url ?? meta.source_file ?? resolved.parquetPath}${meta.source_sha256 ? ` (sha256 ${meta.source_sha256})` : ""}`);
-  console.log(`sqlite:      ${resolved.dbPath} (${formatBytes(statSync(resolved.dbPath).size)})`);
+  console.log(`sqlite:      ${resolved.dbPath} (${formatSize(statSync(resolved.dbPath).size)})`);
   db.close();
   const others = loadedVersions(flags.cacheDir ?? defaultCacheDir());
   if (others.length > 0) console.log(`on disk:     ${others.map((v) => v.version + (v.current ? " (current)" : "")).join(", ")}`);
@@ -157,28 +157,28 @@ async function prefetch(path: string, flags: { cacheDir?: string; concurrency: s
   const fsStat = statfsSync(existsDir(cacheDir));
   const free = fsStat.bavail * fsStat.bsize;
   if (total > free) {
-    throw new UsageError(`${path} is ${formatBytes(total)} but only ${formatBytes(free)} is free for the cache at ${cacheDir}: free space or choose a smaller directory`);
+    throw new UsageError(`${path} is ${formatSize(total)} but only ${formatSize(free)} is free for the cache at ${cacheDir}: free space or choose a smaller directory`);
   }
-  console.error(`bucketfs: prefetching ${files.length} files, ${formatBytes(total)}`);
+  console.error(`bucketfs: prefetching ${files.length} files, ${formatSize(total)}`);
   const bar = new cliProgress.SingleBar({
     format: "{bar} {percentage}% | {done} / {size} | {rate}/s | ETA {eta_formatted}", hideCursor: true,
   }, cliProgress.Presets.shades_classic);
   const started = Date.now();
   let done = 0;
-  bar.start(total, 0, { done: formatBytes(0), size: formatBytes(total), rate: formatBytes(0) });
+  bar.start(total, 0, { done: formatSize(0), size: formatSize(total), rate: formatSize(0) });
   const queue = [...files];
   const worker = async (): Promise<void> => {
     for (let file = queue.shift(); file; file = queue.shift()) {
       for await (const chunk of createReadStream(file.path, { highWaterMark: 1024 * 1024 })) {
         done += (chunk as Buffer).length;
         const rate = done / Math.max((Date.now() - started) / 1000, 0.001);
-        bar.update(done, { done: formatBytes(done), size: formatBytes(total), rate: formatBytes(rate) });
+        bar.update(done, { done: formatSize(done), size: formatSize(total), rate: formatSize(rate) });
       }
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, Number(flags.concurrency) || 4) }, worker));
   bar.stop();
-  console.error(`bucketfs: prefetched ${formatBytes(done)} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  console.error(`bucketfs: prefetched ${formatSize(done)} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }
 
 function existsDir(dir: string): string {

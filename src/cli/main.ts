@@ -11,6 +11,7 @@ import { MOUNT_OPTIONS } from "../config/schema.js";
 import { parseSource, SourceError } from "../config/source.js";
 import { unmountPath } from "../fuse/binding.js";
 import { DAEMON_ENV, reportToParent, startInBackground } from "./background.js";
+import { cacheCommand } from "./cache-command.js";
 import { runDaemon, type DaemonRequest } from "./daemon.js";
 import { idcCommand, prefetchCommand } from "./idc-command.js";
 import { daemonAlive } from "./mount-health.js";
@@ -89,6 +90,7 @@ export function buildProgram(): Command {
   program.addCommand(mountCommand());
   program.addCommand(idcCommand());
   program.addCommand(prefetchCommand());
+  program.addCommand(cacheCommand());
   program.command("unmount").alias("umount").description("upload unsaved data, then unmount")
     .argument("<mountpoint>").option("-l, --lazy", "detach now even if busy").action(unmount);
   program.command("list").description("list bucketfs mounts on this machine, with dead daemons flagged")

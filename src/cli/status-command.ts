@@ -4,21 +4,11 @@
  * not healthy, so scripts and health checks can rely on it.
  */
 import cliProgress from "cli-progress";
+import { formatSize } from "../config/units.js";
 import type { MountStatus, UploadState } from "../metrics/status.js";
 import { inventory, mountAt, type MountEntry } from "./mount-health.js";
 
 const BAR_WIDTH = 24;
-
-export function formatBytes(bytes: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
-}
 
 export function formatDuration(seconds: number): string {
   const d = Math.floor(seconds / 86400), h = Math.floor((seconds % 86400) / 3600), m = Math.floor((seconds % 3600) / 60);
@@ -34,26 +24,26 @@ function progressBar(fraction: number): string {
 }
 
 function uploadLine(upload: UploadState): string {
-  if (upload.state === "failed") return `    failed     ${upload.path} (${formatBytes(upload.sizeBytes)}): ${upload.error ?? "upload failed"}; data kept at ${upload.stagingFile ?? "the staging dir"}`;
+  if (upload.state === "failed") return `    failed     ${upload.path} (${formatSize(upload.sizeBytes)}): ${upload.error ?? "upload failed"}; data kept at ${upload.stagingFile ?? "the staging dir"}`;
   if (upload.state === "uploading") {
     const sent = upload.sentBytes ?? 0;
-    return `    uploading  ${progressBar(upload.sizeBytes > 0 ? sent / upload.sizeBytes : 1)} ${formatBytes(sent)}/${formatBytes(upload.sizeBytes)}  ${upload.path}`;
+    return `    uploading  ${progressBar(upload.sizeBytes > 0 ? sent / upload.sizeBytes : 1)} ${formatSize(sent)}/${formatSize(upload.sizeBytes)}  ${upload.path}`;
   }
-  return `    pending    ${progressBar(0)} ${formatBytes(upload.sizeBytes)}  ${upload.path}`;
+  return `    pending    ${progressBar(0)} ${formatSize(upload.sizeBytes)}  ${upload.path}`;
 }
 
 export function renderStatus(status: MountStatus): string[] {
   const t = status.throughput;
   const lines = [
     `  daemon     pid ${status.pid}, up ${formatDuration(status.uptimeSeconds)}, log level ${status.logLevel}${status.logFile ? `, log ${status.logFile === "-" ? "stderr (journal)" : status.logFile}` : ""}`,
-    `  traffic    in ${formatBytes(status.bytesIn)} (${formatBytes(t.inBytesPerSecond)}/s), out ${formatBytes(status.bytesOut)} (${formatBytes(t.outBytesPerSecond)}/s), ${status.requests} requests, ${status.requestErrors} errors`,
+    `  traffic    in ${formatSize(status.bytesIn)} (${formatSize(t.inBytesPerSecond)}/s), out ${formatSize(status.bytesOut)} (${formatSize(t.outBytesPerSecond)}/s), ${status.requests} requests, ${status.requestErrors} errors`,
     status.cache
-      ? `  cache      ${formatBytes(status.cache.sizeBytes)} of ${formatBytes(status.cache.capacityBytes)}, hit ratio ${(status.cache.hitRatio * 100).toFixed(1)}% (${status.cache.hits} hits, ${status.cache.misses} misses)`
+      ? `  cache      ${formatSize(status.cache.sizeBytes)} of ${formatSize(status.cache.capacityBytes)}, hit ratio ${(status.cache.hitRatio * 100).toFixed(1)}% (${status.cache.hits} hits, ${status.cache.misses} misses)`
       : "  cache      none",
   ];
   if (status.metricsAddress) lines.push(`  metrics    http://${status.metricsAddress}/metrics`);
   const failed = status.uploads.filter((u) => u.state === "failed").length;
-  lines.push(`  unsaved    ${formatBytes(status.dirtyBytes)} in ${status.uploads.length} file(s)${failed > 0 ? `, ${failed} FAILED` : ""}`);
+  lines.push(`  unsaved    ${formatSize(status.dirtyBytes)} in ${status.uploads.length} file(s)${failed > 0 ? `, ${failed} FAILED` : ""}`);
   lines.push(...status.uploads.map(uploadLine));
   return lines;
 }

@@ -45,6 +45,11 @@ export const MOUNT_OPTIONS: OptionSpec[] = [
   { key: "logFile", name: "log-file", type: "string", help: "log file for the background daemon (default under the cache dir; - = stderr of bucketfs mount, e.g. journald)" },
   { key: "metricsAddr", name: "metrics-addr", type: "string", help: "serve Prometheus metrics at http://ADDR/metrics (PORT = loopback, :PORT = all interfaces)", env: "BUCKETFS_METRICS_ADDR" },
   { key: "pidFile", name: "pid-file", type: "string", help: "write the daemon's pid here once mounted (systemd PIDFile=)" },
+  { key: "caBundle", name: "ca-bundle", type: "string", help: "PEM file of extra CA certificates to trust for HTTPS endpoints (TLS verification stays on); HTTPS_PROXY/NO_PROXY are honoured", env: "AWS_CA_BUNDLE" },
+  { key: "encryptCache", name: "encrypt-cache", type: "boolean", help: "encrypt staging and read-cache files at rest (AES-256-GCM); key from --encryption-key-file or BUCKETFS_ENCRYPTION_KEY", default: false },
+  { key: "encryptionKeyFile", name: "encryption-key-file", type: "string", help: "file holding the 32-byte key for --encrypt-cache (64 hex digits, base64, or raw)", env: "BUCKETFS_ENCRYPTION_KEY_FILE" },
+  { key: "auditLog", name: "audit-log", type: "string", help: "append one JSON line per file operation (time, uid, pid, operation, path, bytes) to FILE" },
+  { key: "signMaxExpiry", name: "sign-max-expiry", type: "duration", help: "longest expiry of presigned URLs (bucketfs sign, xattr user.bucketfs.url)", default: "168h" },
   { key: "idcIndex", name: "idc-index", type: "string", help: "IDC: use this local idc_index.parquet instead of downloading the published one", env: "BUCKETFS_IDC_INDEX" },
   { key: "idcVersion", name: "idc-version", type: "string", help: "IDC: idc-index-data release to use, e.g. 24.2.2", default: "current" },
   { key: "idcSource", name: "idc-source", type: "string", help: "IDC: read the AWS buckets (aws) or Google's mirror (gcs)", default: "aws" },
@@ -101,6 +106,11 @@ export interface MountConfig {
   logFile?: string;
   metricsAddr?: string;
   pidFile?: string;
+  caBundle?: string;
+  encryptCache: boolean;
+  encryptionKeyFile?: string;
+  auditLog?: string;
+  signMaxExpiry: number;
   idcIndex?: string;
   idcVersion: string;
   idcSource: string;

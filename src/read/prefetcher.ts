@@ -160,7 +160,9 @@ export class Prefetcher {
     }
     const out = Buffer.allocUnsafe(end - offset);
     let position = offset;
-    for (const block of this.blocks) {
+    // A snapshot: concurrent reads on the same handle (FUSE is multi-threaded) may shift or
+    // replace `blocks` while this read awaits; the blocks it captured stay valid.
+    for (const block of [...this.blocks]) {
       if (block.end <= position) continue;
       if (block.start >= end) break;
       const data = await this.awaitBlock(block);

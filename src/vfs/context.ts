@@ -3,6 +3,7 @@ import type { Logger } from "../log/logger.js";
 import type { RangeReader } from "../read/range-reader.js";
 import type { PrefetcherConfig } from "../read/prefetcher.js";
 import type { ObjectStore } from "../store/object-store.js";
+import type { UploadJournal } from "../write/journal.js";
 import type { StagingArea } from "../write/staging.js";
 import type { Uploader } from "../write/uploader.js";
 import type { Namespace } from "./namespace.js";
@@ -21,6 +22,8 @@ export interface FsContext {
   openFiles: OpenFiles;
   uploader: Uploader;
   staging: StagingArea;
+  /** Crash-safe record of staged files whose upload has not succeeded yet. */
+  journal: UploadJournal;
   reader: RangeReader;
   log: Logger;
   config: FilesystemConfig;

@@ -4,12 +4,23 @@
  *
  * Durability contract: close() and fsync() return only after the object is in the bucket; if
  * the upload fails they report EIO, the staging file is kept, its location is logged, and the
- * next flush/fsync/close of that file retries.
+ * next flush/fsync/close of that file retries. Before each upload the staging file is fsynced
+ * and recorded in the upload journal, so a crash never loses data a close/fsync was given: the
+ * next mount finishes the upload (recover()).
+ *
+ * Conflict policy: an upload replaces the object only if it is still the version the file was
+ * opened from (or still absent, for a new file). Otherwise the bucket's version is left alone,
+ * the local data is uploaded next to it as `<name>.conflict-<timestamp>`, and the writer gets EIO.
  */
+import { constants } from "node:fs";
+import { access, rm } from "node:fs/promises";
+import { basename } from "node:path";
+import { isStoreError } from "../store/errors.js";
+import { DirtyFile, StagingFullError } from "../write/dirty-file.js";
+import type { JournalEntry } from "../write/journal.js";
 import { FsError } from "./errors.js";
 import type { FsContext } from "./context.js";
 import type { FileStat } from "./types.js";
-import { DirtyFile } from "../write/dirty-file.js";
 import { withAttributes } from "./metadata.js";
 
 /** Ranged GETs used to fill a staging file from an existing object. */
@@ -63,9 +74,71 @@ export class FileSync {
 
   /** Drops a file's local state once nothing needs it (no handle open, nothing unsaved). */
   async releaseIfIdle(file: DirtyFile): Promise<void> {
-    if (file.openCount > 0 || (file.dirty && !file.unlinked)) return;
+    // Incomplete data (staging disk full) is never uploaded; the writer was told, so drop it.
+    if (file.openCount > 0 || (file.dirty && !file.unlinked && !file.incomplete)) return;
+    await this.discard(file);
+  }
+
+  /** Forgets a file's local data for good (unlinked, or saved): staging file and journal entry. */
+  async discard(file: DirtyFile): Promise<void> {
     this.ctx.openFiles.dropDirty(file);
+    this.ctx.journal.remove(file.staging.path);
     await this.ctx.staging.discard(file.staging);
+  }
+
+  /**
+   * Takes over the uploads a previous run left in the journal: each staged file is served from
+   * its staging file (reads and stat see the data at once) while its upload runs in the
+   * background. Resolves once the files are adopted (before the mount serves anything); `done`
+   * resolves when every upload has finished. Failures stay journaled as "failed".
+   */
+  async recover(): Promise<{ adopted: number; done: Promise<{ recovered: number; failed: number }> }> {
+    const latest = new Map<string, JournalEntry>();
+    for (const entry of this.ctx.journal.entries()) {
+      const stale = latest.get(entry.path);
+      if (stale) await this.dropEntry(stale, "superseded by a later version of the same file");
+      latest.set(entry.path, entry);
+    }
+    const files: DirtyFile[] = [];
+    for (const entry of latest.values()) {
+      const file = await this.adopt(entry);
+      if (file) files.push(file);
+    }
+    if (files.length > 0) this.ctx.log.info({ files: files.map((f) => f.path) }, "finishing uploads left by a previous run");
+    return { adopted: files.length, done: this.uploadRecovered(files) };
+  }
+
+  private async uploadRecovered(files: DirtyFile[]): Promise<{ recovered: number; failed: number }> {
+    const results = await Promise.allSettled(files.map(async (file) => {
+      await this.sync(file);
+      await this.releaseIfIdle(file);
+    }));
+    const failed = results.filter((r) => r.status === "rejected").length;
+    if (files.length > 0) this.ctx.log.info({ recovered: files.length - failed, failed }, "finished uploads left by a previous run");
+    return { recovered: files.length - failed, failed };
+  }
+
+  private async adopt(entry: JournalEntry): Promise<DirtyFile | undefined> {
+    const exists = await access(entry.stagingFile, constants.R_OK).then(() => true, () => false);
+    if (!exists) {
+      await this.dropEntry(entry, "its staging file is gone");
+      return undefined;
+    }
+    const staging = await this.ctx.staging.reopen(entry.stagingFile);
+    const file = new DirtyFile(entry.path, this.ctx.namespace.mapper.fileKey(entry.path), staging, entry.metadata, entry.baseEtag, entry.contentType);
+    file.size = entry.size;
+    file.conflictCheck = entry.conflictCheck;
+    if (entry.key !== file.key) file.conflictKey = entry.key;
+    file.markChanged();
+    // A conflict copy is not the file at its path: upload it without showing it there.
+    if (file.conflictKey === undefined && !this.ctx.openFiles.dirtyAt(file.path)) this.ctx.openFiles.setDirty(file);
+    return file;
+  }
+
+  private async dropEntry(entry: JournalEntry, why: string): Promise<void> {
+    this.ctx.log.warn({ path: entry.path, stagingFile: entry.stagingFile }, `dropping journaled upload: ${why}`);
+    this.ctx.journal.remove(entry.stagingFile);
+    await rm(entry.stagingFile, { force: true });
   }
 
   statOf(file: DirtyFile): FileStat {
@@ -77,21 +150,52 @@ export class FileSync {
   }
 
   private async uploadIfDirty(file: DirtyFile): Promise<void> {
+    if (file.incomplete) throw new FsError("ENOSPC", `${file.path} is incomplete: the staging disk was full; nothing was uploaded`, { cause: file.incomplete });
     if (!file.dirty || file.unlinked) return;
     const generation = file.generation;
     const metadata = withAttributes(file.metadata, { mtimeMs: file.mtimeMs });
+    const { journal, log } = this.ctx;
+    const key = file.uploadKey;
     try {
-      const { etag } = await this.ctx.uploader.upload({ key: file.key, source: file.staging.handle, size: file.size, metadata, contentType: file.contentType });
+      // The bytes are on disk before the journal says so: a crash after this point loses nothing.
+      await file.staging.handle.datasync?.();
+      journal.record({ stagingFile: file.staging.path, path: file.path, key, size: file.size, baseEtag: file.baseEtag, conflictCheck: file.conflictCheck, metadata, contentType: file.contentType });
+      const { etag } = await this.ctx.uploader.upload({ key, source: file.staging.handle, size: file.size, metadata, contentType: file.contentType, precondition: file.precondition });
       file.metadata = metadata;
-      file.baseEtag = etag;
       file.uploadedGeneration = generation;
       file.lastError = undefined;
-      this.ctx.namespace.remember(file.path, this.statOf(file));
+      if (!file.dirty) journal.remove(file.staging.path);
+      if (file.conflictKey === undefined) {
+        file.baseEtag = etag;
+        this.ctx.namespace.remember(file.path, this.statOf(file));
+      }
     } catch (err) {
       file.lastError = err;
-      this.ctx.log.error({ path: file.path, key: file.key, stagingFile: file.staging.path, err }, "upload failed; the data is kept in the staging file and the next flush/fsync/close retries");
+      if (isStoreError(err, "PreconditionFailed") && file.conflictKey === undefined) return this.keepConflictCopy(file, err);
+      journal.markFailed(file.staging.path, err instanceof Error ? err.message : String(err));
+      log.error({ path: file.path, key, stagingFile: file.staging.path, err }, "upload failed; the data is kept in the staging file and the next flush/fsync/close retries");
       throw new FsError("EIO", `upload of ${file.path} failed; data kept at ${file.staging.path}`, { cause: err });
     }
+  }
+
+  /** The object changed under us: leave it, save ours next to it, and tell the writer (EIO). */
+  private async keepConflictCopy(file: DirtyFile, cause: unknown): Promise<never> {
+    file.conflictKey = `${file.key}.conflict-${new Date().toISOString().replace(/[:.]/g, "-")}`;
+    const copyName = basename(file.conflictKey);
+    this.ctx.log.warn({ path: file.path, key: file.key, conflictCopy: file.conflictKey }, "the object changed in the bucket since it was opened; keeping the bucket's version and saving this one as a conflict copy");
+    this.ctx.namespace.forget(file.path);
+    try {
+      await this.uploadIfDirty(file);
+    } catch (err) {
+      throw new FsError("EIO", `conflict on ${file.path}: the bucket's version was kept; saving yours as ${copyName} failed (data kept at ${file.staging.path})`, { cause: err });
+    }
+    // Ours is safe in the bucket; the path shows the bucket's version again once the handles close.
+    throw new FsError("EIO", `conflict on ${file.path}: it changed in the bucket since it was opened; the bucket's version was kept and yours saved as ${copyName}`, { cause });
+  }
+
+  /** Turns a full staging disk into ENOSPC for the writer (the only error a write can give). */
+  static writeError(err: unknown): unknown {
+    return err instanceof StagingFullError ? new FsError("ENOSPC", err.message, { cause: err }) : err;
   }
 
   private async fill(file: DirtyFile, etag: string, size: number): Promise<void> {

@@ -5,6 +5,8 @@
  */
 import { Prefetcher } from "../read/prefetcher.js";
 import type { DirtyFile } from "../write/dirty-file.js";
+import { journalUploadStatus } from "../write/journal-status.js";
+import type { UploadStatusProvider } from "../metrics/status.js";
 import { FsError } from "./errors.js";
 import type { FsContext } from "./context.js";
 import { FileSync } from "./file-sync.js";
@@ -74,7 +76,9 @@ export class Filesystem {
     if (handle.kind !== "write") throw new FsError("EBADF", `file handle ${fh} is not open for writing`);
     // O_APPEND writes go to the end we know, even if the kernel's idea of the size is stale.
     const position = (handle.flags & O_APPEND) !== 0 ? handle.file.size : offset;
-    return handle.file.write(data, position);
+    return handle.file.write(data, position).catch((err: unknown) => {
+      throw FileSync.writeError(err);
+    });
   }
 
   /** Called on every close(2) of a descriptor: uploads changes so close can report failures. */
@@ -133,6 +137,16 @@ export class Filesystem {
   /** Files whose changes are not in the bucket yet (status, metrics); `lastError` marks failed uploads. */
   unsavedFiles(): DirtyFile[] {
     return this.ctx.openFiles.allDirty().filter((f) => f.dirty && !f.unlinked);
+  }
+
+  /** Pending and failed uploads for `bucketfs status`, from the upload journal. */
+  uploadStatus(sentBytes: (key: string) => number | undefined = () => undefined): UploadStatusProvider {
+    return journalUploadStatus(this.ctx.journal, () => this.unsavedFiles(), sentBytes);
+  }
+
+  /** Finishes the uploads a previous run left in the upload journal (see FileSync.recover). */
+  recoverUploads(): ReturnType<FileSync["recover"]> {
+    return this.sync.recover();
   }
 
   /** Uploads every file with unsaved changes (unmount, SIGTERM). Returns the paths that failed. */

@@ -6,7 +6,8 @@ import type { Logger } from "../log/logger.js";
 import { DirectReader, type RangeReader } from "../read/range-reader.js";
 import { DEFAULT_PREFETCHER_CONFIG, type PrefetcherConfig } from "../read/prefetcher.js";
 import type { ObjectStore } from "../store/object-store.js";
-import { StagingArea } from "../write/staging.js";
+import { UploadJournal } from "../write/journal.js";
+import { StagingArea, type StagingOpener } from "../write/staging.js";
 import { DEFAULT_UPLOADER_CONFIG, Uploader, type UploaderConfig } from "../write/uploader.js";
 import { FileSync } from "./file-sync.js";
 import { Filesystem } from "./filesystem.js";
@@ -26,6 +27,10 @@ export interface FilesystemOptions {
   /** Key prefix the mount shows as its root: "" or ending in "/". */
   prefix: string;
   stagingDir: string;
+  /** Opens staging files (default: plain 0600 files; `--encrypt-cache` passes an encrypting one). */
+  stagingOpener?: StagingOpener;
+  /** SQLite upload journal (crash safety); default: in memory, i.e. no recovery after a crash. */
+  journalPath?: string;
   log: Logger;
   readOnly?: boolean;
   uid?: number;
@@ -63,7 +68,8 @@ export function createFilesystem(options: FilesystemOptions): Filesystem {
     namespace,
     openFiles,
     uploader: new Uploader(options.store, { ...DEFAULT_UPLOADER_CONFIG, ...options.upload }),
-    staging: new StagingArea(options.stagingDir),
+    staging: new StagingArea(options.stagingDir, options.stagingOpener),
+    journal: new UploadJournal(options.journalPath ?? ":memory:"),
     reader: options.reader ?? new DirectReader(options.store),
     log: options.log,
     config: {

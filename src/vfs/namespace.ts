@@ -9,6 +9,10 @@
  * with what LIST returns (size, ETag, LastModified), so `ls -l` costs the LIST pages, not one
  * HEAD per entry; modes and owners of such entries come from the mount defaults until a HEAD
  * (e.g. on open) reads the object's metadata.
+ *
+ * Listings are cached for the same TTL, so a warm `ls -l` costs no request at all. Any change
+ * made through the mount (remember/rememberMissing/forget/forgetTree) drops the listing of the
+ * parent directory at once; files not yet uploaded are merged in at every call, never cached.
  */
 import { LRUCache } from "lru-cache";
 import type { Logger } from "../log/logger.js";
@@ -16,7 +20,7 @@ import { isStoreError } from "../store/errors.js";
 import type { ListedObject, ObjectInfo, ObjectStore } from "../store/object-store.js";
 import { FsError, notFound } from "./errors.js";
 import { decodeAttributes, kindFromMode, typeBits } from "./metadata.js";
-import { invalidNameReason, joinPath, type KeyMapper } from "./paths.js";
+import { invalidNameReason, joinPath, parentOf, type KeyMapper } from "./paths.js";
 import { S_IFDIR, S_IFMT, type DirEntry, type FileStat } from "./types.js";
 
 export interface NamespaceConfig {
@@ -39,6 +43,8 @@ type CachedStat = { stat: FileStat } | { missing: true };
 
 export class Namespace {
   private readonly cache: LRUCache<string, CachedStat>;
+  /** Bucket entries of recently listed directories (without the local overlay). */
+  private readonly listings: LRUCache<string, DirEntry[]>;
   private readonly warnedKeys = new Set<string>();
   private readonly mountTime = Date.now();
 
@@ -50,6 +56,8 @@ export class Namespace {
     private readonly overlay: LocalOverlay,
   ) {
     this.cache = new LRUCache<string, CachedStat>({ max: 200_000, ttl: Math.max(1, config.metadataTtlMs) });
+    // Bounded by directories and by total entries (a listing of N entries weighs N).
+    this.listings = new LRUCache<string, DirEntry[]>({ max: 1_000, maxSize: 500_000, sizeCalculation: (e) => Math.max(1, e.length), ttl: Math.max(1, config.metadataTtlMs) });
   }
 
   async lookup(path: string): Promise<FileStat> {
@@ -65,8 +73,9 @@ export class Namespace {
     const cached = this.cache.get(path);
     if (cached) return "stat" in cached ? cached.stat : undefined;
     const stat = await this.fetchStat(path);
-    if (stat) this.remember(path, stat);
-    else this.rememberMissing(path);
+    // Cached without dropping the parent's listing: a lookup changes nothing in the bucket.
+    if (stat) this.cache.set(path, { stat });
+    else this.cache.set(path, { missing: true }, { ttl: Math.max(1, this.config.negativeTtlMs) });
     return stat;
   }
 
@@ -78,6 +87,13 @@ export class Namespace {
 
   /** Lists a directory from the bucket, merged with local files not yet uploaded. */
   async list(path: string): Promise<DirEntry[]> {
+    const listed = this.listings.get(path) ?? (await this.listFromStore(path));
+    const entries = new Map<string, DirEntry>(listed.map((e) => [e.name, e]));
+    for (const local of this.overlay.entriesIn(path)) entries.set(local.name, local);
+    return [...entries.values()];
+  }
+
+  private async listFromStore(path: string): Promise<DirEntry[]> {
     const prefix = this.mapper.dirPrefix(path);
     const entries = new Map<string, DirEntry>();
     let token: string | undefined;
@@ -87,28 +103,34 @@ export class Namespace {
       for (const sub of page.prefixes) this.addListedPrefix(entries, prefix, sub);
       token = page.nextToken;
     } while (token);
-    for (const local of this.overlay.entriesIn(path)) entries.set(local.name, local);
     for (const entry of entries.values()) this.seed(joinPath(path, entry.name), entry.stat);
-    return [...entries.values()];
+    const listed = [...entries.values()];
+    this.listings.set(path, listed);
+    return listed;
   }
 
+  /** A change made through the mount: cache the new stat, drop the parent's listing. */
   remember(path: string, stat: FileStat): void {
     this.cache.set(path, { stat });
+    this.listings.delete(parentOf(path));
   }
 
   rememberMissing(path: string): void {
     this.cache.set(path, { missing: true }, { ttl: Math.max(1, this.config.negativeTtlMs) });
+    this.listings.delete(parentOf(path));
   }
 
   forget(path: string): void {
     this.cache.delete(path);
+    this.listings.delete(parentOf(path));
   }
 
   /** Forgets a path and everything below it (after a directory rename or removal). */
   forgetTree(path: string): void {
-    this.cache.delete(path);
+    this.forget(path);
     const below = path === "/" ? "/" : `${path}/`;
     for (const key of [...this.cache.keys()]) if (key.startsWith(below)) this.cache.delete(key);
+    for (const key of [...this.listings.keys()]) if (key === path || key.startsWith(below)) this.listings.delete(key);
   }
 
   statFromObject(object: ObjectInfo | ListedObject, metadata: Record<string, string> = {}): FileStat {
@@ -186,6 +208,6 @@ export class Namespace {
   private seed(path: string, stat: FileStat): void {
     const cached = this.cache.get(path);
     if (cached && "stat" in cached && cached.stat.etag === stat.etag) return;
-    this.remember(path, stat);
+    this.cache.set(path, { stat });
   }
 }

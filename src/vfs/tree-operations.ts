@@ -58,7 +58,7 @@ export class TreeOperations {
     if (local) {
       local.unlinked = true;
       openFiles.dropDirty(local);
-      if (local.openCount === 0) await this.ctx.staging.discard(local.staging);
+      if (local.openCount === 0) await this.sync.discard(local);
     }
     await store.delete({ key: namespace.mapper.fileKey(path) });
     namespace.rememberMissing(path);
@@ -131,6 +131,8 @@ export class TreeOperations {
     const { etag } = await copyObject(store, { sourceKey: fromKey, key: toKey, size: source.size });
     await store.delete({ key: fromKey });
     openFiles.movePath(from, to, (p) => namespace.mapper.fileKey(p));
+    // Later uploads of the open file replace the copy, so they are conditional on its ETag.
+    if (local) local.baseEtag = etag;
     namespace.rememberMissing(from);
     namespace.remember(to, { ...source, etag });
   }
@@ -151,6 +153,8 @@ export class TreeOperations {
     // Only after every copy succeeded are sources deleted, so a failure never loses an object.
     await Promise.all(copied.map((key) => limit(() => store.delete({ key }))));
     openFiles.movePath(from, to, (p) => namespace.mapper.fileKey(p));
+    // The copies' ETags are not tracked per file: later uploads of moved open files are unconditional.
+    for (const file of openFiles.dirtyUnder(to)) file.conflictCheck = false;
     namespace.forgetTree(from);
     namespace.forgetTree(to);
     namespace.rememberMissing(from);

@@ -8,7 +8,16 @@
  * change happened while it ran.
  */
 import type { StagingFile } from "./staging.js";
-import { readRange } from "./uploader.js";
+import { readRange, type Precondition } from "./uploader.js";
+
+/** Node error codes of a staging disk that cannot take more data. */
+const DISK_FULL = new Set(["ENOSPC", "EDQUOT"]);
+
+/** A write the staging disk could not take: the file's content is incomplete and must never be uploaded. */
+export class StagingFullError extends Error {
+  override readonly name = "StagingFullError";
+  readonly code = "ENOSPC";
+}
 
 export class DirtyFile {
   size = 0;
@@ -22,6 +31,15 @@ export class DirtyFile {
   /** Serialises uploads of this file. */
   uploading: Promise<unknown> = Promise.resolve();
   mtimeMs = Date.now();
+  /**
+   * False when the version the data is based on is unknown (after a directory rename), so the
+   * upload cannot be conditional.
+   */
+  conflictCheck = true;
+  /** Set after a conflict: this data goes to a `.conflict-<ts>` sibling instead of `key`. */
+  conflictKey?: string;
+  /** Set when a write failed for lack of staging space: the content is incomplete. */
+  incomplete?: StagingFullError;
 
   constructor(
     public path: string,
@@ -34,6 +52,17 @@ export class DirtyFile {
     public contentType?: string,
   ) {}
 
+  /** The key the next upload writes to. */
+  get uploadKey(): string {
+    return this.conflictKey ?? this.key;
+  }
+
+  /** What the object must still be for the next upload to replace it. */
+  get precondition(): Precondition {
+    if (this.conflictKey !== undefined || !this.conflictCheck) return { kind: "none" };
+    return this.baseEtag === undefined ? { kind: "absent" } : { kind: "etag", etag: this.baseEtag };
+  }
+
   get dirty(): boolean {
     return this.generation !== this.uploadedGeneration;
   }
@@ -45,9 +74,17 @@ export class DirtyFile {
 
   async write(data: Buffer, offset: number): Promise<number> {
     let done = 0;
-    while (done < data.length) {
-      const { bytesWritten } = await this.staging.handle.write(data, done, data.length - done, offset + done);
-      done += bytesWritten;
+    try {
+      while (done < data.length) {
+        const { bytesWritten } = await this.staging.handle.write(data, done, data.length - done, offset + done);
+        done += bytesWritten;
+      }
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      if (typeof code !== "string" || !DISK_FULL.has(code)) throw err;
+      this.incomplete = new StagingFullError(`staging disk full while writing ${this.path}`, { cause: err });
+      this.markChanged();
+      throw this.incomplete;
     }
     this.size = Math.max(this.size, offset + data.length);
     this.markChanged();

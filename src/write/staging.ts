@@ -4,25 +4,48 @@
  * A staging file is deleted only after its upload succeeded.
  */
 import { mkdirSync, chmodSync } from "node:fs";
-import { open, rm, type FileHandle } from "node:fs/promises";
+import { open, rm } from "node:fs/promises";
 import { randomUUID } from "node:crypto";
 import { join } from "node:path";
 
+/** The part of a FileHandle that staging uses; an encrypting file (src/security) provides the same. */
+export interface StagingHandle {
+  read(buffer: Buffer, offset: number, length: number, position: number): Promise<{ bytesRead: number }>;
+  write(buffer: Buffer, offset: number, length: number, position: number): Promise<{ bytesWritten: number }>;
+  truncate(length?: number): Promise<void>;
+  close(): Promise<void>;
+  /** Flushes the data to disk (fdatasync) before the upload journal records the file. */
+  datasync?(): Promise<void>;
+}
+
+/** Opens a new staging file at `path` (mode 0600); the seam for `--encrypt-cache`. */
+export type StagingOpener = (path: string) => Promise<StagingHandle>;
+
+const openPlain: StagingOpener = (path) => open(path, "w+", 0o600);
+
 export interface StagingFile {
   path: string;
-  handle: FileHandle;
+  handle: StagingHandle;
 }
 
 export class StagingArea {
-  constructor(readonly dir: string) {
+  constructor(readonly dir: string, private readonly openFile: StagingOpener = openPlain) {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     chmodSync(dir, 0o700);
   }
 
   async create(): Promise<StagingFile> {
     const path = join(this.dir, `${randomUUID()}.data`);
-    const handle = await open(path, "w+", 0o600);
+    const handle = await this.openFile(path);
     return { path, handle };
+  }
+
+  /**
+   * Opens a staging file a previous run left behind (upload journal recovery), keeping its data.
+   * Plain files only: an encrypting opener would need its own way to reopen.
+   */
+  async reopen(path: string): Promise<StagingFile> {
+    return { path, handle: await open(path, "r+") };
   }
 
   async discard(file: StagingFile): Promise<void> {

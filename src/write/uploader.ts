@@ -3,9 +3,19 @@
  * `concurrency` workers reading parts from the staging file. Memory in flight is bounded by
  * concurrency × partSize. If any part fails, the workers stop, in-flight parts settle, and the
  * multipart upload is aborted so no orphaned parts are billed (lib-storage's hygiene).
+ *
+ * Conflict safety: a request may carry a precondition on the object it replaces. A single PUT
+ * sends it as If-Match / If-None-Match: *; a multipart upload checks it with HEAD before it
+ * starts and again just before CompleteMultipartUpload (S3 servers such as RGW pacific do not
+ * take conditions on Complete), which leaves only a window of one round trip.
+ * A failed precondition rejects with StoreError "PreconditionFailed".
  */
-import type { FileHandle } from "node:fs/promises";
-import type { CompletedPart, ObjectStore } from "../store/object-store.js";
+import type { StagingHandle } from "./staging.js";
+import { StoreError, isStoreError } from "../store/errors.js";
+import type { CompletedPart, ObjectStore, PutRequest } from "../store/object-store.js";
+
+/** What the object being replaced must be: absent (a new file), a known version, or anything. */
+export type Precondition = { kind: "absent" } | { kind: "etag"; etag: string } | { kind: "none" };
 
 export interface UploaderConfig {
   partSize: number;
@@ -16,10 +26,11 @@ export const DEFAULT_UPLOADER_CONFIG: UploaderConfig = { partSize: 8 * 1024 * 10
 
 export interface UploadRequest {
   key: string;
-  source: FileHandle;
+  source: StagingHandle;
   size: number;
   metadata: Record<string, string>;
   contentType?: string;
+  precondition?: Precondition;
 }
 
 export class Uploader {
@@ -28,9 +39,39 @@ export class Uploader {
   async upload(req: UploadRequest): Promise<{ etag: string }> {
     if (req.size <= this.config.partSize) {
       const body = await readRange(req.source, 0, req.size);
-      return this.store.put({ key: req.key, body, metadata: req.metadata, contentType: req.contentType });
+      return this.conditionalPut({ key: req.key, body, metadata: req.metadata, contentType: req.contentType }, req.precondition ?? { kind: "none" });
     }
     return this.multipart(req);
+  }
+
+  private async conditionalPut(put: PutRequest, precondition: Precondition): Promise<{ etag: string }> {
+    if (precondition.kind === "none") return this.store.put(put);
+    if (precondition.kind === "absent") return this.store.put({ ...put, ifNoneMatch: "*" });
+    try {
+      return await this.store.put({ ...put, ifMatch: precondition.etag });
+    } catch (err) {
+      if (!isStoreError(err, "PreconditionFailed")) throw err;
+      // RGW pacific compares a PUT's If-Match with the unquoted ETag and answers 412 to the
+      // quoted one every other server expects: when HEAD shows the object unchanged, retry once.
+      const unquoted = precondition.etag.replace(/^"|"$/g, "");
+      if (unquoted === precondition.etag || (await this.currentEtag(put.key)) !== precondition.etag) throw err;
+      return this.store.put({ ...put, ifMatch: unquoted });
+    }
+  }
+
+  /** Rejects with PreconditionFailed unless the object is in the state the precondition names. */
+  private async checkPrecondition(key: string, precondition: Precondition = { kind: "none" }): Promise<void> {
+    if (precondition.kind === "none") return;
+    const etag = await this.currentEtag(key);
+    const expected = precondition.kind === "absent" ? undefined : precondition.etag;
+    if (etag !== expected) throw new StoreError("PreconditionFailed", `${key} changed in the bucket since it was opened`, key);
+  }
+
+  private async currentEtag(key: string): Promise<string | undefined> {
+    return this.store.head({ key }).then((info) => info.etag, (err: unknown) => {
+      if (isStoreError(err, "NotFound")) return undefined;
+      throw err;
+    });
   }
 
   /** Part size grows past the configured one only when the object would need more parts than allowed. */
@@ -45,6 +86,7 @@ export class Uploader {
   private async multipart(req: UploadRequest): Promise<{ etag: string }> {
     const partSize = this.partSizeFor(req.size);
     const partCount = Math.ceil(req.size / partSize);
+    await this.checkPrecondition(req.key, req.precondition);
     const { uploadId } = await this.store.createMultipart({ key: req.key, metadata: req.metadata, contentType: req.contentType });
     const parts: CompletedPart[] = [];
     let nextPart = 1;
@@ -66,11 +108,17 @@ export class Uploader {
       throw rejection.reason;
     }
     parts.sort((a, b) => a.partNumber - b.partNumber);
+    try {
+      await this.checkPrecondition(req.key, req.precondition);
+    } catch (err) {
+      await this.store.abortMultipart({ key: req.key, uploadId }).catch(() => undefined);
+      throw err;
+    }
     return this.store.completeMultipart({ key: req.key, uploadId, parts });
   }
 }
 
-export async function readRange(source: FileHandle, position: number, length: number): Promise<Buffer> {
+export async function readRange(source: StagingHandle, position: number, length: number): Promise<Buffer> {
   const buffer = Buffer.allocUnsafe(length);
   let done = 0;
   while (done < length) {

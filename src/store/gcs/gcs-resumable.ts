@@ -135,6 +135,7 @@ export class ResumableSessions {
   private async put(session: Session, body: Buffer, total: number | undefined, key: string): Promise<Response> {
     const end = session.offset + body.length;
     for (let attempt = 1; ; attempt++) {
+      if (session.offset < end - body.length) throw new StoreError("Other", "the server lost bytes of a resumable upload it had acknowledged", key);
       try {
         return await this.putOnce(session, body.subarray(body.length - (end - session.offset)), total, key);
       } catch (err) {

@@ -93,8 +93,9 @@ export class GcsStore implements ObjectStore {
   private readonly sessions = new ResumableSessions();
 
   constructor(config: GcsStoreConfig) {
-    this.description = `gs://${config.bucket}${config.endpoint ? ` at ${config.endpoint}` : ""}`;
-    const endpoint = config.endpoint ?? process.env.STORAGE_EMULATOR_HOST ?? (config.anonymous ? ANONYMOUS_PUBLIC_ENDPOINT : undefined);
+    const given = config.endpoint ?? process.env.STORAGE_EMULATOR_HOST;
+    this.description = `gs://${config.bucket}${given ? ` at ${given}` : ""}`;
+    const endpoint = given ?? (config.anonymous ? ANONYMOUS_PUBLIC_ENDPOINT : undefined);
     this.usesCredentials = !config.anonymous && !endpoint?.startsWith("http:");
     const options: StorageOptions = {
       apiEndpoint: endpoint,

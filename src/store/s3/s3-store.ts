@@ -21,6 +21,7 @@ import type {
   ObjectStore, PutRequest, StoreCapabilities, UploadPartRequest,
 } from "../object-store.js";
 import { toStoreError } from "./s3-errors.js";
+import { httpsAgentFor } from "../../security/https-agent.js";
 
 export interface S3StoreConfig {
   bucket: string;
@@ -35,6 +36,8 @@ export interface S3StoreConfig {
   requestTimeoutMs?: number;
   maxAttempts?: number;
   maxSockets?: number;
+  /** PEM file of extra CAs to trust (`--ca-bundle`); HTTPS_PROXY/NO_PROXY are read from the environment. */
+  caBundle?: string;
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
 }
 
@@ -196,7 +199,8 @@ function quoted(etag: string): string {
   return etag.startsWith('"') ? etag : `"${etag}"`;
 }
 
-function clientConfig(config: S3StoreConfig): S3ClientConfig {
+/** The SDK client configuration of a store; `bucketfs sign` builds its presigning client from it too. */
+export function clientConfig(config: S3StoreConfig): S3ClientConfig {
   const secure = !config.endpoint || config.endpoint.startsWith("https:");
   const agentOptions = { keepAlive: true, maxSockets: config.maxSockets ?? 64 };
   const result: S3ClientConfig = {
@@ -209,7 +213,7 @@ function clientConfig(config: S3StoreConfig): S3ClientConfig {
     responseChecksumValidation: "WHEN_REQUIRED",
     requestHandler: new NodeHttpHandler({
       httpAgent: secure ? undefined : new http.Agent(agentOptions),
-      httpsAgent: secure ? new https.Agent(agentOptions) : undefined,
+      httpsAgent: secure ? httpsAgentFor({ ...agentOptions, host: config.endpoint ? new URL(config.endpoint).hostname : undefined, caBundle: config.caBundle }) : undefined,
       connectionTimeout: 5_000,
       requestTimeout: config.requestTimeoutMs ?? 60_000,
     }),

@@ -1,0 +1,34 @@
+/**
+ * Wires `--encrypt-cache` into the two places user data rests on local disk: staging files
+ * (write-back) and chunk-cache files (read cache). Both take a small seam — a staging-file
+ * opener and a chunk-file codec — so neither module knows about keys or ciphers.
+ *
+ * Chunk-cache files were written plain before encryption was turned on (or under another key)
+ * fail authentication and are dropped as misses, never served.
+ */
+import type { ChunkFileCodec } from "../cache/chunk-cache.js";
+import type { StagingOpener } from "../write/staging.js";
+import { DataCipher, SEAL_OVERHEAD } from "./cipher.js";
+import { EncryptedFile } from "./encrypted-file.js";
+
+export interface AtRestProtection {
+  stagingOpener: StagingOpener;
+  chunkCodec: ChunkFileCodec;
+}
+
+/** The chunk's file name is its AAD: a sealed chunk cannot be renamed into another chunk's place. */
+export function chunkCodec(cipher: DataCipher): ChunkFileCodec {
+  return {
+    overhead: SEAL_OVERHEAD,
+    seal: (parts, chunkName) => [cipher.seal(parts, Buffer.from(chunkName))],
+    open: (file, chunkName) => cipher.open(file, Buffer.from(chunkName)),
+  };
+}
+
+export function stagingOpener(cipher: DataCipher): StagingOpener {
+  return (path) => EncryptedFile.open(path, "w+", 0o600, cipher);
+}
+
+export function atRestProtection(cipher: DataCipher): AtRestProtection {
+  return { stagingOpener: stagingOpener(cipher), chunkCodec: chunkCodec(cipher) };
+}

@@ -1,0 +1,86 @@
+/**
+ * The metadata cache of the namespace: `ls -l` of N objects costs the LIST pages and no HEADs,
+ * a warm listing costs nothing, negative lookups are cached briefly, the TTL bounds staleness of
+ * changes made by other clients, and changes made through the mount show at once.
+ */
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { silentLogger } from "../../src/log/logger.js";
+import { MemoryStore } from "../../src/store/memory/memory-store.js";
+import type { ObjectStore } from "../../src/store/object-store.js";
+import { createFilesystem, type Filesystem } from "../../src/vfs/index.js";
+import { writeFile } from "../helpers/memory-fs.js";
+
+/** Counts calls per operation on any store. */
+function counted(store: ObjectStore): { store: ObjectStore; calls: Map<string, number>; total: () => number } {
+  const calls = new Map<string, number>();
+  const proxy = new Proxy(store, {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver) as unknown;
+      if (typeof value !== "function") return value;
+      return (...args: unknown[]) => {
+        calls.set(String(prop), (calls.get(String(prop)) ?? 0) + 1);
+        return (value as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
+  return { store: proxy, calls, total: () => [...calls.values()].reduce((a, b) => a + b, 0) };
+}
+
+async function setup(ttlMs: number, objects: number): Promise<{ fs: Filesystem; memory: MemoryStore; calls: Map<string, number>; total: () => number }> {
+  const memory = new MemoryStore({ minPartSize: 1024 });
+  for (let i = 0; i < objects; i++) await memory.put({ key: `dir/f${i}`, body: Buffer.from(`object ${i}`) });
+  const { store, calls, total } = counted(memory);
+  const fs = createFilesystem({ store, prefix: "", stagingDir: mkdtempSync(join(tmpdir(), "bfs-meta-")), log: silentLogger(), metadataTtlMs: ttlMs });
+  return { fs, memory, calls, total };
+}
+
+/** What `ls -l dir` does: readdir, then a stat of every entry. */
+async function lsLong(fs: Filesystem, dir: string): Promise<string[]> {
+  const entries = await fs.readdir(dir);
+  const names = entries.map((e) => e.name).filter((n) => n !== "." && n !== "..");
+  for (const name of names) await fs.getattr(`${dir}/${name}`);
+  return names.sort();
+}
+
+describe("metadata cache", () => {
+  it("ls -l of N objects costs the LIST pages, not N HEADs; warm it costs nothing", async () => {
+    const { fs, calls, total } = await setup(10_000, 300);
+    await fs.getattr("/dir");
+    calls.clear();
+    expect(await lsLong(fs, "/dir")).toHaveLength(300);
+    expect(calls.get("head") ?? 0).toBe(0);
+    expect(calls.get("list")).toBeGreaterThanOrEqual(1);
+    const cold = total();
+    expect(cold).toBeLessThanOrEqual(3); // the pages of one LIST (plus the parent's stat)
+    calls.clear();
+    expect(await lsLong(fs, "/dir")).toHaveLength(300);
+    expect(total()).toBe(0);
+  });
+
+  it("changes through the mount show at once; other clients' changes after the TTL", async () => {
+    const { fs, memory } = await setup(200, 2);
+    expect(await lsLong(fs, "/dir")).toEqual(["f0", "f1"]);
+    await writeFile(fs, "/dir/new", "through the mount");
+    expect(await lsLong(fs, "/dir")).toEqual(["f0", "f1", "new"]);
+    await fs.tree.unlink("/dir/f0");
+    expect(await lsLong(fs, "/dir")).toEqual(["f1", "new"]);
+    await memory.put({ key: "dir/remote", body: Buffer.from("x") });
+    expect(await lsLong(fs, "/dir")).toEqual(["f1", "new"]); // cached listing, within the TTL
+    await new Promise((r) => setTimeout(r, 250));
+    expect(await lsLong(fs, "/dir")).toEqual(["f1", "new", "remote"]);
+  });
+
+  it("caches a negative lookup briefly", async () => {
+    const { fs, memory, calls } = await setup(500, 0);
+    await expect(fs.getattr("/missing")).rejects.toMatchObject({ code: "ENOENT" });
+    const after = calls.get("head") ?? 0;
+    await expect(fs.getattr("/missing")).rejects.toMatchObject({ code: "ENOENT" });
+    expect(calls.get("head") ?? 0).toBe(after);
+    await memory.put({ key: "missing", body: Buffer.from("now here") });
+    await new Promise((r) => setTimeout(r, 550)); // negative TTL = min(TTL, 1 s)
+    expect((await fs.getattr("/missing")).size).toBe(8);
+  });
+});
