@@ -9,10 +9,13 @@ import { dirname, join } from "node:path";
 import type { MountStatus } from "../metrics/status.js";
 import { idOf, runtimeDir } from "./dirs.js";
 
-export type ControlRequest = { op: "ping" } | { op: "status" } | { op: "set-log-level"; level: string };
+export type ControlRequest =
+  | { op: "ping" } | { op: "status" } | { op: "set-log-level"; level: string }
+  /** A presigned GET URL for a path in the mount (`bucketfs sign`). */
+  | { op: "sign"; path: string; expiresSeconds: number };
 
 export type ControlResponse =
-  | { ok: true; status?: MountStatus; logLevel?: string }
+  | { ok: true; status?: MountStatus; logLevel?: string; url?: string }
   | { ok: false; error: string };
 
 export type ControlHandler = (request: ControlRequest) => Promise<ControlResponse>;

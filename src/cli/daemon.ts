@@ -17,6 +17,8 @@ import { checkFuseDevice, checkMountpoint, checkStoreAccess } from "./preflight.
 import { openIdcForMount } from "./idc-command.js";
 import { createMountService, type MountService } from "./service.js";
 import { createStore } from "./store-factory.js";
+import { openMountSecurity } from "../security/index.js";
+import type { ChunkFileCodec } from "../cache/chunk-cache.js";
 
 export interface DaemonRequest {
   source: Source;
@@ -37,21 +39,24 @@ export async function runDaemon(req: DaemonRequest, ready: (error?: string) => v
   try {
     checkFuseDevice();
     checkMountpoint(mountpoint, req.fuseOptions.includes("nonempty"));
+    const security = openMountSecurity(req.source, req.config);
     service = createMountService({ source: req.source.url, mountpoint, config: req.config }, createStore(req.source, req.config), log);
     const store = service.store;
-    await checkStoreAccess(store, req.config.endpoint);
-    chain = openReadChain(req, service, log);
+    await checkStoreAccess(store, req.config.endpoint, req.source.scheme);
+    chain = openReadChain(req, service, log, security.atRest?.chunkCodec);
     fs = req.source.scheme === "idc" ? await openIdcForMount(req.config, store, chain, log) : createFilesystem({
       store, prefix: req.source.prefix, log, readOnly: req.config.readOnly,
       stagingDir: stagingDirFor(req.config.cacheDir ?? defaultCacheDir(), req.source.url),
+      stagingOpener: security.atRest?.stagingOpener,
       journalPath: uploadJournalPathFor(req.config.cacheDir ?? defaultCacheDir(), req.source.url),
       uid: req.config.uid, gid: req.config.gid, metadataTtlMs: req.config.metadataTtl,
       upload: { partSize: req.config.partSize, concurrency: req.config.uploadConcurrency },
       reader: chain.reader, prefetch: { budget: chain.budget },
     });
+    service.setSigner((path, seconds) => security.signPath(path, seconds));
     await service.start(fs);
     if (fs instanceof Filesystem) await startUploadJournal(fs, service, log);
-    const session = new FuseSession(mountpoint, new FuseAdapter(fs, log, service.metrics.fuseOperation).operations(), fuseOptionsFor(req));
+    const session = new FuseSession(mountpoint, new FuseAdapter(security.wrap(fs), log, service.metrics.fuseOperation).operations(), fuseOptionsFor(req));
     await session.mount();
   } catch (err) {
     chain?.close();
@@ -76,11 +81,11 @@ async function startUploadJournal(fs: Filesystem, service: MountService, log: Lo
 }
 
 /** Chunk cache → direct GET, with the read-ahead budget; the index is flushed and the cache unlocked at exit. */
-function openReadChain(req: DaemonRequest, service: MountService, log: Logger): ReadChain {
+function openReadChain(req: DaemonRequest, service: MountService, log: Logger, codec?: ChunkFileCodec): ReadChain {
   const metrics = service.metrics;
   const chain = createReadChain({
     store: service.store, cacheDir: readCacheDir(req.config.cacheDir ?? defaultCacheDir()),
-    cacheSizeBytes: req.config.cacheSize, maxMemoryBytes: req.config.maxMemory, log,
+    cacheSizeBytes: req.config.cacheSize, maxMemoryBytes: req.config.maxMemory, log, codec,
     observer: { hit: () => metrics.cacheHits.inc(), miss: () => metrics.cacheMisses.inc(), evicted: () => metrics.cacheEvictions.inc(), size: (bytes) => metrics.cacheSizeBytes.set(bytes) },
   });
   metrics.cacheCapacityBytes.set(chain.cache ? req.config.cacheSize : 0);

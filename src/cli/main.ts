@@ -18,6 +18,7 @@ import { daemonAlive } from "./mount-health.js";
 import { isMountpoint, processAlive, readMountRecord, removeMountRecord, takeExitReport, UploadsFailedError } from "./mount-table.js";
 import { listCommand, statusCommand } from "./status-command.js";
 import { UsageError } from "./preflight.js";
+import { signCommand } from "./sign-command.js";
 
 const ENTRY = fileURLToPath(new URL("../../bin/bucketfs.js", import.meta.url));
 
@@ -91,6 +92,7 @@ export function buildProgram(): Command {
   program.addCommand(idcCommand());
   program.addCommand(prefetchCommand());
   program.addCommand(cacheCommand());
+  program.addCommand(signCommand());
   program.command("unmount").alias("umount").description("upload unsaved data, then unmount")
     .argument("<mountpoint>").option("-l, --lazy", "detach now even if busy").action(unmount);
   program.command("list").description("list bucketfs mounts on this machine, with dead daemons flagged")

@@ -47,17 +47,24 @@ export function checkMountpoint(mountpoint: string, allowNonEmpty: boolean): voi
 const ACCESS_TIMEOUT_MS = 20_000;
 
 /** Proves the bucket is reachable with these credentials, translating failures into advice. */
-export async function checkStoreAccess(store: ObjectStore, endpoint: string | undefined): Promise<void> {
+/** Where each backend's users set their credentials, for the advice in error messages. */
+const CREDENTIAL_HINTS: Record<string, string> = {
+  s3: "check AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or --profile",
+  gs: "check GOOGLE_APPLICATION_CREDENTIALS or `gcloud auth application-default login`",
+};
+const ANONYMOUS_HINTS: Record<string, string> = { s3: "--no-sign-request", gs: "--anonymous" };
+
+export async function checkStoreAccess(store: ObjectStore, endpoint: string | undefined, scheme = "s3"): Promise<void> {
   const signal = AbortSignal.timeout(ACCESS_TIMEOUT_MS);
   try {
     await store.checkAccess(signal);
   } catch (err) {
-    const where = endpoint ?? "the default AWS endpoint";
+    const where = endpoint ?? (scheme === "gs" ? "storage.googleapis.com" : "the default AWS endpoint");
     if (!(err instanceof StoreError)) throw err;
     const advice: Partial<Record<StoreError["kind"], string>> = {
       NoSuchBucket: `the bucket does not exist at ${where}: check the name (and --endpoint/--region)`,
-      InvalidCredentials: `the server at ${where} rejected the credentials: check AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or --profile`,
-      AccessDenied: `access denied by ${where}: these credentials may not read this bucket (for public buckets use --no-sign-request)`,
+      InvalidCredentials: `the server at ${where} rejected the credentials: ${CREDENTIAL_HINTS[scheme] ?? CREDENTIAL_HINTS.s3}`,
+      AccessDenied: `access denied by ${where}: these credentials may not read this bucket (for public buckets use ${ANONYMOUS_HINTS[scheme] ?? ANONYMOUS_HINTS.s3})`,
       Unreachable: `cannot reach ${where}: check the URL, the network, or that the server is running`,
       Aborted: `no answer from ${where} within ${ACCESS_TIMEOUT_MS / 1000} s: check the URL and the network`,
     };

@@ -35,6 +35,8 @@ export interface MountService {
   stop(): void;
   /** Replaces the default upload status (dirty files) — e.g. by the upload journal. */
   setUploadStatus(provider: UploadStatusProvider): void;
+  /** Answers `bucketfs sign` requests for paths in this mount (src/security). */
+  setSigner(sign: (path: string, expiresSeconds: number) => Promise<string>): void;
 }
 
 /** The default provider: the filesystem's unsaved files, with progress from the metered store. */
@@ -57,6 +59,7 @@ export function createMountService(identity: ServiceIdentity, store: ObjectStore
   const socketPath = controlSocketPath(identity.mountpoint);
   const startedAt = new Date();
   let uploads: UploadStatusProvider = { uploads: () => [] };
+  let signer: ((path: string, expiresSeconds: number) => Promise<string>) | undefined;
   let control: Server | undefined;
   let metricsServer: { close(): void } | undefined;
   let metricsAddress: string | undefined;
@@ -86,6 +89,9 @@ export function createMountService(identity: ServiceIdentity, store: ObjectStore
       case "ping": return { ok: true };
       case "status": return { ok: true, status: await status() };
       case "set-log-level": log.level = request.level; return { ok: true, logLevel: log.level };
+      case "sign":
+        if (!signer) return { ok: false, error: `${identity.source} cannot be signed (only s3:// mounts with credentials)` };
+        return signer(request.path, request.expiresSeconds).then((url) => ({ ok: true as const, url }), (err: unknown) => ({ ok: false as const, error: (err as Error).message }));
       default: return { ok: false, error: `unknown request ${JSON.stringify(request)}` };
     }
   };
@@ -94,6 +100,7 @@ export function createMountService(identity: ServiceIdentity, store: ObjectStore
     metrics,
     store: metered,
     setUploadStatus: (provider) => (uploads = provider),
+    setSigner: (sign) => (signer = sign),
     async start(fs) {
       uploads = dirtyFileStatus(fs, metered.uploads);
       metrics.watchUploads(uploadGauges({ uploads: () => uploads.uploads() }));

@@ -17,6 +17,7 @@ export function createStore(source: Source, config: MountConfig): ObjectStore {
         profile: config.profile,
         noSignRequest: config.noSignRequest,
         pathStyle: config.pathStyle || Boolean(config.endpoint),
+        caBundle: config.caBundle,
       });
     case "mem":
       // An empty in-memory bucket: for trying bucketfs out and for tests; nothing is persisted.

@@ -29,6 +29,8 @@ export interface PrefetcherConfig {
   blockSize: number;
   /** Jumps at most this far from the last read's end still count as sequential. */
   seekTolerance?: number;
+  /** A run must be this long before reading ahead (a 256 KiB slide tile arrives as two reads). */
+  minRunBeforeReadAhead?: number;
   /** Shared read-ahead budget; without one, read-ahead is bounded per handle only. */
   budget?: MemoryBudget;
 }
@@ -39,6 +41,9 @@ export const DEFAULT_PREFETCHER_CONFIG: PrefetcherConfig = {
   blockSize: 8 * 1024 * 1024,
   // Linux readahead may deliver a run's reads slightly out of order; 1 MiB covers its window.
   seekTolerance: 1024 * 1024,
+  // Random tile reads (OpenSlide: 256 KiB = two 128 KiB FUSE reads) must not trigger read-ahead;
+  // a real sequential reader passes 512 KiB within four reads and loses almost nothing.
+  minRunBeforeReadAhead: 512 * 1024,
 };
 
 interface Block {
@@ -54,6 +59,8 @@ export class Prefetcher {
   private nextFetch = 0;
   private window: number;
   private lastEnd = -1;
+  /** Where the current sequential run began. */
+  private runStart = 0;
 
   constructor(
     private readonly version: ObjectVersion,
@@ -71,6 +78,7 @@ export class Prefetcher {
     const near = offset === 0 || (this.lastEnd >= 0 && Math.abs(offset - this.lastEnd) <= tolerance);
     if (!covered && !near) {
       this.lastEnd = end;
+      this.runStart = offset;
       this.reset(offset);
       return this.next.read(this.version, offset, end - offset);
     }
@@ -83,7 +91,8 @@ export class Prefetcher {
     if (!covered) this.restartAt(offset);
     // Keep a tail of `tolerance` bytes behind the reader for stragglers.
     this.dropBefore(offset - tolerance);
-    this.fill(end, end + this.window);
+    const readAhead = end - this.runStart >= (this.config.minRunBeforeReadAhead ?? 0) ? this.window : 0;
+    this.fill(end, end + readAhead);
     return this.copyOut(offset, end);
   }
 

@@ -26,7 +26,7 @@ export function chunkCodec(cipher: DataCipher): ChunkFileCodec {
 }
 
 export function stagingOpener(cipher: DataCipher): StagingOpener {
-  return (path) => EncryptedFile.open(path, "w+", 0o600, cipher);
+  return (path, how) => EncryptedFile.open(path, how === "create" ? "w+" : "r+", 0o600, cipher);
 }
 
 export function atRestProtection(cipher: DataCipher): AtRestProtection {

@@ -14,7 +14,7 @@
  * daemon's own uid and exact; with allow_other it is null. `pid` is always null.
  * The file is created 0600 and only appended to.
  */
-import { createWriteStream, type WriteStream } from "node:fs";
+import { closeSync, openSync, writeSync } from "node:fs";
 import { FsError } from "../vfs/errors.js";
 import type { MountedFilesystem, TreeApi, XattrProvider } from "../vfs/mounted.js";
 import type { DirEntry, FileStat, FsStatfs } from "../vfs/types.js";
@@ -37,21 +37,26 @@ export interface AuditRecord {
 export type AuditEntry = Omit<AuditRecord, "time" | "uid" | "pid">;
 
 export class AuditLog {
-  private readonly stream: WriteStream;
+  private fd: number | undefined;
 
-  /** `callerUid` is the uid every caller must have (no allow_other), or null when unknown. */
+  /**
+   * `callerUid` is the uid every caller must have (no allow_other), or null when unknown.
+   * Lines are written synchronously (O_APPEND): a record is on disk before the operation's reply,
+   * and a crash or exit cannot drop buffered lines.
+   */
   constructor(readonly file: string, private readonly callerUid: number | null) {
-    this.stream = createWriteStream(file, { flags: "a", mode: 0o600 });
-    this.stream.on("error", () => undefined);
+    this.fd = openSync(file, "a", 0o600);
   }
 
   record(entry: AuditEntry): void {
+    if (this.fd === undefined) return;
     const line: AuditRecord = { time: new Date().toISOString(), uid: this.callerUid, pid: null, ...entry };
-    this.stream.write(`${JSON.stringify(line)}\n`);
+    writeSync(this.fd, `${JSON.stringify(line)}\n`);
   }
 
-  close(): Promise<void> {
-    return new Promise((resolve) => this.stream.end(resolve));
+  close(): void {
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
   }
 }
 

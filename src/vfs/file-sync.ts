@@ -18,6 +18,7 @@ import { basename } from "node:path";
 import { isStoreError } from "../store/errors.js";
 import { DirtyFile, StagingFullError } from "../write/dirty-file.js";
 import type { JournalEntry } from "../write/journal.js";
+import { StreamingUpload } from "../write/streaming-upload.js";
 import { FsError } from "./errors.js";
 import type { FsContext } from "./context.js";
 import type { FileStat } from "./types.js";
@@ -46,6 +47,7 @@ export class FileSync {
     try {
       if (info && !truncate) await this.fill(file, info.etag, info.size);
       if (truncate && info && info.size > 0) file.markChanged();
+      if (truncate || !info) this.allowStreaming(file);
     } catch (err) {
       await this.ctx.staging.discard(staging);
       throw err;
@@ -61,8 +63,20 @@ export class FileSync {
     const metadata = withAttributes({}, { mode, ...this.ctx.namespace.defaultAttributes(), mtimeMs: Date.now() });
     const file = new DirtyFile(path, key, staging, metadata);
     file.markChanged();
+    this.allowStreaming(file);
     this.ctx.openFiles.setDirty(file);
     return file;
+  }
+
+  /** A file written front to back from empty uploads its full parts while it is being written. */
+  private allowStreaming(file: DirtyFile): void {
+    const { store, uploader } = this.ctx;
+    const partSize = Math.max(uploader.config.partSize, store.capabilities.minPartSize);
+    // Files below one part stay a single PUT: the stream begins with the first full part.
+    file.startStream = (size) => size < partSize ? undefined : new StreamingUpload({
+      store, uploader, key: file.uploadKey, source: file.staging.handle, partSize, concurrency: uploader.config.concurrency,
+      metadata: withAttributes(file.metadata, { mtimeMs: file.mtimeMs }), contentType: file.contentType,
+    });
   }
 
   /** Uploads the file if it has changes; serialised per file. Throws EIO on failure. */
@@ -160,7 +174,11 @@ export class FileSync {
       // The bytes are on disk before the journal says so: a crash after this point loses nothing.
       await file.staging.handle.datasync?.();
       journal.record({ stagingFile: file.staging.path, path: file.path, key, size: file.size, baseEtag: file.baseEtag, conflictCheck: file.conflictCheck, metadata, contentType: file.contentType });
-      const { etag } = await this.ctx.uploader.upload({ key, source: file.staging.handle, size: file.size, metadata, contentType: file.contentType, precondition: file.precondition });
+      // A streamed file completes its multipart upload (its metadata was fixed when the stream began).
+      const stream = file.takeStream();
+      const { etag } = stream
+        ? await stream.finish(file.size, file.precondition)
+        : await this.ctx.uploader.upload({ key, source: file.staging.handle, size: file.size, metadata, contentType: file.contentType, precondition: file.precondition });
       file.metadata = metadata;
       file.uploadedGeneration = generation;
       file.lastError = undefined;

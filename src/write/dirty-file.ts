@@ -8,6 +8,7 @@
  * change happened while it ran.
  */
 import type { StagingFile } from "./staging.js";
+import type { StreamingUpload } from "./streaming-upload.js";
 import { readRange, type Precondition } from "./uploader.js";
 
 /** Node error codes of a staging disk that cannot take more data. */
@@ -40,6 +41,13 @@ export class DirtyFile {
   conflictKey?: string;
   /** Set when a write failed for lack of staging space: the content is incomplete. */
   incomplete?: StagingFullError;
+  /**
+   * Starts a streaming upload once a sequentially written file has a full part; set while the
+   * file has only ever been written front to back from empty (new, or truncated on open).
+   */
+  startStream?: (size: number) => StreamingUpload | undefined;
+  /** The streaming upload in progress, if any. */
+  stream?: StreamingUpload;
 
   constructor(
     public path: string,
@@ -73,6 +81,7 @@ export class DirtyFile {
   }
 
   async write(data: Buffer, offset: number): Promise<number> {
+    if (offset !== this.size) this.stopStreaming();
     let done = 0;
     try {
       while (done < data.length) {
@@ -83,12 +92,29 @@ export class DirtyFile {
       const code = (err as { code?: unknown }).code;
       if (typeof code !== "string" || !DISK_FULL.has(code)) throw err;
       this.incomplete = new StagingFullError(`staging disk full while writing ${this.path}`, { cause: err });
+      this.stopStreaming();
       this.markChanged();
       throw this.incomplete;
     }
     this.size = Math.max(this.size, offset + data.length);
     this.markChanged();
+    this.stream ??= this.startStream?.(this.size);
+    // Waits while the stream has its maximum of parts in flight: backpressure on the writer.
+    if (this.stream) await this.stream.grew(this.size);
     return data.length;
+  }
+
+  /** Takes the streaming upload for completion; later writes go through staging only. */
+  takeStream(): StreamingUpload | undefined {
+    const stream = this.stream;
+    this.startStream = undefined;
+    this.stream = undefined;
+    return stream;
+  }
+
+  /** The file is no longer written front to back: whole-file upload from staging instead. */
+  stopStreaming(): void {
+    void this.takeStream()?.abort();
   }
 
   async read(offset: number, length: number): Promise<Buffer> {
@@ -98,6 +124,7 @@ export class DirtyFile {
   }
 
   async truncate(size: number): Promise<void> {
+    if (size !== this.size) this.stopStreaming();
     await this.staging.handle.truncate(size);
     this.size = size;
     this.markChanged();

@@ -18,10 +18,13 @@ export interface StagingHandle {
   datasync?(): Promise<void>;
 }
 
-/** Opens a new staging file at `path` (mode 0600); the seam for `--encrypt-cache`. */
-export type StagingOpener = (path: string) => Promise<StagingHandle>;
+/**
+ * Opens a staging file at `path` (mode 0600): a new empty one ("create"), or one a previous run
+ * left, keeping its data ("reopen"). The seam for `--encrypt-cache` (src/security/at-rest.ts).
+ */
+export type StagingOpener = (path: string, how: "create" | "reopen") => Promise<StagingHandle>;
 
-const openPlain: StagingOpener = (path) => open(path, "w+", 0o600);
+const openPlain: StagingOpener = (path, how) => open(path, how === "create" ? "w+" : "r+", 0o600);
 
 export interface StagingFile {
   path: string;
@@ -36,16 +39,16 @@ export class StagingArea {
 
   async create(): Promise<StagingFile> {
     const path = join(this.dir, `${randomUUID()}.data`);
-    const handle = await this.openFile(path);
+    const handle = await this.openFile(path, "create");
     return { path, handle };
   }
 
   /**
    * Opens a staging file a previous run left behind (upload journal recovery), keeping its data.
-   * Plain files only: an encrypting opener would need its own way to reopen.
+   * An encrypting opener reads it with the same key (its size is derived from the file).
    */
   async reopen(path: string): Promise<StagingFile> {
-    return { path, handle: await open(path, "r+") };
+    return { path, handle: await this.openFile(path, "reopen") };
   }
 
   async discard(file: StagingFile): Promise<void> {

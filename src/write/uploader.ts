@@ -34,7 +34,7 @@ export interface UploadRequest {
 }
 
 export class Uploader {
-  constructor(private readonly store: ObjectStore, private readonly config: UploaderConfig = DEFAULT_UPLOADER_CONFIG) {}
+  constructor(private readonly store: ObjectStore, readonly config: UploaderConfig = DEFAULT_UPLOADER_CONFIG) {}
 
   async upload(req: UploadRequest): Promise<{ etag: string }> {
     if (req.size <= this.config.partSize) {
@@ -60,7 +60,7 @@ export class Uploader {
   }
 
   /** Rejects with PreconditionFailed unless the object is in the state the precondition names. */
-  private async checkPrecondition(key: string, precondition: Precondition = { kind: "none" }): Promise<void> {
+  async checkPrecondition(key: string, precondition: Precondition = { kind: "none" }): Promise<void> {
     if (precondition.kind === "none") return;
     const etag = await this.currentEtag(key);
     const expected = precondition.kind === "absent" ? undefined : precondition.etag;

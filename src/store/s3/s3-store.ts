@@ -6,7 +6,6 @@
  * timeouts are the SDK's standard retry strategy (exponential backoff with jitter).
  */
 import http from "node:http";
-import https from "node:https";
 import {
   AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CopyObjectCommand, CreateMultipartUploadCommand,
   DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListObjectsV2Command,
@@ -213,7 +212,7 @@ export function clientConfig(config: S3StoreConfig): S3ClientConfig {
     responseChecksumValidation: "WHEN_REQUIRED",
     requestHandler: new NodeHttpHandler({
       httpAgent: secure ? undefined : new http.Agent(agentOptions),
-      httpsAgent: secure ? httpsAgentFor({ ...agentOptions, host: config.endpoint ? new URL(config.endpoint).hostname : undefined, caBundle: config.caBundle }) : undefined,
+      httpsAgent: secure ? httpsAgentFor({ ...agentOptions, host: config.endpoint ? new URL(config.endpoint).hostname : `s3.${config.region ?? "us-east-1"}.amazonaws.com`, caBundle: config.caBundle }) : undefined,
       connectionTimeout: 5_000,
       requestTimeout: config.requestTimeoutMs ?? 60_000,
     }),
