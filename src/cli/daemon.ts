@@ -51,6 +51,7 @@ export async function runDaemon(req: DaemonRequest, ready: (error?: string) => v
       journalPath: uploadJournalPathFor(req.config.cacheDir ?? defaultCacheDir(), req.source.url),
       uid: req.config.uid, gid: req.config.gid, metadataTtlMs: req.config.metadataTtl,
       upload: { partSize: req.config.partSize, concurrency: req.config.uploadConcurrency },
+      maxDirtyBytes: req.config.maxDirty,
       reader: chain.reader, prefetch: { budget: chain.budget },
     });
     service.setSigner((path, seconds) => security.signPath(path, seconds));

@@ -18,6 +18,7 @@ export function createStore(source: Source, config: MountConfig): ObjectStore {
         noSignRequest: config.noSignRequest,
         pathStyle: config.pathStyle || Boolean(config.endpoint),
         caBundle: config.caBundle,
+        requestTimeoutMs: config.requestTimeout,
       });
     case "mem":
       // An empty in-memory bucket: for trying bucketfs out and for tests; nothing is persisted.

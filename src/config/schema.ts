@@ -36,6 +36,7 @@ export const MOUNT_OPTIONS: OptionSpec[] = [
   { key: "cacheDir", name: "cache-dir", type: "string", help: "directory for staging and cache data (default $XDG_CACHE_HOME/bucketfs)", env: "BUCKETFS_CACHE_DIR" },
   { key: "partSize", name: "part-size", type: "size", help: "multipart upload part size; also the single-PUT threshold", default: "8M" },
   { key: "uploadConcurrency", name: "upload-concurrency", type: "int", help: "parts uploaded in parallel per file", default: 4 },
+  { key: "maxDirty", name: "max-dirty", type: "size", help: "data written but not yet uploaded beyond which writers wait for uploads in progress", default: "1G" },
   { key: "metadataTtl", name: "metadata-ttl", type: "duration", help: "how long stat and listing results are trusted", default: "10s" },
   { key: "cacheSize", name: "cache-size", type: "size", help: "byte cap of the on-disk read cache (0 = no disk cache)", default: "10G", env: "BUCKETFS_CACHE_SIZE" },
   { key: "maxMemory", name: "max-memory", type: "size", help: "memory for read-ahead across all open files; prefetch backs off beyond it", default: "128M" },
@@ -45,6 +46,7 @@ export const MOUNT_OPTIONS: OptionSpec[] = [
   { key: "logFile", name: "log-file", type: "string", help: "log file for the background daemon (default under the cache dir; - = stderr of bucketfs mount, e.g. journald)" },
   { key: "metricsAddr", name: "metrics-addr", type: "string", help: "serve Prometheus metrics at http://ADDR/metrics (PORT = loopback, :PORT = all interfaces)", env: "BUCKETFS_METRICS_ADDR" },
   { key: "pidFile", name: "pid-file", type: "string", help: "write the daemon's pid here once mounted (systemd PIDFile=)" },
+  { key: "requestTimeout", name: "request-timeout", type: "duration", help: "per-attempt timeout of a store request with no progress; failed attempts are retried with backoff and jitter (5 attempts)", default: "60s" },
   { key: "caBundle", name: "ca-bundle", type: "string", help: "PEM file of extra CA certificates to trust for HTTPS endpoints (TLS verification stays on); HTTPS_PROXY/NO_PROXY are honoured", env: "AWS_CA_BUNDLE" },
   { key: "encryptCache", name: "encrypt-cache", type: "boolean", help: "encrypt staging and read-cache files at rest (AES-256-GCM); key from --encryption-key-file or BUCKETFS_ENCRYPTION_KEY", default: false },
   { key: "encryptionKeyFile", name: "encryption-key-file", type: "string", help: "file holding the 32-byte key for --encrypt-cache (64 hex digits, base64, or raw)", env: "BUCKETFS_ENCRYPTION_KEY_FILE" },
@@ -97,6 +99,7 @@ export interface MountConfig {
   cacheDir?: string;
   partSize: number;
   uploadConcurrency: number;
+  maxDirty: number;
   metadataTtl: number;
   cacheSize: number;
   maxMemory: number;
@@ -106,6 +109,7 @@ export interface MountConfig {
   logFile?: string;
   metricsAddr?: string;
   pidFile?: string;
+  requestTimeout: number;
   caBundle?: string;
   encryptCache: boolean;
   encryptionKeyFile?: string;

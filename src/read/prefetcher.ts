@@ -31,6 +31,8 @@ export interface PrefetcherConfig {
   seekTolerance?: number;
   /** A run must be this long before reading ahead (a 256 KiB slide tile arrives as two reads). */
   minRunBeforeReadAhead?: number;
+  /** A random read fetches at least this much (0: exactly what was asked). */
+  firstRequestSize?: number;
   /** Shared read-ahead budget; without one, read-ahead is bounded per handle only. */
   budget?: MemoryBudget;
 }
@@ -44,6 +46,9 @@ export const DEFAULT_PREFETCHER_CONFIG: PrefetcherConfig = {
   // Random tile reads (OpenSlide: 256 KiB = two 128 KiB FUSE reads) must not trigger read-ahead;
   // a real sequential reader passes 512 KiB within four reads and loses almost nothing.
   minRunBeforeReadAhead: 512 * 1024,
+  // A random read's first request: 256 KiB costs ~6.7 ms vs ~5.1 ms for 64 KiB (loopback RGW),
+  // and covers the second half of a 256 KiB tile, which would otherwise be a second round trip.
+  firstRequestSize: 256 * 1024,
 };
 
 interface Block {
@@ -80,7 +85,10 @@ export class Prefetcher {
       this.lastEnd = end;
       this.runStart = offset;
       this.reset(offset);
-      return this.next.read(this.version, offset, end - offset);
+      if (!this.config.firstRequestSize) return this.next.read(this.version, offset, end - offset);
+      // One small request for the whole tile: the kernel splits a 256 KiB read into two.
+      this.fill(end, Math.max(end, offset + this.config.firstRequestSize), true);
+      return this.copyOut(offset, end);
     }
     this.lastEnd = Math.max(this.lastEnd, end);
     if (!covered && this.blocks.length > 0 && offset < this.blocks[0].start) {
@@ -92,7 +100,7 @@ export class Prefetcher {
     // Keep a tail of `tolerance` bytes behind the reader for stragglers.
     this.dropBefore(offset - tolerance);
     const readAhead = end - this.runStart >= (this.config.minRunBeforeReadAhead ?? 0) ? this.window : 0;
-    this.fill(end, end + readAhead);
+    this.fill(end, end + readAhead, readAhead === 0);
     return this.copyOut(offset, end);
   }
 
@@ -136,12 +144,13 @@ export class Prefetcher {
    * Issues GETs until everything below `target` is requested (the read plus the window ahead).
    * Blocks below `needed` are for the current read and always go; the rest need budget.
    */
-  private fill(needed: number, target: number): void {
+  private fill(needed: number, target: number, exact = false): void {
     target = Math.min(this.version.size, target);
     const budget = this.config.budget;
     while (this.nextFetch < target) {
       const start = this.nextFetch;
-      const size = Math.min(this.config.blockSize, this.window);
+      // Without read-ahead, fetch only up to the target (a tile, or the start of a run).
+      const size = Math.min(this.config.blockSize, this.window, exact ? target - start : Infinity);
       const blockEnd = Math.min(start + size, this.version.size);
       const bytes = blockEnd - start;
       if (budget) {

@@ -19,6 +19,7 @@ import { isStoreError } from "../store/errors.js";
 import { DirtyFile, StagingFullError } from "../write/dirty-file.js";
 import type { JournalEntry } from "../write/journal.js";
 import { StreamingUpload } from "../write/streaming-upload.js";
+import type { DirtyMeasure } from "../write/dirty-budget.js";
 import { FsError } from "./errors.js";
 import type { FsContext } from "./context.js";
 import type { FileStat } from "./types.js";
@@ -29,7 +30,22 @@ const FILL_BLOCK = 8 * 1024 * 1024;
 const FILL_CONCURRENCY = 4;
 
 export class FileSync {
+  /** Whole-file uploads running now (for --max-dirty: they will free staged data). */
+  private activeUploads = 0;
+
   constructor(private readonly ctx: FsContext) {}
+
+  /** Staged bytes not yet uploaded, and whether any upload is running to reduce them. */
+  dirtyMeasure(): DirtyMeasure {
+    let dirtyBytes = 0;
+    let draining = this.activeUploads > 0;
+    for (const file of this.ctx.openFiles.allDirty()) {
+      if (!file.dirty || file.unlinked) continue;
+      dirtyBytes += file.size - (file.stream?.streamedBytes ?? 0);
+      draining ||= file.stream?.busy ?? false;
+    }
+    return { dirtyBytes, draining };
+  }
 
   /** The shared DirtyFile of `path`, creating it (and fetching current content) if needed. */
   async openForWrite(path: string, stat: FileStat, truncate: boolean): Promise<DirtyFile> {
@@ -81,7 +97,14 @@ export class FileSync {
 
   /** Uploads the file if it has changes; serialised per file. Throws EIO on failure. */
   sync(file: DirtyFile): Promise<void> {
-    const run = file.uploading.then(() => this.uploadIfDirty(file));
+    const run = file.uploading.then(async () => {
+      this.activeUploads++;
+      try {
+        await this.uploadIfDirty(file);
+      } finally {
+        this.activeUploads--;
+      }
+    });
     file.uploading = run.catch(() => undefined);
     return run;
   }

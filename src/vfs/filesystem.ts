@@ -6,6 +6,7 @@
 import { Prefetcher } from "../read/prefetcher.js";
 import type { DirtyFile } from "../write/dirty-file.js";
 import { journalUploadStatus } from "../write/journal-status.js";
+import { DirtyBudget } from "../write/dirty-budget.js";
 import type { UploadStatusProvider } from "../metrics/status.js";
 import { FsError } from "./errors.js";
 import type { FsContext } from "./context.js";
@@ -19,9 +20,12 @@ export class Filesystem {
   readonly tree: TreeOperations;
   private readonly sync: FileSync;
 
-  constructor(private readonly ctx: FsContext, sync: FileSync) {
+  private readonly budget: DirtyBudget;
+
+  constructor(private readonly ctx: FsContext, sync: FileSync, maxDirtyBytes = Number.POSITIVE_INFINITY) {
     this.sync = sync;
     this.tree = new TreeOperations(ctx, sync);
+    this.budget = new DirtyBudget(maxDirtyBytes, () => sync.dirtyMeasure());
   }
 
   get namespace(): Namespace {
@@ -75,6 +79,7 @@ export class Filesystem {
     const handle = this.ctx.openFiles.get(fh);
     if (handle.kind !== "write") throw new FsError("EBADF", `file handle ${fh} is not open for writing`);
     // O_APPEND writes go to the end we know, even if the kernel's idea of the size is stale.
+    await this.budget.admit();
     const position = (handle.flags & O_APPEND) !== 0 ? handle.file.size : offset;
     return handle.file.write(data, position).catch((err: unknown) => {
       throw FileSync.writeError(err);

@@ -37,6 +37,8 @@ export interface FilesystemOptions {
   gid?: number;
   metadataTtlMs?: number;
   upload?: Partial<UploaderConfig>;
+  /** --max-dirty: writers wait for uploads in progress beyond this many staged bytes. */
+  maxDirtyBytes?: number;
   prefetch?: Partial<PrefetcherConfig>;
   /** Replaces the direct reader at the end of the read chain (e.g. with a chunk cache). */
   reader?: RangeReader;
@@ -79,5 +81,5 @@ export function createFilesystem(options: FilesystemOptions): Filesystem {
     },
   };
   fileSync = new FileSync(ctx);
-  return new Filesystem(ctx, fileSync);
+  return new Filesystem(ctx, fileSync, options.maxDirtyBytes);
 }

@@ -43,6 +43,11 @@ export class StreamingUpload {
     return this.started;
   }
 
+  /** True while parts are being uploaded. */
+  get busy(): boolean {
+    return this.inFlight.size > 0;
+  }
+
   /** The file now has `size` bytes, all written in order: start the parts that are complete. */
   async grew(size: number): Promise<void> {
     const { partSize, concurrency, store } = this.o;

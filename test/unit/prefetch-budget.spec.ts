@@ -95,4 +95,18 @@ describe("prefetcher with a memory budget", () => {
     expect((await first).equals(data.subarray(0, 35_542))).toBe(true);
     expect((await second).equals(data.subarray(13_610, 13_611))).toBe(true);
   });
+
+  it("a random 256 KiB tile (two 128 KiB kernel reads) costs one request, and no read-ahead", async () => {
+    const reader = new RecordingReader();
+    const prefetcher = new Prefetcher(version, reader, { initialWindow: 1 << 20, maxWindow: 1 << 22, blockSize: 1 << 20, seekTolerance: 65_536, minRunBeforeReadAhead: 512 * 1024, firstRequestSize: 262_144 });
+    await prefetcher.read(0, 4096); // the file's first bytes (file(1), headers)
+    reader.requests = [];
+    for (const tile of [700_000, 100_000, 500_000]) {
+      const before = reader.requests.length;
+      expect((await prefetcher.read(tile, 131_072)).equals(data.subarray(tile, tile + 131_072))).toBe(true);
+      expect((await prefetcher.read(tile + 131_072, 131_072)).equals(data.subarray(tile + 131_072, Math.min(SIZE, tile + 262_144)))).toBe(true);
+      expect(reader.requests.length - before).toBe(1);
+    }
+    expect(reader.requests.every(([, length]) => length <= 262_144)).toBe(true);
+  });
 });

@@ -35,9 +35,27 @@ export interface S3StoreConfig {
   requestTimeoutMs?: number;
   maxAttempts?: number;
   maxSockets?: number;
+  /** How long object requests keep retrying while the server is unreachable (restart), in ms. */
+  outagePatienceMs?: number;
   /** PEM file of extra CAs to trust (`--ca-bundle`); HTTPS_PROXY/NO_PROXY are read from the environment. */
   caBundle?: string;
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+}
+
+/** Network failures that mean "the server is down or restarting", not "misconfigured". */
+const OUTAGE_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "TimeoutError", "RequestTimeout"]);
+
+function isOutage(err: unknown): boolean {
+  const e = err as { code?: string; name?: string; cause?: { code?: string } } | undefined;
+  return OUTAGE_CODES.has(e?.code ?? "") || OUTAGE_CODES.has(e?.name ?? "") || OUTAGE_CODES.has(e?.cause?.code ?? "");
+}
+
+/** Attempts at a GET whose body fails after the headers arrived (the SDK does not retry those). */
+const BODY_ATTEMPTS = 5;
+
+/** Full-jitter exponential backoff, like the SDK's standard strategy: up to 100 ms × 2^attempt, ≤ 20 s. */
+export function backoffMs(attempt: number): number {
+  return Math.random() * Math.min(20_000, 100 * 2 ** attempt);
 }
 
 /** S3's own limits: 5 MiB minimum part, 10,000 parts, 5 GiB single copy. */
@@ -53,9 +71,11 @@ export class S3Store implements ObjectStore {
   readonly description: string;
   private readonly client: S3Client;
   private readonly bucket: string;
+  private readonly outagePatienceMs: number;
 
   constructor(config: S3StoreConfig) {
     this.bucket = config.bucket;
+    this.outagePatienceMs = config.outagePatienceMs ?? 120_000;
     this.description = `s3://${config.bucket}${config.endpoint ? ` at ${config.endpoint}` : ""}`;
     this.client = new S3Client(clientConfig(config));
   }
@@ -91,12 +111,21 @@ export class S3Store implements ObjectStore {
     if (req.range && req.range.end <= req.range.start) return Buffer.alloc(0);
     const range = req.range ? `bytes=${req.range.start}-${req.range.end - 1}` : undefined;
     const command = new GetObjectCommand({ Bucket: this.bucket, Key: req.key, Range: range, IfMatch: req.ifMatch });
-    const out = await this.call("GetObject", req.key, (abortSignal) => this.client.send(command, { abortSignal }), req.signal);
-    try {
-      const bytes = await out.Body!.transformToByteArray();
-      return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    } catch (err) {
-      throw toStoreError(err, "GetObject body", req.key);
+    // The SDK retries a request until its headers arrive; a body cut off later (reset, truncated
+    // stream, stall past the timeout) is retried here, with the same backoff and jitter.
+    for (let attempt = 1; ; attempt++) {
+      const out = await this.call("GetObject", req.key, (abortSignal) => this.client.send(command, { abortSignal }), req.signal);
+      try {
+        const bytes = await out.Body!.transformToByteArray();
+        if (out.ContentLength !== undefined && bytes.byteLength !== out.ContentLength) {
+          throw new StoreError("Unreachable", `GetObject body truncated: ${bytes.byteLength} of ${out.ContentLength} bytes`, req.key);
+        }
+        return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      } catch (err) {
+        const error = toStoreError(err, "GetObject body", req.key);
+        if (error.kind === "Aborted" || req.signal?.aborted || attempt >= BODY_ATTEMPTS) throw error;
+        await new Promise((r) => setTimeout(r, backoffMs(attempt)));
+      }
     }
   }
 
@@ -184,11 +213,23 @@ export class S3Store implements ObjectStore {
   }
 
   /** The one place SDK calls pass through: their failures become StoreErrors here. */
+  /**
+   * One SDK call (with the SDK's own 5 attempts). If those all failed because the server could
+   * not be reached at all (refused, reset, timed out), the server is probably restarting: object
+   * requests keep trying with backoff for up to `outagePatienceMs`, so a read or upload in
+   * progress completes once it is back. The bucket check at mount time fails fast instead.
+   */
   private async call<T>(what: string, key: string | undefined, run: (signal?: AbortSignal) => Promise<T>, signal?: AbortSignal): Promise<T> {
-    try {
-      return await run(signal);
-    } catch (err) {
-      throw toStoreError(err, what, key);
+    const patient = what !== "HeadBucket" && what !== "CompleteMultipartUpload";
+    const started = Date.now();
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await run(signal);
+      } catch (err) {
+        const waited = Date.now() - started;
+        if (!patient || signal?.aborted || !isOutage(err) || waited >= this.outagePatienceMs) throw toStoreError(err, what, key);
+        await new Promise((r) => setTimeout(r, Math.min(backoffMs(Math.min(attempt, 6)) + 250, this.outagePatienceMs - waited)));
+      }
     }
   }
 }
