@@ -15,12 +15,13 @@
  * - One process owns a cache directory at a time (`<dir>/lock` holds its pid).
  */
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, openSync, closeSync, chmodSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, chmodSync } from "node:fs";
 import { close, open as openCallback, readFile as readFileCallback, rename as renameCallback, writev } from "node:fs";
 import { unlink } from "node:fs/promises";
 import { promisify } from "node:util";
 import { join } from "node:path";
 import { CacheIndex, IndexWriter, type IndexRow } from "./cache-index.js";
+import { CacheBusyError, lockHolder, takeLock } from "./cache-lock.js";
 import { ChunkFormatError, dataChecksum, decodeHeader, encodeHeader, verifyChunk, type ChunkIdentity } from "./chunk-format.js";
 
 /**
@@ -28,6 +29,8 @@ import { ChunkFormatError, dataChecksum, decodeHeader, encodeHeader, verifyChunk
  * 512 KiB pieces, i.e. two reads per chunk file, and costs more main-thread time.
  */
 const readFile = promisify(readFileCallback);
+
+export { CacheBusyError, lockHolder };
 
 /** Chunks are charged in filesystem blocks, which is what `du` counts. */
 const BLOCK = 4096;
@@ -58,13 +61,6 @@ export interface CacheObserver {
   size(bytes: number): void;
 }
 
-/** Another live process holds the cache directory. */
-export class CacheBusyError extends Error {
-  override readonly name = "CacheBusyError";
-  constructor(readonly dir: string, readonly pid: number) {
-    super(`cache directory ${dir} is in use by process ${pid}`);
-  }
-}
 
 export interface CacheStats {
   dir: string;
@@ -393,40 +389,4 @@ function scanChunkFiles(chunksDir: string, dropped: (file: string) => void, deco
     }
   }
   return rows.sort((a, b) => a.atime - b.atime);
-}
-
-function takeLock(dir: string): void {
-  const lock = join(dir, "lock");
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const fd = openSync(lock, "wx", 0o600);
-      writeFileSync(fd, `${process.pid}\n`);
-      closeSync(fd);
-      return;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
-      const pid = Number.parseInt(readFileSync(lock, "utf8"), 10);
-      if (Number.isInteger(pid) && pidAlive(pid)) throw new CacheBusyError(dir, pid);
-      rmSync(lock, { force: true }); // left by a process that is gone
-    }
-  }
-  throw new CacheBusyError(dir, -1);
-}
-
-export function lockHolder(dir: string): number | undefined {
-  try {
-    const pid = Number.parseInt(readFileSync(join(dir, "lock"), "utf8"), 10);
-    return Number.isInteger(pid) && pidAlive(pid) ? pid : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
 }

@@ -8,7 +8,6 @@ import { realpathSync } from "node:fs";
 import { basename, dirname, join, relative, sep } from "node:path";
 import { Command } from "commander";
 import { parseDuration } from "../config/units.js";
-import { parseSource } from "../config/source.js";
 import { S3UrlSigner, SignError, SIGV4_MAX_EXPIRY_SECONDS, checkExpiry } from "../security/sign.js";
 import { controlRequest, controlSocketPath } from "./control.js";
 import { allMountRecords } from "./mount-table.js";
@@ -44,13 +43,15 @@ async function sign(target: string, opts: SignOptions): Promise<string> {
   const max = Math.min(parseExpiry(opts.maxExpiry), SIGV4_MAX_EXPIRY_SECONDS);
   const seconds = checkExpiry(parseExpiry(opts.expires), max);
   if (target.startsWith("s3://")) {
-    const source = parseSource(target);
-    if (!source.prefix || source.prefix.endsWith("/")) throw new SignError(`${target} names no object (expected s3://bucket/key)`);
+    // Not parseSource: a mount source's prefix is normalised to a directory, an object key is not.
+    const match = /^s3:\/\/([^/]+)\/(.+)$/.exec(target);
+    if (!match) throw new SignError(`${target} names no object (expected s3://bucket/key)`);
+    const [, bucket, key] = match;
     const signer = new S3UrlSigner({
-      bucket: source.bucket, endpoint: opts.endpoint, region: opts.region, profile: opts.profile,
+      bucket, endpoint: opts.endpoint, region: opts.region, profile: opts.profile,
       pathStyle: Boolean(opts.endpoint), caBundle: opts.caBundle,
     }, max);
-    return signer.presignGet(source.prefix, seconds);
+    return signer.presignGet(key, seconds);
   }
   const { mountpoint, path } = locateInMount(target);
   const response = await controlRequest(controlSocketPath(mountpoint), { op: "sign", path, expiresSeconds: seconds });

@@ -125,11 +125,16 @@ export class EncryptedFile {
       const block = Math.floor(pos / ENCRYPTED_BLOCK);
       const from = pos - block * ENCRYPTED_BLOCK;
       const n = Math.min(ENCRYPTED_BLOCK - from, data.length - done);
-      const old = from === 0 && n === ENCRYPTED_BLOCK ? Buffer.alloc(0) : await this.readBlock(block);
-      const plain = Buffer.alloc(Math.max(old.length, from + n));
-      old.copy(plain);
-      data.copy(plain, from, done, done + n);
-      await this.writeBlock(block, plain);
+      if (from === 0 && (n === ENCRYPTED_BLOCK || block * ENCRYPTED_BLOCK + n >= this.size)) {
+        // The whole block, or everything of it there is: no read-modify-write.
+        await this.writeBlock(block, data.subarray(done, done + n));
+      } else {
+        const old = await this.readBlock(block);
+        const plain = Buffer.alloc(Math.max(old.length, from + n));
+        old.copy(plain);
+        data.copy(plain, from, done, done + n);
+        await this.writeBlock(block, plain);
+      }
       done += n;
     }
   }

@@ -39,11 +39,6 @@ export class SignedUrlXattrs implements XattrProvider {
     const stat = await this.fs.getattr(path);
     return stat.kind === "file" && stat.etag !== undefined;
   }
-
-  /** Path of a key in the mount (for `bucketfs sign` of a path). */
-  keyOf(path: string): string {
-    return this.keys.fileKey(path);
-  }
 }
 
 /** `fs` with SignedUrlXattrs as its attribute provider (other members unchanged). */

@@ -67,7 +67,7 @@ describe("reads and writes under injected faults", () => {
       // A fresh object per round: the kernel page cache (auto_cache) must not answer for it.
       const key = `in/${n}.bin`;
       await new Upload({ client: sdkClient(), params: { Bucket: bucket, Key: key, Body: data } }).done();
-      proxy.plan = { ...round.plan, failMethods: ["GET", "PUT", "POST"] };
+      proxy.plan = round.plan.latencyMs ? round.plan : { ...round.plan, failMethods: ["GET", "PUT", "POST"] };
       // Regions first (each one fresh from the network), then the whole file.
       for (const offset of [0, 5 * MiB + 12345, data.length - 70_000]) {
         const r = await shTry(`dd if=${mount.path(key)} bs=4096 skip=${offset} count=16 iflag=skip_bytes 2>/dev/null | od -An -v -tx1 | tr -d ' \\n'`);
@@ -97,7 +97,7 @@ describe("reads and writes under injected faults", () => {
       const local = join(tempDir("fw"), "w.bin");
       const payload = ramp(12 * MiB + 333, n + 1);
       writeFileSync(local, payload);
-      const outKey = `out/${n}.bin`;
+      const outKey = `out-${n}.bin`;
       const write = await shTry(`cp ${local} ${mount.path(outKey)}`);
       tally.operations++;
       if (write.code !== 0) {

@@ -147,3 +147,29 @@ f.close()
     }
   });
 });
+
+describe("a full staging disk", () => {
+  it("gives the writer ENOSPC and leaves no object (complete or partial) in the bucket", async () => {
+    const bucket = await freshBucket("enospc");
+    const cacheDir = tempDir("tiny-cache");
+    await ok(`mount -t tmpfs -o size=4m tmpfs ${cacheDir}`);
+    try {
+      const mount = await TestMount.start(`s3://${bucket}`, ["--cache-dir", cacheDir, "--part-size", "1M", "--cache-size", "0"]);
+      try {
+        const result = await shTry(`head -c 12000000 /dev/urandom > ${mount.path("big.bin")}`);
+        expect(result.code).not.toBe(0);
+        expect(result.stderr).toMatch(/No space left on device/);
+        expect((await shTry(`printf small > ${mount.path("small.txt")}`)).code).toBe(0); // the mount still works
+        await sleep(500);
+        // The shell's open/dup/close flushed the new file once while still empty; that empty
+        // version is all the bucket may hold — never the partial data.
+        expect(await listKeys(bucket)).toEqual(["big.bin", "small.txt"]);
+        expect((await objectBytes(bucket, "big.bin")).length).toBe(0);
+      } finally {
+        await mount.stop();
+      }
+    } finally {
+      await shTry(`umount ${cacheDir}`);
+    }
+  });
+});

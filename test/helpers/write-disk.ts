@@ -18,10 +18,10 @@ export function newDisk(): Disk {
 }
 
 /** A filesystem "process": a new one on the same disk is what a remount after a crash sees. */
-export function mountOn(store: ObjectStore, disk: Disk, options: { partSize?: number; stagingOpener?: StagingOpener } = {}): Filesystem {
+export function mountOn(store: ObjectStore, disk: Disk, options: { partSize?: number; stagingOpener?: StagingOpener; maxDirtyBytes?: number } = {}): Filesystem {
   return createFilesystem({
     store, prefix: "", stagingDir: disk.stagingDir, journalPath: disk.journalPath, log: silentLogger(), uid: 1000, gid: 1000,
-    upload: { partSize: options.partSize ?? 4096, concurrency: 3 }, stagingOpener: options.stagingOpener,
+    upload: { partSize: options.partSize ?? 4096, concurrency: 3 }, stagingOpener: options.stagingOpener, maxDirtyBytes: options.maxDirtyBytes,
   });
 }
 

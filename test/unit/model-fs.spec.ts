@@ -117,7 +117,14 @@ class Create extends Step {
   check(): boolean { return true; }
   async real(w: World): Promise<void> {
     if (w.real.handles.has(this.path)) return; // one handle per path keeps the two sides comparable
-    w.real.handles.set(this.path, await w.real.fs.create(this.path, 0o644, O_RDWR));
+    // As the kernel does: O_CREAT on an existing file is a truncate (setattr) and an open, not create.
+    const exists = await w.real.fs.getattr(this.path).then(() => true, () => false);
+    if (exists) {
+      await w.real.fs.truncate(this.path, 0);
+      w.real.handles.set(this.path, await w.real.fs.open(this.path, O_RDWR));
+    } else {
+      w.real.handles.set(this.path, await w.real.fs.create(this.path, 0o644, O_RDWR));
+    }
   }
   local(w: World): void {
     if (w.local.fds.has(this.path)) return;

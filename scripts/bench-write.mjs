@@ -1,0 +1,139 @@
+#!/usr/bin/env node
+// Write benchmark (issue 4), all against one S3 server in one run, median of RUNS runs:
+//  - SDK baseline: @aws-sdk/lib-storage Upload of SIZE_MIB from memory, 8 MiB parts × 4.
+//  - 1 MiB writes + close into a bucketfs mount (same part size and concurrency): MB/s until
+//    close returned (the object is in the bucket then), and the time from the last write to close.
+//  - the same through s3fs and `rclone mount --vfs-cache-mode writes` (for rclone: until the
+//    object is in the bucket, since its close returns before the upload).
+//  - 1,000 × 64 KiB files with `cp -r`: files/s (bucketfs, s3fs: in the bucket at return;
+//    rclone: until all are listed in the bucket).
+// Usage: S3_ENDPOINT=… AWS_ACCESS_KEY_ID=… AWS_SECRET_ACCESS_KEY=… npx tsc -p . && node scripts/bench-write.mjs
+// Env: RUNS (3), SIZE_MIB (1024), FILES (1000), SKIP_PEERS=1 to skip s3fs/rclone.
+import { execFileSync, spawn } from "node:child_process";
+import { closeSync, mkdirSync, mkdtempSync, openSync, writeFileSync, writeSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { CreateBucketCommand, HeadObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
+import { Upload } from "@aws-sdk/lib-storage";
+
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+const RUNS = Number(process.env.RUNS ?? 3);
+const SIZE_MIB = Number(process.env.SIZE_MIB ?? 1024);
+const FILES = Number(process.env.FILES ?? 1000);
+const PART = 8 * 1024 * 1024;
+const endpoint = process.env.S3_ENDPOINT;
+const BIN = resolve(import.meta.dirname, "../bin/bucketfs.js");
+const client = new S3Client({ endpoint, region: "us-east-1", forcePathStyle: true, requestChecksumCalculation: "WHEN_REQUIRED", responseChecksumValidation: "WHEN_REQUIRED" });
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const sh = (cmd) => execFileSync("bash", ["-c", cmd], { stdio: ["ignore", "pipe", "inherit"] }).toString();
+const tmp = (label) => mkdtempSync(join(tmpdir(), `bench-write-${label}-`));
+const chunk = Buffer.alloc(1024 * 1024, 7);
+
+async function freshBucket(label) {
+  const bucket = `bw-${label}-${Date.now().toString(36)}-${Math.floor(Math.random() * 1e6)}`;
+  await client.send(new CreateBucketCommand({ Bucket: bucket }));
+  return bucket;
+}
+
+async function inBucket(bucket, key) {
+  for (;;) {
+    try {
+      return (await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }))).ContentLength;
+    } catch { await sleep(50); }
+  }
+}
+
+async function countUnder(bucket, prefix) {
+  let n = 0, token;
+  do {
+    const out = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
+    n += out.KeyCount ?? 0;
+    token = out.IsTruncated ? out.NextContinuationToken : undefined;
+  } while (token);
+  return n;
+}
+
+async function sdkUpload(bucket) {
+  const body = Buffer.alloc(SIZE_MIB * 1024 * 1024, 7);
+  const started = performance.now();
+  await new Upload({ client, params: { Bucket: bucket, Key: `sdk-${Date.now()}`, Body: body }, partSize: PART, queueSize: 4 }).done();
+  return (performance.now() - started) / 1000;
+}
+
+/** 1 MiB writes then close; returns [seconds until close returned, seconds from last write to close]. */
+function writeThrough(path) {
+  const started = performance.now();
+  const fd = openSync(path, "w");
+  for (let i = 0; i < SIZE_MIB; i++) writeSync(fd, chunk);
+  const wrote = performance.now();
+  closeSync(fd);
+  const closed = performance.now();
+  return [(closed - started) / 1000, (closed - wrote) / 1000];
+}
+
+const mounts = {
+  async bucketfs(bucket, dir) {
+    const cache = tmp("cache");
+    sh(`node ${BIN} mount s3://${bucket} ${dir} --endpoint ${endpoint} --cache-dir ${cache} --part-size 8M --upload-concurrency 4`);
+    return () => sh(`node ${BIN} unmount ${dir}`);
+  },
+  async s3fs(bucket, dir) {
+    const passwd = join(tmp("s3fs"), "passwd");
+    writeFileSync(passwd, `${process.env.AWS_ACCESS_KEY_ID}:${process.env.AWS_SECRET_ACCESS_KEY}`, { mode: 0o600 });
+    sh(`s3fs ${bucket} ${dir} -o url=${endpoint},use_path_request_style,passwd_file=${passwd},multipart_size=8,parallel_count=4`);
+    for (let i = 0; i < 100 && !sh(`mountpoint -q ${dir} && echo y || true`).includes("y"); i++) await sleep(100);
+    return () => sh(`fusermount -u ${dir}`);
+  },
+  async rclone(bucket, dir) {
+    const env = { ...process.env, RCLONE_CONFIG_B_TYPE: "s3", RCLONE_CONFIG_B_PROVIDER: "Ceph", RCLONE_CONFIG_B_ENDPOINT: endpoint,
+      RCLONE_CONFIG_B_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID, RCLONE_CONFIG_B_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY };
+    const child = spawn("rclone", ["mount", `B:${bucket}`, dir, "--vfs-cache-mode", "writes", "--cache-dir", tmp("rclone"),
+      "--s3-chunk-size", "8M", "--s3-upload-concurrency", "4"], { env, stdio: "ignore" });
+    for (let i = 0; i < 100 && !sh(`mountpoint -q ${dir} && echo y || true`).includes("y"); i++) await sleep(100);
+    return () => { sh(`fusermount -u ${dir}`); child.kill(); };
+  },
+};
+
+async function measure(name) {
+  const bucket = await freshBucket(name);
+  const dir = tmp("mnt");
+  const unmount = await mounts[name](bucket, dir);
+  const seconds = [], closeWait = [], filesPerSecond = [];
+  try {
+    for (let run = 0; run < RUNS; run++) {
+      const key = `big-${run}`;
+      const started = performance.now();
+      const [untilClose, afterWrite] = writeThrough(join(dir, key));
+      await inBucket(bucket, key); // immediate for bucketfs and s3fs (close waited for the upload)
+      seconds.push(name === "rclone" ? (performance.now() - started) / 1000 : untilClose);
+      closeWait.push(afterWrite);
+      const src = tmp("small");
+      mkdirSync(join(src, "d"));
+      for (let i = 0; i < FILES; i++) writeFileSync(join(src, "d", `f${i}`), Buffer.alloc(64 * 1024, i % 256));
+      const t0 = performance.now();
+      sh(`cp -r ${src}/d ${dir}/small-${run}`);
+      while ((await countUnder(bucket, `small-${run}/`)) < FILES) await sleep(200);
+      filesPerSecond.push(FILES / ((performance.now() - t0) / 1000));
+    }
+  } finally {
+    unmount();
+  }
+  return { mbps: SIZE_MIB * 1.048576 / median(seconds), closeWait: median(closeWait), filesPerSecond: median(filesPerSecond) };
+}
+
+const sdkBucket = await freshBucket("sdk");
+const sdkSeconds = [];
+for (let run = 0; run < RUNS; run++) sdkSeconds.push(await sdkUpload(sdkBucket));
+const sdk = SIZE_MIB * 1.048576 / median(sdkSeconds);
+const results = { bucketfs: await measure("bucketfs") };
+if (!process.env.SKIP_PEERS) for (const peer of ["s3fs", "rclone"]) results[peer] = await measure(peer);
+
+console.log(`\nwrite ${SIZE_MIB} MiB (1 MiB writes + close), median of ${RUNS}; lib-storage Upload from memory: ${sdk.toFixed(0)} MB/s`);
+console.log("| system | MB/s until in bucket | × SDK | × this system (bucketfs ÷) | last write → close returned | cp -r of " + FILES + " × 64 KiB, files/s |");
+console.log("|---|---|---|---|---|---|");
+for (const [name, r] of Object.entries(results)) {
+  const ratio = (results.bucketfs.mbps / r.mbps).toFixed(2);
+  console.log(`| ${name} | ${r.mbps.toFixed(0)} | ${(r.mbps / sdk).toFixed(2)} | ${name === "bucketfs" ? "–" : ratio} | ${r.closeWait.toFixed(2)} s | ${r.filesPerSecond.toFixed(0)} (bucketfs ÷ = ${(results.bucketfs.filesPerSecond / r.filesPerSecond).toFixed(2)}) |`);
+}
+process.exit(0);
