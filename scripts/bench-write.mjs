@@ -37,11 +37,12 @@ async function freshBucket(label) {
 }
 
 async function inBucket(bucket, key) {
-  for (;;) {
+  for (const deadline = Date.now() + 600_000; Date.now() < deadline;) {
     try {
       return (await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }))).ContentLength;
     } catch { await sleep(50); }
   }
+  throw new Error(`${key} never appeared in ${bucket}`);
 }
 
 async function countUnder(bucket, prefix) {
@@ -88,6 +89,7 @@ const mounts = {
   async rclone(bucket, dir) {
     const env = { ...process.env, RCLONE_CONFIG_B_TYPE: "s3", RCLONE_CONFIG_B_PROVIDER: "Ceph", RCLONE_CONFIG_B_ENDPOINT: endpoint,
       RCLONE_CONFIG_B_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID, RCLONE_CONFIG_B_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY };
+    delete env.AWS_CA_BUNDLE; // rclone 1.60 refuses to start with it set
     const child = spawn("rclone", ["mount", `B:${bucket}`, dir, "--vfs-cache-mode", "writes", "--cache-dir", tmp("rclone"),
       "--s3-chunk-size", "8M", "--s3-upload-concurrency", "4"], { env, stdio: "ignore" });
     for (let i = 0; i < 100 && !sh(`mountpoint -q ${dir} && echo y || true`).includes("y"); i++) await sleep(100);
@@ -105,7 +107,8 @@ async function measure(name) {
       const key = `big-${run}`;
       const started = performance.now();
       const [untilClose, afterWrite] = writeThrough(join(dir, key));
-      await inBucket(bucket, key); // immediate for bucketfs and s3fs (close waited for the upload)
+      console.error(`${name} run ${run}: close after ${untilClose.toFixed(2)} s`);
+      console.error(`${name} run ${run}: in bucket: ${await inBucket(bucket, key)}`); // immediate for bucketfs and s3fs (close waited for the upload)
       seconds.push(name === "rclone" ? (performance.now() - started) / 1000 : untilClose);
       closeWait.push(afterWrite);
       const src = tmp("small");
@@ -113,6 +116,7 @@ async function measure(name) {
       for (let i = 0; i < FILES; i++) writeFileSync(join(src, "d", `f${i}`), Buffer.alloc(64 * 1024, i % 256));
       const t0 = performance.now();
       sh(`cp -r ${src}/d ${dir}/small-${run}`);
+      console.error(`${name} run ${run}: cp -r returned`);
       while ((await countUnder(bucket, `small-${run}/`)) < FILES) await sleep(200);
       filesPerSecond.push(FILES / ((performance.now() - t0) / 1000));
     }
@@ -122,10 +126,12 @@ async function measure(name) {
   return { mbps: SIZE_MIB * 1.048576 / median(seconds), closeWait: median(closeWait), filesPerSecond: median(filesPerSecond) };
 }
 
+console.error("sdk baseline…");
 const sdkBucket = await freshBucket("sdk");
 const sdkSeconds = [];
 for (let run = 0; run < RUNS; run++) sdkSeconds.push(await sdkUpload(sdkBucket));
 const sdk = SIZE_MIB * 1.048576 / median(sdkSeconds);
+console.error(`sdk ${sdk.toFixed(0)} MB/s`);
 const results = { bucketfs: await measure("bucketfs") };
 if (!process.env.SKIP_PEERS) for (const peer of ["s3fs", "rclone"]) results[peer] = await measure(peer);
 

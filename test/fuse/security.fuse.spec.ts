@@ -194,3 +194,43 @@ describe("--encrypt-cache, --audit-log and signed URLs", () => {
     expect(onDir.code).not.toBe(0);
   });
 });
+
+describe("--encrypt-cache across a crash", () => {
+  it("unsaved data stays encrypted in staging through kill -9 and is uploaded intact by the next mount with the key", async () => {
+    const { FaultProxy } = await import("../helpers/fault-proxy.js");
+    const { shTry } = await import("../helpers/mount.js");
+    const bucket = await freshBucket("enccrash");
+    const proxy = await new FaultProxy(new URL(s3Server().endpoint)).start();
+    const cacheDir = tempDir("enc-crash-cache");
+    const pidFile = join(tempDir("enc-crash-pid"), "pid");
+    const env = { ...bucketfsEnv(), BUCKETFS_ENCRYPTION_KEY: randomBytes(32).toString("hex") };
+    const data = Buffer.from("LAB-RESULT-HBA1C=7.1\n".repeat(50_000));
+    const src = join(tempDir("enc-crash-src"), "r.txt");
+    writeFileSync(src, data);
+    try {
+      const first = await TestMount.start(`s3://${bucket}`, ["--endpoint", proxy.endpoint, "--cache-dir", cacheDir, "--pid-file", pidFile, "--encrypt-cache"], env);
+      proxy.plan = { failMethods: ["PUT", "POST"], status: 503 };
+      const cp = await shTry(`cp ${src} ${first.path("r.txt")}`);
+      expect(cp.stderr).toMatch(/Input\/output error/);
+      const staged = allFiles(join(cacheDir, "staging")).filter((f) => f.endsWith(".data"));
+      expect(staged).toHaveLength(1);
+      expect(readFileSync(staged[0]).includes(Buffer.from("LAB-RESULT"))).toBe(false);
+      process.kill(Number(readFileSync(pidFile, "utf8")), "SIGKILL");
+      await shTry(`fusermount -u -z ${first.dir}`);
+      proxy.plan = {};
+      const second = await TestMount.start(`s3://${bucket}`, ["--cache-dir", cacheDir, "--encrypt-cache"], env);
+      try {
+        let stored: Buffer | undefined;
+        for (let waited = 0; waited < 60_000 && !stored; waited += 250) {
+          stored = await objectBytes(bucket, "r.txt").catch(() => undefined);
+          if (!stored) await new Promise((r) => setTimeout(r, 250));
+        }
+        expect(stored?.equals(data)).toBe(true);
+      } finally {
+        await second.stop();
+      }
+    } finally {
+      await proxy.stop();
+    }
+  });
+});

@@ -6,6 +6,7 @@
  * timeouts are the SDK's standard retry strategy (exponential backoff with jitter).
  */
 import http from "node:http";
+import type { Readable } from "node:stream";
 import {
   AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CopyObjectCommand, CreateMultipartUploadCommand,
   DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListObjectsV2Command,
@@ -116,7 +117,7 @@ export class S3Store implements ObjectStore {
     for (let attempt = 1; ; attempt++) {
       const out = await this.call("GetObject", req.key, (abortSignal) => this.client.send(command, { abortSignal }), req.signal);
       try {
-        const bytes = await out.Body!.transformToByteArray();
+        const bytes = await readBody(out.Body as Readable, out.ContentLength);
         if (out.ContentLength !== undefined && bytes.byteLength !== out.ContentLength) {
           throw new StoreError("Unreachable", `GetObject body truncated: ${bytes.byteLength} of ${out.ContentLength} bytes`, req.key);
         }
@@ -232,6 +233,23 @@ export class S3Store implements ObjectStore {
       }
     }
   }
+}
+
+/**
+ * Reads a response body into one buffer of the announced length. The SDK's transformToByteArray
+ * collects chunks and concatenates them, doubling the copying and the garbage on the hottest path
+ * of a sequential read.
+ */
+async function readBody(body: Readable, length: number | undefined): Promise<Buffer> {
+  if (length === undefined) return Buffer.concat(await body.toArray());
+  const buffer = Buffer.allocUnsafe(length);
+  let offset = 0;
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    if (offset + chunk.length > length) throw new StoreError("Other", `GetObject body longer than its Content-Length ${length}`);
+    chunk.copy(buffer, offset);
+    offset += chunk.length;
+  }
+  return offset === length ? buffer : buffer.subarray(0, offset);
 }
 
 /** RGW pacific returns UploadPartCopy's ETag without quotes; CompleteMultipartUpload wants them. */
