@@ -75,8 +75,7 @@ function startS3(project: TestProject): (() => void) | undefined {
     project.provide("s3", fromEnv(process.env));
     return undefined;
   }
-  const dataDir = mkdtempSync(join(tmpdir(), "bucketfs-s3-"));
-  const output = execFileSync("bash", [script, "start", process.env.S3_PORT ?? "7480", dataDir], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+  const { dataDir, output } = startS3Somewhere();
   const env: Record<string, string> = {};
   for (const line of output.split("\n")) {
     const match = /^([A-Z0-9_]+)=(.*)$/.exec(line.trim());
@@ -84,6 +83,21 @@ function startS3(project: TestProject): (() => void) | undefined {
   }
   project.provide("s3", fromEnv(env));
   return () => execFileSync("bash", [script, "stop", dataDir, "--purge"], { stdio: "inherit" });
+}
+
+/** RGW needs ten consecutive ports; the script refuses a busy range at once, so try the next. */
+function startS3Somewhere(): { dataDir: string; output: string } {
+  const first = Number(process.env.S3_PORT ?? 7480);
+  for (let port = first; ; port += 100) {
+    const dataDir = mkdtempSync(join(tmpdir(), "bucketfs-s3-"));
+    try {
+      const output = execFileSync("bash", [script, "start", String(port), dataDir], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+      return { dataDir, output };
+    } catch (err) {
+      execFileSync("bash", [script, "stop", dataDir, "--purge"], { stdio: "ignore" });
+      if (port >= first + 500) throw err;
+    }
+  }
 }
 
 function fromEnv(env: Record<string, string | undefined>): S3TestServer {
