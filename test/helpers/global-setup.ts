@@ -94,7 +94,6 @@ function startS3Somewhere(): { dataDir: string; output: string } {
       const output = execFileSync("bash", [script, "start", String(port), dataDir], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
       return { dataDir, output };
     } catch (err) {
-      execFileSync("bash", [script, "stop", dataDir, "--purge"], { stdio: "ignore" });
       if (port >= first + 500) throw err;
     }
   }
