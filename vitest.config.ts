@@ -2,7 +2,7 @@ import { defineConfig } from "vitest/config";
 
 // Tiers by suffix: *.spec.ts (no network), *.integ.spec.ts (real S3 server on loopback),
 // *.fuse.spec.ts (real kernel mount in a child process). The global setup starts the S3 server
-// unless S3_ENDPOINT is already set (scripts/test.sh starts one for the whole run).
+// and the GCS emulator for the whole run, unless S3_ENDPOINT / STORAGE_EMULATOR_HOST are set.
 export default defineConfig({
   test: {
     include: ["test/**/*.spec.ts"],
@@ -13,5 +13,7 @@ export default defineConfig({
     // FUSE suites share the machine's two cores with the server: run files one at a time.
     fileParallelism: false,
     reporters: ["default"],
+    // The SDK's "Node 22 will be required" notice, once per process, only clutters test output.
+    env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" },
   },
 });
