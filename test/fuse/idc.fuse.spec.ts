@@ -105,14 +105,15 @@ describe("bucketfs mount idc", () => {
     }
   });
 
-  it("other mounts have no extended attributes (empty list, no error)", async () => {
+  it("other mounts have no IDC attributes: only the signed-URL attribute of s3:// mounts", async () => {
     const bucket = await freshBucket("xattr");
     const plain = await TestMount.start(`s3://${bucket}`);
     try {
       await plain.sh("echo hi > f");
       const result = shResult(`cd ${plain.dir} && getfattr -d f`);
       expect(result.code).toBe(0);
-      expect(result.stdout.trim()).toBe("");
+      const names = result.stdout.split("\n").filter((l) => l.includes("=")).map((l) => l.split("=")[0]);
+      expect(names).toEqual(["user.bucketfs.url"]);
     } finally {
       await plain.stop();
     }
