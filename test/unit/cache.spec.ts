@@ -45,7 +45,9 @@ function diskBytes(dir: string): number {
     const walk = (d: string): void => {
       for (const name of readdirSync(d)) {
         const p = join(d, name);
-        const st = statSync(p);
+        // A file may be renamed or evicted between readdir and stat: it no longer counts.
+        const st = statSync(p, { throwIfNoEntry: false });
+        if (!st) continue;
         if (st.isDirectory()) walk(p);
         else total += chargedSize(st.size);
       }

@@ -101,7 +101,7 @@ export class S3Store implements ObjectStore {
     return {
       key: req.key,
       size: out.ContentLength ?? 0,
-      etag: out.ETag ?? "",
+      etag: quoted(out.ETag ?? ""),
       lastModified: out.LastModified ?? new Date(0),
       metadata: out.Metadata ?? {},
       contentType: out.ContentType,
@@ -137,7 +137,7 @@ export class S3Store implements ObjectStore {
     const out = await this.call("ListObjectsV2", req.prefix, (abortSignal) => this.client.send(command, { abortSignal }), req.signal);
     return {
       objects: (out.Contents ?? []).map((o) => ({
-        key: o.Key ?? "", size: o.Size ?? 0, etag: o.ETag ?? "", lastModified: o.LastModified ?? new Date(0),
+        key: o.Key ?? "", size: o.Size ?? 0, etag: quoted(o.ETag ?? ""), lastModified: o.LastModified ?? new Date(0),
       })),
       prefixes: (out.CommonPrefixes ?? []).map((p) => p.Prefix ?? "").filter((p) => p !== ""),
       nextToken: out.IsTruncated ? out.NextContinuationToken : undefined,
@@ -150,7 +150,7 @@ export class S3Store implements ObjectStore {
       ContentType: req.contentType, IfMatch: req.ifMatch, IfNoneMatch: req.ifNoneMatch,
     });
     const out = await this.call("PutObject", req.key, (abortSignal) => this.client.send(command, { abortSignal }), req.signal);
-    return { etag: out.ETag ?? "" };
+    return { etag: quoted(out.ETag ?? "") };
   }
 
   async copy(req: CopyRequest): Promise<{ etag: string }> {
@@ -160,7 +160,7 @@ export class S3Store implements ObjectStore {
       CopySourceIfMatch: req.sourceEtag,
     });
     const out = await this.call("CopyObject", req.key, (abortSignal) => this.client.send(command, { abortSignal }), req.signal);
-    return { etag: out.CopyObjectResult?.ETag ?? "" };
+    return { etag: quoted(out.CopyObjectResult?.ETag ?? "") };
   }
 
   async delete(req: DeleteRequest): Promise<void> {
@@ -178,7 +178,7 @@ export class S3Store implements ObjectStore {
       Bucket: this.bucket, Key: req.key, UploadId: req.uploadId, PartNumber: req.partNumber, Body: req.body, ContentLength: req.body.length,
     });
     const out = await this.call("UploadPart", req.key, (abortSignal) => this.client.send(command, { abortSignal }), req.signal);
-    return { partNumber: req.partNumber, etag: out.ETag ?? "" };
+    return { partNumber: req.partNumber, etag: quoted(out.ETag ?? "") };
   }
 
   async copyPart(req: CopyPartRequest): Promise<CompletedPart> {
@@ -197,7 +197,7 @@ export class S3Store implements ObjectStore {
       MultipartUpload: { Parts: req.parts.map((p) => ({ PartNumber: p.partNumber, ETag: p.etag })) },
     });
     const out = await this.call("CompleteMultipartUpload", req.key, (abortSignal) => this.client.send(command, { abortSignal }), req.signal);
-    return { etag: out.ETag ?? "" };
+    return { etag: quoted(out.ETag ?? "") };
   }
 
   async abortMultipart(req: AbortMultipartRequest): Promise<void> {
@@ -252,9 +252,13 @@ async function readBody(body: Readable, length: number | undefined): Promise<Buf
   return offset === length ? buffer : buffer.subarray(0, offset);
 }
 
-/** RGW pacific returns UploadPartCopy's ETag without quotes; CompleteMultipartUpload wants them. */
+/**
+ * ETags in their canonical quoted form. RGW pacific returns some (UploadPartCopy, and under some
+ * paths CompleteMultipartUpload) without quotes, and every comparison of versions above the store
+ * (conflict checks, cache validity) must see one spelling for one version.
+ */
 function quoted(etag: string): string {
-  return etag.startsWith('"') ? etag : `"${etag}"`;
+  return etag === "" || etag.startsWith('"') ? etag : `"${etag}"`;
 }
 
 /** The SDK client configuration of a store; `bucketfs sign` builds its presigning client from it too. */
