@@ -15,7 +15,8 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 APT_PACKAGES=(libfuse2 fuse3 radosgw ceph-mon ceph-osd curl rsync attr uuid-runtime ca-certificates
-  dcmtk python3-pydicom python3-numpy zstd)  # the last four: IDC fixtures and e2e tests (dcmdump, pydicom, zstd parquet pages)
+  dcmtk python3-pydicom python3-numpy zstd  # IDC fixtures and e2e tests (dcmdump, pydicom, zstd parquet pages)
+  systemd)                                  # systemd-analyze verify of the shipped unit
 
 log() { printf '[install-deps] %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
