@@ -133,7 +133,12 @@ for (let run = 0; run < RUNS; run++) sdkSeconds.push(await sdkUpload(sdkBucket))
 const sdk = SIZE_MIB * 1.048576 / median(sdkSeconds);
 console.error(`sdk ${sdk.toFixed(0)} MB/s`);
 const results = { bucketfs: await measure("bucketfs") };
-if (!process.env.SKIP_PEERS) for (const peer of ["s3fs", "rclone"]) results[peer] = await measure(peer);
+if (!process.env.SKIP_PEERS) {
+  // The peers come from Debian's packages; install them on a machine that lacks them.
+  const missing = ["s3fs", "rclone"].filter((p) => { try { execFileSync("which", [p], { stdio: "ignore" }); return false; } catch { return true; } });
+  if (missing.length > 0) execFileSync("apt-get", ["install", "-y", "-q", ...missing], { stdio: "inherit" });
+  for (const peer of ["s3fs", "rclone"]) results[peer] = await measure(peer);
+}
 
 console.log(`\nwrite ${SIZE_MIB} MiB (1 MiB writes + close), median of ${RUNS}; lib-storage Upload from memory: ${sdk.toFixed(0)} MB/s`);
 console.log("| system | MB/s until in bucket | × SDK | × this system (bucketfs ÷) | last write → close returned | cp -r of " + FILES + " × 64 KiB, files/s |");
