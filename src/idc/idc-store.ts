@@ -11,7 +11,7 @@ import type {
 } from "../store/object-store.js";
 import { PRIMARY_BUCKET } from "./buckets.js";
 
-const READ_ONLY_CAPABILITIES: StoreCapabilities = { readOnly: true, minPartSize: 5 * 1024 * 1024, maxParts: 10_000, maxCopySize: 0 };
+const READ_ONLY_CAPABILITIES: StoreCapabilities = { readOnly: true, minPartSize: 5 * 1024 * 1024, maxParts: 10_000, maxCopySize: 0, maxCopyPartSize: 0 };
 
 function split(key: string): [bucket: string, key: string] {
   const cut = key.indexOf("/");

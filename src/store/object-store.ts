@@ -125,6 +125,11 @@ export interface StoreCapabilities {
   maxParts: number;
   /** Largest object a single `copy` can produce; above it copy with copyPart. */
   maxCopySize: number;
+  /**
+   * Largest byte range one copyPart copies server-side; 0 when copyPart is not server-side
+   * (the bytes go through this machine), so callers should not prefer it over an upload.
+   */
+  maxCopyPartSize: number;
 }
 
 export interface ObjectStore {

@@ -2,6 +2,11 @@
  * Moves data between the bucket and staging files: fills a staging file from an existing
  * object when it is opened for writing, and uploads it on flush/fsync/close.
  *
+ * An existing object of at most one part is fetched whole when opened without O_TRUNC (the
+ * upload would need all of it anyway). A larger one stays sparse: only bytes that are read or
+ * that complete a changed part are fetched, and unchanged parts are copied server-side on
+ * upload, so appending 1 MiB to a 5 GiB object sends about 1 MiB (see write/part-plan.ts).
+ *
  * Durability contract: close() and fsync() return only after the object is in the bucket; if
  * the upload fails they report EIO, the staging file is kept, its location is logged, and the
  * next flush/fsync/close of that file retries. Before each upload the staging file is fsynced
@@ -18,6 +23,7 @@ import { basename } from "node:path";
 import { isStoreError } from "../store/errors.js";
 import { DirtyFile, StagingFullError } from "../write/dirty-file.js";
 import type { JournalEntry } from "../write/journal.js";
+import { SparseContent } from "../write/sparse-content.js";
 import { StreamingUpload } from "../write/streaming-upload.js";
 import type { DirtyMeasure } from "../write/dirty-budget.js";
 import { FsError } from "./errors.js";
@@ -41,7 +47,7 @@ export class FileSync {
     let draining = this.activeUploads > 0;
     for (const file of this.ctx.openFiles.allDirty()) {
       if (!file.dirty || file.unlinked) continue;
-      dirtyBytes += file.size - (file.stream?.streamedBytes ?? 0);
+      dirtyBytes += file.unsavedBytes;
       draining ||= file.stream?.busy ?? false;
     }
     return { dirtyBytes, draining };
@@ -61,7 +67,12 @@ export class FileSync {
     const file = new DirtyFile(path, key, staging, info?.metadata ?? {}, info?.etag, info?.contentType);
     file.mtimeMs = stat.mtimeMs;
     try {
-      if (info && !truncate) await this.fill(file, info.etag, info.size);
+      if (info && !truncate && info.size > this.ctx.uploader.partSizeFor(info.size)) {
+        this.makeSparse(file, new SparseContent({ key, etag: info.etag, size: info.size }));
+        file.size = info.size;
+      } else if (info && !truncate) {
+        await this.fill(file, info.etag, info.size);
+      }
       if (truncate && info && info.size > 0) file.markChanged();
       if (truncate || !info) this.allowStreaming(file);
     } catch (err) {
@@ -70,6 +81,19 @@ export class FileSync {
     }
     this.ctx.openFiles.setDirty(file);
     return file;
+  }
+
+  /** Lets a file leave bytes in its base object, fetching them through the read chain (and cache). */
+  private makeSparse(file: DirtyFile, content: SparseContent): void {
+    file.sparse = content;
+    file.fetchBase = (range) => this.ctx.reader.read(content.base, range.start, range.end - range.start);
+  }
+
+  /** Fetches every base byte a sparse file lacks; afterwards the staging file is the whole file. */
+  async materialize(file: DirtyFile): Promise<void> {
+    if (!file.sparse) return;
+    await file.fill(0, file.size);
+    if (file.sparse.complete) file.sparse = undefined;
   }
 
   /** A new, empty file: it will be uploaded on its first flush even if nothing is written. */
@@ -164,6 +188,7 @@ export class FileSync {
     const staging = await this.ctx.staging.reopen(entry.stagingFile);
     const file = new DirtyFile(entry.path, this.ctx.namespace.mapper.fileKey(entry.path), staging, entry.metadata, entry.baseEtag, entry.contentType);
     file.size = entry.size;
+    if (entry.sparse) this.makeSparse(file, SparseContent.fromRecord(entry.sparse));
     file.conflictCheck = entry.conflictCheck;
     if (entry.key !== file.key) file.conflictKey = entry.key;
     file.markChanged();
@@ -196,12 +221,10 @@ export class FileSync {
     try {
       // The bytes are on disk before the journal says so: a crash after this point loses nothing.
       await file.staging.handle.datasync?.();
-      journal.record({ stagingFile: file.staging.path, path: file.path, key, size: file.size, baseEtag: file.baseEtag, conflictCheck: file.conflictCheck, metadata, contentType: file.contentType });
-      // A streamed file completes its multipart upload (its metadata was fixed when the stream began).
-      const stream = file.takeStream();
-      const { etag } = stream
-        ? await stream.finish(file.size, file.precondition)
-        : await this.ctx.uploader.upload({ key, source: file.staging.handle, size: file.size, metadata, contentType: file.contentType, precondition: file.precondition });
+      journal.record({ stagingFile: file.staging.path, path: file.path, key, size: file.size, baseEtag: file.baseEtag, conflictCheck: file.conflictCheck, metadata, contentType: file.contentType, sparse: file.sparse?.toRecord() });
+      const size = file.size;
+      const { etag } = await this.upload(file, key, metadata);
+      file.sparse?.uploadSucceeded({ key, etag, size });
       file.metadata = metadata;
       file.uploadedGeneration = generation;
       file.lastError = undefined;
@@ -212,11 +235,32 @@ export class FileSync {
       }
     } catch (err) {
       file.lastError = err;
+      file.sparse?.uploadFailed();
       if (isStoreError(err, "PreconditionFailed") && file.conflictKey === undefined) return this.keepConflictCopy(file, err);
       journal.markFailed(file.staging.path, err instanceof Error ? err.message : String(err));
       log.error({ path: file.path, key, stagingFile: file.staging.path, err }, "upload failed; the data is kept in the staging file and the next flush/fsync/close retries");
       throw new FsError("EIO", `upload of ${file.path} failed; data kept at ${file.staging.path}`, { cause: err });
     }
+  }
+
+  /** One upload of the file as it is now: streamed, a rewrite of a sparse file, or whole from staging. */
+  private async upload(file: DirtyFile, key: string, metadata: Record<string, string>): Promise<{ etag: string }> {
+    const { uploader } = this.ctx;
+    const common = { key, size: file.size, metadata, contentType: file.contentType, precondition: file.precondition };
+    // A streamed file completes its multipart upload (its metadata was fixed when the stream began).
+    const stream = file.takeStream();
+    if (stream) return stream.finish(file.size, file.precondition);
+    const sparse = file.sparse;
+    if (sparse) sparse.beginUpload();
+    if (!sparse || file.size <= uploader.partSizeFor(file.size)) {
+      await this.materialize(file);
+      return uploader.upload({ ...common, source: file.staging.handle });
+    }
+    return uploader.uploadRewrite({
+      ...common, source: file.staging.handle, base: sparse.base,
+      copyable: (start, end) => sparse.copyable(start, end),
+      prepare: (start, end) => file.fill(start, end),
+    });
   }
 
   /** The object changed under us: leave it, save ours next to it, and tell the writer (EIO). */
@@ -228,6 +272,11 @@ export class FileSync {
     try {
       await this.uploadIfDirty(file);
     } catch (err) {
+      if (file.sparse && isStoreError((err as { cause?: unknown }).cause, "PreconditionFailed")) {
+        // The unchanged parts were to be copied from the version that was just replaced.
+        this.ctx.journal.markFailed(file.staging.path, "the object changed in the bucket; only the changed ranges are kept", "conflict");
+        throw new FsError("EIO", `conflict on ${file.path}: it changed in the bucket since it was opened and the bucket's version was kept; your changes (${file.sparse.unsavedBytes} bytes) are kept at ${file.staging.path}, but the version they applied to is gone, so no conflict copy could be made`, { cause: err });
+      }
       throw new FsError("EIO", `conflict on ${file.path}: the bucket's version was kept; saving yours as ${copyName} failed (data kept at ${file.staging.path})`, { cause: err });
     }
     // Ours is safe in the bucket; the path shows the bucket's version again once the handles close.

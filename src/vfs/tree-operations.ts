@@ -134,13 +134,19 @@ export class TreeOperations {
     openFiles.movePath(from, to, (p) => namespace.mapper.fileKey(p));
     // Later uploads of the open file replace the copy, so they are conditional on its ETag.
     if (local) local.baseEtag = etag;
+    // A sparse file's unfetched bytes are now in the copy (the source is gone).
+    if (local?.sparse) local.sparse.base = { ...local.sparse.base, key: toKey, etag };
     namespace.rememberMissing(from);
     namespace.remember(to, { ...source, etag });
   }
 
   private async renameDir(from: string, to: string): Promise<void> {
     const { namespace, store, openFiles } = this.ctx;
-    for (const file of openFiles.dirtyUnder(from)) await this.sync.sync(file);
+    for (const file of openFiles.dirtyUnder(from)) {
+      await this.sync.sync(file);
+      // The copies' ETags are not tracked (below), so sparse files cannot keep reading their base.
+      await this.sync.materialize(file);
+    }
     const fromPrefix = namespace.mapper.dirPrefix(from);
     const toPrefix = namespace.mapper.dirPrefix(to);
     const limit = pLimit(this.ctx.config.renameConcurrency);

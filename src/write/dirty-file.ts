@@ -2,11 +2,14 @@
  * A file being written through the mount: its bytes live in a staging file until uploaded.
  * All handles open on the same path share one DirtyFile, so readers see writers' data.
  *
- * INVARIANT: `size` is the logical file size; the staging file holds every byte below it
- * (writes past the end leave holes, which read as zeros, as on a local disk).
+ * INVARIANT: `size` is the logical file size. Without `sparse`, the staging file holds every byte
+ * below it (writes past the end leave holes, which read as zeros, as on a local disk); with
+ * `sparse`, bytes it does not hold come from the base object (see sparse-content.ts).
  * `generation` counts changes; the upload of generation G leaves the file clean only if no
  * change happened while it ran.
  */
+import type { ByteRange } from "../store/object-store.js";
+import type { SparseContent } from "./sparse-content.js";
 import type { StagingFile } from "./staging.js";
 import type { StreamingUpload } from "./streaming-upload.js";
 import { readRange, type Precondition } from "./uploader.js";
@@ -48,6 +51,12 @@ export class DirtyFile {
   startStream?: (size: number) => StreamingUpload | undefined;
   /** The streaming upload in progress, if any. */
   stream?: StreamingUpload;
+  /** Set while some bytes are only in the base object (a large object opened without O_TRUNC). */
+  sparse?: SparseContent;
+  /** Reads a range of the base object (set with `sparse`). */
+  fetchBase?: (range: ByteRange) => Promise<Buffer>;
+  /** Serialises changes to the staging file, so fetched base bytes never overwrite a user's write. */
+  private staged: Promise<unknown> = Promise.resolve();
 
   constructor(
     public path: string,
@@ -80,14 +89,18 @@ export class DirtyFile {
     this.mtimeMs = Date.now();
   }
 
+  /** Bytes staged here and not yet in the bucket (for --max-dirty). */
+  get unsavedBytes(): number {
+    return this.sparse ? this.sparse.unsavedBytes : this.size - (this.stream?.streamedBytes ?? 0);
+  }
+
   async write(data: Buffer, offset: number): Promise<number> {
     if (offset !== this.size) this.stopStreaming();
-    let done = 0;
     try {
-      while (done < data.length) {
-        const { bytesWritten } = await this.staging.handle.write(data, done, data.length - done, offset + done);
-        done += bytesWritten;
-      }
+      await this.exclusive(async () => {
+        await this.writeStaging(data, offset);
+        this.sparse?.noteWrite(offset, offset + data.length);
+      });
     } catch (err) {
       const code = (err as { code?: unknown }).code;
       if (typeof code !== "string" || !DISK_FULL.has(code)) throw err;
@@ -120,13 +133,58 @@ export class DirtyFile {
   async read(offset: number, length: number): Promise<Buffer> {
     const end = Math.min(offset + length, this.size);
     if (end <= offset) return Buffer.alloc(0);
-    return readRange(this.staging.handle, offset, end - offset);
+    const missing = this.sparse?.missing(offset, end) ?? [];
+    const [data, ...pieces] = await Promise.all([
+      readRange(this.staging.handle, offset, end - offset),
+      ...missing.map((range) => this.base(range)),
+    ]);
+    // Bytes not in staging come from the base object (not stored: staging holds only changes).
+    missing.forEach((range, i) => pieces[i]!.copy(data!, range.start - offset));
+    return data!;
   }
 
   async truncate(size: number): Promise<void> {
     if (size !== this.size) this.stopStreaming();
-    await this.staging.handle.truncate(size);
+    await this.exclusive(async () => {
+      await this.staging.handle.truncate(size);
+      this.sparse?.truncate(size);
+    });
     this.size = size;
     this.markChanged();
+  }
+
+  /** Fetches the base bytes of [start, end) the staging file lacks, so it holds all of them. */
+  async fill(start: number, end: number): Promise<void> {
+    const sparse = this.sparse;
+    if (!sparse) return;
+    for (const range of sparse.missing(start, end)) {
+      const data = await this.base(range);
+      await this.exclusive(async () => {
+        // A write may have landed while the bytes were fetched: keep it, fill only what is still missing.
+        for (const gap of sparse.missing(range.start, range.end)) {
+          await this.writeStaging(data.subarray(gap.start - range.start, gap.end - range.start), gap.start);
+          sparse.noteFill(gap.start, gap.end);
+        }
+      });
+    }
+  }
+
+  private base(range: ByteRange): Promise<Buffer> {
+    if (!this.fetchBase) throw new Error(`${this.path}: sparse file without a base reader`);
+    return this.fetchBase(range);
+  }
+
+  private async writeStaging(data: Buffer, offset: number): Promise<void> {
+    let done = 0;
+    while (done < data.length) {
+      const { bytesWritten } = await this.staging.handle.write(data, done, data.length - done, offset + done);
+      done += bytesWritten;
+    }
+  }
+
+  private exclusive<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.staged.then(work);
+    this.staged = run.catch(() => undefined);
+    return run;
   }
 }

@@ -11,6 +11,7 @@
 import Database from "better-sqlite3";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
+import type { SparseRecord } from "./sparse-content.js";
 
 export type JournalState = "pending" | "failed" | "conflict";
 
@@ -25,6 +26,8 @@ export interface JournalRecord {
   conflictCheck: boolean;
   metadata: Record<string, string>;
   contentType?: string;
+  /** For a sparse file: its base object and changed ranges (bytes outside them are in the base). */
+  sparse?: SparseRecord;
 }
 
 export interface JournalEntry extends JournalRecord {
@@ -36,12 +39,13 @@ export interface JournalEntry extends JournalRecord {
 interface Row {
   staging_file: string; path: string; object_key: string; size: number; base_etag: string | null;
   conflict_check: number; metadata: string; content_type: string | null; state: JournalState; error: string | null; updated_at: number;
+  sparse: string | null;
 }
 
 const SCHEMA = `CREATE TABLE IF NOT EXISTS uploads (
   staging_file TEXT PRIMARY KEY, path TEXT NOT NULL, object_key TEXT NOT NULL, size INTEGER NOT NULL,
   base_etag TEXT, conflict_check INTEGER NOT NULL, metadata TEXT NOT NULL, content_type TEXT,
-  state TEXT NOT NULL, error TEXT, updated_at INTEGER NOT NULL)`;
+  state TEXT NOT NULL, error TEXT, updated_at INTEGER NOT NULL, sparse TEXT)`;
 
 export class UploadJournal {
   private readonly db: Database.Database;
@@ -54,16 +58,25 @@ export class UploadJournal {
     // FULL: a committed entry survives power loss, which is the point of this journal.
     this.db.pragma("synchronous = FULL");
     this.db.exec(SCHEMA);
+    this.migrate();
+  }
+
+  /** Journals written before sparse files existed lack the column; their entries are all whole files. */
+  private migrate(): void {
+    const columns = this.db.prepare("PRAGMA table_info(uploads)").all() as { name: string }[];
+    if (!columns.some((c) => c.name === "sparse")) this.db.exec("ALTER TABLE uploads ADD COLUMN sparse TEXT");
   }
 
   /** Records (or refreshes) a file about to be uploaded, as pending. */
   record(r: JournalRecord): void {
-    this.db.prepare(`INSERT INTO uploads VALUES (@staging_file, @path, @object_key, @size, @base_etag, @conflict_check, @metadata, @content_type, 'pending', NULL, @updated_at)
+    this.db.prepare(`INSERT INTO uploads (staging_file, path, object_key, size, base_etag, conflict_check, metadata, content_type, state, error, updated_at, sparse)
+      VALUES (@staging_file, @path, @object_key, @size, @base_etag, @conflict_check, @metadata, @content_type, 'pending', NULL, @updated_at, @sparse)
       ON CONFLICT(staging_file) DO UPDATE SET path = excluded.path, object_key = excluded.object_key, size = excluded.size,
         base_etag = excluded.base_etag, conflict_check = excluded.conflict_check, metadata = excluded.metadata,
-        content_type = excluded.content_type, state = 'pending', error = NULL, updated_at = excluded.updated_at`).run({
+        content_type = excluded.content_type, state = 'pending', error = NULL, updated_at = excluded.updated_at, sparse = excluded.sparse`).run({
       staging_file: r.stagingFile, path: r.path, object_key: r.key, size: r.size, base_etag: r.baseEtag ?? null,
       conflict_check: r.conflictCheck ? 1 : 0, metadata: JSON.stringify(r.metadata), content_type: r.contentType ?? null, updated_at: Date.now(),
+      sparse: r.sparse ? JSON.stringify(r.sparse) : null,
     });
   }
 
@@ -79,7 +92,7 @@ export class UploadJournal {
     return (this.db.prepare("SELECT * FROM uploads ORDER BY updated_at").all() as Row[]).map((row) => ({
       stagingFile: row.staging_file, path: row.path, key: row.object_key, size: row.size, baseEtag: row.base_etag ?? undefined,
       conflictCheck: row.conflict_check === 1, metadata: JSON.parse(row.metadata) as Record<string, string>,
-      contentType: row.content_type ?? undefined, state: row.state, error: row.error ?? undefined, updatedAt: row.updated_at,
+      contentType: row.content_type ?? undefined, sparse: row.sparse ? JSON.parse(row.sparse) as SparseRecord : undefined, state: row.state, error: row.error ?? undefined, updatedAt: row.updated_at,
     }));
   }
 

@@ -13,6 +13,8 @@
 import type { StagingHandle } from "./staging.js";
 import { StoreError, isStoreError } from "../store/errors.js";
 import type { CompletedPart, ObjectStore, PutRequest } from "../store/object-store.js";
+import { planParts } from "./part-plan.js";
+import type { BaseObject } from "./sparse-content.js";
 
 /** What the object being replaced must be: absent (a new file), a known version, or anything. */
 export type Precondition = { kind: "absent" } | { kind: "etag"; etag: string } | { kind: "none" };
@@ -31,6 +33,20 @@ export interface UploadRequest {
   metadata: Record<string, string>;
   contentType?: string;
   precondition?: Precondition;
+}
+
+const COPY_PART_TARGET = 512 * 1024 * 1024;
+
+/** Uploads one part of a multipart upload. */
+type PartJob = (uploadId: string, partNumber: number) => Promise<CompletedPart>;
+
+export interface RewriteRequest extends Omit<UploadRequest, "source"> {
+  source: StagingHandle;
+  base: BaseObject;
+  /** True when [start, end) may be copied from `base` unchanged. */
+  copyable: (start: number, end: number) => boolean;
+  /** Makes the staging file hold every byte of [start, end) before that part is uploaded. */
+  prepare: (start: number, end: number) => Promise<void>;
 }
 
 export class Uploader {
@@ -83,24 +99,59 @@ export class Uploader {
     return Math.ceil(size / maxParts / mib) * mib;
   }
 
-  private async multipart(req: UploadRequest): Promise<{ etag: string }> {
+  private multipart(req: UploadRequest): Promise<{ etag: string }> {
     const partSize = this.partSizeFor(req.size);
-    const partCount = Math.ceil(req.size / partSize);
+    const parts: PartJob[] = Array.from({ length: Math.ceil(req.size / partSize) }, (_, i) => {
+      const start = i * partSize;
+      return async (uploadId, partNumber) => {
+        const body = await readRange(req.source, start, Math.min(partSize, req.size - start));
+        return this.store.uploadPart({ key: req.key, uploadId, partNumber, body });
+      };
+    });
+    return this.runMultipart(req, parts);
+  }
+
+  /**
+   * Rewrites an existing object in place (see part-plan.ts): unchanged parts are copied from
+   * `base` server-side, changed ones uploaded from staging after `prepare` fetched the base
+   * bytes they still lack. A copy from a base that changed meanwhile fails with
+   * PreconditionFailed, like any other conflict.
+   */
+  uploadRewrite(req: RewriteRequest): Promise<{ etag: string }> {
+    // Several mid-sized copies run in parallel and each stays well inside request timeouts.
+    const maxCopyPart = Math.min(this.store.capabilities.maxCopyPartSize, COPY_PART_TARGET);
+    const plan = planParts({ size: req.size, partSize: this.partSizeFor(req.size), maxCopyPart, copyable: req.copyable });
+    const { base } = req;
+    const parts: PartJob[] = plan.map((part) => async (uploadId, partNumber) => {
+      if (part.source === "copy") {
+        return this.store.copyPart({ key: req.key, uploadId, partNumber, sourceKey: base.key, sourceRange: part, sourceEtag: base.etag })
+          .catch((err: unknown) => {
+            // The base was deleted since the file was opened: that is a conflict too.
+            throw isStoreError(err, "NotFound") ? new StoreError("PreconditionFailed", `${base.key} changed in the bucket since it was opened`, base.key, { cause: err }) : err;
+          });
+      }
+      await req.prepare(part.start, part.end);
+      const body = await readRange(req.source, part.start, part.end - part.start);
+      return this.store.uploadPart({ key: req.key, uploadId, partNumber, body });
+    });
+    return this.runMultipart(req, parts);
+  }
+
+  /** Runs the part jobs with `concurrency` workers; aborts the upload if any fails. */
+  private async runMultipart(req: Omit<UploadRequest, "source" | "size">, jobs: PartJob[]): Promise<{ etag: string }> {
     await this.checkPrecondition(req.key, req.precondition);
     const { uploadId } = await this.store.createMultipart({ key: req.key, metadata: req.metadata, contentType: req.contentType });
     const parts: CompletedPart[] = [];
-    let nextPart = 1;
+    let next = 0;
     let failed = false;
     const worker = async (): Promise<void> => {
-      while (!failed && nextPart <= partCount) {
-        const partNumber = nextPart++;
-        const start = (partNumber - 1) * partSize;
-        const body = await readRange(req.source, start, Math.min(partSize, req.size - start));
-        parts.push(await this.store.uploadPart({ key: req.key, uploadId, partNumber, body }));
+      while (!failed && next < jobs.length) {
+        const index = next++;
+        parts.push(await jobs[index]!(uploadId, index + 1));
       }
     };
     const results = await Promise.allSettled(
-      Array.from({ length: Math.min(this.config.concurrency, partCount) }, () => worker().catch((err) => { failed = true; throw err; })),
+      Array.from({ length: Math.min(this.config.concurrency, jobs.length) }, () => worker().catch((err) => { failed = true; throw err; })),
     );
     const rejection = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
     if (rejection) {

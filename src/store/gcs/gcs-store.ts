@@ -62,6 +62,8 @@ const GCS_CAPABILITIES: StoreCapabilities = {
   minPartSize: RESUMABLE_CHUNK,
   maxParts: 10_000,
   maxCopySize: Number.MAX_SAFE_INTEGER,
+  // GCS has no server-side range copy: copyPart reads the range and uploads it.
+  maxCopyPartSize: 0,
 };
 
 /** The public endpoint spelled with its port: the client then treats it as custom and sends no credentials. */

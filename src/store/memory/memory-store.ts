@@ -52,6 +52,7 @@ export class MemoryStore implements ObjectStore {
       minPartSize: options.minPartSize ?? 5 * 1024 * 1024,
       maxParts: 10_000,
       maxCopySize: 5 * 1024 ** 3,
+      maxCopyPartSize: 5 * 1024 ** 3,
     };
   }
 

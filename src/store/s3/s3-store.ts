@@ -65,6 +65,7 @@ const S3_CAPABILITIES: StoreCapabilities = {
   minPartSize: 5 * 1024 * 1024,
   maxParts: 10_000,
   maxCopySize: 5 * 1024 ** 3,
+  maxCopyPartSize: 5 * 1024 ** 3,
 };
 
 export class S3Store implements ObjectStore {
