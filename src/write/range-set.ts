@@ -52,6 +52,7 @@ export class RangeSet {
   }
 
   intersects(start: number, end: number): boolean {
+    if (end <= start) return false;
     return this.ranges.some((r) => r.start < end && r.end > start);
   }
 

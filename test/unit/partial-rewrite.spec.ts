@@ -73,6 +73,10 @@ describe("RangeSet", () => {
       expect(set.intersects(qs, qs + ql)).toBe(model.slice(qs, qs + ql).some(Boolean));
     }));
   });
+
+  it("regression: an empty range intersects nothing", () => {
+    expect(RangeSet.of([{ start: 0, end: 2 }]).intersects(1, 1)).toBe(false);
+  });
 });
 
 describe("planParts", () => {
