@@ -1,6 +1,6 @@
 /**
  * Write-back through a real mount and a real S3 server: byte-exact content for the common write
- * patterns, no data lost when the daemon is killed (-9) mid-way through writing 20 files, and
+ * patterns, partial rewrites that move only the changed parts, no data lost when the daemon is killed (-9) mid-way through writing 20 files, and
  * conflict safety against another client's edit. Uses only async shell helpers: this process
  * serves the fault proxy, and a blocking spawn would deadlock it.
  */
@@ -55,6 +55,60 @@ describe("write patterns through the mount are byte-exact in the bucket", () => 
     await same("small.txt", (f) => `printf 'first version' > ${f}`);
     await same("small.txt", (f) => `printf 'second' > ${f}`);
     await same("holes.bin", (f) => `dd if=${seed} of=${f} bs=4096 count=3 seek=100 status=none && dd if=${seed} of=${f} bs=4096 count=1 seek=7 conv=notrunc status=none`);
+  });
+});
+
+describe("partial rewrites of a large object", () => {
+  const PART = 8 * 1024 * 1024;
+  const METRICS_PORT = 18_000 + (process.pid % 1000);
+  let bucket: string;
+  let mount: TestMount;
+  let local: string;
+
+  beforeAll(async () => {
+    bucket = await freshBucket("partial");
+    local = tempDir("partial");
+    await ok(`head -c ${6 * PART + 12_345} /dev/urandom > ${join(local, "big.bin")}`);
+    await sdkClient().send(new PutObjectCommand({ Bucket: bucket, Key: "big.bin", Body: readFileSync(join(local, "big.bin")) }));
+    mount = await TestMount.start(`s3://${bucket}`, ["--part-size", "8M", "--metrics-addr", `127.0.0.1:${METRICS_PORT}`]);
+  });
+  afterAll(async () => {
+    await mount?.stop();
+  });
+
+  /** Bytes the daemon sent to / received from the store, and its copyPart requests. */
+  async function traffic(): Promise<{ out: number; in: number; copies: number }> {
+    const text = await (await fetch(`http://127.0.0.1:${METRICS_PORT}/metrics`)).text();
+    const value = (pattern: string): number => Number(new RegExp(`^${pattern} (\\S+)$`, "m").exec(text)?.[1] ?? 0);
+    return {
+      out: value('bucketfs_store_bytes_total\\{direction="out"\\}'),
+      in: value('bucketfs_store_bytes_total\\{direction="in"\\}'),
+      copies: value('bucketfs_store_requests_total\\{op="copyPart",status="ok"\\}'),
+    };
+  }
+
+  /** Runs the same edit on the local copy and through the mount; returns the daemon's traffic for it. */
+  async function edit(command: (file: string) => string): Promise<{ out: number; in: number; copies: number }> {
+    await ok(command(join(local, "big.bin")));
+    const before = await traffic();
+    await ok(command(mount.path("big.bin")));
+    const after = await traffic();
+    expect(sha(await objectBytes(bucket, "big.bin"))).toBe(sha(readFileSync(join(local, "big.bin"))));
+    return { out: after.out - before.out, in: after.in - before.in, copies: after.copies - before.copies };
+  }
+
+  it("appending 1 MiB sends about 1 MiB: unchanged parts are copied server-side", async () => {
+    await ok(`head -c 1048576 /dev/urandom > ${join(local, "tail.bin")}`);
+    const moved = await edit((f) => `cat ${join(local, "tail.bin")} >> ${f}`);
+    expect(moved.out).toBeLessThanOrEqual(2 * PART);
+    expect(moved.in).toBeLessThanOrEqual(PART);
+    expect(moved.copies).toBeGreaterThanOrEqual(1);
+  });
+
+  it("a small edit in the middle fetches and sends one part, not the object", async () => {
+    const moved = await edit((f) => `printf 'EDITED' | dd of=${f} bs=1 seek=${3 * PART + 100} conv=notrunc status=none`);
+    expect(moved.out).toBe(PART);
+    expect(moved.in).toBeLessThanOrEqual(PART);
   });
 });
 
