@@ -7,10 +7,13 @@
 //    object is in the bucket, since its close returns before the upload).
 //  - 1,000 × 64 KiB files with `cp -r`: files/s (bucketfs, s3fs: in the bucket at return;
 //    rclone: until all are listed in the bucket).
+//  - append 1 MiB to a 2 GiB object (APPEND_BASE_MIB): bytes bucketfs sent to the store (its
+//    /metrics) against the object size a whole re-upload sends, and the seconds until the append's
+//    close returned (one run for each peer: they move the whole object).
 // Usage: S3_ENDPOINT=… AWS_ACCESS_KEY_ID=… AWS_SECRET_ACCESS_KEY=… npx tsc -p . && node scripts/bench-write.mjs
-// Env: RUNS (3), SIZE_MIB (1024), FILES (1000), SKIP_PEERS=1 to skip s3fs/rclone.
+// Env: RUNS (3), SIZE_MIB (1024), FILES (1000), APPEND_BASE_MIB (2048), SKIP_PEERS=1 to skip s3fs/rclone.
 import { execFileSync, spawn } from "node:child_process";
-import { closeSync, mkdirSync, mkdtempSync, openSync, writeFileSync, writeSync } from "node:fs";
+import { appendFileSync, closeSync, mkdirSync, mkdtempSync, openSync, writeFileSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { CreateBucketCommand, HeadObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
@@ -20,6 +23,8 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 const RUNS = Number(process.env.RUNS ?? 3);
 const SIZE_MIB = Number(process.env.SIZE_MIB ?? 1024);
 const FILES = Number(process.env.FILES ?? 1000);
+const APPEND_BASE_MIB = Number(process.env.APPEND_BASE_MIB ?? 2048);
+const METRICS_PORT = 19_000 + (process.pid % 1000);
 const PART = 8 * 1024 * 1024;
 const endpoint = process.env.S3_ENDPOINT;
 const BIN = resolve(import.meta.dirname, "../bin/bucketfs.js");
@@ -76,7 +81,7 @@ function writeThrough(path) {
 const mounts = {
   async bucketfs(bucket, dir) {
     const cache = tmp("cache");
-    sh(`node ${BIN} mount s3://${bucket} ${dir} --endpoint ${endpoint} --cache-dir ${cache} --part-size 8M --upload-concurrency 4`);
+    sh(`node ${BIN} mount s3://${bucket} ${dir} --endpoint ${endpoint} --cache-dir ${cache} --part-size 8M --upload-concurrency 4 --metrics-addr 127.0.0.1:${METRICS_PORT}`);
     return () => sh(`node ${BIN} unmount ${dir}`);
   },
   async s3fs(bucket, dir) {
@@ -140,11 +145,54 @@ if (!process.env.SKIP_PEERS) {
   for (const peer of ["s3fs", "rclone"]) results[peer] = await measure(peer);
 }
 
+/** Bytes bucketfs has sent to the store so far (its Prometheus counter). */
+async function bytesSent() {
+  const text = await (await fetch(`http://127.0.0.1:${METRICS_PORT}/metrics`)).text();
+  return Number(/^bucketfs_store_bytes_total\{direction="out"\} (\S+)$/m.exec(text)?.[1] ?? 0);
+}
+
+/** Appends 1 MiB to a fresh APPEND_BASE_MIB object `runs` times; median seconds and bytes sent (bucketfs only). */
+async function measureAppend(name, runs) {
+  const bucket = await freshBucket(`append-${name}`);
+  const base = Buffer.alloc(APPEND_BASE_MIB * 1024 * 1024, 5);
+  await new Upload({ client, params: { Bucket: bucket, Key: "base", Body: base }, partSize: PART, queueSize: 4 }).done();
+  const dir = tmp("mnt");
+  const unmount = await mounts[name](bucket, dir);
+  const seconds = [], sent = [];
+  try {
+    for (let run = 0; run < runs; run++) {
+      const before = name === "bucketfs" ? await bytesSent() : 0;
+      const started = performance.now();
+      appendFileSync(join(dir, "base"), chunk);
+      seconds.push((performance.now() - started) / 1000);
+      if (name === "bucketfs") sent.push((await bytesSent()) - before);
+      const size = await inBucket(bucket, "base");
+      console.error(`${name} append run ${run}: ${seconds.at(-1).toFixed(2)} s, object now ${size} bytes${name === "bucketfs" ? `, sent ${sent.at(-1)} bytes` : ""}`);
+    }
+  } finally {
+    unmount();
+  }
+  return { seconds: median(seconds), sent: sent.length ? median(sent) : undefined };
+}
+
+const appends = { bucketfs: await measureAppend("bucketfs", RUNS) };
+if (!process.env.SKIP_PEERS) for (const peer of ["s3fs", "rclone"]) appends[peer] = await measureAppend(peer, 1);
+
 console.log(`\nwrite ${SIZE_MIB} MiB (1 MiB writes + close), median of ${RUNS}; lib-storage Upload from memory: ${sdk.toFixed(0)} MB/s`);
 console.log("| system | MB/s until in bucket | × SDK | × this system (bucketfs ÷) | last write → close returned | cp -r of " + FILES + " × 64 KiB, files/s |");
 console.log("|---|---|---|---|---|---|");
 for (const [name, r] of Object.entries(results)) {
   const ratio = (results.bucketfs.mbps / r.mbps).toFixed(2);
   console.log(`| ${name} | ${r.mbps.toFixed(0)} | ${(r.mbps / sdk).toFixed(2)} | ${name === "bucketfs" ? "–" : ratio} | ${r.closeWait.toFixed(2)} s | ${r.filesPerSecond.toFixed(0)} (bucketfs ÷ = ${(results.bucketfs.filesPerSecond / r.filesPerSecond).toFixed(2)}) |`);
+}
+const whole = APPEND_BASE_MIB * 1024 * 1024;
+console.log(`\nappend 1 MiB to a ${APPEND_BASE_MIB} MiB object (8 MiB parts), bucketfs median of ${RUNS}, peers 1 run`);
+console.log("| system | bytes sent to the store | ÷ part size (target ≤ 2) | ÷ whole re-upload | seconds until close returned | bucketfs speed-up |");
+console.log("|---|---|---|---|---|---|");
+for (const [name, r] of Object.entries(appends)) {
+  const bytes = r.sent === undefined ? "not measured" : String(r.sent);
+  const parts = r.sent === undefined ? "–" : (r.sent / PART).toFixed(2);
+  const ofWhole = r.sent === undefined ? "–" : (r.sent / whole).toFixed(4);
+  console.log(`| ${name} | ${bytes} | ${parts} | ${ofWhole} | ${r.seconds.toFixed(2)} | ${name === "bucketfs" ? "–" : (r.seconds / appends.bucketfs.seconds).toFixed(1) + "× faster"} |`);
 }
 process.exit(0);
