@@ -11,9 +11,11 @@
 //    /metrics) against the object size a whole re-upload sends, and the seconds until the append's
 //    close returned (one run for each peer: they move the whole object).
 // Usage: S3_ENDPOINT=… AWS_ACCESS_KEY_ID=… AWS_SECRET_ACCESS_KEY=… npx tsc -p . && node scripts/bench-write.mjs
-// Env: RUNS (3), SIZE_MIB (1024), FILES (1000), APPEND_BASE_MIB (2048), SKIP_PEERS=1 to skip s3fs/rclone.
+// Env: RUNS (3), SIZE_MIB (1024), FILES (1000), APPEND_BASE_MIB (2048), SKIP_PEERS=1 to skip
+// s3fs/rclone, SKIP_WRITE=1 to measure only the append.
 import { execFileSync, spawn } from "node:child_process";
 import { appendFileSync, closeSync, mkdirSync, mkdtempSync, openSync, writeFileSync, writeSync } from "node:fs";
+import http from "node:http";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { CreateBucketCommand, HeadObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
@@ -131,6 +133,7 @@ async function measure(name) {
   return { mbps: SIZE_MIB * 1.048576 / median(seconds), closeWait: median(closeWait), filesPerSecond: median(filesPerSecond) };
 }
 
+if (!process.env.SKIP_WRITE) {
 console.error("sdk baseline…");
 const sdkBucket = await freshBucket("sdk");
 const sdkSeconds = [];
@@ -147,7 +150,13 @@ if (!process.env.SKIP_PEERS) {
 
 /** Bytes bucketfs has sent to the store so far (its Prometheus counter). */
 async function bytesSent() {
-  const text = await (await fetch(`http://127.0.0.1:${METRICS_PORT}/metrics`)).text();
+  // A fresh connection each time: a kept-alive one may have been closed by the server meanwhile.
+  const text = await new Promise((resolveText, reject) => {
+    http.get(`http://127.0.0.1:${METRICS_PORT}/metrics`, { agent: false }, (res) => {
+      let body = "";
+      res.setEncoding("utf8").on("data", (d) => { body += d; }).on("end", () => resolveText(body)).on("error", reject);
+    }).on("error", reject);
+  });
   return Number(/^bucketfs_store_bytes_total\{direction="out"\} (\S+)$/m.exec(text)?.[1] ?? 0);
 }
 
@@ -175,9 +184,6 @@ async function measureAppend(name, runs) {
   return { seconds: median(seconds), sent: sent.length ? median(sent) : undefined };
 }
 
-const appends = { bucketfs: await measureAppend("bucketfs", RUNS) };
-if (!process.env.SKIP_PEERS) for (const peer of ["s3fs", "rclone"]) appends[peer] = await measureAppend(peer, 1);
-
 console.log(`\nwrite ${SIZE_MIB} MiB (1 MiB writes + close), median of ${RUNS}; lib-storage Upload from memory: ${sdk.toFixed(0)} MB/s`);
 console.log("| system | MB/s until in bucket | × SDK | × this system (bucketfs ÷) | last write → close returned | cp -r of " + FILES + " × 64 KiB, files/s |");
 console.log("|---|---|---|---|---|---|");
@@ -185,6 +191,11 @@ for (const [name, r] of Object.entries(results)) {
   const ratio = (results.bucketfs.mbps / r.mbps).toFixed(2);
   console.log(`| ${name} | ${r.mbps.toFixed(0)} | ${(r.mbps / sdk).toFixed(2)} | ${name === "bucketfs" ? "–" : ratio} | ${r.closeWait.toFixed(2)} s | ${r.filesPerSecond.toFixed(0)} (bucketfs ÷ = ${(results.bucketfs.filesPerSecond / r.filesPerSecond).toFixed(2)}) |`);
 }
+}
+
+const appends = { bucketfs: await measureAppend("bucketfs", RUNS) };
+if (!process.env.SKIP_PEERS) for (const peer of ["s3fs", "rclone"]) appends[peer] = await measureAppend(peer, 1);
+
 const whole = APPEND_BASE_MIB * 1024 * 1024;
 console.log(`\nappend 1 MiB to a ${APPEND_BASE_MIB} MiB object (8 MiB parts), bucketfs median of ${RUNS}, peers 1 run`);
 console.log("| system | bytes sent to the store | ÷ part size (target ≤ 2) | ÷ whole re-upload | seconds until close returned | bucketfs speed-up |");

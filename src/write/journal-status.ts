@@ -19,7 +19,10 @@ export function journalUploadStatus(journal: UploadJournal, unsaved: () => Dirty
         });
       }
       for (const file of unsaved()) {
-        if (!states.has(file.staging.path)) states.set(file.staging.path, { path: file.path, state: "pending", sizeBytes: file.size, stagingFile: file.staging.path });
+        if (states.has(file.staging.path)) continue;
+        // Single PUTs are journaled only if they fail: one in flight shows here, with its progress.
+        const sent = sentBytes(file.uploadKey);
+        states.set(file.staging.path, { path: file.path, state: sent !== undefined ? "uploading" : "pending", sizeBytes: file.size, sentBytes: sent, stagingFile: file.staging.path });
       }
       return [...states.values()];
     },

@@ -2,10 +2,10 @@
  * The crash-safe upload journal: one SQLite database (WAL, synchronous=FULL) per mount source,
  * recording every file whose data is staged for an upload that has not yet succeeded.
  *
- * An entry is written (and fsynced by SQLite) *after* the staging file itself was fsynced and
- * *before* the upload starts, and removed only after the upload succeeded. So after a crash
- * (`kill -9`, power loss) every entry names a complete staging file whose bytes were handed to
- * close/fsync, and the next mount finishes those uploads. Entries are keyed by staging file:
+ * An entry is written (and fsynced by SQLite) *after* the staging file itself was fsynced, and
+ * before a multipart upload starts or as soon as any upload failed; it is removed only after the
+ * upload succeeded. So after a crash (`kill -9`, power loss) every entry names a complete staging
+ * file whose bytes were handed to close/fsync, and the next mount finishes those uploads. Entries are keyed by staging file:
  * a file's staging file never changes while it has local data.
  */
 import Database from "better-sqlite3";
