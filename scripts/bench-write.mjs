@@ -18,7 +18,7 @@ import { appendFileSync, closeSync, mkdirSync, mkdtempSync, openSync, writeFileS
 import http from "node:http";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { CreateBucketCommand, HeadObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
+import { CreateBucketCommand, DeleteObjectCommand, HeadObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
@@ -65,8 +65,11 @@ async function countUnder(bucket, prefix) {
 async function sdkUpload(bucket) {
   const body = Buffer.alloc(SIZE_MIB * 1024 * 1024, 7);
   const started = performance.now();
-  await new Upload({ client, params: { Bucket: bucket, Key: `sdk-${Date.now()}`, Body: body }, partSize: PART, queueSize: 4 }).done();
-  return (performance.now() - started) / 1000;
+  const key = `sdk-${Date.now()}`;
+  await new Upload({ client, params: { Bucket: bucket, Key: key, Body: body }, partSize: PART, queueSize: 4 }).done();
+  const seconds = (performance.now() - started) / 1000;
+  await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+  return seconds;
 }
 
 /** 1 MiB writes then close; returns [seconds until close returned, seconds from last write to close]. */
@@ -118,6 +121,8 @@ async function measure(name) {
       console.error(`${name} run ${run}: in bucket: ${await inBucket(bucket, key)}`); // immediate for bucketfs and s3fs (close waited for the upload)
       seconds.push(name === "rclone" ? (performance.now() - started) / 1000 : untilClose);
       closeWait.push(afterWrite);
+      // Keeps the test server (a 30 GB RGW) from filling up over a full run.
+      await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
       const src = tmp("small");
       mkdirSync(join(src, "d"));
       for (let i = 0; i < FILES; i++) writeFileSync(join(src, "d", `f${i}`), Buffer.alloc(64 * 1024, i % 256));
@@ -180,6 +185,7 @@ async function measureAppend(name, runs) {
     }
   } finally {
     unmount();
+    await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: "base" }));
   }
   return { seconds: median(seconds), sent: sent.length ? median(sent) : undefined };
 }

@@ -35,8 +35,9 @@ export class FuseAdapter {
           return data.copy(buffer, 0, 0, Math.min(length, data.length));
         }),
       write: (path: string, fh: number, buffer: Buffer, length: number, position: number, cb: Reply) =>
-        // The buffer is libfuse's memory: copy it before the first await.
-        this.runBytes("write", path, cb, () => fs.write(fh, Buffer.from(buffer.subarray(0, length)), position)),
+        // The buffer is libfuse's memory, valid until the reply: the core consumes it before its
+        // promise settles (Filesystem.write), so no copy is needed here.
+        this.runBytes("write", path, cb, () => fs.write(fh, buffer.subarray(0, length), position)),
       flush: (path: string, fh: number, cb: Reply) => this.run("flush", path, cb, () => fs.flush(fh)),
       fsync: (path: string, _datasync: number, fh: number, cb: Reply) => this.run("fsync", path, cb, () => fs.fsync(fh)),
       release: (path: string, fh: number, cb: Reply) => this.run("release", path, cb, () => fs.release(fh)),

@@ -113,10 +113,14 @@ export class FileSync {
     const { store, uploader } = this.ctx;
     const partSize = Math.max(uploader.config.partSize, store.capabilities.minPartSize);
     // Files below one part stay a single PUT: the stream begins with the first full part.
-    file.startStream = (size) => size < partSize ? undefined : new StreamingUpload({
-      store, uploader, key: file.uploadKey, source: file.staging.handle, partSize, concurrency: uploader.config.concurrency,
-      metadata: withAttributes(file.metadata, { mtimeMs: file.mtimeMs }), contentType: file.contentType,
-    });
+    file.sequential = {
+      partSize,
+      lastPartStaged: Promise.resolve(),
+      startStream: () => new StreamingUpload({
+        store, uploader, key: file.uploadKey, source: file.staging.handle, partSize, concurrency: uploader.config.concurrency,
+        metadata: withAttributes(file.metadata, { mtimeMs: file.mtimeMs }), contentType: file.contentType,
+      }),
+    };
   }
 
   /** Uploads the file if it has changes; serialised per file. Throws EIO on failure. */
@@ -212,20 +216,31 @@ export class FileSync {
   }
 
   private async uploadIfDirty(file: DirtyFile): Promise<void> {
-    if (file.incomplete) throw new FsError("ENOSPC", `${file.path} is incomplete: the staging disk was full; nothing was uploaded`, { cause: file.incomplete });
-    if (!file.dirty || file.unlinked) return;
+    // A streamed file completes its multipart upload (its metadata was fixed when the stream began).
+    const stream = file.takeStream();
+    await file.settled().catch(() => undefined);
+    if (file.incomplete) {
+      void stream?.abort();
+      const code = file.incomplete instanceof StagingFullError ? "ENOSPC" : "EIO";
+      throw new FsError(code, `${file.path} is incomplete: ${file.incomplete.message}; nothing was uploaded`, { cause: file.incomplete });
+    }
+    if (!file.dirty || file.unlinked) {
+      void stream?.abort();
+      return;
+    }
     const generation = file.generation;
     const metadata = withAttributes(file.metadata, { mtimeMs: file.mtimeMs });
     const { journal, log } = this.ctx;
     const key = file.uploadKey;
-    // A multipart upload lasts long enough for a crash to hit it: journal it first, so the next
-    // mount finishes it. A single PUT is journaled only when it fails (and a retry always): until
-    // close returns nothing was promised, and this saves three fsyncs per small file.
-    const journalFirst = file.lastError !== undefined || file.size > this.ctx.uploader.partSizeFor(file.size);
+    // A multipart upload from staging lasts long enough for a crash to hit it: journal it first,
+    // so the next mount finishes it. A single PUT, or the last parts of a streamed file, is
+    // journaled only when it fails (a retry always is): until close returns nothing was promised,
+    // and this spares small files three fsyncs and streamed files an fdatasync of all their data.
+    const journalFirst = file.lastError !== undefined || (!stream && file.size > this.ctx.uploader.partSizeFor(file.size));
     try {
       if (journalFirst) await this.journalFile(file, key, metadata);
       const size = file.size;
-      const { etag } = await this.upload(file, key, metadata);
+      const { etag } = stream ? await stream.finish(size, file.precondition) : await this.upload(file, key, metadata);
       file.sparse?.uploadSucceeded({ key, etag, size });
       file.metadata = metadata;
       file.uploadedGeneration = generation;
@@ -255,13 +270,10 @@ export class FileSync {
     });
   }
 
-  /** One upload of the file as it is now: streamed, a rewrite of a sparse file, or whole from staging. */
+  /** One upload of the file as it is now (not streamed): a rewrite of a sparse file, or whole from staging. */
   private async upload(file: DirtyFile, key: string, metadata: Record<string, string>): Promise<{ etag: string }> {
     const { uploader } = this.ctx;
     const common = { key, size: file.size, metadata, contentType: file.contentType, precondition: file.precondition };
-    // A streamed file completes its multipart upload (its metadata was fixed when the stream began).
-    const stream = file.takeStream();
-    if (stream) return stream.finish(file.size, file.precondition);
     const sparse = file.sparse;
     if (sparse) sparse.beginUpload();
     if (!sparse || file.size <= uploader.partSizeFor(file.size)) {

@@ -75,6 +75,7 @@ export class Filesystem {
     return handle.prefetcher.read(offset, length);
   }
 
+  /** `data` is only read until the returned promise settles (it may be the kernel's buffer). */
   async write(fh: number, data: Buffer, offset: number): Promise<number> {
     const handle = this.ctx.openFiles.get(fh);
     if (handle.kind !== "write") throw new FsError("EBADF", `file handle ${fh} is not open for writing`);

@@ -12,6 +12,7 @@ import type { ByteRange } from "../store/object-store.js";
 import type { SparseContent } from "./sparse-content.js";
 import type { StagingFile } from "./staging.js";
 import type { StreamingUpload } from "./streaming-upload.js";
+import { PartTail } from "./part-tail.js";
 import { readRange, type Precondition } from "./uploader.js";
 
 /** Node error codes of a staging disk that cannot take more data. */
@@ -21,6 +22,15 @@ const DISK_FULL = new Set(["ENOSPC", "EDQUOT"]);
 export class StagingFullError extends Error {
   override readonly name = "StagingFullError";
   readonly code = "ENOSPC";
+}
+
+export interface SequentialWriting {
+  partSize: number;
+  /** Starts the multipart upload, when the first whole part is there. */
+  startStream: () => StreamingUpload;
+  tail?: PartTail;
+  /** The staging write of the last whole part (one runs while the next part fills). */
+  lastPartStaged: Promise<void>;
 }
 
 export class DirtyFile {
@@ -42,13 +52,13 @@ export class DirtyFile {
   conflictCheck = true;
   /** Set after a conflict: this data goes to a `.conflict-<ts>` sibling instead of `key`. */
   conflictKey?: string;
-  /** Set when a write failed for lack of staging space: the content is incomplete. */
-  incomplete?: StagingFullError;
+  /** Set when a staging write failed (disk full, or an I/O error): the content is incomplete. */
+  incomplete?: Error;
   /**
-   * Starts a streaming upload once a sequentially written file has a full part; set while the
-   * file has only ever been written front to back from empty (new, or truncated on open).
+   * Set while the file has only ever been written front to back from empty (new, or truncated
+   * on open): writes collect in `tail`, and each whole part starts uploading at once.
    */
-  startStream?: (size: number) => StreamingUpload | undefined;
+  sequential?: SequentialWriting;
   /** The streaming upload in progress, if any. */
   stream?: StreamingUpload;
   /** Set while some bytes are only in the base object (a large object opened without O_TRUNC). */
@@ -94,33 +104,84 @@ export class DirtyFile {
     return this.sparse ? this.sparse.unsavedBytes : this.size - (this.stream?.streamedBytes ?? 0);
   }
 
+  /**
+   * Writes `data` at `offset`. `data` is not kept once the returned promise settles (the FUSE
+   * adapter passes the kernel's buffer without copying it).
+   */
   async write(data: Buffer, offset: number): Promise<number> {
-    if (offset !== this.size) this.stopStreaming();
+    if (this.incomplete) throw this.incomplete;
+    if (this.sequential && offset === this.size) return this.append(data);
+    if (this.sequential) this.stopStreaming();
     try {
       await this.exclusive(async () => {
         await this.writeStaging(data, offset);
         this.sparse?.noteWrite(offset, offset + data.length);
       });
     } catch (err) {
-      const code = (err as { code?: unknown }).code;
-      if (typeof code !== "string" || !DISK_FULL.has(code)) throw err;
-      this.incomplete = new StagingFullError(`staging disk full while writing ${this.path}`, { cause: err });
-      this.stopStreaming();
-      this.markChanged();
-      throw this.incomplete;
+      throw this.stagingFailed(err);
     }
     this.size = Math.max(this.size, offset + data.length);
     this.markChanged();
-    this.stream ??= this.startStream?.(this.size);
-    // Waits while the stream has its maximum of parts in flight: backpressure on the writer.
-    if (this.stream) await this.stream.grew(this.size);
     return data.length;
   }
 
-  /** Takes the streaming upload for completion; later writes go through staging only. */
+  /** A write at the end of a file written front to back: into the tail, whole parts onwards. */
+  private async append(data: Buffer): Promise<number> {
+    const sequential = this.sequential!;
+    let done = 0;
+    while (done < data.length) {
+      sequential.tail ??= new PartTail(this.size, sequential.partSize);
+      const taken = sequential.tail.take(data, done);
+      done += taken;
+      this.size += taken;
+      if (sequential.tail.full) await this.commitPart(sequential);
+    }
+    this.markChanged();
+    return data.length;
+  }
+
+  /** A whole part: to staging in the background, and to the stream (waits while it is full). */
+  private async commitPart(sequential: SequentialWriting): Promise<void> {
+    const part = sequential.tail!;
+    sequential.tail = undefined;
+    await sequential.lastPartStaged;
+    const staged = this.stageInBackground(part.bytes(), part.start);
+    sequential.lastPartStaged = staged;
+    if (this.incomplete) throw this.incomplete;
+    this.stream ??= sequential.startStream();
+    // Waits while the stream has its maximum of parts in flight: backpressure on the writer.
+    const { released } = await this.stream.add(part.start, part.bytes());
+    void Promise.all([staged, released]).then(() => part.recycle());
+  }
+
+  /** Queues a staging write nobody waits for; a failure marks the file incomplete. */
+  private stageInBackground(data: Buffer, offset: number): Promise<void> {
+    return this.exclusive(() => this.writeStaging(data, offset)).catch((err: unknown) => {
+      this.stagingFailed(err);
+    });
+  }
+
+  /** Records a failed staging write: the file can no longer be uploaded as the writer meant it. */
+  private stagingFailed(err: unknown): unknown {
+    const code = (err as { code?: unknown }).code;
+    this.incomplete ??= typeof code === "string" && DISK_FULL.has(code)
+      ? new StagingFullError(`staging disk full while writing ${this.path}`, { cause: err })
+      : new Error(`staging write failed for ${this.path}`, { cause: err });
+    this.stopStreaming();
+    this.markChanged();
+    return this.incomplete;
+  }
+
+  /**
+   * Ends front-to-back mode and takes the streaming upload (for completion or abort); the tail
+   * is queued to staging, so after `settled()` the staging file holds every byte.
+   */
   takeStream(): StreamingUpload | undefined {
+    const tail = this.sequential?.tail;
+    this.sequential = undefined;
+    // The tail's buffer is not recycled: a read may still be copying from it.
+    if (tail) void this.stageInBackground(tail.bytes(), tail.start);
     const stream = this.stream;
-    this.startStream = undefined;
     this.stream = undefined;
     return stream;
   }
@@ -130,15 +191,33 @@ export class DirtyFile {
     void this.takeStream()?.abort();
   }
 
+  /** Waits for every queued staging write; rejects if one failed. */
+  async settled(): Promise<void> {
+    await this.staged;
+    if (this.incomplete) throw this.incomplete;
+  }
+
   async read(offset: number, length: number): Promise<Buffer> {
     const end = Math.min(offset + length, this.size);
     if (end <= offset) return Buffer.alloc(0);
-    const missing = this.sparse?.missing(offset, end) ?? [];
+    if (this.sparse) return this.readSparse(this.sparse, offset, end);
+    for (;;) {
+      const tail = this.sequential?.tail;
+      await this.staged; // whole parts being written to staging
+      const data = await readRange(this.staging.handle, offset, end - offset);
+      // The tail of a file written front to back is only in memory. If it became a part and was
+      // recycled meanwhile, its bytes are in staging now: read again.
+      if (!tail || tail.overlay(data, offset)) return data;
+    }
+  }
+
+  /** Bytes not in staging come from the base object (not stored: staging holds only changes). */
+  private async readSparse(sparse: SparseContent, offset: number, end: number): Promise<Buffer> {
+    const missing = sparse.missing(offset, end);
     const [data, ...pieces] = await Promise.all([
       readRange(this.staging.handle, offset, end - offset),
       ...missing.map((range) => this.base(range)),
     ]);
-    // Bytes not in staging come from the base object (not stored: staging holds only changes).
     missing.forEach((range, i) => pieces[i]!.copy(data!, range.start - offset));
     return data!;
   }

@@ -1,15 +1,15 @@
 /**
- * Streaming multipart upload of a file written front to back: each time the staged data grows
- * past a part boundary, that part is uploaded in the background (at most `concurrency` at a
- * time), so close only waits for the parts still in flight and the tail.
+ * Streaming multipart upload of a file written front to back: each whole part the writer
+ * collects (see PartTail) is uploaded in the background from that same buffer (at most
+ * `concurrency` at a time), so close only waits for the parts still in flight and the tail.
  *
- * The staging file stays the source of truth: parts are read back from it (page cache), and if
- * the pattern stops being sequential (a seek, a truncate) the stream is aborted and the normal
+ * The staging file stays the source of truth: the tail is read from it at finish, and if the
+ * pattern stops being sequential (a seek, a truncate) the stream is aborted and the normal
  * whole-file upload from staging takes over. A part that fails makes `finish` reject (EIO for
  * the writer) after aborting the multipart upload, so no orphaned parts remain; the next flush
  * uploads from staging again.
  *
- * Writers get backpressure from here: `grew` waits while `concurrency` parts are in flight.
+ * Writers get backpressure from here: `add` waits while `concurrency` parts are in flight.
  */
 import { StoreError } from "../store/errors.js";
 import type { CompletedPart, ObjectStore } from "../store/object-store.js";
@@ -48,16 +48,20 @@ export class StreamingUpload {
     return this.inFlight.size > 0;
   }
 
-  /** The file now has `size` bytes, all written in order: start the parts that are complete. */
-  async grew(size: number): Promise<void> {
-    const { partSize, concurrency, store } = this.o;
-    while (!this.closed && this.error === undefined && size - this.started >= partSize) {
-      if (this.parts.length + this.inFlight.size + 1 >= store.capabilities.maxParts) return; // the tail goes in finish
-      while (this.inFlight.size >= concurrency) await Promise.race(this.inFlight);
-      if (this.closed || this.error !== undefined) return;
-      this.startPart(this.started, partSize);
-      this.started += partSize;
-    }
+  /**
+   * The whole part at `start` is in `body`. Parts must come in order; one that cannot be
+   * streamed (the store's part limit) is left for `finish`, with all after it. Resolves once the
+   * part is under way; `released` settles when `body` is no longer needed. (Wrapped in an
+   * object: an async function returning the promise itself would wait for it.)
+   */
+  async add(start: number, body: Buffer): Promise<{ released: Promise<void> }> {
+    const { concurrency, store } = this.o;
+    const skipped = { released: Promise.resolve() };
+    if (start !== this.started || this.parts.length + this.inFlight.size + 1 >= store.capabilities.maxParts) return skipped;
+    while (this.inFlight.size >= concurrency) await Promise.race(this.inFlight);
+    if (this.closed || this.error !== undefined) return skipped;
+    this.started += body.length;
+    return { released: this.startPart(start, async () => body) };
   }
 
   /** Uploads the tail and completes the object once every part is in. */
@@ -65,7 +69,8 @@ export class StreamingUpload {
     this.closed = true;
     try {
       if (size < this.started) throw new StoreError("Other", `${this.o.key} shrank during a streaming upload`, this.o.key);
-      if (size > this.started || this.started === 0) this.startPart(this.started, size - this.started);
+      const start = this.started;
+      if (size > start || start === 0) this.startPart(start, () => readRange(this.o.source, start, size - start));
       await Promise.all([...this.inFlight]);
       if (this.error !== undefined) throw this.error;
       await this.o.uploader.checkPrecondition(this.o.key, precondition);
@@ -92,16 +97,17 @@ export class StreamingUpload {
     return this.uploadId;
   }
 
-  private startPart(start: number, length: number): void {
+  private startPart(start: number, read: () => Promise<Buffer>): Promise<void> {
     const partNumber = start / this.o.partSize + 1;
     const work = (async (): Promise<void> => {
       const uploadId = await this.id();
-      const body = await readRange(this.o.source, start, length);
+      const body = await read();
       this.parts.push(await this.o.store.uploadPart({ key: this.o.key, uploadId, partNumber, body }));
     })().catch((err: unknown) => {
       this.error ??= err;
     });
     const tracked = work.finally(() => this.inFlight.delete(tracked));
     this.inFlight.add(tracked);
+    return tracked;
   }
 }

@@ -7,8 +7,9 @@
  * After a crash the journaled upload is finished: the object has the journaled size and each
  * byte is the journaled one or a later, never-flushed write (as on a local disk after a power
  * loss) — but nothing that a flush was given is lost.
- * `reopen` closes and reopens the file without O_TRUNC: once it is larger than a part, it is
- * then sparse (only changed bytes staged, unchanged parts copied server-side on upload).
+ * `reopen` closes and reopens the file. Without O_TRUNC, once it is larger than a part, it is
+ * then sparse (only changed bytes staged, unchanged parts copied server-side on upload); with
+ * O_TRUNC, `append`s stream whole parts from the in-memory tail while the file is written.
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
@@ -22,15 +23,17 @@ type Command =
   | { op: "write"; offset: number; length: number; seed: number }
   | { op: "truncate"; size: number }
   | { op: "flush"; fail: boolean }
+  | { op: "append"; length: number; seed: number }
   | { op: "crash" }
-  | { op: "reopen" };
+  | { op: "reopen"; truncate: boolean };
 
 const command: fc.Arbitrary<Command> = fc.oneof(
   fc.record({ op: fc.constant("write" as const), offset: fc.nat(6000), length: fc.integer({ min: 1, max: 3000 }), seed: fc.nat(255) }),
   fc.record({ op: fc.constant("truncate" as const), size: fc.nat(7000) }),
   fc.record({ op: fc.constant("flush" as const), fail: fc.boolean() }),
+  fc.record({ op: fc.constant("append" as const), length: fc.integer({ min: 1, max: 2500 }), seed: fc.nat(255) }),
   fc.record({ op: fc.constant("crash" as const) }),
-  fc.record({ op: fc.constant("reopen" as const) }),
+  fc.record({ op: fc.constant("reopen" as const), truncate: fc.boolean() }),
 );
 
 const resized = (data: Buffer, size: number): Buffer => {
@@ -42,6 +45,7 @@ const resized = (data: Buffer, size: number): Buffer => {
 const UPLOAD_OPS = ["put", "createMultipart", "uploadPart", "completeMultipart"] as const;
 const O_WRONLY = 1;
 const O_RDWR = 2;
+const O_TRUNC = 0o1000;
 
 /** After a crash: the journaled size, and every byte either journaled or written later. */
 function expectRecovered(actual: Buffer, journaled: Buffer, later: Buffer): void {
@@ -62,11 +66,13 @@ async function run(commands: Command[]): Promise<void> {
   let bucket = Buffer.alloc(0);
   let journaled: Buffer | undefined;
   for (const c of commands) {
-    if (c.op === "write") {
+    if (c.op === "write" || c.op === "append") {
+      // An append continues a front-to-back write (streamed through the in-memory part tail).
+      const offset = c.op === "write" ? c.offset : content.length;
       const data = ramp(c.length, c.seed);
-      await fs.write(fh, data, c.offset);
-      content = resized(content, Math.max(content.length, c.offset + c.length));
-      data.copy(content, c.offset);
+      await fs.write(fh, data, offset);
+      content = resized(content, Math.max(content.length, offset + c.length));
+      data.copy(content, offset);
     } else if (c.op === "truncate") {
       await fs.ftruncate(fh, c.size);
       content = resized(content, c.size);
@@ -83,9 +89,11 @@ async function run(commands: Command[]): Promise<void> {
     } else if (c.op === "reopen") {
       // The last close uploads what is unsaved (no fault is armed), like a flush.
       await fs.release(fh);
-      fh = await fs.open("/f", O_RDWR);
       bucket = Buffer.from(content);
       journaled = undefined;
+      // O_TRUNC starts a front-to-back write again: appends then stream through the part tail.
+      fh = await fs.open("/f", c.truncate ? O_RDWR | O_TRUNC : O_RDWR);
+      if (c.truncate) content = Buffer.alloc(0);
     } else {
       fs = mountOn(faults, disk, { partSize: 1024 });
       await (await fs.recoverUploads()).done;
@@ -98,7 +106,7 @@ async function run(commands: Command[]): Promise<void> {
       content = Buffer.from(bucket);
     }
     expect(await fs.read(fh, 0, 20_000)).toEqual(content);
-    if (c.op !== "write" && c.op !== "truncate") expect(await memory.get({ key: "f" })).toEqual(bucket);
+    if (c.op === "flush" || c.op === "crash" || c.op === "reopen") expect(await memory.get({ key: "f" })).toEqual(bucket);
   }
   expect(memory.pendingUploadCount()).toBe(0);
 }

@@ -5,6 +5,7 @@
  * with a generous socket pool is shared by every request. Retries on 5xx, SlowDown, resets and
  * timeouts are the SDK's standard retry strategy (exponential backoff with jitter).
  */
+import { webcrypto } from "node:crypto";
 import http from "node:http";
 import type { Readable } from "node:stream";
 import {
@@ -13,6 +14,7 @@ import {
   PutObjectCommand, S3Client, UploadPartCommand, UploadPartCopyCommand, type S3ClientConfig,
 } from "@aws-sdk/client-s3";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
+import type { BuildMiddleware, MiddlewareStack } from "@smithy/types";
 import { fromIni } from "@aws-sdk/credential-providers";
 import { StoreError } from "../errors.js";
 import type {
@@ -150,6 +152,7 @@ export class S3Store implements ObjectStore {
       Bucket: this.bucket, Key: req.key, Body: req.body, ContentLength: req.body.length, Metadata: req.metadata,
       ContentType: req.contentType, IfMatch: req.ifMatch, IfNoneMatch: req.ifNoneMatch,
     });
+    await withPayloadHash(command, req.body);
     const out = await this.call("PutObject", req.key, (abortSignal) => this.client.send(command, { abortSignal }), req.signal);
     return { etag: quoted(out.ETag ?? "") };
   }
@@ -178,6 +181,7 @@ export class S3Store implements ObjectStore {
     const command = new UploadPartCommand({
       Bucket: this.bucket, Key: req.key, UploadId: req.uploadId, PartNumber: req.partNumber, Body: req.body, ContentLength: req.body.length,
     });
+    await withPayloadHash(command, req.body);
     const out = await this.call("UploadPart", req.key, (abortSignal) => this.client.send(command, { abortSignal }), req.signal);
     return { partNumber: req.partNumber, etag: quoted(out.ETag ?? "") };
   }
@@ -236,6 +240,25 @@ export class S3Store implements ObjectStore {
   }
 }
 
+/** Below this, hashing on the event loop is cheaper than a trip to the thread pool. */
+const OFF_THREAD_HASH_BYTES = 256 * 1024;
+
+/**
+ * SigV4 signs the SHA-256 of the body, and the SDK hashes it on the event loop: 8 MiB takes
+ * ~10 ms, during which no FUSE request is answered. Hashing with WebCrypto runs on libuv's thread
+ * pool; the signer uses an `x-amz-content-sha256` header that is already there.
+ */
+async function withPayloadHash<I extends object, O extends object>(command: { middlewareStack: MiddlewareStack<I, O> }, body: Buffer): Promise<void> {
+  if (body.length < OFF_THREAD_HASH_BYTES) return;
+  const hash = Buffer.from(await webcrypto.subtle.digest("SHA-256", body)).toString("hex");
+  const setHeader: BuildMiddleware<I, O> = (next) => (args) => {
+    const request = args.request as { headers?: Record<string, string> };
+    if (request.headers) request.headers["x-amz-content-sha256"] = hash;
+    return next(args);
+  };
+  command.middlewareStack.add(setHeader, { step: "build", name: "bucketfsPayloadHash" });
+}
+
 /**
  * Reads a response body into one buffer of the announced length. The SDK's transformToByteArray
  * collects chunks and concatenates them, doubling the copying and the garbage on the hottest path
@@ -278,7 +301,9 @@ export function clientConfig(config: S3StoreConfig): S3ClientConfig {
       httpAgent: secure ? undefined : new http.Agent(agentOptions),
       httpsAgent: secure ? httpsAgentFor({ ...agentOptions, host: config.endpoint ? new URL(config.endpoint).hostname : `s3.${config.region ?? "us-east-1"}.amazonaws.com`, caBundle: config.caBundle }) : undefined,
       connectionTimeout: 5_000,
-      requestTimeout: config.requestTimeoutMs ?? 60_000,
+      // An attempt that makes no progress this long fails (and is retried). The handler's own
+      // requestTimeout only logs a warning by default, which left a stalled server hanging writes.
+      socketTimeout: config.requestTimeoutMs ?? 60_000,
     }),
   };
   if (config.credentials) result.credentials = config.credentials;
