@@ -14,6 +14,8 @@
  * - put replaces the whole object atomically; metadata is replaced with what is given.
  * - multipart: parts may be uploaded in any order and concurrently; every part but the last must
  *   be at least `minPartSize`; complete lists parts in ascending order.
+ * - a store does not keep a reference to a request's `body` once the call settles: callers reuse
+ *   part buffers.
  */
 export interface ObjectInfo {
   key: string;

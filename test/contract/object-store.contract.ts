@@ -102,6 +102,20 @@ export function describeObjectStoreContract(name: string, makeStore: () => Promi
       expect(Buffer.compare(await store.get({ key }), expected)).toBe(0);
     });
 
+    it("keeps no reference to a part's body once uploadPart settles (callers reuse buffers)", async () => {
+      const part = store.capabilities.minPartSize;
+      const key = `${prefix}reused`;
+      const { uploadId } = await store.createMultipart({ key });
+      const buffer = Buffer.from(ramp(part + 1000, 4));
+      // Part 2 first: a store that sends parts in order holds it back, and must copy it to do so.
+      const p2 = await store.uploadPart({ key, uploadId, partNumber: 2, body: buffer.subarray(part) });
+      const p1 = await store.uploadPart({ key, uploadId, partNumber: 1, body: buffer.subarray(0, part) });
+      const expected = Buffer.from(buffer);
+      buffer.fill(0);
+      await store.completeMultipart({ key, uploadId, parts: [p1, p2] });
+      expect(Buffer.compare(await store.get({ key }), expected)).toBe(0);
+    });
+
     it("aborts a multipart upload", async () => {
       const key = `${prefix}aborted`;
       const { uploadId } = await store.createMultipart({ key });

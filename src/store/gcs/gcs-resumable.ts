@@ -68,7 +68,8 @@ export class ResumableSessions {
     if (partNumber !== session.next && session.earlyBytes + body.length <= MAX_EARLY_BYTES) {
       session.earlyBytes += body.length;
       const release = (): void => { session.earlyBytes -= body.length; };
-      session.waiting.set(partNumber, { body, sent: release, failed: release });
+      // Resolved before it is sent: keep a copy, the caller may reuse `body` (see ObjectStore.uploadPart).
+      session.waiting.set(partNumber, { body: Buffer.from(body), sent: release, failed: release });
       this.pump(session, key);
       return Promise.resolve();
     }
@@ -114,7 +115,7 @@ export class ResumableSessions {
           const data = session.carry.length > 0 ? Buffer.concat([session.carry, part.body]) : part.body;
           const whole = data.length - (data.length % RESUMABLE_CHUNK);
           if (whole > 0) await this.put(session, data.subarray(0, whole), undefined, key);
-          session.carry = data.subarray(whole);
+          session.carry = Buffer.from(data.subarray(whole)); // a copy: `data` may be the caller's buffer
           session.next++;
           part.sent();
         } catch (err) {
