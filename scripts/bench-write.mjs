@@ -12,7 +12,7 @@
 //    close returned (one run for each peer: they move the whole object).
 // Usage: S3_ENDPOINT=… AWS_ACCESS_KEY_ID=… AWS_SECRET_ACCESS_KEY=… npx tsc -p . && node scripts/bench-write.mjs
 // Env: RUNS (3), SIZE_MIB (1024), FILES (1000), APPEND_BASE_MIB (2048), SKIP_PEERS=1 to skip
-// s3fs/rclone, SKIP_WRITE=1 to measure only the append.
+// s3fs/rclone, PEERS=s3fs,rclone (which peers), SKIP_WRITE=1 to measure only the append.
 import { execFileSync, spawn } from "node:child_process";
 import { appendFileSync, closeSync, mkdirSync, mkdtempSync, openSync, writeFileSync, writeSync } from "node:fs";
 import http from "node:http";
@@ -23,6 +23,7 @@ import { Upload } from "@aws-sdk/lib-storage";
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 const RUNS = Number(process.env.RUNS ?? 3);
+const PEERS = (process.env.PEERS ?? "s3fs,rclone").split(",").filter(Boolean);
 const SIZE_MIB = Number(process.env.SIZE_MIB ?? 1024);
 const FILES = Number(process.env.FILES ?? 1000);
 const APPEND_BASE_MIB = Number(process.env.APPEND_BASE_MIB ?? 2048);
@@ -43,13 +44,13 @@ async function freshBucket(label) {
   return bucket;
 }
 
-async function inBucket(bucket, key) {
-  for (const deadline = Date.now() + 600_000; Date.now() < deadline;) {
-    try {
-      return (await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }))).ContentLength;
-    } catch { await sleep(50); }
+/** Waits until `key` exists (with `size` bytes, when given); returns its size. */
+async function inBucket(bucket, key, size) {
+  for (const deadline = Date.now() + 600_000; Date.now() < deadline; await sleep(50)) {
+    const length = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key })).then((h) => h.ContentLength, () => undefined);
+    if (length !== undefined && (size === undefined || length === size)) return length;
   }
-  throw new Error(`${key} never appeared in ${bucket}`);
+  throw new Error(`${key} never appeared in ${bucket}${size === undefined ? "" : ` with ${size} bytes`}`);
 }
 
 async function countUnder(bucket, prefix) {
@@ -138,21 +139,6 @@ async function measure(name) {
   return { mbps: SIZE_MIB * 1.048576 / median(seconds), closeWait: median(closeWait), filesPerSecond: median(filesPerSecond) };
 }
 
-if (!process.env.SKIP_WRITE) {
-console.error("sdk baseline…");
-const sdkBucket = await freshBucket("sdk");
-const sdkSeconds = [];
-for (let run = 0; run < RUNS; run++) sdkSeconds.push(await sdkUpload(sdkBucket));
-const sdk = SIZE_MIB * 1.048576 / median(sdkSeconds);
-console.error(`sdk ${sdk.toFixed(0)} MB/s`);
-const results = { bucketfs: await measure("bucketfs") };
-if (!process.env.SKIP_PEERS) {
-  // The peers come from Debian's packages; install them on a machine that lacks them.
-  const missing = ["s3fs", "rclone"].filter((p) => { try { execFileSync("which", [p], { stdio: "ignore" }); return false; } catch { return true; } });
-  if (missing.length > 0) execFileSync("apt-get", ["install", "-y", "-q", ...missing], { stdio: "inherit" });
-  for (const peer of ["s3fs", "rclone"]) results[peer] = await measure(peer);
-}
-
 /** Bytes bucketfs has sent to the store so far (its Prometheus counter). */
 async function bytesSent() {
   // A fresh connection each time: a kept-alive one may have been closed by the server meanwhile.
@@ -178,9 +164,10 @@ async function measureAppend(name, runs) {
       const before = name === "bucketfs" ? await bytesSent() : 0;
       const started = performance.now();
       appendFileSync(join(dir, "base"), chunk);
+      // rclone's close returns before its upload: time until the bucket has the appended object.
+      const size = await inBucket(bucket, "base", base.length + (run + 1) * chunk.length);
       seconds.push((performance.now() - started) / 1000);
       if (name === "bucketfs") sent.push((await bytesSent()) - before);
-      const size = await inBucket(bucket, "base");
       console.error(`${name} append run ${run}: ${seconds.at(-1).toFixed(2)} s, object now ${size} bytes${name === "bucketfs" ? `, sent ${sent.at(-1)} bytes` : ""}`);
     }
   } finally {
@@ -189,6 +176,22 @@ async function measureAppend(name, runs) {
   }
   return { seconds: median(seconds), sent: sent.length ? median(sent) : undefined };
 }
+
+if (!process.env.SKIP_PEERS) {
+  // The peers come from Debian's packages; install them on a machine that lacks them.
+  const missing = PEERS.filter((p) => { try { execFileSync("which", [p], { stdio: "ignore" }); return false; } catch { return true; } });
+  if (missing.length > 0) execFileSync("apt-get", ["install", "-y", "-q", ...missing], { stdio: "inherit" });
+}
+
+if (!process.env.SKIP_WRITE) {
+console.error("sdk baseline…");
+const sdkBucket = await freshBucket("sdk");
+const sdkSeconds = [];
+for (let run = 0; run < RUNS; run++) sdkSeconds.push(await sdkUpload(sdkBucket));
+const sdk = SIZE_MIB * 1.048576 / median(sdkSeconds);
+console.error(`sdk ${sdk.toFixed(0)} MB/s`);
+const results = { bucketfs: await measure("bucketfs") };
+if (!process.env.SKIP_PEERS) for (const peer of PEERS) results[peer] = await measure(peer);
 
 console.log(`\nwrite ${SIZE_MIB} MiB (1 MiB writes + close), median of ${RUNS}; lib-storage Upload from memory: ${sdk.toFixed(0)} MB/s`);
 console.log("| system | MB/s until in bucket | × SDK | × this system (bucketfs ÷) | last write → close returned | cp -r of " + FILES + " × 64 KiB, files/s |");
@@ -200,11 +203,11 @@ for (const [name, r] of Object.entries(results)) {
 }
 
 const appends = { bucketfs: await measureAppend("bucketfs", RUNS) };
-if (!process.env.SKIP_PEERS) for (const peer of ["s3fs", "rclone"]) appends[peer] = await measureAppend(peer, 1);
+if (!process.env.SKIP_PEERS) for (const peer of PEERS) appends[peer] = await measureAppend(peer, 1);
 
 const whole = APPEND_BASE_MIB * 1024 * 1024;
 console.log(`\nappend 1 MiB to a ${APPEND_BASE_MIB} MiB object (8 MiB parts), bucketfs median of ${RUNS}, peers 1 run`);
-console.log("| system | bytes sent to the store | ÷ part size (target ≤ 2) | ÷ whole re-upload | seconds until close returned | bucketfs speed-up |");
+console.log("| system | bytes sent to the store | ÷ part size (target ≤ 2) | ÷ whole re-upload | seconds until in the bucket | bucketfs speed-up |");
 console.log("|---|---|---|---|---|---|");
 for (const [name, r] of Object.entries(appends)) {
   const bytes = r.sent === undefined ? "not measured" : String(r.sent);

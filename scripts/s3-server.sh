@@ -215,9 +215,10 @@ osd_op_num_threads_per_shard = 2
 # tcp_nodelay: without it small GETs/LISTs take ~40 ms (Nagle + delayed ACK).
 rgw_frontends = beast endpoint=$HOST:$PORT tcp_nodelay=1
 rgw_enable_usage_log = false
-# Reclaim space of deleted objects after minutes, not hours.
-rgw_gc_obj_min_wait = 300
-rgw_gc_processor_period = 300
+# Reclaim space of deleted objects within a minute, not hours: benchmarks write and delete
+# tens of GiB, and RGW stops answering writes once its OSD is full.
+rgw_gc_obj_min_wait = 30
+rgw_gc_processor_period = 30
 debug_rgw = 1
 EOF
 }
