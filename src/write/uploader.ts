@@ -40,8 +40,7 @@ const COPY_PART_TARGET = 512 * 1024 * 1024;
 /** Uploads one part of a multipart upload. */
 type PartJob = (uploadId: string, partNumber: number) => Promise<CompletedPart>;
 
-export interface RewriteRequest extends Omit<UploadRequest, "source"> {
-  source: StagingHandle;
+export interface RewriteRequest extends UploadRequest {
   base: BaseObject;
   /** True when [start, end) may be copied from `base` unchanged. */
   copyable: (start: number, end: number) => boolean;
