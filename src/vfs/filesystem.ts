@@ -63,7 +63,8 @@ export class Filesystem {
     await this.ctx.namespace.lookupDir(parentOf(path));
     const file = await this.sync.create(path, S_IFREG | (mode & ~S_IFMT));
     file.openCount++;
-    this.ctx.namespace.forget(path);
+    // The new file shows through the local overlay until its upload remembers it.
+    this.ctx.namespace.forgetStat(path);
     return this.ctx.openFiles.add({ kind: "write", path, flags, file });
   }
 

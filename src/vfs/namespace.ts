@@ -10,9 +10,11 @@
  * HEAD per entry; modes and owners of such entries come from the mount defaults until a HEAD
  * (e.g. on open) reads the object's metadata.
  *
- * Listings are cached for the same TTL, so a warm `ls -l` costs no request at all. Any change
- * made through the mount (remember/rememberMissing/forget/forgetTree) drops the listing of the
- * parent directory at once; files not yet uploaded are merged in at every call, never cached.
+ * Listings are cached for the same TTL, so a warm `ls -l` costs no request at all, and a name a
+ * fresh listing does not hold is missing without a request (`cp -r` into a new directory looks
+ * up every name before creating it: 3 requests per file otherwise). A change made through the
+ * mount updates the parent's cached listing (remember/rememberMissing) or drops it (forget,
+ * forgetTree); files not yet uploaded are merged in at every call, never cached.
  */
 import { LRUCache } from "lru-cache";
 import type { Logger } from "../log/logger.js";
@@ -72,6 +74,7 @@ export class Namespace {
     if (local) return local;
     const cached = this.cache.get(path);
     if (cached) return "stat" in cached ? cached.stat : undefined;
+    if (this.listedWithout(path)) return undefined;
     const stat = await this.fetchStat(path);
     // Cached without dropping the parent's listing: a lookup changes nothing in the bucket.
     if (stat) this.cache.set(path, { stat });
@@ -109,20 +112,51 @@ export class Namespace {
     return listed;
   }
 
-  /** A change made through the mount: cache the new stat, drop the parent's listing. */
+  /** A change made through the mount: cache the new stat, and put it in the parent's listing. */
   remember(path: string, stat: FileStat): void {
     this.cache.set(path, { stat });
-    this.listings.delete(parentOf(path));
+    this.updateListing(path, stat);
+  }
+
+  /** A directory just created through the mount: nothing is below it (mkdir checked). */
+  rememberNewDir(path: string, stat: FileStat): void {
+    this.remember(path, stat);
+    this.listings.set(path, []);
   }
 
   rememberMissing(path: string): void {
     this.cache.set(path, { missing: true }, { ttl: Math.max(1, this.config.negativeTtlMs) });
-    this.listings.delete(parentOf(path));
+    this.updateListing(path, undefined);
   }
 
+  /** Drops what is known of a path (and its parent's listing): the bucket may differ from it. */
   forget(path: string): void {
     this.cache.delete(path);
     this.listings.delete(parentOf(path));
+  }
+
+  /** Drops only the cached stat of a path, e.g. the miss cached before a file was created. */
+  forgetStat(path: string): void {
+    this.cache.delete(path);
+  }
+
+  /** True when the parent's cached listing is fresh and does not hold this name. */
+  private listedWithout(path: string): boolean {
+    const listing = this.listings.get(parentOf(path));
+    const name = path.slice(path.lastIndexOf("/") + 1);
+    return listing !== undefined && !listing.some((e) => e.name === name);
+  }
+
+  private updateListing(path: string, stat: FileStat | undefined): void {
+    const parent = parentOf(path);
+    const listing = this.listings.get(parent);
+    if (!listing) return;
+    const name = path.slice(path.lastIndexOf("/") + 1);
+    const others = listing.filter((e) => e.name !== name);
+    // Re-set (not mutated) so the cache re-weighs it, keeping the LIST's expiry: changes made
+    // here must not keep another client's objects out of view past the TTL.
+    const ttl = Math.max(1, this.listings.getRemainingTTL(parent));
+    this.listings.set(parent, stat ? [...others, { name, stat }] : others, { ttl });
   }
 
   /** Forgets a path and everything below it (after a directory rename or removal). */

@@ -30,7 +30,7 @@ export class TreeOperations {
     await namespace.lookupDir(parentOf(path));
     const metadata = withAttributes({}, { mode: S_IFDIR | (mode & ~S_IFMT), ...namespace.defaultAttributes(), mtimeMs: Date.now() });
     await store.put({ key: namespace.mapper.dirPrefix(path), body: Buffer.alloc(0), metadata });
-    namespace.remember(path, namespace.dirStat(metadata));
+    namespace.rememberNewDir(path, namespace.dirStat(metadata));
   }
 
   async rmdir(path: string): Promise<void> {

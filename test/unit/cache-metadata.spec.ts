@@ -1,7 +1,8 @@
 /**
  * The metadata cache of the namespace: `ls -l` of N objects costs the LIST pages and no HEADs,
  * a warm listing costs nothing, negative lookups are cached briefly, the TTL bounds staleness of
- * changes made by other clients, and changes made through the mount show at once.
+ * changes made by other clients, changes made through the mount show at once, and a fresh
+ * listing answers lookups of names it lacks.
  */
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -71,6 +72,31 @@ describe("metadata cache", () => {
     expect(await lsLong(fs, "/dir")).toEqual(["f1", "new"]); // cached listing, within the TTL
     await new Promise((r) => setTimeout(r, 250));
     expect(await lsLong(fs, "/dir")).toEqual(["f1", "new", "remote"]);
+  });
+
+  it("cp -r into a new directory: looking up each name before creating it costs no request", async () => {
+    const { fs, calls } = await setup(10_000, 0);
+    await fs.tree.mkdir("/copy", 0o755);
+    calls.clear();
+    for (let i = 0; i < 5; i++) {
+      await expect(fs.getattr(`/copy/f${i}`)).rejects.toMatchObject({ code: "ENOENT" });
+      await writeFile(fs, `/copy/f${i}`, `file ${i}`);
+    }
+    expect(Object.fromEntries(calls)).toEqual({ put: 5 });
+    expect(await lsLong(fs, "/copy")).toEqual(["f0", "f1", "f2", "f3", "f4"]);
+  });
+
+  it("a fresh listing answers lookups of names it lacks; another client's object shows after the TTL", async () => {
+    const { fs, memory, calls } = await setup(300, 2);
+    await lsLong(fs, "/dir");
+    calls.clear();
+    await expect(fs.getattr("/dir/late")).rejects.toMatchObject({ code: "ENOENT" });
+    expect(calls.size).toBe(0);
+    await memory.put({ key: "dir/late", body: Buffer.from("from elsewhere") });
+    await new Promise((r) => setTimeout(r, 200));
+    await writeFile(fs, "/dir/ours", "updates the listing, which still expires 300 ms after its LIST");
+    await new Promise((r) => setTimeout(r, 150));
+    expect((await fs.getattr("/dir/late")).size).toBe(14);
   });
 
   it("caches a negative lookup briefly", async () => {
