@@ -31,10 +31,6 @@ import type { FsContext } from "./context.js";
 import type { FileStat } from "./types.js";
 import { withAttributes } from "./metadata.js";
 
-/** Ranged GETs used to fill a staging file from an existing object. */
-const FILL_BLOCK = 8 * 1024 * 1024;
-const FILL_CONCURRENCY = 4;
-
 export class FileSync {
   /** Whole-file uploads running now (for --max-dirty: they will free staged data). */
   private activeUploads = 0;
@@ -67,11 +63,12 @@ export class FileSync {
     const file = new DirtyFile(path, key, staging, info?.metadata ?? {}, info?.etag, info?.contentType);
     file.mtimeMs = stat.mtimeMs;
     try {
-      if (info && !truncate && info.size > this.ctx.uploader.partSizeFor(info.size)) {
+      if (info && !truncate) {
         this.makeSparse(file, new SparseContent({ key, etag: info.etag, size: info.size }));
         file.size = info.size;
-      } else if (info && !truncate) {
-        await this.fill(file, info.etag, info.size);
+        // A file of at most one part is uploaded whole anyway: fetch it now, so a conflict can
+        // always save a complete copy of it.
+        if (info.size <= this.ctx.uploader.partSizeFor(info.size)) await this.materialize(file);
       }
       if (truncate && info && info.size > 0) file.markChanged();
       if (truncate || !info) this.allowStreaming(file);
@@ -310,19 +307,5 @@ export class FileSync {
   /** Turns a full staging disk into ENOSPC for the writer (the only error a write can give). */
   static writeError(err: unknown): unknown {
     return err instanceof StagingFullError ? new FsError("ENOSPC", err.message, { cause: err }) : err;
-  }
-
-  private async fill(file: DirtyFile, etag: string, size: number): Promise<void> {
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      while (next < size) {
-        const start = next;
-        next = Math.min(size, next + FILL_BLOCK);
-        const data = await this.ctx.reader.read({ key: file.key, etag, size }, start, next - start);
-        await file.staging.handle.write(data, 0, data.length, start);
-      }
-    };
-    await Promise.all(Array.from({ length: FILL_CONCURRENCY }, worker));
-    file.size = size;
   }
 }

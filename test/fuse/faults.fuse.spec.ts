@@ -162,15 +162,21 @@ describe("an S3 server restart in the middle of a large transfer", () => {
     await run("bash", [SERVER_SCRIPT, "stop", dataDir, "--purge"]).catch(() => undefined);
   }, 120_000);
 
-  it(`a ${RESTART_MIB} MiB read completes with the exact bytes after the server returns`, async () => {
+  /** Starts `work`, restarts the server `afterMs` into it, and returns what the work ended with. */
+  async function acrossRestart<T>(what: string, afterMs: number, work: () => Promise<T>): Promise<T> {
     const started = Date.now();
-    const reading = shTry(`dd if=${mount.path("big.bin")} bs=1M 2>/dev/null | sha256sum`);
-    await new Promise((r) => setTimeout(r, 1_500));
+    const working = work();
+    await new Promise((r) => setTimeout(r, afterMs));
     const restartAt = Date.now();
     const restart = await run("bash", [SERVER_SCRIPT, "restart", dataDir]).then(() => "ok", (e: Error) => e.message);
-    const read = await reading;
+    const result = await working;
     tally.operations++;
-    console.log(`restart during read: restart began ${restartAt - started} ms in, read took ${Date.now() - started} ms, restart: ${restart}`);
+    console.log(`restart during ${what}: restart began ${restartAt - started} ms in, ${what} took ${Date.now() - started} ms, restart: ${restart}`);
+    return result;
+  }
+
+  it(`a ${RESTART_MIB} MiB read completes with the exact bytes after the server returns`, async () => {
+    const read = await acrossRestart("read", 1_500, () => shTry(`dd if=${mount.path("big.bin")} bs=1M 2>/dev/null | sha256sum`));
     expect(read.code).toBe(0);
     expect(read.stdout.split(" ")[0]).toBe(sha256(ramp(size, 3)));
     tally.bytesVerified += size;
@@ -180,14 +186,7 @@ describe("an S3 server restart in the middle of a large transfer", () => {
     const local = join(tempDir("rw"), "up.bin");
     const payload = ramp(size, 11);
     writeFileSync(local, payload);
-    const started = Date.now();
-    const copying = shTry(`cp ${local} ${mount.path("up.bin")}`);
-    await new Promise((r) => setTimeout(r, 3_000));
-    const restartAt = Date.now();
-    const restart = await run("bash", [SERVER_SCRIPT, "restart", dataDir]).then(() => "ok", (e: Error) => e.message);
-    const copy = await copying;
-    tally.operations++;
-    console.log(`restart during upload: restart began ${restartAt - started} ms in, cp took ${Date.now() - started} ms, restart: ${restart}`);
+    const copy = await acrossRestart("upload", 3_000, () => shTry(`cp ${local} ${mount.path("up.bin")}`));
     expect(copy.stderr).toBe("");
     expect(copy.code).toBe(0);
     const client = new S3Client({
