@@ -14,7 +14,7 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-APT_PACKAGES=(libfuse2 fuse3 radosgw ceph-mon ceph-osd curl rsync attr uuid-runtime ca-certificates
+APT_PACKAGES=(libfuse2 fuse3 libfuse3-dev zlib1g-dev pkg-config gcc radosgw ceph-mon ceph-osd curl rsync attr uuid-runtime ca-certificates
   dcmtk python3-pydicom python3-numpy zstd  # IDC fixtures and e2e tests (dcmdump, pydicom, zstd parquet pages)
   systemd)                                  # systemd-analyze verify of the shipped unit
 
@@ -124,6 +124,11 @@ fi
 # --- 3b. fuse-native utimens fix -----------------------------------------------------------
 # fuse-native 2.2.6 drops mtime in utimens (rsync -a, cp -p, touch); rebuild it with the fix.
 node native/patch-fuse-native.cjs >&2 || die "could not rebuild fuse-native with the utimens fix"
+
+# --- 3c. the libfuse3 addon (native/) ---------------------------------------------------------
+# Our own binding: 1 MiB requests, caller identity, cached reads without JavaScript.
+node native/build-addon.cjs >&2 || die "could not build the libfuse3 addon in native/ (see above)"
+node -e "require('./native/build/Release/bucketfs_fuse.node')" || die "the libfuse3 addon was built but does not load"
 
 # --- 4. /dev/fuse ----------------------------------------------------------------------
 if [[ ! -c /dev/fuse ]]; then

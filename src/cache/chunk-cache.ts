@@ -62,6 +62,21 @@ export interface CacheObserver {
 }
 
 
+/** Where the cached chunks of one object version are, for reads served outside JavaScript. */
+export interface CachedChunks {
+  /** Path prefix of the chunk files; chunk `i` is `${base}${i}`. */
+  base: string;
+  /** Bytes before the data in each chunk file (the same for every chunk of a version). */
+  headerLength: number;
+  chunkSize: number;
+  size: number;
+  indexes: Uint32Array;
+  /** CRC32 of each chunk's data, from the index. */
+  crcs: Uint32Array;
+  /** 1 where this process has already checked the file against its CRC. */
+  verified: Uint8Array;
+}
+
 export interface CacheStats {
   dir: string;
   capacityBytes: number;
@@ -100,6 +115,8 @@ export class ChunkCache {
   private clock = 0;
   private closed = false;
   private readonly counters = { hits: 0, misses: 0, evictions: 0, corrupt: 0 };
+  /** Chunks whose file this process wrote or has checked; others are checked on first use. */
+  private readonly verified = new Set<string>();
 
   private constructor(readonly dir: string, private readonly index: CacheIndex, private readonly options: ChunkCacheOptions) {
     this.budget = Math.max(0, options.capacityBytes - indexAllowance(options.capacityBytes));
@@ -173,6 +190,7 @@ export class ChunkCache {
       return undefined;
     }
     this.touch(key, entry);
+    this.verified.add(key);
     this.count("hits");
     return data;
   }
@@ -206,9 +224,58 @@ export class ChunkCache {
     }
     const row: IndexRow = { id: key, ...id, offset, length: data.length, charged, crc, atime: this.tick() };
     this.entries.set(key, row);
+    this.verified.add(key);
     this.writer.upsert(row);
     this.options.observer?.size(this.used);
     return true;
+  }
+
+  /**
+   * The chunk files of one version that are in the cache, for the native read path; undefined
+   * when chunk files are sealed (`--encrypt-cache`: only JavaScript can open them).
+   */
+  localChunks(version: Omit<ChunkIdentity, "index">, size: number, chunkSize: number): CachedChunks | undefined {
+    if (this.options.codec || this.closed || size <= 0) return undefined;
+    const prefix = chunkId({ ...version, index: 0 }).slice(0, -2); // "<hash>.0" → "<hash>"
+    const count = Math.ceil(size / chunkSize);
+    const found: IndexRow[] = [];
+    const fits = (row: IndexRow): boolean => row.offset === row.index * chunkSize && row.length === Math.min(chunkSize, size - row.offset);
+    if (count <= this.entries.size) {
+      for (let index = 0; index < count; index++) {
+        const row = this.entries.get(`${prefix}.${index}`);
+        if (row && fits(row)) found.push(row);
+      }
+    } else {
+      for (const row of this.entries.values()) if (row.id.startsWith(`${prefix}.`) && row.index < count && fits(row)) found.push(row);
+    }
+    if (found.length === 0) return undefined;
+    return {
+      base: join(this.dir, "chunks", prefix.slice(0, 2), `${prefix}.`),
+      headerLength: encodeHeader({ ...version, index: 0, offset: 0, length: 0, crc: 0 }).length,
+      chunkSize, size,
+      indexes: Uint32Array.from(found, (row) => row.index),
+      crcs: Uint32Array.from(found, (row) => row.crc >>> 0),
+      verified: Uint8Array.from(found, (row) => (this.verified.has(row.id) ? 1 : 0)),
+    };
+  }
+
+  /** After a native-served file closes: its chunks were used (LRU) and checked; bad ones go. */
+  async nativeReadsDone(version: Omit<ChunkIdentity, "index">, served: Iterable<number>, bad: Iterable<number>): Promise<void> {
+    for (const index of served) {
+      const key = chunkId({ ...version, index });
+      const entry = this.entries.get(key);
+      if (!entry) continue;
+      this.touch(key, entry);
+      this.verified.add(key);
+      this.count("hits");
+    }
+    for (const index of bad) {
+      const key = chunkId({ ...version, index });
+      if (!this.entries.has(key)) continue;
+      this.count("corrupt");
+      this.warn("chunk file bad (checked by the native read path): dropped", { chunk: key });
+      await this.remove(key);
+    }
   }
 
   /** Chunks the caller did not look up because it knew they were absent: misses all the same. */
@@ -326,6 +393,7 @@ export class ChunkCache {
     const entry = this.entries.get(key);
     if (!entry) return;
     this.entries.delete(key);
+    this.verified.delete(key);
     this.writer.delete(key);
     await unlink(this.pathOf(key)).catch(() => undefined);
     this.used -= entry.charged;

@@ -7,7 +7,7 @@ import { resolve } from "node:path";
 import type { MountConfig } from "../config/schema.js";
 import type { Source } from "../config/source.js";
 import { FuseAdapter } from "../fuse/adapter.js";
-import { FuseSession, unmountPath } from "../fuse/binding.js";
+import { createSession, unmountPath } from "../fuse/binding.js";
 import { createLogger, type Logger } from "../log/logger.js";
 import { createReadChain, type ReadChain } from "../read/read-chain.js";
 import { createFilesystem, Filesystem, type MountedFilesystem } from "../vfs/index.js";
@@ -57,8 +57,13 @@ export async function runDaemon(req: DaemonRequest, ready: (error?: string) => v
     service.setSigner((path, seconds) => security.signPath(path, seconds));
     await service.start(fs);
     if (fs instanceof Filesystem) await startUploadJournal(fs, service, log);
-    const session = new FuseSession(mountpoint, new FuseAdapter(security.wrap(fs), log, service.metrics.fuseOperation).operations(), fuseOptionsFor(req));
+    const ops = new FuseAdapter(security.wrap(fs), log, service.metrics.fuseOperation).operations();
+    const served = fs;
+    const accelerator = served.readVersion && chain.chunkLocator?.((fh) => served.readVersion?.(fh));
+    const session = createSession(mountpoint, ops, fuseOptionsFor(req), { binding: req.config.fuseBinding, accelerator, log: (message) => log.warn(message) });
     await session.mount();
+    if (session.nativeStats) service.metrics.watchNativeReads(session.nativeStats);
+    log.info({ binding: session.binding }, "FUSE binding");
   } catch (err) {
     chain?.close();
     service?.stop();

@@ -52,6 +52,7 @@ export const MOUNT_OPTIONS: OptionSpec[] = [
   { key: "encryptionKeyFile", name: "encryption-key-file", type: "string", help: "file holding the 32-byte key for --encrypt-cache (64 hex digits, base64, or raw)", env: "BUCKETFS_ENCRYPTION_KEY_FILE" },
   { key: "auditLog", name: "audit-log", type: "string", help: "append one JSON line per file operation (time, uid, pid, operation, path, bytes) to FILE" },
   { key: "signMaxExpiry", name: "sign-max-expiry", type: "duration", help: "longest expiry of presigned URLs (bucketfs sign, xattr user.bucketfs.url)", default: "168h" },
+  { key: "fuseBinding", name: "fuse-binding", type: "string", help: "FUSE binding: auto (the libfuse3 addon in native/ when it is built, else fuse-native), native, or fuse-native", default: "auto", env: "BUCKETFS_FUSE_BINDING" },
   { key: "idcIndex", name: "idc-index", type: "string", help: "IDC: use this local idc_index.parquet instead of downloading the published one", env: "BUCKETFS_IDC_INDEX" },
   { key: "idcVersion", name: "idc-version", type: "string", help: "IDC: idc-index-data release to use, e.g. 24.2.2", default: "current" },
   { key: "idcSource", name: "idc-source", type: "string", help: "IDC: read the AWS buckets (aws) or Google's mirror (gcs)", default: "aws" },
@@ -115,6 +116,7 @@ export interface MountConfig {
   encryptionKeyFile?: string;
   auditLog?: string;
   signMaxExpiry: number;
+  fuseBinding: string;
   idcIndex?: string;
   idcVersion: string;
   idcSource: string;

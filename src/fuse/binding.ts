@@ -1,5 +1,6 @@
 /**
- * Typed wrapper over the fuse-native addon (libfuse 2, high-level path API, multi-threaded loop).
+ * Typed wrapper over the fuse-native addon (libfuse 2, high-level path API, multi-threaded loop),
+ * the fallback binding; and `createSession`, which picks it or the libfuse3 addon (native-binding.ts).
  *
  * Invariants of the addon that callers rely on:
  * - every op runs on the Node event loop; a FUSE thread blocks until its callback is called, so
@@ -14,6 +15,7 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import Fuse from "fuse-native";
+import { loadNativeAddon, NativeFuseSession, type NativeStats, type ReadAccelerator } from "./native-binding.js";
 
 const run = promisify(execFile);
 
@@ -29,7 +31,16 @@ class ConfigurableFuse extends Fuse {
   }
 }
 
-export class FuseSession {
+/** What the daemon needs of either binding. */
+export interface MountSession {
+  readonly binding: "native" | "fuse-native";
+  mount(): Promise<void>;
+  /** Reads served without JavaScript (native binding only). */
+  nativeStats?(): NativeStats;
+}
+
+export class FuseSession implements MountSession {
+  readonly binding = "fuse-native";
   private readonly fuse: ConfigurableFuse;
 
   constructor(readonly mountpoint: string, ops: FuseOps, options: string[]) {
@@ -39,6 +50,31 @@ export class FuseSession {
   mount(): Promise<void> {
     return new Promise((resolve, reject) => this.fuse.mount((err) => (err ? reject(err) : resolve())));
   }
+}
+
+export interface SessionOptions {
+  /** "auto" takes the libfuse3 addon when it is built, else fuse-native. */
+  binding: string;
+  accelerator?: ReadAccelerator;
+  log?: (message: string) => void;
+}
+
+/** Opens a session on the chosen binding; `native` fails clearly when the addon is not built. */
+export function createSession(mountpoint: string, ops: FuseOps, options: string[], choice: SessionOptions): MountSession {
+  if (choice.binding !== "auto" && choice.binding !== "native" && choice.binding !== "fuse-native") {
+    throw new Error(`--fuse-binding must be auto, native or fuse-native (got "${choice.binding}")`);
+  }
+  if (choice.binding === "fuse-native") return new FuseSession(mountpoint, ops, options);
+  const addon = loadNativeAddon();
+  if (addon instanceof Error) {
+    if (choice.binding === "native") {
+      throw new Error(`the native FUSE binding is not built (${addon.message.split("\n")[0]}); run scripts/install-deps.sh, or use --fuse-binding fuse-native`);
+    }
+    choice.log?.(`native FUSE binding unavailable, using fuse-native: ${addon.message.split("\n")[0]}`);
+    return new FuseSession(mountpoint, ops, options);
+  }
+  const session = new NativeFuseSession(mountpoint, ops, options, addon, { accelerator: choice.accelerator });
+  return { binding: "native", mount: () => session.mount(), nativeStats: () => session.stats() };
 }
 
 /** Unmounts a FUSE mountpoint: fusermount3 works for the mount's owner, umount for root. */

@@ -52,6 +52,16 @@ export class BucketfsMetrics implements StoreObserver {
     gauge("bucketfs_failed_uploads", "Files whose last upload failed (data kept in the staging dir)", () => source.failedUploads());
   }
 
+  /** Reads the native binding answered from cached chunk files without entering JavaScript. */
+  watchNativeReads(stats: () => { reads: number; bytes: number; bad: number }): void {
+    const counter = (name: string, help: string, read: () => number): void => {
+      new Counter({ name, help, registers: [this.registry], collect() { this.reset(); this.inc(read()); } });
+    };
+    counter("bucketfs_fuse_native_reads_total", "FUSE READs served from the disk cache by the native binding, without JavaScript", () => stats().reads);
+    counter("bucketfs_fuse_native_read_bytes_total", "Bytes of those READs", () => stats().bytes);
+    counter("bucketfs_fuse_native_bad_chunks_total", "Chunk files the native binding found bad (then dropped and refetched)", () => stats().bad);
+  }
+
   /** StoreObserver: called by MeteredStore once per request. */
   storeRequest(op: string, status: string, durationMs: number, bytesIn: number, bytesOut: number): void {
     this.storeRequests.inc({ op, status });

@@ -35,7 +35,7 @@ export interface CachingReaderOptions {
 }
 
 export class CachingReader implements RangeReader {
-  private readonly chunkSize: number;
+  readonly chunkSize: number;
   private readonly maxPendingWrite: number;
   /** Chunks being fetched or written, by chunk id: concurrent readers share one GET. */
   private readonly inflight = new Map<string, Promise<Buffer>>();

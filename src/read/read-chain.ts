@@ -11,7 +11,8 @@ import type { Logger } from "../log/logger.js";
 import type { ObjectStore } from "../store/object-store.js";
 import { CachingReader } from "./cached-reader.js";
 import { MemoryBudget } from "./memory-budget.js";
-import { DirectReader, type RangeReader } from "./range-reader.js";
+import { CachedChunkLocator } from "./native-reads.js";
+import { DirectReader, type ObjectVersion, type RangeReader } from "./range-reader.js";
 
 export interface ReadChainOptions {
   store: ObjectStore;
@@ -29,6 +30,8 @@ export interface ReadChain {
   reader: RangeReader;
   budget: MemoryBudget;
   cache?: ChunkCache;
+  /** For the native binding: where an open file's cached chunks are (no disk cache: undefined). */
+  chunkLocator?(versionOf: (fh: number) => ObjectVersion | undefined): CachedChunkLocator;
   close(): void;
 }
 
@@ -48,7 +51,9 @@ export function createReadChain(options: ReadChainOptions): ReadChain {
     const stats = cache.stats();
     options.log.info({ chunks: stats.chunks, usedBytes: stats.usedBytes, hits: stats.hits, misses: stats.misses, indexBatches: stats.index.batches, indexRows: stats.index.rows, indexMillis: Math.round(stats.index.millis) }, "read cache closed");
   };
-  return { reader, budget, cache, close };
+  const chunkLocator = (versionOf: (fh: number) => ObjectVersion | undefined): CachedChunkLocator =>
+    new CachedChunkLocator(cache, options.store.description, reader.chunkSize, versionOf);
+  return { reader, budget, cache, chunkLocator, close };
 }
 
 function openCache(options: ReadChainOptions): ChunkCache | undefined {

@@ -4,6 +4,7 @@
  * Directory-changing operations (mkdir, rename, chmod, …) live in tree-operations.ts.
  */
 import { Prefetcher } from "../read/prefetcher.js";
+import type { ObjectVersion } from "../read/range-reader.js";
 import type { DirtyFile } from "../write/dirty-file.js";
 import { journalUploadStatus } from "../write/journal-status.js";
 import { DirtyBudget } from "../write/dirty-budget.js";
@@ -74,6 +75,21 @@ export class Filesystem {
     if (local) return local.read(offset, length);
     if (handle.kind === "write") return handle.file.read(offset, length);
     return handle.prefetcher.read(offset, length);
+  }
+
+  /**
+   * The object version a read-only handle reads, while nothing local overrides it (a file being
+   * written at the same path is read from its local changes instead); for the native read path.
+   */
+  readVersion(fh: number): ObjectVersion | undefined {
+    let handle;
+    try {
+      handle = this.ctx.openFiles.get(fh);
+    } catch {
+      return undefined;
+    }
+    if (handle.kind !== "read" || this.ctx.openFiles.dirtyAt(handle.path)) return undefined;
+    return handle.version;
   }
 
   /** `data` is only read until the returned promise settles (it may be the kernel's buffer). */

@@ -4,6 +4,7 @@
  * so one adapter serves them all. Extended attributes are optional: a filesystem without an
  * `xattrs` provider has none (getxattr → ENODATA, listxattr → empty).
  */
+import type { ObjectVersion } from "../read/range-reader.js";
 import type { DirtyFile } from "../write/dirty-file.js";
 import type { DirEntry, FileStat, FsStatfs } from "./types.js";
 
@@ -41,6 +42,8 @@ export interface MountedFilesystem {
   truncate(path: string, size: number): Promise<void>;
   ftruncate(fh: number, size: number): Promise<void>;
   statfs(): FsStatfs;
+  /** The object version a read-only handle reads, when nothing local overrides it (native reads). */
+  readVersion?(fh: number): ObjectVersion | undefined;
   /** Files whose changes are not saved yet (none on read-only namespaces). */
   unsavedFiles(): DirtyFile[];
   /** Saves everything before unmount; returns the paths that failed. */

@@ -1,0 +1,17 @@
+{
+  "targets": [
+    {
+      "target_name": "bucketfs_fuse",
+      "sources": ["src/addon.c", "src/session.c", "src/dispatch.c", "src/cache.c"],
+      "include_dirs": ["/usr/include/fuse3"],
+      "libraries": ["-lfuse3", "-lpthread", "-lz"],
+      "cflags": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers"],
+      "conditions": [
+        ["\"<!(echo $BUCKETFS_ASAN)\" == \"1\"", {
+          "cflags": ["-fsanitize=address", "-fno-omit-frame-pointer", "-g", "-O1"],
+          "ldflags": ["-fsanitize=address"]
+        }]
+      ]
+    }
+  ]
+}

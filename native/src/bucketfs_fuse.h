@@ -1,0 +1,92 @@
+/* Shared declarations of the bucketfs libfuse3 binding (see session.c for the overview). */
+#ifndef BUCKETFS_FUSE_H
+#define BUCKETFS_FUSE_H
+
+#define FUSE_USE_VERSION 312
+#include <fuse.h>
+#include <node_api.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/types.h>
+
+/* Largest READ/WRITE: 256 pages, what libfuse 3.14 and this kernel allow. */
+#define BFS_MAX_IO (1024 * 1024)
+
+/* Operation codes; the order matches OP_NAMES in src/fuse/native-binding.ts. */
+enum bfs_op {
+  BFS_OP_GETATTR, BFS_OP_READDIR, BFS_OP_OPEN, BFS_OP_CREATE, BFS_OP_READ, BFS_OP_WRITE,
+  BFS_OP_FLUSH, BFS_OP_RELEASE, BFS_OP_FSYNC, BFS_OP_TRUNCATE, BFS_OP_UNLINK, BFS_OP_RMDIR,
+  BFS_OP_MKDIR, BFS_OP_MKNOD, BFS_OP_RENAME, BFS_OP_SYMLINK, BFS_OP_LINK, BFS_OP_READLINK,
+  BFS_OP_CHMOD, BFS_OP_CHOWN, BFS_OP_UTIMENS, BFS_OP_STATFS, BFS_OP_GETXATTR, BFS_OP_LISTXATTR,
+  BFS_OP_COUNT
+};
+
+/* One operation waiting for JavaScript. Lives on the FUSE worker's stack. */
+typedef struct bfs_request {
+  enum bfs_op op;
+  const char *path;
+  const char *path2; /* rename target, symlink/link source */
+  const char *name;  /* xattr name */
+  uint64_t fh;
+  int has_fh;
+  int flags;
+  mode_t mode;
+  dev_t rdev;
+  uid_t uid;
+  gid_t gid;
+  off_t offset;
+  size_t size;
+  char *data; /* read destination, write source, readlink/xattr output */
+  struct timespec times[2];
+  struct stat *st;
+  struct statvfs *stv;
+  void *dir_buf;
+  fuse_fill_dir_t filler;
+  int readdir_plus;
+  /* the caller, from fuse_get_context() */
+  uid_t caller_uid;
+  gid_t caller_gid;
+  pid_t caller_pid;
+  mode_t caller_umask;
+  /* slot in the reply table, and its generation when taken */
+  int slot;
+  uint32_t gen;
+  /* results */
+  int result;
+  uint64_t out_fh;
+  /* completion */
+  pthread_mutex_t lock;
+  pthread_cond_t done_cond;
+  int done;
+} bfs_request;
+
+typedef struct bfs_session {
+  struct fuse *fuse;
+  pthread_t loop_thread;
+  int loop_running;
+  int loop_result;
+  napi_threadsafe_function tsfn;     /* operations → JavaScript */
+  napi_threadsafe_function exit_tsfn; /* loop ended (unmounted) → JavaScript */
+  unsigned max_threads;
+  int closed;
+} bfs_session;
+
+bfs_session *bfs_current_session(void);
+void bfs_fill_operations(struct fuse_operations *ops, int with_xattrs);
+
+/* dispatch.c */
+int bfs_dispatch(bfs_session *s, bfs_request *req);
+void bfs_call_js(napi_env env, napi_value js_cb, void *context, void *data);
+napi_value bfs_reply(napi_env env, napi_callback_info info);
+void bfs_fail_all_pending(int err);
+
+/* cache.c: reads answered from chunk files without JavaScript */
+ssize_t bfs_cache_serve(uint64_t fh, char *dest, size_t size, off_t off);
+napi_value bfs_cache_bind(napi_env env, napi_callback_info info);
+napi_value bfs_cache_unbind(napi_env env, napi_callback_info info);
+napi_value bfs_cache_stats(napi_env env, napi_callback_info info);
+void bfs_cache_clear(void);
+
+#endif

@@ -1,0 +1,250 @@
+/*
+ * bucketfs_fuse: a small N-API binding of libfuse3's high-level (path-based) API.
+ *
+ * Why our own binding: fuse-native binds libfuse 2, which caps requests at 128 KiB, hides the
+ * caller (uid/gid/pid) and turns path bytes into UTF-8 strings. This one asks the kernel for
+ * 1 MiB requests, passes the caller and raw path bytes, and can answer reads of cached chunks
+ * on the FUSE worker thread without entering JavaScript (cache.c).
+ *
+ * Threading: libfuse's multi-threaded loop runs on its own threads. Each operation that needs
+ * JavaScript parks its worker on a condition variable and posts the request to the event loop
+ * through a thread-safe function; JavaScript answers with `reply(slot, generation, ...)`.
+ * Requests live on the worker's stack; the slot table (dispatch.c) makes a late or second reply
+ * harmless instead of a write into a dead stack frame.
+ */
+#define _GNU_SOURCE
+#include "bucketfs_fuse.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+static bfs_session g_session;
+
+bfs_session *bfs_current_session(void) { return &g_session; }
+
+/* Fills the request's caller from libfuse's context (valid only during the operation). */
+static void take_caller(bfs_request *req) {
+  struct fuse_context *ctx = fuse_get_context();
+  req->caller_uid = ctx ? ctx->uid : 0;
+  req->caller_gid = ctx ? ctx->gid : 0;
+  req->caller_pid = ctx ? ctx->pid : 0;
+  req->caller_umask = ctx ? ctx->umask : 0;
+}
+
+static int dispatch(bfs_request *req) {
+  take_caller(req);
+  return bfs_dispatch(&g_session, req);
+}
+
+static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg) {
+  /* 1 MiB writes and reads: the kernel here allows 256 pages per request. */
+  conn->max_write = BFS_MAX_IO;
+  conn->max_read = BFS_MAX_IO;
+  /* Async READs in flight (readahead): libfuse's default 12 starves a sequential reader. */
+  conn->max_background = 64;
+  conn->congestion_threshold = 48;
+  if (conn->capable & FUSE_CAP_ASYNC_DIO) conn->want |= FUSE_CAP_ASYNC_DIO;
+  /* auto_cache and the timeouts come from the -o options fuse_new parsed into cfg. */
+  cfg->use_ino = 0;
+  cfg->nullpath_ok = 0;
+  return NULL;
+}
+
+static int op_getattr(const char *path, struct stat *st, struct fuse_file_info *fi) {
+  bfs_request req = {.op = BFS_OP_GETATTR, .path = path, .st = st, .fh = fi ? fi->fh : 0};
+  return dispatch(&req);
+}
+
+static int op_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t off, struct fuse_file_info *fi,
+                      enum fuse_readdir_flags flags) {
+  (void)off;
+  (void)fi;
+  bfs_request req = {.op = BFS_OP_READDIR, .path = path, .dir_buf = buf, .filler = filler,
+                     .readdir_plus = (flags & FUSE_READDIR_PLUS) != 0};
+  return dispatch(&req);
+}
+
+static int op_open(const char *path, struct fuse_file_info *fi) {
+  bfs_request req = {.op = BFS_OP_OPEN, .path = path, .flags = fi->flags};
+  int res = dispatch(&req);
+  if (res == 0) fi->fh = req.out_fh;
+  return res;
+}
+
+static int op_create(const char *path, mode_t mode, struct fuse_file_info *fi) {
+  bfs_request req = {.op = BFS_OP_CREATE, .path = path, .mode = mode, .flags = fi->flags};
+  int res = dispatch(&req);
+  if (res == 0) fi->fh = req.out_fh;
+  return res;
+}
+
+/*
+ * Reads: a cached chunk range is served right here (cache.c); anything else goes to JavaScript,
+ * which copies into a buffer we own. libfuse frees the memory of a memory bufvec after replying.
+ */
+static int op_read_buf(const char *path, struct fuse_bufvec **bufp, size_t size, off_t off, struct fuse_file_info *fi) {
+  struct fuse_bufvec *vec = malloc(sizeof *vec);
+  char *mem = size > 0 ? malloc(size) : NULL;
+  if (!vec || (size > 0 && !mem)) {
+    free(vec);
+    free(mem);
+    return -ENOMEM;
+  }
+  *vec = FUSE_BUFVEC_INIT(size);
+  vec->buf[0].mem = mem;
+  ssize_t served = bfs_cache_serve(fi->fh, mem, size, off);
+  if (served < 0) {
+    bfs_request req = {.op = BFS_OP_READ, .path = path, .fh = fi->fh, .data = mem, .size = size, .offset = off};
+    served = dispatch(&req);
+    if (served < 0) {
+      free(mem);
+      free(vec);
+      return (int)served;
+    }
+    if ((size_t)served > size) served = (ssize_t)size;
+  }
+  vec->buf[0].size = (size_t)served;
+  *bufp = vec;
+  return 0;
+}
+
+static int op_write(const char *path, const char *data, size_t size, off_t off, struct fuse_file_info *fi) {
+  bfs_request req = {.op = BFS_OP_WRITE, .path = path, .fh = fi->fh, .data = (char *)data, .size = size, .offset = off};
+  return dispatch(&req);
+}
+
+#define SIMPLE_FH_OP(name, code)                                              \
+  static int name(const char *path, struct fuse_file_info *fi) {              \
+    bfs_request req = {.op = code, .path = path, .fh = fi ? fi->fh : 0};      \
+    return dispatch(&req);                                                    \
+  }
+SIMPLE_FH_OP(op_flush, BFS_OP_FLUSH)
+SIMPLE_FH_OP(op_release, BFS_OP_RELEASE)
+
+static int op_fsync(const char *path, int datasync, struct fuse_file_info *fi) {
+  bfs_request req = {.op = BFS_OP_FSYNC, .path = path, .fh = fi ? fi->fh : 0, .flags = datasync};
+  return dispatch(&req);
+}
+
+static int op_truncate(const char *path, off_t size, struct fuse_file_info *fi) {
+  bfs_request req = {.op = BFS_OP_TRUNCATE, .path = path, .offset = size, .fh = fi ? fi->fh : 0, .has_fh = fi != NULL};
+  return dispatch(&req);
+}
+
+#define SIMPLE_PATH_OP(name, code)                        \
+  static int name(const char *path) {                    \
+    bfs_request req = {.op = code, .path = path};         \
+    return dispatch(&req);                                \
+  }
+SIMPLE_PATH_OP(op_unlink, BFS_OP_UNLINK)
+SIMPLE_PATH_OP(op_rmdir, BFS_OP_RMDIR)
+
+static int op_mkdir(const char *path, mode_t mode) {
+  bfs_request req = {.op = BFS_OP_MKDIR, .path = path, .mode = mode};
+  return dispatch(&req);
+}
+
+static int op_mknod(const char *path, mode_t mode, dev_t rdev) {
+  bfs_request req = {.op = BFS_OP_MKNOD, .path = path, .mode = mode, .rdev = rdev};
+  return dispatch(&req);
+}
+
+static int op_rename(const char *from, const char *to, unsigned int flags) {
+  bfs_request req = {.op = BFS_OP_RENAME, .path = from, .path2 = to, .flags = (int)flags};
+  return dispatch(&req);
+}
+
+static int op_symlink(const char *target, const char *path) {
+  bfs_request req = {.op = BFS_OP_SYMLINK, .path = path, .path2 = target};
+  return dispatch(&req);
+}
+
+static int op_link(const char *from, const char *to) {
+  bfs_request req = {.op = BFS_OP_LINK, .path = to, .path2 = from};
+  return dispatch(&req);
+}
+
+static int op_readlink(const char *path, char *buf, size_t size) {
+  bfs_request req = {.op = BFS_OP_READLINK, .path = path, .data = buf, .size = size};
+  return dispatch(&req);
+}
+
+static int op_chmod(const char *path, mode_t mode, struct fuse_file_info *fi) {
+  (void)fi;
+  bfs_request req = {.op = BFS_OP_CHMOD, .path = path, .mode = mode};
+  return dispatch(&req);
+}
+
+static int op_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_info *fi) {
+  (void)fi;
+  bfs_request req = {.op = BFS_OP_CHOWN, .path = path, .uid = uid, .gid = gid};
+  return dispatch(&req);
+}
+
+static int op_utimens(const char *path, const struct timespec tv[2], struct fuse_file_info *fi) {
+  (void)fi;
+  bfs_request req = {.op = BFS_OP_UTIMENS, .path = path};
+  if (tv) {
+    req.times[0] = tv[0];
+    req.times[1] = tv[1];
+  } else {
+    req.times[0].tv_nsec = UTIME_NOW;
+    req.times[1].tv_nsec = UTIME_NOW;
+  }
+  return dispatch(&req);
+}
+
+static int op_statfs(const char *path, struct statvfs *st) {
+  bfs_request req = {.op = BFS_OP_STATFS, .path = path, .stv = st};
+  return dispatch(&req);
+}
+
+static int op_getxattr(const char *path, const char *name, char *value, size_t size) {
+  bfs_request req = {.op = BFS_OP_GETXATTR, .path = path, .name = name, .data = value, .size = size};
+  return dispatch(&req);
+}
+
+static int op_listxattr(const char *path, char *list, size_t size) {
+  bfs_request req = {.op = BFS_OP_LISTXATTR, .path = path, .data = list, .size = size};
+  return dispatch(&req);
+}
+
+static void op_destroy(void *private_data) {
+  (void)private_data;
+}
+
+void bfs_fill_operations(struct fuse_operations *ops, int with_xattrs) {
+  memset(ops, 0, sizeof *ops);
+  ops->init = op_init;
+  ops->destroy = op_destroy;
+  ops->getattr = op_getattr;
+  ops->readdir = op_readdir;
+  ops->open = op_open;
+  ops->create = op_create;
+  ops->read_buf = op_read_buf;
+  ops->write = op_write;
+  ops->flush = op_flush;
+  ops->release = op_release;
+  ops->fsync = op_fsync;
+  ops->truncate = op_truncate;
+  ops->unlink = op_unlink;
+  ops->rmdir = op_rmdir;
+  ops->mkdir = op_mkdir;
+  ops->mknod = op_mknod;
+  ops->rename = op_rename;
+  ops->symlink = op_symlink;
+  ops->link = op_link;
+  ops->readlink = op_readlink;
+  ops->chmod = op_chmod;
+  ops->chown = op_chown;
+  ops->utimens = op_utimens;
+  ops->statfs = op_statfs;
+  /* Without attributes to show, leave xattr ops out: the kernel answers ENOTSUP itself and
+     stops asking, instead of a round trip per file for every `ls -l`. */
+  if (with_xattrs) {
+    ops->getxattr = op_getxattr;
+    ops->listxattr = op_listxattr;
+  }
+}

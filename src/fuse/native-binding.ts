@@ -1,0 +1,258 @@
+/**
+ * The libfuse3 binding (native/, our own N-API addon): 1 MiB requests, a multi-threaded loop,
+ * the caller's uid/gid/pid, raw path bytes, and reads of cached chunks answered on the FUSE
+ * worker thread without entering JavaScript.
+ *
+ * This file turns the addon's calls into the same op table the fuse-native binding drives
+ * (src/fuse/adapter.ts), so the adapter serves both. Paths arrive as bytes; a name that is not
+ * valid UTF-8 is refused with EILSEQ, because the object key it would map to is UTF-8 and two
+ * different byte strings must never alias one key.
+ */
+import { readFileSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { resolve } from "node:path";
+import { constants } from "node:os";
+import type { CachedChunks } from "../cache/chunk-cache.js";
+import type { FuseOps } from "./binding.js";
+
+const EILSEQ = constants.errno.EILSEQ ?? 84;
+const EINVAL = constants.errno.EINVAL;
+
+/** Operation codes; the order matches `enum bfs_op` in native/src/bucketfs_fuse.h. */
+const OP_NAMES = [
+  "getattr", "readdir", "open", "create", "read", "write", "flush", "release", "fsync", "truncate", "unlink", "rmdir",
+  "mkdir", "mknod", "rename", "symlink", "link", "readlink", "chmod", "chown", "utimens", "statfs", "getxattr", "listxattr",
+] as const;
+type OpName = (typeof OP_NAMES)[number];
+
+export interface Caller {
+  uid: number;
+  gid: number;
+  pid: number;
+  umask: number;
+}
+
+export interface NativeStats {
+  /** READs answered from chunk files without JavaScript, and their bytes. */
+  reads: number;
+  bytes: number;
+  verified: number;
+  bad: number;
+  fallbacks: number;
+}
+
+export interface NativeAddon {
+  mount(mountpoint: string, options: string[], config: { maxThreads: number; xattrs: boolean }, handler: (...args: unknown[]) => void, onExit: (code: number) => void): void;
+  close(): void;
+  reply(slot: number, generation: number, code: number, value?: unknown, value2?: unknown): void;
+  bind(fh: number, base: string, headerLength: number, chunkSize: number, size: number, indexes: Uint32Array, crcs: Uint32Array, verified: Uint8Array): void;
+  unbind(fh: number): { served: Uint32Array; bad: Uint32Array } | undefined;
+  stats(): NativeStats;
+  readonly maxIo: number;
+}
+
+
+/** Lets reads of cached chunks bypass JavaScript; implemented over the chunk cache (src/read). */
+export interface ReadAccelerator {
+  /** The cached chunks of the object version open read-only under `fh`, if any. */
+  cachedChunks(fh: number): CachedChunks | undefined;
+  /** After close: chunks the addon served (LRU touch) and chunks whose check failed (drop). */
+  report(fh: number, served: Uint32Array, bad: Uint32Array): void;
+}
+
+const ADDON_PATH = resolve(import.meta.dirname, "../../native/build/Release/bucketfs_fuse.node");
+
+/** The addon, or the reason it cannot be used (not built, libfuse3 missing). */
+export function loadNativeAddon(): NativeAddon | Error {
+  try {
+    return createRequire(import.meta.url)(ADDON_PATH) as NativeAddon;
+  } catch (err) {
+    return err instanceof Error ? err : new Error(String(err));
+  }
+}
+
+/** fuse-native's option list, adjusted for libfuse3 (which rejects options it dropped). */
+export function nativeMountOptions(options: string[], maxIo: number): string[] {
+  const dropped = /^(big_writes|nonempty|max_write=.*|max_read=.*)$/;
+  return [...options.filter((o) => !dropped.test(o)), `max_read=${maxIo}`];
+}
+
+type Reply = (code: number, ...values: unknown[]) => void;
+
+export class NativeFuseSession {
+  private readonly boundPaths = new Map<number, string>();
+  private exitListeners: ((code: number) => void)[] = [];
+  private readAheadRaised = false;
+
+  constructor(
+    readonly mountpoint: string,
+    private readonly ops: FuseOps,
+    private readonly options: string[],
+    private readonly addon: NativeAddon,
+    private readonly hooks: { accelerator?: ReadAccelerator; withCaller?: (caller: Caller, run: () => void) => void } = {},
+  ) {}
+
+  mount(): Promise<void> {
+    const handler = (...args: unknown[]): void => this.dispatch(args);
+    const xattrs = typeof this.ops.getxattr === "function";
+    this.addon.mount(this.mountpoint, nativeMountOptions(this.options, this.addon.maxIo), { maxThreads: 16, xattrs }, handler, (code) => {
+      for (const listener of this.exitListeners) listener(code);
+    });
+    return Promise.resolve();
+  }
+
+  /** Called when the FUSE loop ends (unmounted from outside, or closed). */
+  onExit(listener: (code: number) => void): void {
+    this.exitListeners.push(listener);
+  }
+
+  stats(): NativeStats {
+    return this.addon.stats();
+  }
+
+  close(): void {
+    this.addon.close();
+  }
+
+  private dispatch(args: unknown[]): void {
+    // The kernel resets the readahead window when it processes INIT, which happens after mount
+    // returns; the first request proves INIT is done.
+    if (!this.readAheadRaised) this.readAheadRaised = raiseReadAhead(this.mountpoint) || true;
+    const [op, slot, generation, uid, gid, pid, umask, rawPath, ...rest] = args as [number, number, number, number, number, number, number, Buffer, ...unknown[]];
+    const name = OP_NAMES[op];
+    const reply = (code: number, value?: unknown, value2?: unknown): void => this.addon.reply(slot, generation, code, value, value2);
+    const path = decodePath(rawPath);
+    if (path === undefined || name === undefined) return reply(-(name === undefined ? EINVAL : EILSEQ));
+    const run = (): void => this.call(name, path, rest, reply);
+    if (this.hooks.withCaller) this.hooks.withCaller({ uid, gid, pid, umask }, run);
+    else run();
+  }
+
+  private call(name: OpName, path: string, a: unknown[], reply: (code: number, v?: unknown, v2?: unknown) => void): void {
+    const ops = this.ops as Record<string, (...args: unknown[]) => void>;
+    const plain: Reply = (code) => reply(code);
+    switch (name) {
+      case "getattr": return ops.getattr(path, (code: number, st?: FuseStatLike) => reply(code, st && statArray(st)));
+      case "readdir": return ops.readdir(path, (code: number, names?: string[], stats?: FuseStatLike[]) => reply(code, names, stats?.map(statArray)));
+      case "open": return this.open(path, a[0] as number, reply);
+      case "create": this.invalidate(path); return ops.create(path, a[0], (code: number, fh?: number) => reply(code, fh));
+      case "read": case "write": return ops[name](path, a[0], a[1], a[2], a[3], plain);
+      case "flush": return ops.flush(path, a[0], plain);
+      case "release": return this.release(path, a[0] as number, plain);
+      case "fsync": return ops.fsync(path, a[1], a[0], plain);
+      case "truncate": this.invalidate(path); return (a[1] as number) >= 0 ? ops.ftruncate(path, a[1], a[0], plain) : ops.truncate(path, a[0], plain);
+      case "unlink": case "rmdir": this.invalidate(path); return ops[name](path, plain);
+      case "mkdir": case "chmod": return ops[name](path, a[0], plain);
+      case "mknod": return ops.mknod(path, a[0], a[1], plain);
+      case "rename": return this.rename(path, a[0] as Buffer, a[1] as number, reply);
+      case "symlink": return ops.symlink(decodePath(a[0] as Buffer) ?? "", path, plain);
+      case "link": return ops.link(decodePath(a[0] as Buffer) ?? "", path, plain);
+      case "readlink": return ops.readlink(path, (code: number, target?: string) => reply(code, target));
+      case "chown": return ops.chown(path, a[0], a[1], plain);
+      case "utimens": return ops.utimens(path, omitted(a[0] as number), omitted(a[1] as number), plain);
+      case "statfs": return ops.statfs(path, (code: number, s?: Record<string, number>) => reply(code, s && statfsArray(s)));
+      case "getxattr": return ops.getxattr(path, a[0], 0, (code: number, value?: Buffer) => reply(code, value));
+      case "listxattr": return ops.listxattr(path, (code: number, names?: string[]) => reply(code, names));
+    }
+  }
+
+  /** A read-only open binds the handle to its cached chunks, so the addon can serve them. */
+  private open(path: string, flags: number, reply: (code: number, v?: unknown) => void): void {
+    const writing = (flags & 3) !== 0;
+    if (writing) this.invalidate(path);
+    (this.ops.open as (...args: unknown[]) => void)(path, flags, (code: number, fh?: number) => {
+      if (code === 0 && fh !== undefined && !writing) this.bind(fh, path);
+      reply(code, fh);
+    });
+  }
+
+  private bind(fh: number, path: string): void {
+    const chunks = this.hooks.accelerator?.cachedChunks(fh);
+    if (!chunks || chunks.indexes.length === 0) return;
+    this.addon.bind(fh, chunks.base, chunks.headerLength, chunks.chunkSize, chunks.size, chunks.indexes, chunks.crcs, chunks.verified);
+    this.boundPaths.set(fh, path);
+  }
+
+  private unbind(fh: number): void {
+    if (!this.boundPaths.delete(fh)) return;
+    const result = this.addon.unbind(fh);
+    if (result) this.hooks.accelerator?.report(fh, result.served, result.bad);
+  }
+
+  private release(path: string, fh: number, reply: Reply): void {
+    this.unbind(fh);
+    (this.ops.release as (...args: unknown[]) => void)(path, fh, reply);
+  }
+
+  /**
+   * A path about to change (written, truncated, renamed, removed) stops being served from the
+   * cache: JavaScript then answers its reads, from the local changes where there are any.
+   */
+  private invalidate(path: string): void {
+    for (const [fh, bound] of this.boundPaths) if (bound === path || bound.startsWith(`${path}/`)) this.unbind(fh);
+  }
+
+  /** RENAME_NOREPLACE is answered EEXIST when the target exists; RENAME_EXCHANGE is not supported. */
+  private rename(from: string, rawTo: Buffer, flags: number, reply: (code: number) => void): void {
+    const to = decodePath(rawTo);
+    if (to === undefined) return reply(-EILSEQ);
+    const ops = this.ops as Record<string, (...args: unknown[]) => void>;
+    const NOREPLACE = 1;
+    if (flags & ~NOREPLACE) return reply(-EINVAL);
+    this.invalidate(from);
+    this.invalidate(to);
+    if (!(flags & NOREPLACE)) return ops.rename(from, to, reply);
+    ops.getattr(to, (code: number) => (code === 0 ? reply(-constants.errno.EEXIST) : ops.rename(from, to, reply)));
+  }
+}
+
+interface FuseStatLike {
+  mode: number; uid: number; gid: number; size: number; atime: number; mtime: number; ctime: number; nlink: number; blksize: number;
+}
+
+/** The addon's stat layout: [mode, uid, gid, size, atimeMs, mtimeMs, ctimeMs, nlink, blksize]. */
+function statArray(s: FuseStatLike): number[] {
+  return [s.mode, s.uid, s.gid, s.size, s.atime, s.mtime, s.ctime, s.nlink, s.blksize];
+}
+
+function statfsArray(s: Record<string, number>): number[] {
+  return [s.bsize, s.frsize, s.blocks, s.bfree, s.bavail, s.files, s.ffree, s.favail, s.namemax];
+}
+
+/** The addon marks UTIME_OMIT as -1; the adapter's sentinel is any value ≥ TIME_OMIT. */
+function omitted(ms: number): number {
+  return ms < 0 ? Number.MAX_SAFE_INTEGER : ms;
+}
+
+/** UTF-8 path bytes as a string, or undefined when they are not valid UTF-8. */
+export function decodePath(raw: Buffer | undefined): string | undefined {
+  if (!raw) return undefined;
+  const text = raw.toString("utf8");
+  // U+FFFD appears when decoding replaced bytes; a name may also contain it legitimately.
+  if (text.includes("\uFFFD") && !Buffer.from(text, "utf8").equals(raw)) return undefined;
+  return text;
+}
+
+/**
+ * Sequential READs are as large as the kernel's readahead window (128 KiB by default), so 1 MiB
+ * requests need a larger one. The bdi of a FUSE mount is `0:<minor>` of its device; only root
+ * may write it. Read from /proc/self/mountinfo, never by stat-ing our own mount.
+ */
+export function raiseReadAhead(mountpoint: string, kib = READ_AHEAD_KIB): boolean {
+  try {
+    const line = readFileSync("/proc/self/mountinfo", "utf8").split("\n").find((l) => unescapeMount(l.split(" ")[4] ?? "") === mountpoint);
+    const device = line?.split(" ")[2];
+    if (!device?.startsWith("0:")) return false;
+    writeFileSync(`/sys/class/bdi/${device}/read_ahead_kb`, String(kib));
+    return true;
+  } catch {
+    return false; // not root: the kernel's default readahead applies
+  }
+}
+
+/** 16 MiB: sixteen 1 MiB READs in flight, enough to hide a ranged GET's first-byte latency. */
+const READ_AHEAD_KIB = 16 * 1024;
+
+function unescapeMount(field: string): string {
+  return field.replace(/\\([0-7]{3})/g, (_m, octal: string) => String.fromCharCode(parseInt(octal, 8)));
+}

@@ -1,0 +1,30 @@
+/**
+ * Tells the native FUSE binding which chunks of an open file it may read from the disk cache
+ * itself, and hands back what it did: chunks it served (LRU order, verified) and chunks whose
+ * check failed (dropped, so the next read refetches them).
+ */
+import type { CachedChunks, ChunkCache } from "../cache/chunk-cache.js";
+import type { ObjectVersion } from "./range-reader.js";
+
+export class CachedChunkLocator {
+  constructor(
+    private readonly cache: ChunkCache,
+    private readonly source: string,
+    private readonly chunkSize: number,
+    /** The version a read-only handle reads, or undefined when JavaScript must answer its reads. */
+    private readonly versionOf: (fh: number) => ObjectVersion | undefined,
+  ) {}
+
+  cachedChunks(fh: number): CachedChunks | undefined {
+    const version = this.versionOf(fh);
+    if (!version?.etag) return undefined;
+    return this.cache.localChunks({ source: this.source, key: version.key, etag: version.etag }, version.size, this.chunkSize);
+  }
+
+  report(fh: number, served: Uint32Array, bad: Uint32Array): void {
+    const version = this.versionOf(fh);
+    if (!version?.etag) return;
+    // Bookkeeping only: a failure here costs LRU accuracy, never data.
+    void this.cache.nativeReadsDone({ source: this.source, key: version.key, etag: version.etag }, served, bad).catch(() => undefined);
+  }
+}
