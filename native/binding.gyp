@@ -2,9 +2,9 @@
   "targets": [
     {
       "target_name": "bucketfs_fuse",
-      "sources": ["src/addon.c", "src/session.c", "src/dispatch.c", "src/cache.c"],
+      "sources": ["src/addon.c", "src/session.c", "src/dispatch.c", "src/cache.c", "src/fetch.c"],
       "include_dirs": ["/usr/include/fuse3"],
-      "libraries": ["-lfuse3", "-lpthread", "-lz"],
+      "libraries": ["-lfuse3", "-lpthread", "-lz", "-lcurl"],
       "cflags": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers"],
       "conditions": [
         ["\"<!(echo $BUCKETFS_ASAN)\" == \"1\"", {

@@ -14,6 +14,9 @@
 /* Largest READ/WRITE: 256 pages, what libfuse 3.14 and this kernel allow. */
 #define BFS_MAX_IO (1024 * 1024)
 
+/* A READ answer meaning "the range is in the disk cache now: serve it from there". */
+#define BFS_RETRY_CACHED 0x7ffffff0
+
 /* Operation codes; the order matches OP_NAMES in src/fuse/native-binding.ts. */
 enum bfs_op {
   BFS_OP_GETATTR, BFS_OP_READDIR, BFS_OP_OPEN, BFS_OP_CREATE, BFS_OP_READ, BFS_OP_WRITE,
@@ -45,6 +48,7 @@ typedef struct bfs_request {
   void *dir_buf;
   fuse_fill_dir_t filler;
   int readdir_plus;
+  int must_bytes; /* READ: JavaScript must answer with bytes, not "retry from the cache" */
   /* the caller, from fuse_get_context() */
   uid_t caller_uid;
   gid_t caller_gid;
@@ -88,5 +92,8 @@ napi_value bfs_cache_bind(napi_env env, napi_callback_info info);
 napi_value bfs_cache_unbind(napi_env env, napi_callback_info info);
 napi_value bfs_cache_stats(napi_env env, napi_callback_info info);
 void bfs_cache_clear(void);
+
+/* fetch.c: ranged GETs written straight into chunk files */
+napi_value bfs_fill(napi_env env, napi_callback_info info);
 
 #endif

@@ -83,8 +83,9 @@ static void release(bound_file *f) {
   if (free_it) free_bound(f);
 }
 
+/* Pages are added while workers read (bind of more chunks): their pointers are published atomically. */
 static _Atomic uint8_t *state_of(bound_file *f, uint64_t index) {
-  _Atomic uint8_t *page = f->state[index / PAGE_CHUNKS];
+  _Atomic uint8_t *page = __atomic_load_n(&f->state[index / PAGE_CHUNKS], __ATOMIC_ACQUIRE);
   return page ? &page[index % PAGE_CHUNKS] : NULL;
 }
 
@@ -198,12 +199,20 @@ static int mark_present(bound_file *f, uint32_t index, uint32_t crc, int verifie
   if (index >= f->nchunks) return -1;
   uint64_t p = index / PAGE_CHUNKS;
   if (!f->state[p]) {
-    f->state[p] = calloc(PAGE_CHUNKS, 1);
-    f->crc[p] = calloc(PAGE_CHUNKS, sizeof(uint32_t));
-    if (!f->state[p] || !f->crc[p]) return -1;
+    uint32_t *crcs = calloc(PAGE_CHUNKS, sizeof(uint32_t));
+    _Atomic uint8_t *states = calloc(PAGE_CHUNKS, 1);
+    if (!crcs || !states) {
+      free(crcs);
+      free((void *)states);
+      return -1;
+    }
+    f->crc[p] = crcs;
+    __atomic_store_n(&f->state[p], states, __ATOMIC_RELEASE);
   }
+  _Atomic uint8_t *s = &f->state[p][index % PAGE_CHUNKS];
+  if ((atomic_load(s) & STATE_MASK) != ABSENT) return 0; /* known already (or found bad) */
   f->crc[p][index % PAGE_CHUNKS] = crc;
-  atomic_store(&f->state[p][index % PAGE_CHUNKS], (uint8_t)(verified ? VERIFIED : UNVERIFIED));
+  atomic_store(s, (uint8_t)(verified ? VERIFIED : UNVERIFIED));
   return 0;
 }
 
@@ -233,6 +242,16 @@ napi_value bfs_cache_bind(napi_env env, napi_callback_info info) {
   if (!(chunk_size >= 4096 && chunk_size <= MAX_CHUNK_SIZE) || !(size >= 0 && size < 9007199254740992.0) ||
       !(header_len >= 0 && header_len < 65536))
     return throw_error(env, "bind: chunk size, size or header length out of range");
+  bound_file *existing = acquire((uint64_t)fh);
+  if (existing) {
+    /* More chunks of a bound file (filled since): add them; the geometry cannot change. */
+    int bad = existing->chunk_size != (uint32_t)chunk_size || existing->size != (uint64_t)size;
+    pthread_mutex_lock(&table_lock); /* one binder at a time: page allocation is not concurrent-safe */
+    for (size_t i = 0; !bad && i < n_indexes; i++) bad = mark_present(existing, indexes[i], crcs[i], verified[i]) != 0;
+    pthread_mutex_unlock(&table_lock);
+    release(existing);
+    return bad ? throw_error(env, "bind: chunk geometry changed or index out of range") : NULL;
+  }
   bound_file *f = calloc(1, sizeof *f);
   if (!f) return throw_error(env, "bind: out of memory");
   f->fh = (uint64_t)fh;

@@ -149,7 +149,8 @@ static int op_arguments(napi_env env, bfs_request *r, napi_value *a) {
     case BFS_OP_CREATE: a[0] = num(env, r->mode); a[1] = num(env, r->flags); return 2;
     case BFS_OP_READ: case BFS_OP_WRITE:
       a[0] = num(env, (double)r->fh); a[1] = borrowed(env, r->data, r->size);
-      a[2] = num(env, (double)r->size); a[3] = num(env, (double)r->offset); return 4;
+      a[2] = num(env, (double)r->size); a[3] = num(env, (double)r->offset);
+      napi_get_boolean(env, r->must_bytes, &a[4]); return 5;
     case BFS_OP_FSYNC: a[0] = num(env, (double)r->fh); a[1] = num(env, r->flags); return 2;
     case BFS_OP_TRUNCATE: a[0] = num(env, (double)r->offset); a[1] = num(env, r->has_fh ? (double)r->fh : -1); return 2;
     case BFS_OP_MKDIR: case BFS_OP_CHMOD: a[0] = num(env, r->mode); return 1;
@@ -325,7 +326,13 @@ static int reply_value(napi_env env, bfs_request *r, int code, napi_value v1, na
       return reply_bytes(r, data, length);
     }
     case BFS_OP_LISTXATTR: return reply_listxattr(env, r, v1);
-    default: return code; /* read/write byte counts, or 0 */
+    case BFS_OP_READ: {
+      bool retry = false;
+      napi_get_value_bool(env, v1, &retry);
+      if (retry && !r->must_bytes) return BFS_RETRY_CACHED;
+      return code > (int)r->size ? -EIO : code;
+    }
+    default: return code; /* write byte counts, or 0 */
   }
 }
 

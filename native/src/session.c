@@ -33,6 +33,15 @@ static void take_caller(bfs_request *req) {
   req->caller_umask = ctx ? ctx->umask : 0;
 }
 
+/* Names libfuse's worker threads once, so `top -H` and per-thread CPU show what they are. */
+static void name_worker(void) {
+  static __thread int named;
+  if (!named) {
+    named = 1;
+    pthread_setname_np(pthread_self(), "bfs-fuse");
+  }
+}
+
 static int dispatch(bfs_request *req) {
   take_caller(req);
   return bfs_dispatch(&g_session, req);
@@ -81,8 +90,9 @@ static int op_create(const char *path, mode_t mode, struct fuse_file_info *fi) {
 }
 
 /*
- * Reads: a cached chunk range is served right here (cache.c); anything else goes to JavaScript,
- * which copies into a buffer we own. libfuse frees the memory of a memory bufvec after replying.
+ * Reads: a cached chunk range is served right here (cache.c). Anything else goes to JavaScript,
+ * which either fills the cache and answers BFS_RETRY_CACHED (the native read path), or copies
+ * the bytes into a buffer we own. libfuse frees a memory bufvec's memory after replying.
  */
 static int op_read_buf(const char *path, struct fuse_bufvec **bufp, size_t size, off_t off, struct fuse_file_info *fi) {
   struct fuse_bufvec *vec = malloc(sizeof *vec);
@@ -94,10 +104,20 @@ static int op_read_buf(const char *path, struct fuse_bufvec **bufp, size_t size,
   }
   *vec = FUSE_BUFVEC_INIT(size);
   vec->buf[0].mem = mem;
+  name_worker();
   ssize_t served = bfs_cache_serve(fi->fh, mem, size, off);
   if (served < 0) {
     bfs_request req = {.op = BFS_OP_READ, .path = path, .fh = fi->fh, .data = mem, .size = size, .offset = off};
     served = dispatch(&req);
+    if (served == BFS_RETRY_CACHED) {
+      /* JavaScript filled the cache; if the chunks are gone again (evicted), it reads for us. */
+      served = bfs_cache_serve(fi->fh, mem, size, off);
+      if (served < 0) {
+        bfs_request again = {.op = BFS_OP_READ, .path = path, .fh = fi->fh, .data = mem, .size = size, .offset = off, .must_bytes = 1};
+        served = dispatch(&again);
+        if (served == BFS_RETRY_CACHED) served = -EIO;
+      }
+    }
     if (served < 0) {
       free(mem);
       free(vec);
@@ -111,6 +131,7 @@ static int op_read_buf(const char *path, struct fuse_bufvec **bufp, size_t size,
 }
 
 static int op_write(const char *path, const char *data, size_t size, off_t off, struct fuse_file_info *fi) {
+  name_worker();
   bfs_request req = {.op = BFS_OP_WRITE, .path = path, .fh = fi->fh, .data = (char *)data, .size = size, .offset = off};
   return dispatch(&req);
 }

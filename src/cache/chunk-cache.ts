@@ -14,15 +14,17 @@
  *   missing or bad file is dropped and reported as a miss, never served.
  * - One process owns a cache directory at a time (`<dir>/lock` holds its pid).
  */
-import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, chmodSync } from "node:fs";
-import { close, open as openCallback, readFile as readFileCallback, rename as renameCallback, writev } from "node:fs";
+import { existsSync, mkdirSync, rmSync, chmodSync } from "node:fs";
+import { readFile as readFileCallback } from "node:fs";
 import { unlink } from "node:fs/promises";
 import { promisify } from "node:util";
 import { join } from "node:path";
 import { CacheIndex, IndexWriter, type IndexRow } from "./cache-index.js";
 import { CacheBusyError, lockHolder, takeLock } from "./cache-lock.js";
-import { ChunkFormatError, dataChecksum, decodeHeader, encodeHeader, verifyChunk, type ChunkIdentity } from "./chunk-format.js";
+import { ChunkFormatError, dataChecksum, encodeHeader, verifyChunk, type ChunkIdentity } from "./chunk-format.js";
+import { chargedSize, chunkId, scanChunkFiles, writeFileAtomically } from "./chunk-files.js";
+
+export { chargedSize, chunkId };
 
 /**
  * Callback readFile: one fstat and one read of the whole file. fs/promises' readFile reads in
@@ -32,8 +34,6 @@ const readFile = promisify(readFileCallback);
 
 export { CacheBusyError, lockHolder };
 
-/** Chunks are charged in filesystem blocks, which is what `du` counts. */
-const BLOCK = 4096;
 
 export interface ChunkCacheOptions {
   capacityBytes: number;
@@ -77,6 +77,20 @@ export interface CachedChunks {
   verified: Uint8Array;
 }
 
+/** Space and names reserved for a chunk that another writer (the native filler) writes itself. */
+export interface FillSlot {
+  id: ChunkIdentity;
+  key: string;
+  offset: number;
+  length: number;
+  /** Written here first, renamed to `path` when complete. */
+  tmp: string;
+  path: string;
+  /** The chunk header with zero checksums; the writer fills both in. */
+  header: Buffer;
+  charged: number;
+}
+
 export interface CacheStats {
   dir: string;
   capacityBytes: number;
@@ -87,15 +101,6 @@ export interface CacheStats {
   evictions: number;
   corrupt: number;
   index: { batches: number; rows: number; millis: number };
-}
-
-export function chunkId(id: ChunkIdentity): string {
-  const hash = createHash("sha256").update(`${id.source}\0${id.key}\0${id.etag}`).digest("hex").slice(0, 40);
-  return `${hash}.${id.index}`;
-}
-
-export function chargedSize(headerAndData: number): number {
-  return Math.ceil(headerAndData / BLOCK) * BLOCK;
 }
 
 /** Room kept for the SQLite files inside the cap: 1/64 of it, at most 64 MiB. */
@@ -234,14 +239,15 @@ export class ChunkCache {
    * The chunk files of one version that are in the cache, for the native read path; undefined
    * when chunk files are sealed (`--encrypt-cache`: only JavaScript can open them).
    */
-  localChunks(version: Omit<ChunkIdentity, "index">, size: number, chunkSize: number): CachedChunks | undefined {
+  localChunks(version: Omit<ChunkIdentity, "index">, size: number, chunkSize: number, range = { first: 0, last: Infinity }): CachedChunks | undefined {
     if (this.options.codec || this.closed || size <= 0) return undefined;
     const prefix = chunkId({ ...version, index: 0 }).slice(0, -2); // "<hash>.0" → "<hash>"
-    const count = Math.ceil(size / chunkSize);
+    const count = Math.min(Math.ceil(size / chunkSize), range.last + 1);
     const found: IndexRow[] = [];
-    const fits = (row: IndexRow): boolean => row.offset === row.index * chunkSize && row.length === Math.min(chunkSize, size - row.offset);
-    if (count <= this.entries.size) {
-      for (let index = 0; index < count; index++) {
+    const fits = (row: IndexRow): boolean =>
+      row.index >= range.first && row.offset === row.index * chunkSize && row.length === Math.min(chunkSize, size - row.offset);
+    if (count - range.first <= this.entries.size) {
+      for (let index = range.first; index < count; index++) {
         const row = this.entries.get(`${prefix}.${index}`);
         if (row && fits(row)) found.push(row);
       }
@@ -276,6 +282,41 @@ export class ChunkCache {
       this.warn("chunk file bad (checked by the native read path): dropped", { chunk: key });
       await this.remove(key);
     }
+  }
+
+  /**
+   * Reserves room (evicting as `put` does) and names for a chunk the native filler will write;
+   * undefined if it is cached already or cannot be (no room, sealed files).
+   */
+  async reserveFill(id: ChunkIdentity, offset: number, length: number): Promise<FillSlot | undefined> {
+    if (this.closed || this.options.codec) return undefined;
+    const key = chunkId(id);
+    if (this.entries.has(key)) return undefined;
+    const header = encodeHeader({ ...id, offset, length, crc: 0 });
+    const charged = chargedSize(header.length + length);
+    if (!(await this.reserve(charged))) return undefined;
+    this.ensureSubdir(key);
+    const tmp = join(this.dir, "tmp", `${process.pid}-${this.tmpCounter++}`);
+    return { id, key, offset, length, tmp, path: this.pathOf(key), header, charged };
+  }
+
+  /** The filler wrote the chunk file with this data checksum: it is cached (and verified). */
+  commitFill(slot: FillSlot, crc: number): void {
+    if (this.closed || this.entries.has(slot.key)) {
+      this.used -= slot.charged;
+      if (this.closed) void unlink(slot.path).catch(() => undefined); // no index row would ever own it
+      return;
+    }
+    const row: IndexRow = { id: slot.key, ...slot.id, offset: slot.offset, length: slot.length, charged: slot.charged, crc: crc >>> 0, atime: this.tick() };
+    this.entries.set(slot.key, row);
+    this.verified.add(slot.key);
+    this.writer.upsert(row);
+    this.options.observer?.size(this.used);
+  }
+
+  /** The filler failed (it removed its files): the reservation is returned. */
+  abandonFill(slot: FillSlot): void {
+    this.used -= slot.charged;
   }
 
   /** Chunks the caller did not look up because it knew they were absent: misses all the same. */
@@ -412,49 +453,4 @@ export class ChunkCache {
   private warn(message: string, detail: Record<string, unknown>): void {
     this.options.warn?.(message, detail);
   }
-}
-
-/**
- * Writes `parts` to `tmp` and renames it to `path`. Callback-style fs: the FileHandle promise API
- * costs noticeably more main-thread time, and this runs once per chunk on the read path.
- */
-function writeFileAtomically(tmp: string, path: string, parts: Buffer[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    openCallback(tmp, "w", 0o600, (openErr, fd) => {
-      if (openErr) return reject(openErr);
-      const total = parts.reduce((n, p) => n + p.length, 0);
-      writev(fd, parts, (writeErr, written) => {
-        close(fd, (closeErr) => {
-          // A short write (disk full) fails the chunk: it is simply not cached.
-          const err = writeErr ?? closeErr ?? (written !== total ? new Error(`short write to ${tmp}`) : null);
-          if (err) return reject(err);
-          renameCallback(tmp, path, (renameErr) => (renameErr ? reject(renameErr) : resolve()));
-        });
-      });
-    });
-  });
-}
-
-/** Rebuilds index rows from the chunk files' own headers; unreadable files are deleted. */
-function scanChunkFiles(chunksDir: string, dropped: (file: string) => void, decode: (file: Buffer, name: string) => Buffer): IndexRow[] {
-  const rows: IndexRow[] = [];
-  for (const sub of readdirSync(chunksDir)) {
-    const subDir = join(chunksDir, sub);
-    for (const name of readdirSync(subDir)) {
-      const file = join(subDir, name);
-      try {
-        const stored = readFileSync(file);
-        const bytes = decode(stored, name);
-        const { header } = decodeHeader(bytes);
-        const id = chunkId(header);
-        if (id !== name) throw new ChunkFormatError("file name does not match its header");
-        verifyChunk(bytes, header);
-        rows.push({ id, ...header, charged: chargedSize(stored.length), atime: statSync(file).mtimeMs });
-      } catch {
-        rmSync(file, { force: true });
-        dropped(file);
-      }
-    }
-  }
-  return rows.sort((a, b) => a.atime - b.atime);
 }

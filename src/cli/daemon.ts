@@ -7,9 +7,9 @@ import { resolve } from "node:path";
 import type { MountConfig } from "../config/schema.js";
 import type { Source } from "../config/source.js";
 import { FuseAdapter } from "../fuse/adapter.js";
-import { createSession, unmountPath } from "../fuse/binding.js";
+import { createSession, resolveBinding, unmountPath } from "../fuse/binding.js";
 import { createLogger, type Logger } from "../log/logger.js";
-import { createReadChain, type ReadChain } from "../read/read-chain.js";
+import { createReadChain, type ReadChain, type ReadChainOptions } from "../read/read-chain.js";
 import { createFilesystem, Filesystem, type MountedFilesystem } from "../vfs/index.js";
 import { defaultCacheDir, readCacheDir, stagingDirFor, uploadJournalPathFor } from "./dirs.js";
 import { isMountpoint, removeMountRecord, writeExitReport, writeMountRecord } from "./mount-table.js";
@@ -43,7 +43,12 @@ export async function runDaemon(req: DaemonRequest, ready: (error?: string) => v
     service = createMountService({ source: req.source.url, mountpoint, config: req.config }, createStore(req.source, req.config), log);
     const store = service.store;
     await checkStoreAccess(store, req.config.endpoint, req.source.scheme);
-    chain = openReadChain(req, service, log, security.atRest?.chunkCodec);
+    const binding = resolveBinding(req.config.fuseBinding, (message) => log.warn(message));
+    const nativeFill = binding.kind === "native" ? {
+      fill: binding.addon.fill, caFile: req.config.caBundle, timeoutSeconds: Math.max(1, Math.ceil(req.config.requestTimeout / 1000)),
+      observe: (bytes: number, ms: number, ok: boolean) => service?.store.nativeGet(bytes, ms, ok),
+    } : undefined;
+    chain = openReadChain(req, service, log, security.atRest?.chunkCodec, nativeFill);
     fs = req.source.scheme === "idc" ? await openIdcForMount(req.config, store, chain, log) : createFilesystem({
       store, prefix: req.source.prefix, log, readOnly: req.config.readOnly,
       stagingDir: stagingDirFor(req.config.cacheDir ?? defaultCacheDir(), req.source.url),
@@ -52,15 +57,15 @@ export async function runDaemon(req: DaemonRequest, ready: (error?: string) => v
       uid: req.config.uid, gid: req.config.gid, metadataTtlMs: req.config.metadataTtl,
       upload: { partSize: req.config.partSize, concurrency: req.config.uploadConcurrency },
       maxDirtyBytes: req.config.maxDirty,
-      reader: chain.reader, prefetch: { budget: chain.budget },
+      reader: chain.reader, fill: chain.fill, prefetch: { budget: chain.budget },
     });
     service.setSigner((path, seconds) => security.signPath(path, seconds));
     await service.start(fs);
     if (fs instanceof Filesystem) await startUploadJournal(fs, service, log);
     const ops = new FuseAdapter(security.wrap(fs), log, service.metrics.fuseOperation).operations();
     const served = fs;
-    const accelerator = served.readVersion && chain.chunkLocator?.((fh) => served.readVersion?.(fh));
-    const session = createSession(mountpoint, ops, fuseOptionsFor(req), { binding: req.config.fuseBinding, accelerator, log: (message) => log.warn(message) });
+    const accelerator = served.readVersion && chain.chunkLocator?.((fh) => served.readVersion?.(fh), served.prepareCached?.bind(served));
+    const session = createSession(mountpoint, ops, fuseOptionsFor(req), binding, accelerator);
     await session.mount();
     if (session.nativeStats) service.metrics.watchNativeReads(session.nativeStats);
     log.info({ binding: session.binding }, "FUSE binding");
@@ -87,11 +92,11 @@ async function startUploadJournal(fs: Filesystem, service: MountService, log: Lo
 }
 
 /** Chunk cache → direct GET, with the read-ahead budget; the index is flushed and the cache unlocked at exit. */
-function openReadChain(req: DaemonRequest, service: MountService, log: Logger, codec?: ChunkFileCodec): ReadChain {
+function openReadChain(req: DaemonRequest, service: MountService, log: Logger, codec?: ChunkFileCodec, nativeFill?: ReadChainOptions["nativeFill"]): ReadChain {
   const metrics = service.metrics;
   const chain = createReadChain({
     store: service.store, cacheDir: readCacheDir(req.config.cacheDir ?? defaultCacheDir()),
-    cacheSizeBytes: req.config.cacheSize, maxMemoryBytes: req.config.maxMemory, log, codec,
+    cacheSizeBytes: req.config.cacheSize, maxMemoryBytes: req.config.maxMemory, log, codec, nativeFill,
     observer: { hit: () => metrics.cacheHits.inc(), miss: () => metrics.cacheMisses.inc(), evicted: () => metrics.cacheEvictions.inc(), size: (bytes) => metrics.cacheSizeBytes.set(bytes) },
   });
   metrics.cacheCapacityBytes.set(chain.cache ? req.config.cacheSize : 0);

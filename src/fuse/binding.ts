@@ -15,7 +15,7 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import Fuse from "fuse-native";
-import { loadNativeAddon, NativeFuseSession, type NativeStats, type ReadAccelerator } from "./native-binding.js";
+import { loadNativeAddon, NativeFuseSession, type NativeAddon, type NativeStats, type ReadAccelerator } from "./native-binding.js";
 
 const run = promisify(execFile);
 
@@ -52,28 +52,26 @@ export class FuseSession implements MountSession {
   }
 }
 
-export interface SessionOptions {
-  /** "auto" takes the libfuse3 addon when it is built, else fuse-native. */
-  binding: string;
-  accelerator?: ReadAccelerator;
-  log?: (message: string) => void;
+/** The binding a mount will use, decided before the read path is built (it shapes it). */
+export type ResolvedBinding = { kind: "native"; addon: NativeAddon } | { kind: "fuse-native" };
+
+/** "auto" takes the libfuse3 addon when it loads, else fuse-native; `native` fails clearly without it. */
+export function resolveBinding(choice: string, warn?: (message: string) => void): ResolvedBinding {
+  if (choice !== "auto" && choice !== "native" && choice !== "fuse-native") {
+    throw new Error(`--fuse-binding must be auto, native or fuse-native (got "${choice}")`);
+  }
+  if (choice === "fuse-native") return { kind: "fuse-native" };
+  const addon = loadNativeAddon();
+  if (!(addon instanceof Error)) return { kind: "native", addon };
+  const reason = addon.message.split("\n")[0];
+  if (choice === "native") throw new Error(`the native FUSE binding is not built (${reason}); run scripts/install-deps.sh, or use --fuse-binding fuse-native`);
+  warn?.(`native FUSE binding unavailable, using fuse-native: ${reason}`);
+  return { kind: "fuse-native" };
 }
 
-/** Opens a session on the chosen binding; `native` fails clearly when the addon is not built. */
-export function createSession(mountpoint: string, ops: FuseOps, options: string[], choice: SessionOptions): MountSession {
-  if (choice.binding !== "auto" && choice.binding !== "native" && choice.binding !== "fuse-native") {
-    throw new Error(`--fuse-binding must be auto, native or fuse-native (got "${choice.binding}")`);
-  }
-  if (choice.binding === "fuse-native") return new FuseSession(mountpoint, ops, options);
-  const addon = loadNativeAddon();
-  if (addon instanceof Error) {
-    if (choice.binding === "native") {
-      throw new Error(`the native FUSE binding is not built (${addon.message.split("\n")[0]}); run scripts/install-deps.sh, or use --fuse-binding fuse-native`);
-    }
-    choice.log?.(`native FUSE binding unavailable, using fuse-native: ${addon.message.split("\n")[0]}`);
-    return new FuseSession(mountpoint, ops, options);
-  }
-  const session = new NativeFuseSession(mountpoint, ops, options, addon, { accelerator: choice.accelerator });
+export function createSession(mountpoint: string, ops: FuseOps, options: string[], binding: ResolvedBinding, accelerator?: ReadAccelerator): MountSession {
+  if (binding.kind === "fuse-native") return new FuseSession(mountpoint, ops, options);
+  const session = new NativeFuseSession(mountpoint, ops, options, binding.addon, { accelerator });
   return { binding: "native", mount: () => session.mount(), nativeStats: () => session.stats() };
 }
 

@@ -13,6 +13,7 @@ import { createRequire } from "node:module";
 import { resolve } from "node:path";
 import { constants } from "node:os";
 import type { CachedChunks } from "../cache/chunk-cache.js";
+import type { NativeFill } from "../read/native-fill.js";
 import type { FuseOps } from "./binding.js";
 
 const EILSEQ = constants.errno.EILSEQ ?? 84;
@@ -48,14 +49,18 @@ export interface NativeAddon {
   bind(fh: number, base: string, headerLength: number, chunkSize: number, size: number, indexes: Uint32Array, crcs: Uint32Array, verified: Uint8Array): void;
   unbind(fh: number): { served: Uint32Array; bad: Uint32Array } | undefined;
   stats(): NativeStats;
+  /** Ranged GETs written straight into chunk files (native/src/fetch.c). */
+  fill: NativeFill;
   readonly maxIo: number;
 }
 
 
 /** Lets reads of cached chunks bypass JavaScript; implemented over the chunk cache (src/read). */
 export interface ReadAccelerator {
-  /** The cached chunks of the object version open read-only under `fh`, if any. */
-  cachedChunks(fh: number): CachedChunks | undefined;
+  /** The cached chunks of the object version open read-only under `fh` (those a byte range touches). */
+  cachedChunks(fh: number, bytes?: { start: number; end: number }): CachedChunks | undefined;
+  /** Puts a READ's range into the cache (and reads ahead); false: JavaScript answers it. */
+  prepare(fh: number, offset: number, length: number): Promise<boolean>;
   /** After close: chunks the addon served (LRU touch) and chunks whose check failed (drop). */
   report(fh: number, served: Uint32Array, bad: Uint32Array): void;
 }
@@ -136,7 +141,8 @@ export class NativeFuseSession {
       case "readdir": return ops.readdir(path, (code: number, names?: string[], stats?: FuseStatLike[]) => reply(code, names, stats?.map(statArray)));
       case "open": return this.open(path, a[0] as number, reply);
       case "create": this.invalidate(path); return ops.create(path, a[0], (code: number, fh?: number) => reply(code, fh));
-      case "read": case "write": return ops[name](path, a[0], a[1], a[2], a[3], plain);
+      case "read": return this.read(path, a, reply);
+      case "write": return ops.write(path, a[0], a[1], a[2], a[3], plain);
       case "flush": return ops.flush(path, a[0], plain);
       case "release": return this.release(path, a[0] as number, plain);
       case "fsync": return ops.fsync(path, a[1], a[0], plain);
@@ -156,6 +162,24 @@ export class NativeFuseSession {
     }
   }
 
+  /**
+   * A READ the addon could not serve from the cache. With a disk cache, JavaScript fills the
+   * range (reading ahead as it goes), binds the chunks now present, and answers "retry from the
+   * cache"; the bytes never come here. Otherwise (or when asked for bytes) it reads as always.
+   */
+  private read(path: string, a: unknown[], reply: (code: number, v?: unknown) => void): void {
+    const [fh, buffer, size, offset, mustBytes] = a as [number, Buffer, number, number, boolean];
+    const ops = this.ops as Record<string, (...args: unknown[]) => void>;
+    const readBytes = (): void => ops.read(path, fh, buffer, size, offset, (code: number) => reply(code));
+    const accelerator = this.hooks.accelerator;
+    if (mustBytes || !accelerator) return readBytes();
+    accelerator.prepare(fh, offset, size).then((cached) => {
+      if (!cached) return readBytes();
+      this.bind(fh, path, { start: offset, end: offset + BIND_AHEAD });
+      reply(0, true);
+    }, readBytes);
+  }
+
   /** A read-only open binds the handle to its cached chunks, so the addon can serve them. */
   private open(path: string, flags: number, reply: (code: number, v?: unknown) => void): void {
     const writing = (flags & 3) !== 0;
@@ -166,8 +190,8 @@ export class NativeFuseSession {
     });
   }
 
-  private bind(fh: number, path: string): void {
-    const chunks = this.hooks.accelerator?.cachedChunks(fh);
+  private bind(fh: number, path: string, bytes?: { start: number; end: number }): void {
+    const chunks = this.hooks.accelerator?.cachedChunks(fh, bytes);
     if (!chunks || chunks.indexes.length === 0) return;
     this.addon.bind(fh, chunks.base, chunks.headerLength, chunks.chunkSize, chunks.size, chunks.indexes, chunks.crcs, chunks.verified);
     this.boundPaths.set(fh, path);
@@ -256,3 +280,6 @@ const READ_AHEAD_KIB = 16 * 1024;
 function unescapeMount(field: string): string {
   return field.replace(/\\([0-7]{3})/g, (_m, octal: string) => String.fromCharCode(parseInt(octal, 8)));
 }
+
+/** After a fill, chunks this far past the READ are bound too: the read-ahead the fill started. */
+const BIND_AHEAD = 64 * 1024 * 1024;

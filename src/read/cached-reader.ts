@@ -14,6 +14,7 @@
  */
 import type { ChunkCache } from "../cache/chunk-cache.js";
 import type { ChunkIdentity } from "../cache/chunk-format.js";
+import type { NativeChunkFiller } from "./native-fill.js";
 import type { ObjectVersion, RangeReader } from "./range-reader.js";
 
 /**
@@ -32,7 +33,12 @@ export interface CachingReaderOptions {
   chunkSize?: number;
   /** Fetched bytes allowed to wait for their cache write before reads wait too. */
   maxPendingWriteBytes?: number;
+  /** Writes fetched chunks straight into the cache without JavaScript (native binding). */
+  filler?: NativeChunkFiller;
 }
+
+/** Chunks per native transfer: 8 MiB GETs, like the prefetcher's blocks. */
+const FILL_RUN_CHUNKS = 16;
 
 export class CachingReader implements RangeReader {
   readonly chunkSize: number;
@@ -42,6 +48,8 @@ export class CachingReader implements RangeReader {
   private pendingWriteBytes = 0;
   private readonly writesDrained: (() => void)[] = [];
   private readonly seenVersions = new Set<string>();
+  /** Chunks being written into the cache by the native filler, by chunk id. */
+  private readonly filling = new Map<string, Promise<void>>();
   /** GETs issued to the next reader (tests and the benchmark). */
   fetches = 0;
 
@@ -73,6 +81,13 @@ export class CachingReader implements RangeReader {
     for (let index = first; index <= last; index++) {
       const id = this.identity(version, index);
       const key = chunkKey(id);
+      const filling = this.filling.get(key);
+      if (filling) {
+        flushRun(index - 1);
+        // Once the filler is done the chunk is read from its file; if it failed, fetched here.
+        parts.push(filling.then(() => this.fromCache(version, id), () => this.fromCache(version, id)));
+        continue;
+      }
       const shared = this.inflight.get(key);
       if (shared || this.cache.has(id)) {
         flushRun(index - 1);
@@ -83,6 +98,57 @@ export class CachingReader implements RangeReader {
     }
     flushRun(last);
     return parts;
+  }
+
+  /** Whether `fill` can put chunks into the cache without JavaScript reading them. */
+  get fills(): boolean {
+    return this.options.filler !== undefined;
+  }
+
+  /**
+   * Makes sure the chunks of [offset, offset+length) are in the disk cache, for reads the
+   * native binding serves from the files. Chunks being fetched by JavaScript are awaited;
+   * missing ones are filled natively. Rejects if a transfer failed (the caller reads instead).
+   */
+  async fill(version: ObjectVersion, offset: number, length: number): Promise<void> {
+    const end = Math.min(offset + length, version.size);
+    if (end <= offset || !version.etag || !this.options.filler) return;
+    const waits: Promise<unknown>[] = [];
+    let runStart = -1;
+    const flushRun = (upTo: number): void => {
+      for (let from = runStart; runStart >= 0 && from <= upTo; from += FILL_RUN_CHUNKS) {
+        waits.push(this.startFill(version, from, Math.min(upTo, from + FILL_RUN_CHUNKS - 1)));
+      }
+      runStart = -1;
+    };
+    for (let index = Math.floor(offset / this.chunkSize); index <= Math.floor((end - 1) / this.chunkSize); index++) {
+      const id = this.identity(version, index);
+      const pending = this.filling.get(chunkKey(id)) ?? this.inflight.get(chunkKey(id));
+      if (pending || this.cache.has(id)) {
+        flushRun(index - 1);
+        if (pending) waits.push(pending);
+      } else if (runStart < 0) {
+        runStart = index;
+      }
+    }
+    flushRun(Math.floor((end - 1) / this.chunkSize));
+    await Promise.all(waits);
+  }
+
+  private startFill(version: ObjectVersion, from: number, to: number): Promise<void> {
+    void this.dropOlderVersions(version);
+    this.cache.countMisses(to - from + 1);
+    const done = this.options.filler!.fillRun(version, this.chunkSize, from, to);
+    done.catch(() => undefined); // the read that needs these chunks reports the failure
+    for (let index = from; index <= to; index++) {
+      const key = chunkKey(this.identity(version, index));
+      this.filling.set(key, done);
+      const forget = (): void => {
+        if (this.filling.get(key) === done) this.filling.delete(key);
+      };
+      done.then(forget, forget);
+    }
+    return done;
   }
 
   /** A cached chunk; if its file turns out bad or gone, it is fetched again. */

@@ -13,12 +13,16 @@ export class CachedChunkLocator {
     private readonly chunkSize: number,
     /** The version a read-only handle reads, or undefined when JavaScript must answer its reads. */
     private readonly versionOf: (fh: number) => ObjectVersion | undefined,
+    /** Puts a read's range into the cache (Filesystem.prepareCached); false: JavaScript reads it. */
+    readonly prepare: (fh: number, offset: number, length: number) => Promise<boolean> = () => Promise.resolve(false),
   ) {}
 
-  cachedChunks(fh: number): CachedChunks | undefined {
+  /** Present chunks of the handle's version; with a byte range, only the chunks it touches. */
+  cachedChunks(fh: number, bytes?: { start: number; end: number }): CachedChunks | undefined {
     const version = this.versionOf(fh);
     if (!version?.etag) return undefined;
-    return this.cache.localChunks({ source: this.source, key: version.key, etag: version.etag }, version.size, this.chunkSize);
+    const range = bytes && { first: Math.floor(bytes.start / this.chunkSize), last: Math.floor(Math.max(bytes.start, bytes.end - 1) / this.chunkSize) };
+    return this.cache.localChunks({ source: this.source, key: version.key, etag: version.etag }, version.size, this.chunkSize, range);
   }
 
   report(fh: number, served: Uint32Array, bad: Uint32Array): void {

@@ -11,6 +11,7 @@ import type { Logger } from "../log/logger.js";
 import type { ObjectStore } from "../store/object-store.js";
 import { CachingReader } from "./cached-reader.js";
 import { MemoryBudget } from "./memory-budget.js";
+import { NativeChunkFiller, type NativeFillOptions } from "./native-fill.js";
 import { CachedChunkLocator } from "./native-reads.js";
 import { DirectReader, type ObjectVersion, type RangeReader } from "./range-reader.js";
 
@@ -24,6 +25,8 @@ export interface ReadChainOptions {
   observer?: CacheObserver;
   /** Encrypts chunk files at rest (`--encrypt-cache`). */
   codec?: ChunkFileCodec;
+  /** The native binding's cache filler (omitted: JavaScript fetches every chunk itself). */
+  nativeFill?: Omit<NativeFillOptions, "sign" | "timeoutSeconds"> & { timeoutSeconds?: number };
 }
 
 export interface ReadChain {
@@ -31,7 +34,9 @@ export interface ReadChain {
   budget: MemoryBudget;
   cache?: ChunkCache;
   /** For the native binding: where an open file's cached chunks are (no disk cache: undefined). */
-  chunkLocator?(versionOf: (fh: number) => ObjectVersion | undefined): CachedChunkLocator;
+  chunkLocator?(versionOf: (fh: number) => ObjectVersion | undefined, prepare?: (fh: number, offset: number, length: number) => Promise<boolean>): CachedChunkLocator;
+  /** Fills ranges into the disk cache natively (when a filler was given and the cache is on). */
+  fill?: (version: ObjectVersion, offset: number, length: number) => Promise<void>;
   close(): void;
 }
 
@@ -40,8 +45,13 @@ export function createReadChain(options: ReadChainOptions): ReadChain {
   const budget = new MemoryBudget(options.maxMemoryBytes);
   const cache = options.cacheSizeBytes > 0 ? openCache(options) : undefined;
   if (!cache) return { reader: direct, budget, close: () => undefined };
+  const sign = options.store.signRangeGet?.bind(options.store);
+  const filler = options.nativeFill && sign && !options.codec
+    ? new NativeChunkFiller(cache, options.store.description, { timeoutSeconds: 30, ...options.nativeFill, sign })
+    : undefined;
   const reader = new CachingReader(cache, direct, {
     source: options.store.description,
+    filler,
     // Fetched bytes waiting for their cache write share the memory budget's order of magnitude.
     maxPendingWriteBytes: Math.max(8 * 1024 * 1024, Math.floor(options.maxMemoryBytes / 4)),
   });
@@ -51,9 +61,10 @@ export function createReadChain(options: ReadChainOptions): ReadChain {
     const stats = cache.stats();
     options.log.info({ chunks: stats.chunks, usedBytes: stats.usedBytes, hits: stats.hits, misses: stats.misses, indexBatches: stats.index.batches, indexRows: stats.index.rows, indexMillis: Math.round(stats.index.millis) }, "read cache closed");
   };
-  const chunkLocator = (versionOf: (fh: number) => ObjectVersion | undefined): CachedChunkLocator =>
-    new CachedChunkLocator(cache, options.store.description, reader.chunkSize, versionOf);
-  return { reader, budget, cache, chunkLocator, close };
+  const chunkLocator = (versionOf: (fh: number) => ObjectVersion | undefined, prepare?: (fh: number, offset: number, length: number) => Promise<boolean>): CachedChunkLocator =>
+    new CachedChunkLocator(cache, options.store.description, reader.chunkSize, versionOf, prepare);
+  const fill = reader.fills ? (version: ObjectVersion, offset: number, length: number) => reader.fill(version, offset, length) : undefined;
+  return { reader, budget, cache, chunkLocator, fill, close };
 }
 
 function openCache(options: ReadChainOptions): ChunkCache | undefined {

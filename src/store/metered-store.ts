@@ -6,7 +6,7 @@
 import { isStoreError } from "./errors.js";
 import type {
   AbortMultipartRequest, CompleteMultipartRequest, CompletedPart, CopyPartRequest, CopyRequest, CreateMultipartRequest,
-  DeleteRequest, GetRequest, HeadRequest, ListPage, ListRequest, ObjectInfo, ObjectStore, PutRequest, UploadPartRequest,
+  DeleteRequest, GetRequest, HeadRequest, ListPage, ListRequest, ObjectInfo, ObjectStore, PutRequest, RangeSigner, UploadPartRequest,
 } from "./object-store.js";
 
 /** Receives one call per request. `status` is "ok" or the StoreError kind ("Other" for anything else). */
@@ -40,9 +40,18 @@ export class MeteredStore implements ObjectStore {
   readonly description: string;
   readonly uploads = new UploadProgress();
 
+  /** Transfers signed here are sent by the native filler, which reports them itself (`nativeGet`). */
+  readonly signRangeGet?: RangeSigner;
+
   constructor(private readonly inner: ObjectStore, private readonly observer: StoreObserver) {
     this.capabilities = inner.capabilities;
     this.description = inner.description;
+    if (inner.signRangeGet) this.signRangeGet = inner.signRangeGet.bind(inner);
+  }
+
+  /** One GET the native filler sent, measured like the others (its bytes never pass here). */
+  nativeGet(bytes: number, durationMs: number, ok: boolean): void {
+    this.observer.storeRequest("GetObject", ok ? "ok" : "Other", durationMs, ok ? bytes : 0, 0);
   }
 
   private async measure<T>(op: string, work: () => Promise<T>, bytes: (value: T) => [number, number] = () => [0, 0]): Promise<T> {

@@ -134,6 +134,15 @@ export interface StoreCapabilities {
   maxCopyPartSize: number;
 }
 
+/** A ranged GET described for another HTTP client (the native cache filler): URL and signed headers. */
+export interface SignedRange {
+  url: string;
+  /** "Name: value" lines, signed; Host is implied by the URL. */
+  headers: string[];
+}
+
+export type RangeSigner = (req: { key: string; range: { start: number; end: number }; ifMatch?: string }) => Promise<SignedRange>;
+
 export interface ObjectStore {
   readonly capabilities: StoreCapabilities;
   /** Human-readable location, e.g. `s3://bucket at http://127.0.0.1:7480`. No secrets. */
@@ -153,6 +162,8 @@ export interface ObjectStore {
   copyPart(req: CopyPartRequest): Promise<CompletedPart>;
   completeMultipart(req: CompleteMultipartRequest): Promise<{ etag: string }>;
   abortMultipart(req: AbortMultipartRequest): Promise<void>;
+  /** Stores whose ranged GETs another HTTP client may send (S3); the others leave it out. */
+  readonly signRangeGet?: RangeSigner;
 }
 
 /** Lists every object under a prefix (no delimiter), page by page. */

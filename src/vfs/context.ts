@@ -1,5 +1,6 @@
 /** What every part of the filesystem core shares: built once by the composition root. */
 import type { Logger } from "../log/logger.js";
+import type { RangeFill } from "../read/fill-ahead.js";
 import type { RangeReader } from "../read/range-reader.js";
 import type { PrefetcherConfig } from "../read/prefetcher.js";
 import type { ObjectStore } from "../store/object-store.js";
@@ -25,6 +26,8 @@ export interface FsContext {
   /** Crash-safe record of staged files whose upload has not succeeded yet. */
   journal: UploadJournal;
   reader: RangeReader;
+  /** Puts ranges into the disk cache without reading them (native reads); absent otherwise. */
+  fill?: RangeFill;
   log: Logger;
   config: FilesystemConfig;
 }

@@ -3,6 +3,7 @@
  * FUSE; the adapter in src/fuse translates kernel calls into these methods and errors into errno.
  * Directory-changing operations (mkdir, rename, chmod, …) live in tree-operations.ts.
  */
+import { FillAhead } from "../read/fill-ahead.js";
 import { Prefetcher } from "../read/prefetcher.js";
 import type { ObjectVersion } from "../read/range-reader.js";
 import type { DirtyFile } from "../write/dirty-file.js";
@@ -55,7 +56,8 @@ export class Filesystem {
     }
     const version = { key: this.ctx.namespace.mapper.fileKey(path), etag: stat.etag ?? "", size: stat.size };
     const prefetcher = new Prefetcher(version, this.ctx.reader, this.ctx.config.prefetch);
-    return this.ctx.openFiles.add({ kind: "read", path, flags, version, prefetcher });
+    const fillAhead = this.ctx.fill && new FillAhead(version, this.ctx.fill, this.ctx.config.prefetch);
+    return this.ctx.openFiles.add({ kind: "read", path, flags, version, prefetcher, fillAhead });
   }
 
   async create(path: string, mode: number, flags = 0o1): Promise<number> {
@@ -90,6 +92,18 @@ export class Filesystem {
     }
     if (handle.kind !== "read" || this.ctx.openFiles.dirtyAt(handle.path)) return undefined;
     return handle.version;
+  }
+
+  /**
+   * For the native read path: puts [offset, offset+length) of a read-only handle's object into
+   * the disk cache and resolves true, or resolves false when JavaScript must answer the read
+   * (local changes at the path, no disk cache). Rejects if the transfer failed.
+   */
+  async prepareCached(fh: number, offset: number, length: number): Promise<boolean> {
+    const handle = this.ctx.openFiles.get(fh);
+    if (handle.kind !== "read" || !handle.fillAhead || this.ctx.openFiles.dirtyAt(handle.path)) return false;
+    await handle.fillAhead.ensure(offset, length);
+    return true;
   }
 
   /** `data` is only read until the returned promise settles (it may be the kernel's buffer). */

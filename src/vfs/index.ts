@@ -3,6 +3,7 @@
  * namespace → Filesystem. The CLI builds one of these per mount; tests build one over MemoryStore.
  */
 import type { Logger } from "../log/logger.js";
+import type { RangeFill } from "../read/fill-ahead.js";
 import { DirectReader, type RangeReader } from "../read/range-reader.js";
 import { DEFAULT_PREFETCHER_CONFIG, type PrefetcherConfig } from "../read/prefetcher.js";
 import type { ObjectStore } from "../store/object-store.js";
@@ -42,6 +43,8 @@ export interface FilesystemOptions {
   prefetch?: Partial<PrefetcherConfig>;
   /** Replaces the direct reader at the end of the read chain (e.g. with a chunk cache). */
   reader?: RangeReader;
+  /** Fills the disk cache without reading (the native read path). */
+  fill?: RangeFill;
 }
 
 export function createFilesystem(options: FilesystemOptions): Filesystem {
@@ -73,6 +76,7 @@ export function createFilesystem(options: FilesystemOptions): Filesystem {
     staging: new StagingArea(options.stagingDir, options.stagingOpener),
     journal: new UploadJournal(options.journalPath ?? ":memory:"),
     reader: options.reader ?? new DirectReader(options.store),
+    fill: options.fill,
     log: options.log,
     config: {
       readOnly: options.readOnly ?? options.store.capabilities.readOnly,

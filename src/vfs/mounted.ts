@@ -42,6 +42,8 @@ export interface MountedFilesystem {
   truncate(path: string, size: number): Promise<void>;
   ftruncate(fh: number, size: number): Promise<void>;
   statfs(): FsStatfs;
+  /** Puts a read's range into the disk cache for the native binding; false: read it instead. */
+  prepareCached?(fh: number, offset: number, length: number): Promise<boolean>;
   /** The object version a read-only handle reads, when nothing local overrides it (native reads). */
   readVersion?(fh: number): ObjectVersion | undefined;
   /** Files whose changes are not saved yet (none on read-only namespaces). */

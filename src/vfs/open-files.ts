@@ -2,6 +2,7 @@
  * The table of open file handles, and the registry of files with local (staged) data.
  * Handle numbers start at 1: fuse-native treats 0 as "no handle".
  */
+import type { FillAhead } from "../read/fill-ahead.js";
 import type { Prefetcher } from "../read/prefetcher.js";
 import type { ObjectVersion } from "../read/range-reader.js";
 import type { DirtyFile } from "../write/dirty-file.js";
@@ -13,6 +14,8 @@ export interface ReadHandle {
   flags: number;
   version: ObjectVersion;
   prefetcher: Prefetcher;
+  /** Read-ahead into the disk cache, when the native binding serves reads from it. */
+  fillAhead?: FillAhead;
 }
 
 export interface WriteHandle {
