@@ -4,6 +4,7 @@
  * Connection reuse matters more than anything else for small requests, so one keep-alive agent
  * with a generous socket pool is shared by every request. Retries on 5xx, SlowDown, resets and
  * timeouts are the SDK's standard retry strategy (exponential backoff with jitter).
+ * The bulk data requests (ranged GET, PutObject, UploadPart) skip the SDK: see s3-data-path.ts.
  */
 import { webcrypto } from "node:crypto";
 import http from "node:http";
@@ -24,6 +25,8 @@ import type {
 } from "../object-store.js";
 import { toStoreError } from "./s3-errors.js";
 import { httpsAgentFor } from "../../security/https-agent.js";
+import { leanDataPath, type S3DataPath } from "./s3-data-path.js";
+import { backoffMs, isOutage, outageWaitMs } from "./s3-retry.js";
 
 export interface S3StoreConfig {
   bucket: string;
@@ -45,21 +48,10 @@ export interface S3StoreConfig {
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
 }
 
-/** Network failures that mean "the server is down or restarting", not "misconfigured". */
-const OUTAGE_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "TimeoutError", "RequestTimeout"]);
-
-function isOutage(err: unknown): boolean {
-  const e = err as { code?: string; name?: string; cause?: { code?: string } } | undefined;
-  return OUTAGE_CODES.has(e?.code ?? "") || OUTAGE_CODES.has(e?.name ?? "") || OUTAGE_CODES.has(e?.cause?.code ?? "");
-}
-
 /** Attempts at a GET whose body fails after the headers arrived (the SDK does not retry those). */
 const BODY_ATTEMPTS = 5;
 
-/** Full-jitter exponential backoff, like the SDK's standard strategy: up to 100 ms × 2^attempt, ≤ 20 s. */
-export function backoffMs(attempt: number): number {
-  return Math.random() * Math.min(20_000, 100 * 2 ** attempt);
-}
+export { backoffMs } from "./s3-retry.js";
 
 /** S3's own limits: 5 MiB minimum part, 10,000 parts, 5 GiB single copy. */
 const S3_CAPABILITIES: StoreCapabilities = {
@@ -76,12 +68,24 @@ export class S3Store implements ObjectStore {
   private readonly client: S3Client;
   private readonly bucket: string;
   private readonly outagePatienceMs: number;
+  /** Ranged GET, PutObject and UploadPart without the SDK (s3-data-path.ts); undefined: the SDK does those too. */
+  private readonly data: S3DataPath | undefined;
+  /** Which client carries ranged GETs, PutObject and UploadPart (for logs, tests, the benchmark). */
+  readonly dataPath: "lean" | "sdk";
 
   constructor(config: S3StoreConfig) {
     this.bucket = config.bucket;
     this.outagePatienceMs = config.outagePatienceMs ?? 120_000;
     this.description = `s3://${config.bucket}${config.endpoint ? ` at ${config.endpoint}` : ""}`;
-    this.client = new S3Client(clientConfig(config));
+    // One connection pool for the SDK's control plane and the lean data path.
+    const agent = connectionAgent(config);
+    const sdkConfig = clientConfig(config, agent);
+    this.client = new S3Client(sdkConfig);
+    this.data = leanDataPath(this.client, sdkConfig, agent, {
+      bucket: config.bucket, requestTimeoutMs: config.requestTimeoutMs ?? 60_000, maxAttempts: config.maxAttempts ?? 5,
+      outagePatienceMs: this.outagePatienceMs, noSignRequest: config.noSignRequest ?? false,
+    });
+    this.dataPath = this.data ? "lean" : "sdk";
   }
 
   async checkAccess(signal?: AbortSignal): Promise<void> {
@@ -113,6 +117,9 @@ export class S3Store implements ObjectStore {
 
   async get(req: GetRequest): Promise<Buffer> {
     if (req.range && req.range.end <= req.range.start) return Buffer.alloc(0);
+    // Only ranged GETs take the lean path: their size is known before the request, so nothing is
+    // allocated from what a server announces. Whole-object GETs (symlink targets) are small and rare.
+    if (req.range && this.data) return this.data.get({ ...req, range: req.range });
     const range = req.range ? `bytes=${req.range.start}-${req.range.end - 1}` : undefined;
     const command = new GetObjectCommand({ Bucket: this.bucket, Key: req.key, Range: range, IfMatch: req.ifMatch });
     // The SDK retries a request until its headers arrive; a body cut off later (reset, truncated
@@ -148,6 +155,7 @@ export class S3Store implements ObjectStore {
   }
 
   async put(req: PutRequest): Promise<{ etag: string }> {
+    if (this.data) return { etag: quoted((await this.data.put(req)).etag) };
     const command = new PutObjectCommand({
       Bucket: this.bucket, Key: req.key, Body: req.body, ContentLength: req.body.length, Metadata: req.metadata,
       ContentType: req.contentType, IfMatch: req.ifMatch, IfNoneMatch: req.ifNoneMatch,
@@ -178,6 +186,7 @@ export class S3Store implements ObjectStore {
   }
 
   async uploadPart(req: UploadPartRequest): Promise<CompletedPart> {
+    if (this.data) return { partNumber: req.partNumber, etag: quoted((await this.data.uploadPart(req)).etag) };
     const command = new UploadPartCommand({
       Bucket: this.bucket, Key: req.key, UploadId: req.uploadId, PartNumber: req.partNumber, Body: req.body, ContentLength: req.body.length,
     });
@@ -234,7 +243,7 @@ export class S3Store implements ObjectStore {
       } catch (err) {
         const waited = Date.now() - started;
         if (!patient || signal?.aborted || !isOutage(err) || waited >= this.outagePatienceMs) throw toStoreError(err, what, key);
-        await new Promise((r) => setTimeout(r, Math.min(backoffMs(Math.min(attempt, 6)) + 250, this.outagePatienceMs - waited)));
+        await new Promise((r) => setTimeout(r, outageWaitMs(attempt, waited, this.outagePatienceMs)));
       }
     }
   }
@@ -285,10 +294,17 @@ function quoted(etag: string): string {
   return etag === "" || etag.startsWith('"') ? etag : `"${etag}"`;
 }
 
-/** The SDK client configuration of a store; `bucketfs sign` builds its presigning client from it too. */
-export function clientConfig(config: S3StoreConfig): S3ClientConfig {
-  const secure = !config.endpoint || config.endpoint.startsWith("https:");
+/** The keep-alive agent of a store's connections (HTTPS: with `--ca-bundle` and HTTPS_PROXY). */
+function connectionAgent(config: S3StoreConfig): http.Agent {
   const agentOptions = { keepAlive: true, maxSockets: config.maxSockets ?? 64 };
+  if (config.endpoint && !config.endpoint.startsWith("https:")) return new http.Agent(agentOptions);
+  const host = config.endpoint ? new URL(config.endpoint).hostname : `s3.${config.region ?? "us-east-1"}.amazonaws.com`;
+  return httpsAgentFor({ ...agentOptions, host, caBundle: config.caBundle });
+}
+
+/** The SDK client configuration of a store; `bucketfs sign` builds its presigning client from it too. */
+export function clientConfig(config: S3StoreConfig, agent: http.Agent = connectionAgent(config)): S3ClientConfig {
+  const secure = !config.endpoint || config.endpoint.startsWith("https:");
   const result: S3ClientConfig = {
     region: config.region ?? "us-east-1",
     endpoint: config.endpoint,
@@ -298,8 +314,8 @@ export function clientConfig(config: S3StoreConfig): S3ClientConfig {
     requestChecksumCalculation: "WHEN_REQUIRED",
     responseChecksumValidation: "WHEN_REQUIRED",
     requestHandler: new NodeHttpHandler({
-      httpAgent: secure ? undefined : new http.Agent(agentOptions),
-      httpsAgent: secure ? httpsAgentFor({ ...agentOptions, host: config.endpoint ? new URL(config.endpoint).hostname : `s3.${config.region ?? "us-east-1"}.amazonaws.com`, caBundle: config.caBundle }) : undefined,
+      httpAgent: secure ? undefined : agent,
+      httpsAgent: secure ? agent : undefined,
       connectionTimeout: 5_000,
       // An attempt that makes no progress this long fails (and is retried). The handler's own
       // requestTimeout only logs a warning by default, which left a stalled server hanging writes.
