@@ -294,7 +294,9 @@ export class ChunkCache {
     if (this.entries.has(key)) return undefined;
     const header = encodeHeader({ ...id, offset, length, crc: 0 });
     const charged = chargedSize(header.length + length);
-    if (!(await this.reserve(charged))) return undefined;
+    // With room to spare no eviction is needed: reserve without a turn of the event loop.
+    if (this.used + charged <= this.budget) this.used += charged;
+    else if (!(await this.reserve(charged))) return undefined;
     this.ensureSubdir(key);
     const tmp = join(this.dir, "tmp", `${process.pid}-${this.tmpCounter++}`);
     return { id, key, offset, length, tmp, path: this.pathOf(key), header, charged };

@@ -69,9 +69,12 @@ export function resolveBinding(choice: string, warn?: (message: string) => void)
   return { kind: "fuse-native" };
 }
 
-export function createSession(mountpoint: string, ops: FuseOps, options: string[], binding: ResolvedBinding, accelerator?: ReadAccelerator): MountSession {
+export function createSession(
+  mountpoint: string, ops: FuseOps, options: string[], binding: ResolvedBinding,
+  extras: { accelerator?: ReadAccelerator; observe?: (op: string, durationMs: number, errno: number) => void } = {},
+): MountSession {
   if (binding.kind === "fuse-native") return new FuseSession(mountpoint, ops, options);
-  const session = new NativeFuseSession(mountpoint, ops, options, binding.addon, { accelerator });
+  const session = new NativeFuseSession(mountpoint, ops, options, binding.addon, extras);
   return { binding: "native", mount: () => session.mount(), nativeStats: () => session.stats() };
 }
 

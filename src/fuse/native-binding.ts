@@ -61,6 +61,10 @@ export interface ReadAccelerator {
   cachedChunks(fh: number, bytes?: { start: number; end: number }): CachedChunks | undefined;
   /** Puts a READ's range into the cache (and reads ahead); false: JavaScript answers it. */
   prepare(fh: number, offset: number, length: number): Promise<boolean>;
+  /** Whether `fh` reads this version (to hand it chunks filled for the version). */
+  reads(fh: number, version: { key: string; etag: string }): boolean;
+  /** Byte ranges the native filler has just put into the cache (read-ahead landing). */
+  onFilled(listener: (version: { key: string; etag: string }, start: number, end: number) => void): void;
   /** After close: chunks the addon served (LRU touch) and chunks whose check failed (drop). */
   report(fh: number, served: Uint32Array, bad: Uint32Array): void;
 }
@@ -94,11 +98,20 @@ export class NativeFuseSession {
     private readonly ops: FuseOps,
     private readonly options: string[],
     private readonly addon: NativeAddon,
-    private readonly hooks: { accelerator?: ReadAccelerator; withCaller?: (caller: Caller, run: () => void) => void } = {},
+    private readonly hooks: {
+      accelerator?: ReadAccelerator;
+      withCaller?: (caller: Caller, run: () => void) => void;
+      /** READs answered by filling the cache (op "read-fill"), beside the adapter's own counts. */
+      observe?: (op: string, durationMs: number, errno: number) => void;
+    } = {},
   ) {}
 
   mount(): Promise<void> {
     const handler = (...args: unknown[]): void => this.dispatch(args);
+    // Read-ahead that lands is handed to the open files reading it, so their READs stay native.
+    this.hooks.accelerator?.onFilled((version, start, end) => {
+      for (const [fh, path] of this.boundPaths) if (this.hooks.accelerator?.reads(fh, version)) this.bind(fh, path, { start, end });
+    });
     const xattrs = typeof this.ops.getxattr === "function";
     this.addon.mount(this.mountpoint, nativeMountOptions(this.options, this.addon.maxIo), { maxThreads: 16, xattrs }, handler, (code) => {
       for (const listener of this.exitListeners) listener(code);
@@ -173,9 +186,11 @@ export class NativeFuseSession {
     const readBytes = (): void => ops.read(path, fh, buffer, size, offset, (code: number) => reply(code));
     const accelerator = this.hooks.accelerator;
     if (mustBytes || !accelerator) return readBytes();
+    const started = performance.now();
     accelerator.prepare(fh, offset, size).then((cached) => {
       if (!cached) return readBytes();
       this.bind(fh, path, { start: offset, end: offset + BIND_AHEAD });
+      this.hooks.observe?.("read-fill", performance.now() - started, 0);
       reply(0, true);
     }, readBytes);
   }

@@ -14,7 +14,7 @@
  */
 import type { ChunkCache } from "../cache/chunk-cache.js";
 import type { ChunkIdentity } from "../cache/chunk-format.js";
-import type { NativeChunkFiller } from "./native-fill.js";
+import type { FilledListener, NativeChunkFiller } from "./native-fill.js";
 import type { ObjectVersion, RangeReader } from "./range-reader.js";
 
 /**
@@ -98,6 +98,11 @@ export class CachingReader implements RangeReader {
     }
     flushRun(last);
     return parts;
+  }
+
+  /** Called with each byte range the native filler has put into the cache. */
+  onFilled(listener: FilledListener): void {
+    this.options.filler?.onFilled(listener);
   }
 
   /** Whether `fill` can put chunks into the cache without JavaScript reading them. */

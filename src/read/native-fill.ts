@@ -37,9 +37,18 @@ export interface NativeFillOptions {
   observe?: (bytes: number, durationMs: number, ok: boolean) => void;
 }
 
+/** Told when a transfer's chunks are in the cache: byte range [start, end) of the version. */
+export type FilledListener = (version: ObjectVersion, start: number, end: number) => void;
+
 export class NativeChunkFiller {
   /** Transfers done and failed (tests, status). */
   readonly counts = { transfers: 0, failures: 0, bytes: 0 };
+  private readonly listeners: FilledListener[] = [];
+
+  /** The native binding hands newly filled chunks to open files as they land. */
+  onFilled(listener: FilledListener): void {
+    this.listeners.push(listener);
+  }
 
   constructor(private readonly cache: ChunkCache, private readonly source: string, private readonly options: NativeFillOptions) {}
 
@@ -48,12 +57,13 @@ export class NativeChunkFiller {
    * already, or with no room under the cap, are skipped: their reads go through JavaScript.
    */
   async fillRun(version: ObjectVersion, chunkSize: number, from: number, to: number): Promise<void> {
-    const slots: (FillSlot | undefined)[] = [];
+    const reservations: Promise<FillSlot | undefined>[] = [];
     for (let index = from; index <= to; index++) {
       const offset = index * chunkSize;
       const length = Math.min(chunkSize, version.size - offset);
-      slots.push(await this.cache.reserveFill({ source: this.source, key: version.key, etag: version.etag, index }, offset, length));
+      reservations.push(this.cache.reserveFill({ source: this.source, key: version.key, etag: version.etag, index }, offset, length));
     }
+    const slots = await Promise.all(reservations);
     await Promise.all(contiguousRuns(slots).map((run) => this.transfer(version, run)));
   }
 
@@ -72,6 +82,7 @@ export class NativeChunkFiller {
       throw err;
     }
     run.forEach((slot, i) => this.cache.commitFill(slot, crcs[i]));
+    for (const listener of this.listeners) listener(version, start, end);
     this.counts.transfers++;
     this.counts.bytes += end - start;
     this.options.observe?.(end - start, performance.now() - started, true);

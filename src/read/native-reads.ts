@@ -4,10 +4,12 @@
  * check failed (dropped, so the next read refetches them).
  */
 import type { CachedChunks, ChunkCache } from "../cache/chunk-cache.js";
+import type { CachingReader } from "./cached-reader.js";
 import type { ObjectVersion } from "./range-reader.js";
 
 export class CachedChunkLocator {
   constructor(
+    private readonly reader: CachingReader,
     private readonly cache: ChunkCache,
     private readonly source: string,
     private readonly chunkSize: number,
@@ -23,6 +25,17 @@ export class CachedChunkLocator {
     if (!version?.etag) return undefined;
     const range = bytes && { first: Math.floor(bytes.start / this.chunkSize), last: Math.floor(Math.max(bytes.start, bytes.end - 1) / this.chunkSize) };
     return this.cache.localChunks({ source: this.source, key: version.key, etag: version.etag }, version.size, this.chunkSize, range);
+  }
+
+  /** Whether `fh` reads the version identified by `key` and `etag`. */
+  reads(fh: number, version: ObjectVersion): boolean {
+    const mine = this.versionOf(fh);
+    return mine !== undefined && mine.key === version.key && mine.etag === version.etag;
+  }
+
+  /** Byte ranges of versions the native filler has just put into the cache. */
+  onFilled(listener: (version: ObjectVersion, start: number, end: number) => void): void {
+    this.reader.onFilled(listener);
   }
 
   report(fh: number, served: Uint32Array, bad: Uint32Array): void {

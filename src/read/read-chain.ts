@@ -62,7 +62,7 @@ export function createReadChain(options: ReadChainOptions): ReadChain {
     options.log.info({ chunks: stats.chunks, usedBytes: stats.usedBytes, hits: stats.hits, misses: stats.misses, indexBatches: stats.index.batches, indexRows: stats.index.rows, indexMillis: Math.round(stats.index.millis) }, "read cache closed");
   };
   const chunkLocator = (versionOf: (fh: number) => ObjectVersion | undefined, prepare?: (fh: number, offset: number, length: number) => Promise<boolean>): CachedChunkLocator =>
-    new CachedChunkLocator(cache, options.store.description, reader.chunkSize, versionOf, prepare);
+    new CachedChunkLocator(reader, cache, options.store.description, reader.chunkSize, versionOf, prepare);
   const fill = reader.fills ? (version: ObjectVersion, offset: number, length: number) => reader.fill(version, offset, length) : undefined;
   return { reader, budget, cache, chunkLocator, fill, close };
 }

@@ -21,11 +21,12 @@ import { StoreError } from "../errors.js";
 import type {
   AbortMultipartRequest, CompletedPart, CompleteMultipartRequest, CopyPartRequest, CopyRequest,
   CreateMultipartRequest, DeleteRequest, GetRequest, HeadRequest, ListPage, ListRequest, ObjectInfo,
-  ObjectStore, PutRequest, StoreCapabilities, UploadPartRequest,
+  ObjectStore, PutRequest, RangeSigner, StoreCapabilities, UploadPartRequest,
 } from "../object-store.js";
 import { toStoreError } from "./s3-errors.js";
 import { httpsAgentFor } from "../../security/https-agent.js";
 import { leanDataPath, type S3DataPath } from "./s3-data-path.js";
+import { s3RangeSigner } from "./s3-range-signer.js";
 import { backoffMs, isOutage, outageWaitMs } from "./s3-retry.js";
 
 export interface S3StoreConfig {
@@ -72,6 +73,8 @@ export class S3Store implements ObjectStore {
   private readonly data: S3DataPath | undefined;
   /** Which client carries ranged GETs, PutObject and UploadPart (for logs, tests, the benchmark). */
   readonly dataPath: "lean" | "sdk";
+  /** Ranged GETs for the native cache filler to send (s3-range-signer.ts). */
+  readonly signRangeGet?: RangeSigner;
 
   constructor(config: S3StoreConfig) {
     this.bucket = config.bucket;
@@ -86,6 +89,8 @@ export class S3Store implements ObjectStore {
       outagePatienceMs: this.outagePatienceMs, noSignRequest: config.noSignRequest ?? false,
     });
     this.dataPath = this.data ? "lean" : "sdk";
+    // Anonymous mounts have nothing to presign with: the native filler is not offered then.
+    if (!config.noSignRequest) this.signRangeGet = s3RangeSigner(this.client, this.bucket);
   }
 
   async checkAccess(signal?: AbortSignal): Promise<void> {
