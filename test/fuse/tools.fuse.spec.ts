@@ -2,14 +2,26 @@
  * End to end: a real bucket mounted through the kernel and driven by the programs people use
  * (cp, rsync, mv, dd, cat, truncate, ls, sha256sum, ln), checked through the mount and,
  * independently, with the backend's own SDK straight against the bucket. One body, every
- * backend: S3 (Ceph RGW) and GCS (the Cloud Storage emulator), via the session factories.
+ * backend: S3 (Ceph RGW) and GCS (the Cloud Storage emulator), via the session factories, and
+ * both FUSE bindings (`--fuse-binding native`, the libfuse3 addon, and `fuse-native`).
+ *
+ * BUCKETFS_TEST_BACKENDS / BUCKETFS_TEST_FUSE_BINDINGS (comma-separated) narrow the matrix;
+ * BUCKETFS_TEST_EXPECT_ASAN=1 also checks that the daemon runs the AddressSanitizer build of
+ * the addon (scripts/asan-tools.sh).
  */
 import { readFileSync } from "node:fs";
+import { dirname } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BACKENDS, objectSha256 } from "../helpers/backends.js";
-import { sh, shResult, tempDir, TestMount } from "../helpers/mount.js";
+import { BIN, sh, shResult, tempDir, TestMount } from "../helpers/mount.js";
 
-describe.each(BACKENDS)("a mounted $name bucket used with ordinary tools", (backend) => {
+const only = (variable: string): string[] | undefined => process.env[variable]?.split(",").map((s) => s.trim()).filter(Boolean);
+const BINDINGS = only("BUCKETFS_TEST_FUSE_BINDINGS") ?? ["native", "fuse-native"];
+const CASES = BACKENDS.filter((b) => only("BUCKETFS_TEST_BACKENDS")?.includes(b.name) ?? true)
+  .flatMap((backend) => BINDINGS.map((binding) => ({ name: backend.name, binding, backend })));
+const EXPECT_ASAN = process.env.BUCKETFS_TEST_EXPECT_ASAN === "1";
+
+describe.each(CASES)("a mounted $name bucket ($binding binding) used with ordinary tools", ({ backend, binding }) => {
   let bucket: string;
   let mount: TestMount;
   let local: string;
@@ -19,12 +31,23 @@ describe.each(BACKENDS)("a mounted $name bucket used with ordinary tools", (back
 
   beforeAll(async () => {
     bucket = await backend.freshBucket("tools");
-    mount = await TestMount.start(`${backend.scheme}://${bucket}`);
     local = tempDir("local");
+    mount = await TestMount.start(`${backend.scheme}://${bucket}`, ["--fuse-binding", binding]);
   });
   afterAll(async () => {
     await mount?.stop();
     await sh(`rm -rf ${local}`);
+  });
+
+  it(`serves through the ${binding} binding`, () => {
+    expect(mount.log()).toContain(`"binding":"${binding}"`);
+    if (EXPECT_ASAN && binding === "native") {
+      // The daemon (a child of `bucketfs mount`) must run the sanitized addon, with libasan loaded.
+      const maps = readFileSync(`/proc/${mount.pid}/maps`, "utf8");
+      expect(maps).toMatch(/\/libasan\.so/);
+      const addon = maps.split("\n").map((l) => l.split(/\s+/)[5] ?? "").find((f) => f.endsWith("/bucketfs_fuse.node"));
+      expect(addon?.startsWith(`${dirname(dirname(BIN))}/`), `addon mapped: ${addon}`).toBe(true);
+    }
   });
 
   it("copies a 200 MB file in and out byte for byte", async () => {

@@ -1,7 +1,8 @@
 /**
  * Starts the real S3 server (Ceph RGW on loopback, scripts/s3-server.sh) once for the whole run,
  * unless S3_ENDPOINT is already set, and hands its address and keys to the tests. Likewise the GCS
- * emulator (scripts/gcs-emulator.sh) unless STORAGE_EMULATOR_HOST is set.
+ * emulator (scripts/gcs-emulator.sh) unless STORAGE_EMULATOR_HOST is set, or BUCKETFS_TEST_BACKENDS
+ * (e.g. "s3", as scripts/asan-tools.sh runs) leaves GCS out.
  */
 import { execFileSync } from "node:child_process";
 import { createServer } from "node:net";
@@ -59,6 +60,8 @@ function freePort(): Promise<number> {
 }
 
 async function startGcs(project: TestProject): Promise<(() => void) | undefined> {
+  const backends = process.env.BUCKETFS_TEST_BACKENDS?.split(",").map((b) => b.trim());
+  if (backends && !backends.includes("gcs")) return undefined;
   if (process.env.STORAGE_EMULATOR_HOST) {
     project.provide("gcs", { endpoint: process.env.STORAGE_EMULATOR_HOST });
     return undefined;

@@ -2,9 +2,14 @@
  * Runs bucketfs the way a user does: `bucketfs mount` as a child process (background daemon),
  * real programs against the mountpoint, `bucketfs unmount` at the end. The test process itself
  * never serves FUSE, so it may do file I/O on the mount.
+ *
+ * Environment (set by scripts/asan-tools.sh):
+ *   BUCKETFS_TEST_BIN          the bucketfs entry point to run (default: this checkout's bin/bucketfs.js)
+ *   BUCKETFS_TEST_LD_PRELOAD   LD_PRELOAD for bucketfs commands only (the daemon inherits it), e.g. libasan
+ *   BUCKETFS_TEST_ASAN_OPTIONS ASAN_OPTIONS for bucketfs commands only
  */
 import { execFile, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
@@ -12,7 +17,14 @@ import { bucketfsEnv, s3Server } from "./s3.js";
 import { gcsServer } from "./gcs.js";
 
 const run = promisify(execFile);
-export const BIN = resolve(import.meta.dirname, "../../bin/bucketfs.js");
+export const BIN = process.env.BUCKETFS_TEST_BIN || resolve(import.meta.dirname, "../../bin/bucketfs.js");
+
+/** The environment of a bucketfs command: `env`, plus the sanitizer settings meant for bucketfs alone. */
+function commandEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const preload = process.env.BUCKETFS_TEST_LD_PRELOAD;
+  const asan = process.env.BUCKETFS_TEST_ASAN_OPTIONS;
+  return { ...env, ...(preload ? { LD_PRELOAD: preload } : {}), ...(asan ? { ASAN_OPTIONS: asan } : {}) };
+}
 
 export interface CommandResult {
   code: number;
@@ -23,7 +35,7 @@ export interface CommandResult {
 /** Runs the bucketfs CLI and returns its exit code and output (never throws on failure). */
 export async function bucketfs(args: string[], env: NodeJS.ProcessEnv = bucketfsEnv()): Promise<CommandResult> {
   try {
-    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { env, maxBuffer: 64 * 1024 * 1024 });
+    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { env: commandEnv(env), maxBuffer: 64 * 1024 * 1024 });
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code?: number; stdout?: string; stderr?: string };
@@ -58,30 +70,82 @@ export function tempDir(label: string): string {
   return mkdtempSync(join(tmpdir(), `bucketfs-${label}-`));
 }
 
-export class TestMount {
-  private constructor(readonly dir: string, readonly source: string, readonly cacheDir: string) {}
+/** Removes an empty directory; leaves anything else (a directory that is still a mount) alone. */
+export function rmdirQuietly(dir: string): void {
+  try {
+    rmdirSync(dir);
+  } catch {
+    // not empty, busy, or gone
+  }
+}
 
-  /** Mounts `s3://bucket[/prefix]` (or `gs://…` from the GCS emulator) from the test server in the background. */
+export class TestMount {
+  private unmounted = false;
+
+  private constructor(
+    readonly dir: string,
+    readonly source: string,
+    readonly cacheDir: string,
+    /** The daemon's pid and log file, as `bucketfs mount` reported them. */
+    readonly pid: number,
+    readonly logFile: string,
+    /** The cache dir was made here (no --cache-dir given), so stop() removes it. */
+    private readonly ownsCacheDir: boolean,
+  ) {}
+
+  /**
+   * Mounts `s3://bucket[/prefix]` (or `gs://…` from the GCS emulator) from the test server in the
+   * background. Without `--cache-dir` in `extraArgs` the mount gets a fresh one, removed by stop().
+   */
   static async start(source: string, extraArgs: string[] = [], env?: NodeJS.ProcessEnv): Promise<TestMount> {
+    const given = extraArgs.indexOf("--cache-dir");
+    const ownsCacheDir = given < 0;
     const dir = tempDir("mnt");
-    const cacheDir = tempDir("cache");
+    const cacheDir = ownsCacheDir ? tempDir("cache") : extraArgs[given + 1];
     const endpoint = source.startsWith("gs://") ? gcsServer().endpoint : s3Server().endpoint;
-    const result = await bucketfs(["mount", source, dir, "--endpoint", endpoint, "--cache-dir", cacheDir, ...extraArgs], env);
-    if (result.code !== 0) throw new Error(`mount failed (${result.code}): ${result.stderr}`);
-    return new TestMount(dir, source, cacheDir);
+    const result = await bucketfs(["mount", source, dir, "--endpoint", endpoint, ...(ownsCacheDir ? ["--cache-dir", cacheDir] : []), ...extraArgs], env);
+    if (result.code !== 0) {
+      rmdirQuietly(dir);
+      if (ownsCacheDir) rmSync(cacheDir, { recursive: true, force: true });
+      throw new Error(`mount failed (${result.code}): ${result.stderr}`);
+    }
+    const reported = /\(daemon pid (\d+), log (.*)\)\s*$/.exec(result.stdout);
+    return new TestMount(dir, source, cacheDir, Number(reported?.[1] ?? -1), reported?.[2] ?? "", ownsCacheDir);
   }
 
   path(relative: string): string {
     return join(this.dir, relative);
   }
 
+  /** Whether stop() has unmounted it (a killed daemon's mount stays until then). */
+  get stopped(): boolean {
+    return this.unmounted;
+  }
+
   sh(command: string): Promise<string> {
     return sh(command, this.dir);
   }
 
+  /** Sends `signal` to the daemon (never to a process group: the pid must have been reported). */
+  kill(signal: NodeJS.Signals): void {
+    if (!(this.pid > 1)) throw new Error(`no daemon pid known for ${this.dir}`);
+    process.kill(this.pid, signal);
+  }
+
+  /** The daemon's log so far (JSON lines; the file is in the cache dir, not on the mount). */
+  log(): string {
+    return readFileSync(this.logFile, "utf8");
+  }
+
+  /**
+   * Unmounts (uploading unsaved data) and removes the mountpoint and an own cache dir. After the
+   * daemon was killed, `bucketfs unmount` detaches the stale mount and clears its record.
+   */
   async stop(): Promise<void> {
     const result = await bucketfs(["unmount", this.dir]);
     if (result.code !== 0) throw new Error(`unmount failed: ${result.stderr}`);
-    rmSync(this.dir, { recursive: true, force: true });
+    this.unmounted = true;
+    rmdirSync(this.dir); // never recursive: a directory that is still a mount must not be emptied
+    if (this.ownsCacheDir && existsSync(this.cacheDir)) rmSync(this.cacheDir, { recursive: true, force: true });
   }
 }
