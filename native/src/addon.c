@@ -158,6 +158,8 @@ static napi_value init(napi_env env, napi_value exports) {
   export_fn(env, exports, "unbind", bfs_cache_unbind);
   export_fn(env, exports, "stats", bfs_cache_stats);
   export_fn(env, exports, "fill", bfs_fill);
+  export_fn(env, exports, "onProgress", bfs_cache_on_progress);
+  export_fn(env, exports, "notifyAt", bfs_cache_notify_at);
   napi_value max_io;
   napi_create_uint32(env, BFS_MAX_IO, &max_io);
   napi_set_named_property(env, exports, "maxIo", max_io);

@@ -92,6 +92,10 @@ napi_value bfs_cache_bind(napi_env env, napi_callback_info info);
 napi_value bfs_cache_unbind(napi_env env, napi_callback_info info);
 napi_value bfs_cache_stats(napi_env env, napi_callback_info info);
 void bfs_cache_clear(void);
+/* A native transfer's chunk: 0 started, 1 done (crc valid), 2 failed. */
+void bfs_cache_fill_event(const char *chunk_path, int event, uint32_t crc);
+napi_value bfs_cache_on_progress(napi_env env, napi_callback_info info);
+napi_value bfs_cache_notify_at(napi_env env, napi_callback_info info);
 
 /* fetch.c: ranged GETs written straight into chunk files */
 napi_value bfs_fill(napi_env env, napi_callback_info info);

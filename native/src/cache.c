@@ -34,7 +34,11 @@
 #define MAX_CHUNK_SIZE (64u * 1024 * 1024)
 #define BUCKETS 256u
 
-enum { ABSENT = 0, UNVERIFIED = 1, VERIFIED = 2, BAD = 3, STATE_MASK = 3, TOUCHED = 0x80 };
+/* FILLING: a native transfer is writing the chunk; a READ that needs it waits for it here. */
+enum { ABSENT = 0, UNVERIFIED = 1, VERIFIED = 2, BAD = 3, FILLING = 4, STATE_MASK = 7, TOUCHED = 0x80 };
+
+/* A READ waits this long for a chunk being filled before JavaScript takes it over. */
+#define FILL_WAIT_SECONDS 60
 
 typedef struct bound_file {
   uint64_t fh;
@@ -48,13 +52,17 @@ typedef struct bound_file {
   _Atomic uint8_t **state; /* per page: one byte per chunk */
   uint32_t **crc;          /* per page: expected CRC32 of each chunk's data */
   int refs;                /* workers reading right now (under table_lock) */
+  uint64_t notify_at;      /* tell JavaScript when a served READ reaches this offset (read-ahead) */
   int unbound;             /* removed from the table; the last reader frees it */
   struct bound_file *next;
 } bound_file;
 
 static bound_file *table[BUCKETS];
 static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
-static atomic_ullong stat_reads, stat_bytes, stat_verified, stat_bad, stat_fallbacks;
+/* Signalled (under table_lock) whenever a FILLING chunk becomes present or absent. */
+static pthread_cond_t fill_changed = PTHREAD_COND_INITIALIZER;
+static napi_threadsafe_function progress_tsfn;
+static atomic_ullong stat_reads, stat_bytes, stat_verified, stat_bad, stat_fallbacks, stat_waits;
 
 static void free_bound(bound_file *f) {
   for (uint64_t p = 0; p < f->npages; p++) {
@@ -89,10 +97,24 @@ static _Atomic uint8_t *state_of(bound_file *f, uint64_t index) {
   return page ? &page[index % PAGE_CHUNKS] : NULL;
 }
 
-static int present(bound_file *f, uint64_t index) {
+static int state_now(bound_file *f, uint64_t index) {
   _Atomic uint8_t *s = state_of(f, index);
-  if (!s) return 0;
-  int state = atomic_load(s) & STATE_MASK;
+  return s ? atomic_load(s) & STATE_MASK : ABSENT;
+}
+
+/* Whether the chunk is (or, after waiting for its transfer, became) present. */
+static int present(bound_file *f, uint64_t index) {
+  int state = state_now(f, index);
+  if (state == FILLING) {
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += FILL_WAIT_SECONDS;
+    pthread_mutex_lock(&table_lock);
+    while ((state = state_now(f, index)) == FILLING)
+      if (pthread_cond_timedwait(&fill_changed, &table_lock, &deadline) != 0) break;
+    pthread_mutex_unlock(&table_lock);
+    atomic_fetch_add(&stat_waits, 1);
+  }
   return state == UNVERIFIED || state == VERIFIED;
 }
 
@@ -149,6 +171,20 @@ static int copy_chunk(bound_file *f, uint64_t index, char *dest, size_t from, si
   return res;
 }
 
+/* A served READ reached the point where JavaScript wants to extend its read-ahead: tell it once. */
+static void maybe_notify(bound_file *f, uint64_t end) {
+  pthread_mutex_lock(&table_lock);
+  int due = end >= f->notify_at;
+  if (due) f->notify_at = UINT64_MAX;
+  pthread_mutex_unlock(&table_lock);
+  if (!due || !progress_tsfn) return;
+  uint64_t *event = malloc(2 * sizeof(uint64_t));
+  if (!event) return;
+  event[0] = f->fh;
+  event[1] = end;
+  if (napi_call_threadsafe_function(progress_tsfn, event, napi_tsfn_nonblocking) != napi_ok) free(event);
+}
+
 /* The bytes of [off, off+size) from cached chunks, or -1 if any chunk is not available here. */
 ssize_t bfs_cache_serve(uint64_t fh, char *dest, size_t size, off_t off) {
   bound_file *f = acquire(fh);
@@ -171,6 +207,7 @@ ssize_t bfs_cache_serve(uint64_t fh, char *dest, size_t size, off_t off) {
   }
   result = (ssize_t)(end - start);
   atomic_fetch_add(&stat_reads, 1);
+  maybe_notify(f, end);
   atomic_fetch_add(&stat_bytes, (unsigned long long)result);
   goto done;
 fallback:
@@ -210,7 +247,8 @@ static int mark_present(bound_file *f, uint32_t index, uint32_t crc, int verifie
     __atomic_store_n(&f->state[p], states, __ATOMIC_RELEASE);
   }
   _Atomic uint8_t *s = &f->state[p][index % PAGE_CHUNKS];
-  if ((atomic_load(s) & STATE_MASK) != ABSENT) return 0; /* known already (or found bad) */
+  int state = atomic_load(s) & STATE_MASK;
+  if (state != ABSENT && state != FILLING) return 0; /* known already (or found bad) */
   f->crc[p][index % PAGE_CHUNKS] = crc;
   atomic_store(s, (uint8_t)(verified ? VERIFIED : UNVERIFIED));
   return 0;
@@ -255,6 +293,7 @@ napi_value bfs_cache_bind(napi_env env, napi_callback_info info) {
   bound_file *f = calloc(1, sizeof *f);
   if (!f) return throw_error(env, "bind: out of memory");
   f->fh = (uint64_t)fh;
+  f->notify_at = UINT64_MAX;
   f->base = strdup(base);
   f->base_len = base_len;
   f->header_len = (uint32_t)header_len;
@@ -342,6 +381,7 @@ napi_value bfs_cache_stats(napi_env env, napi_callback_info info) {
   set_counter(env, obj, "verified", atomic_load(&stat_verified));
   set_counter(env, obj, "bad", atomic_load(&stat_bad));
   set_counter(env, obj, "fallbacks", atomic_load(&stat_fallbacks));
+  set_counter(env, obj, "waits", atomic_load(&stat_waits));
   return obj;
 }
 
@@ -359,4 +399,110 @@ void bfs_cache_clear(void) {
     }
   }
   pthread_mutex_unlock(&table_lock);
+}
+
+/* ---- transfers in flight (fetch.c) and read-ahead progress ---- */
+
+/* The chunk's state slot, its page allocated if needed (binder side, under table_lock). */
+static _Atomic uint8_t *slot_for(bound_file *f, uint64_t index) {
+  uint64_t p = index / PAGE_CHUNKS;
+  if (!f->state[p]) {
+    uint32_t *crcs = calloc(PAGE_CHUNKS, sizeof(uint32_t));
+    _Atomic uint8_t *states = calloc(PAGE_CHUNKS, 1);
+    if (!crcs || !states) {
+      free(crcs);
+      free((void *)states);
+      return NULL;
+    }
+    f->crc[p] = crcs;
+    __atomic_store_n(&f->state[p], states, __ATOMIC_RELEASE);
+  }
+  return &f->state[p][index % PAGE_CHUNKS];
+}
+
+enum fill_event { FILL_STARTED, FILL_DONE, FILL_FAILED };
+
+/*
+ * A transfer's chunk changed, for every bound file of the version whose chunk files start with
+ * `base`: started (ABSENT → FILLING), done (FILLING/ABSENT → VERIFIED, with its CRC) or failed
+ * (FILLING, or VERIFIED by this transfer and now removed → ABSENT). Waiting READs are woken.
+ */
+static void fill_changed_for(const char *base, size_t base_len, uint64_t index, enum fill_event event, uint32_t crc) {
+  pthread_mutex_lock(&table_lock);
+  for (unsigned b = 0; b < BUCKETS; b++)
+    for (bound_file *f = table[b]; f; f = f->next) {
+      if (f->base_len != base_len || memcmp(f->base, base, base_len) != 0 || index >= f->nchunks) continue;
+      _Atomic uint8_t *s = slot_for(f, index);
+      if (!s) continue;
+      uint8_t old = atomic_load(s), state = old & STATE_MASK, touched = old & TOUCHED;
+      if (event == FILL_STARTED && state == ABSENT) atomic_store(s, (uint8_t)(touched | FILLING));
+      if (event == FILL_DONE && (state == FILLING || state == ABSENT)) {
+        f->crc[index / PAGE_CHUNKS][index % PAGE_CHUNKS] = crc;
+        atomic_store(s, (uint8_t)(touched | VERIFIED));
+      }
+      if (event == FILL_FAILED && (state == FILLING || state == VERIFIED)) atomic_store(s, (uint8_t)(touched | ABSENT));
+    }
+  pthread_cond_broadcast(&fill_changed);
+  pthread_mutex_unlock(&table_lock);
+}
+
+/* Splits a chunk file path "<base><index>" (base ends with '.'). */
+static int split_chunk_path(const char *path, size_t *base_len, uint64_t *index) {
+  const char *dot = strrchr(path, '.');
+  if (!dot || !dot[1]) return -1;
+  char *end;
+  unsigned long long value = strtoull(dot + 1, &end, 10);
+  if (*end) return -1;
+  *base_len = (size_t)(dot + 1 - path);
+  *index = value;
+  return 0;
+}
+
+void bfs_cache_fill_event(const char *chunk_path, int event, uint32_t crc) {
+  size_t base_len;
+  uint64_t index;
+  if (split_chunk_path(chunk_path, &base_len, &index) == 0) fill_changed_for(chunk_path, base_len, index, (enum fill_event)event, crc);
+}
+
+static void call_progress(napi_env env, napi_value js_cb, void *context, void *data) {
+  (void)context;
+  uint64_t *event = data;
+  if (env && js_cb) {
+    napi_value undefined, argv[2];
+    napi_get_undefined(env, &undefined);
+    napi_create_double(env, (double)event[0], &argv[0]);
+    napi_create_double(env, (double)event[1], &argv[1]);
+    napi_call_function(env, undefined, js_cb, 2, argv, NULL);
+  }
+  free(event);
+}
+
+/* onProgress(callback(fh, offset)): called when a native READ reaches a handle's notify point. */
+napi_value bfs_cache_on_progress(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], name;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 1 || progress_tsfn) return NULL;
+  napi_create_string_utf8(env, "bucketfs-progress", NAPI_AUTO_LENGTH, &name);
+  if (napi_create_threadsafe_function(env, argv[0], NULL, name, 0, 1, NULL, NULL, NULL, call_progress, &progress_tsfn) == napi_ok)
+    napi_unref_threadsafe_function(env, progress_tsfn);
+  return NULL;
+}
+
+/* notifyAt(fh, offset): the next READ served natively that reaches `offset` is reported. */
+napi_value bfs_cache_notify_at(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  double fh = -1, offset = -1;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc >= 2) {
+    napi_get_value_double(env, argv[0], &fh);
+    napi_get_value_double(env, argv[1], &offset);
+  }
+  pthread_mutex_lock(&table_lock);
+  bound_file *f = table[(uint64_t)fh % BUCKETS];
+  while (f && f->fh != (uint64_t)fh) f = f->next;
+  if (f) f->notify_at = offset >= 0 ? (uint64_t)offset : UINT64_MAX;
+  pthread_mutex_unlock(&table_lock);
+  return NULL;
 }

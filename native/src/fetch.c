@@ -133,6 +133,7 @@ static int finish_chunk(fill_job *job, fill_chunk *c) {
   }
   c->renamed = 1;
   job->current++;
+  bfs_cache_fill_event(c->path, 1, c->crc); /* READs waiting for this chunk go on natively */
   return 0;
 }
 
@@ -200,6 +201,7 @@ static void remove_files(fill_job *job) {
     unlink(c->tmp);
     if (c->renamed) unlink(c->path);
     c->renamed = 0;
+    bfs_cache_fill_event(c->path, 2, 0);
   }
 }
 
@@ -409,6 +411,7 @@ napi_value bfs_fill(napi_env env, napi_callback_info info) {
     return throw_error(env, "fill: bad url, headers, range or chunk list");
   }
   napi_create_reference(env, argv[6], 1, &job->callback);
+  for (uint32_t i = 0; i < job->count; i++) bfs_cache_fill_event(job->chunks[i].path, 0, 0);
   if (pending_jobs++ == 0) napi_ref_threadsafe_function(env, done_tsfn);
   pthread_mutex_lock(&queue_lock);
   if (queue_tail) queue_tail->next = job;

@@ -254,7 +254,7 @@ export class ChunkCache {
     } else {
       for (const row of this.entries.values()) if (row.id.startsWith(`${prefix}.`) && row.index < count && fits(row)) found.push(row);
     }
-    if (found.length === 0) return undefined;
+    // Even with no chunk yet, the geometry lets the binding wait for transfers it is told about.
     return {
       base: join(this.dir, "chunks", prefix.slice(0, 2), `${prefix}.`),
       headerLength: encodeHeader({ ...version, index: 0, offset: 0, length: 0, crc: 0 }).length,

@@ -64,7 +64,7 @@ export async function runDaemon(req: DaemonRequest, ready: (error?: string) => v
     if (fs instanceof Filesystem) await startUploadJournal(fs, service, log);
     const ops = new FuseAdapter(security.wrap(fs), log, service.metrics.fuseOperation).operations();
     const served = fs;
-    const accelerator = served.readVersion && chain.chunkLocator?.((fh) => served.readVersion?.(fh), served.prepareCached?.bind(served));
+    const accelerator = served.readVersion && chain.chunkLocator?.((fh) => served.readVersion?.(fh), served.prepareCached?.bind(served), served.readAheadPoint?.bind(served));
     const session = createSession(mountpoint, ops, fuseOptionsFor(req), binding, { accelerator, observe: service.metrics.fuseOperation });
     await session.mount();
     if (session.nativeStats) service.metrics.watchNativeReads(session.nativeStats);

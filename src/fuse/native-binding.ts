@@ -51,6 +51,9 @@ export interface NativeAddon {
   stats(): NativeStats;
   /** Ranged GETs written straight into chunk files (native/src/fetch.c). */
   fill: NativeFill;
+  /** Registers the callback for READs that reached a handle's notify point (read-ahead). */
+  onProgress(callback: (fh: number, offset: number) => void): void;
+  notifyAt(fh: number, offset: number): void;
   readonly maxIo: number;
 }
 
@@ -61,6 +64,8 @@ export interface ReadAccelerator {
   cachedChunks(fh: number, bytes?: { start: number; end: number }): CachedChunks | undefined;
   /** Puts a READ's range into the cache (and reads ahead); false: JavaScript answers it. */
   prepare(fh: number, offset: number, length: number): Promise<boolean>;
+  /** Native READs reached `reached` (-1: none): extends read-ahead; where to report next (-1: nowhere). */
+  readAheadPoint(fh: number, reached: number): number;
   /** Whether `fh` reads this version (to hand it chunks filled for the version). */
   reads(fh: number, version: { key: string; etag: string }): boolean;
   /** Byte ranges the native filler has just put into the cache (read-ahead landing). */
@@ -108,6 +113,10 @@ export class NativeFuseSession {
 
   mount(): Promise<void> {
     const handler = (...args: unknown[]): void => this.dispatch(args);
+    // Reads served natively report their progress at a handle's notify point: read-ahead goes on.
+    this.addon.onProgress((fh, offset) => {
+      if (this.boundPaths.has(fh)) this.addon.notifyAt(fh, this.hooks.accelerator?.readAheadPoint(fh, offset) ?? -1);
+    });
     // Read-ahead that lands is handed to the open files reading it, so their READs stay native.
     this.hooks.accelerator?.onFilled((version, start, end) => {
       for (const [fh, path] of this.boundPaths) if (this.hooks.accelerator?.reads(fh, version)) this.bind(fh, path, { start, end });
@@ -187,9 +196,13 @@ export class NativeFuseSession {
     const accelerator = this.hooks.accelerator;
     if (mustBytes || !accelerator) return readBytes();
     const started = performance.now();
+    // Bound first (even with no chunk yet), so the transfers this READ starts are known to the
+    // addon and the READs behind it wait for them natively instead of coming here.
+    if (!this.boundPaths.has(fh)) this.bind(fh, path, { start: offset, end: offset }, true);
     accelerator.prepare(fh, offset, size).then((cached) => {
       if (!cached) return readBytes();
       this.bind(fh, path, { start: offset, end: offset + BIND_AHEAD });
+      this.addon.notifyAt(fh, accelerator.readAheadPoint(fh, -1));
       this.hooks.observe?.("read-fill", performance.now() - started, 0);
       reply(0, true);
     }, readBytes);
@@ -205,9 +218,9 @@ export class NativeFuseSession {
     });
   }
 
-  private bind(fh: number, path: string, bytes?: { start: number; end: number }): void {
+  private bind(fh: number, path: string, bytes?: { start: number; end: number }, evenEmpty = false): void {
     const chunks = this.hooks.accelerator?.cachedChunks(fh, bytes);
-    if (!chunks || chunks.indexes.length === 0) return;
+    if (!chunks || (chunks.indexes.length === 0 && !evenEmpty)) return;
     this.addon.bind(fh, chunks.base, chunks.headerLength, chunks.chunkSize, chunks.size, chunks.indexes, chunks.crcs, chunks.verified);
     this.boundPaths.set(fh, path);
   }

@@ -15,6 +15,17 @@ import type { ObjectVersion } from "./range-reader.js";
 
 export type RangeFill = (version: ObjectVersion, offset: number, length: number) => Promise<void>;
 
+/**
+ * The kernel's readahead on a native mount is 16 MiB (native-binding.ts raises it), so its READs
+ * run that far ahead of the reader: a window smaller than that would leave them to start small
+ * transfers of their own. Read-ahead lands on disk, not in memory, so the window costs no heap.
+ */
+const KERNEL_READ_AHEAD = 16 * 1024 * 1024;
+
+export function fillAheadConfig(prefetch: PrefetcherConfig): PrefetcherConfig {
+  return { ...prefetch, initialWindow: Math.max(prefetch.initialWindow, KERNEL_READ_AHEAD), maxWindow: Math.max(prefetch.maxWindow, 4 * KERNEL_READ_AHEAD) };
+}
+
 export class FillAhead {
   private window: number;
   /** Where the reading has reached (the end of the furthest read), -1 before the first. */
@@ -38,6 +49,23 @@ export class FillAhead {
     // Read-ahead first, so the read itself joins a whole block's transfer instead of starting a small one.
     if (sequential && end - this.runStart >= (this.config.minRunBeforeReadAhead ?? 0)) this.readAhead(end);
     return this.fill(this.version, offset, Math.max(end, sequential ? end : offset + (this.config.firstRequestSize ?? 0)) - offset);
+  }
+
+  /**
+   * Where the reader should be reported back (the native binding serves READs without telling
+   * us): half way into the filled window, so the next blocks are issued well before they are
+   * needed. -1 when everything up to the end of the object is filled or being filled.
+   */
+  notifyPoint(): number {
+    if (this.filledTo >= this.version.size || this.reached < 0) return -1;
+    return Math.max(this.reached, this.filledTo - Math.floor(this.window / 2));
+  }
+
+  /** The reader reached `offset` through reads served natively: keep the read-ahead going. */
+  advance(offset: number): void {
+    if (this.reached < 0 || offset < this.reached) return;
+    this.reached = offset;
+    if (offset - this.runStart >= (this.config.minRunBeforeReadAhead ?? 0)) this.readAhead(offset);
   }
 
   private restart(offset: number): void {

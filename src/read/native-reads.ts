@@ -17,6 +17,8 @@ export class CachedChunkLocator {
     private readonly versionOf: (fh: number) => ObjectVersion | undefined,
     /** Puts a read's range into the cache (Filesystem.prepareCached); false: JavaScript reads it. */
     readonly prepare: (fh: number, offset: number, length: number) => Promise<boolean> = () => Promise.resolve(false),
+    /** Extends read-ahead for reads served natively (Filesystem.readAheadPoint); returns the next point. */
+    readonly readAheadPoint: (fh: number, reached: number) => number = () => -1,
   ) {}
 
   /** Present chunks of the handle's version; with a byte range, only the chunks it touches. */

@@ -34,7 +34,7 @@ export interface ReadChain {
   budget: MemoryBudget;
   cache?: ChunkCache;
   /** For the native binding: where an open file's cached chunks are (no disk cache: undefined). */
-  chunkLocator?(versionOf: (fh: number) => ObjectVersion | undefined, prepare?: (fh: number, offset: number, length: number) => Promise<boolean>): CachedChunkLocator;
+  chunkLocator?(versionOf: (fh: number) => ObjectVersion | undefined, prepare?: CachedChunkLocator["prepare"], readAheadPoint?: CachedChunkLocator["readAheadPoint"]): CachedChunkLocator;
   /** Fills ranges into the disk cache natively (when a filler was given and the cache is on). */
   fill?: (version: ObjectVersion, offset: number, length: number) => Promise<void>;
   close(): void;
@@ -61,8 +61,8 @@ export function createReadChain(options: ReadChainOptions): ReadChain {
     const stats = cache.stats();
     options.log.info({ chunks: stats.chunks, usedBytes: stats.usedBytes, hits: stats.hits, misses: stats.misses, indexBatches: stats.index.batches, indexRows: stats.index.rows, indexMillis: Math.round(stats.index.millis) }, "read cache closed");
   };
-  const chunkLocator = (versionOf: (fh: number) => ObjectVersion | undefined, prepare?: (fh: number, offset: number, length: number) => Promise<boolean>): CachedChunkLocator =>
-    new CachedChunkLocator(reader, cache, options.store.description, reader.chunkSize, versionOf, prepare);
+  const chunkLocator = (versionOf: (fh: number) => ObjectVersion | undefined, prepare?: CachedChunkLocator["prepare"], readAheadPoint?: CachedChunkLocator["readAheadPoint"]): CachedChunkLocator =>
+    new CachedChunkLocator(reader, cache, options.store.description, reader.chunkSize, versionOf, prepare, readAheadPoint);
   const fill = reader.fills ? (version: ObjectVersion, offset: number, length: number) => reader.fill(version, offset, length) : undefined;
   return { reader, budget, cache, chunkLocator, fill, close };
 }

@@ -3,7 +3,7 @@
  * FUSE; the adapter in src/fuse translates kernel calls into these methods and errors into errno.
  * Directory-changing operations (mkdir, rename, chmod, …) live in tree-operations.ts.
  */
-import { FillAhead } from "../read/fill-ahead.js";
+import { FillAhead, fillAheadConfig } from "../read/fill-ahead.js";
 import { Prefetcher } from "../read/prefetcher.js";
 import type { ObjectVersion } from "../read/range-reader.js";
 import type { DirtyFile } from "../write/dirty-file.js";
@@ -56,7 +56,7 @@ export class Filesystem {
     }
     const version = { key: this.ctx.namespace.mapper.fileKey(path), etag: stat.etag ?? "", size: stat.size };
     const prefetcher = new Prefetcher(version, this.ctx.reader, this.ctx.config.prefetch);
-    const fillAhead = this.ctx.fill && new FillAhead(version, this.ctx.fill, this.ctx.config.prefetch);
+    const fillAhead = this.ctx.fill && new FillAhead(version, this.ctx.fill, fillAheadConfig(this.ctx.config.prefetch));
     return this.ctx.openFiles.add({ kind: "read", path, flags, version, prefetcher, fillAhead });
   }
 
@@ -104,6 +104,22 @@ export class Filesystem {
     if (handle.kind !== "read" || !handle.fillAhead || this.ctx.openFiles.dirtyAt(handle.path)) return false;
     await handle.fillAhead.ensure(offset, length);
     return true;
+  }
+
+  /**
+   * Read-ahead for reads the native binding served itself: `reached` is how far the reader got
+   * (-1: just asking). Returns where to be told next, or -1 for nowhere.
+   */
+  readAheadPoint(fh: number, reached: number): number {
+    let handle;
+    try {
+      handle = this.ctx.openFiles.get(fh);
+    } catch {
+      return -1; // closed meanwhile
+    }
+    if (handle.kind !== "read" || !handle.fillAhead) return -1;
+    if (reached >= 0) handle.fillAhead.advance(reached);
+    return handle.fillAhead.notifyPoint();
   }
 
   /** `data` is only read until the returned promise settles (it may be the kernel's buffer). */

@@ -44,6 +44,8 @@ export interface MountedFilesystem {
   statfs(): FsStatfs;
   /** Puts a read's range into the disk cache for the native binding; false: read it instead. */
   prepareCached?(fh: number, offset: number, length: number): Promise<boolean>;
+  /** Native reads reached `reached` (-1: none): extends read-ahead; returns where to report next (-1: nowhere). */
+  readAheadPoint?(fh: number, reached: number): number;
   /** The object version a read-only handle reads, when nothing local overrides it (native reads). */
   readVersion?(fh: number): ObjectVersion | undefined;
   /** Files whose changes are not saved yet (none on read-only namespaces). */
