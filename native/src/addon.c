@@ -135,6 +135,20 @@ static napi_value close_fs(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* crc32(buffer[, seed]): the same value as zlib.crc32 (tests compare the two). */
+napi_value bfs_crc32_js(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2], out;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  void *data = NULL;
+  size_t length = 0;
+  double seed = 0;
+  if (argc < 1 || napi_get_buffer_info(env, argv[0], &data, &length) != napi_ok) return throw_error(env, "crc32(buffer[, seed])");
+  if (argc > 1) napi_get_value_double(env, argv[1], &seed);
+  napi_create_uint32(env, bfs_crc32((uint32_t)seed, data, length), &out);
+  return out;
+}
+
 static void export_fn(napi_env env, napi_value exports, const char *name, napi_callback fn) {
   napi_value value;
   napi_create_function(env, name, NAPI_AUTO_LENGTH, fn, NULL, &value);
@@ -159,6 +173,7 @@ static napi_value init(napi_env env, napi_value exports) {
   export_fn(env, exports, "stats", bfs_cache_stats);
   export_fn(env, exports, "fill", bfs_fill);
   export_fn(env, exports, "onProgress", bfs_cache_on_progress);
+  export_fn(env, exports, "crc32", bfs_crc32_js);
   export_fn(env, exports, "notifyAt", bfs_cache_notify_at);
   napi_value max_io;
   napi_create_uint32(env, BFS_MAX_IO, &max_io);

@@ -97,6 +97,10 @@ void bfs_cache_fill_event(const char *chunk_path, int event, uint32_t crc);
 napi_value bfs_cache_on_progress(napi_env env, napi_callback_info info);
 napi_value bfs_cache_notify_at(napi_env env, napi_callback_info info);
 
+/* crc32.c: zlib's CRC-32, folded with PCLMULQDQ where the CPU has it */
+uint32_t bfs_crc32(uint32_t crc, const unsigned char *buf, size_t len);
+napi_value bfs_crc32_js(napi_env env, napi_callback_info info);
+
 /* fetch.c: ranged GETs written straight into chunk files */
 napi_value bfs_fill(napi_env env, napi_callback_info info);
 

@@ -145,7 +145,7 @@ static int verify_and_copy(bound_file *f, uint64_t index, int fd, char *dest, si
   struct stat st;
   int ok = fstat(fd, &st) == 0 && (uint64_t)st.st_size == f->header_len + chunk_len &&
            read_fully(fd, whole, chunk_len, f->header_len) == 0 &&
-           (uint32_t)crc32(0L, (const Bytef *)whole, (uInt)chunk_len) == f->crc[index / PAGE_CHUNKS][index % PAGE_CHUNKS];
+           bfs_crc32(0, (const unsigned char *)whole, chunk_len) == f->crc[index / PAGE_CHUNKS][index % PAGE_CHUNKS];
   _Atomic uint8_t *s = state_of(f, index);
   if (ok) {
     memcpy(dest, whole + from, length);

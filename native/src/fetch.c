@@ -122,7 +122,7 @@ static int check_response(fill_job *job, CURL *curl) {
 static int finish_chunk(fill_job *job, fill_chunk *c) {
   unsigned char *h = c->header;
   for (int i = 0; i < 4; i++) h[HEADER_DATA_CRC_AT + i] = (unsigned char)(c->crc >> (8 * i));
-  uint32_t header_crc = (uint32_t)crc32(0L, h, c->header_len - 4);
+  uint32_t header_crc = bfs_crc32(0, h, c->header_len - 4);
   for (int i = 0; i < 4; i++) h[c->header_len - 4 + i] = (unsigned char)(header_crc >> (8 * i));
   int ok = pwrite(c->fd, h, c->header_len, 0) == (ssize_t)c->header_len;
   ok = close(c->fd) == 0 && ok;
@@ -162,7 +162,7 @@ static int write_chunk_data(fill_job *job, const char *data, size_t n) {
       }
       done += (size_t)w;
     }
-    c->crc = (uint32_t)crc32(c->crc, (const Bytef *)data, (uInt)take);
+    c->crc = bfs_crc32(c->crc, (const unsigned char *)data, take);
     data += take;
     n -= take;
     job->received += take;
