@@ -14,6 +14,7 @@ import { resolve } from "node:path";
 import { constants } from "node:os";
 import type { CachedChunks } from "../cache/chunk-cache.js";
 import type { NativeFill } from "../read/native-fill.js";
+import { runAs, type Caller } from "../vfs/caller.js";
 import type { FuseOps } from "./binding.js";
 
 const EILSEQ = constants.errno.EILSEQ ?? 84;
@@ -26,12 +27,7 @@ const OP_NAMES = [
 ] as const;
 type OpName = (typeof OP_NAMES)[number];
 
-export interface Caller {
-  uid: number;
-  gid: number;
-  pid: number;
-  umask: number;
-}
+export type { Caller };
 
 export interface NativeStats {
   /** READs answered from chunk files without JavaScript, and their bytes. */
@@ -105,7 +101,6 @@ export class NativeFuseSession {
     private readonly addon: NativeAddon,
     private readonly hooks: {
       accelerator?: ReadAccelerator;
-      withCaller?: (caller: Caller, run: () => void) => void;
       /** READs answered by filling the cache (op "read-fill"), beside the adapter's own counts. */
       observe?: (op: string, durationMs: number, errno: number) => void;
     } = {},
@@ -151,8 +146,8 @@ export class NativeFuseSession {
     const path = decodePath(rawPath);
     if (path === undefined || name === undefined) return reply(-(name === undefined ? EINVAL : EILSEQ));
     const run = (): void => this.call(name, path, rest, reply);
-    if (this.hooks.withCaller) this.hooks.withCaller({ uid, gid, pid, umask }, run);
-    else run();
+    // Every layer below can ask who this is (vfs/caller.ts): the audit log, owners of new files.
+    runAs({ uid, gid, pid, umask }, run);
   }
 
   private call(name: OpName, path: string, a: unknown[], reply: (code: number, v?: unknown, v2?: unknown) => void): void {

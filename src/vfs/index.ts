@@ -87,3 +87,4 @@ export function createFilesystem(options: FilesystemOptions): Filesystem {
   fileSync = new FileSync(ctx);
   return new Filesystem(ctx, fileSync, options.maxDirtyBytes);
 }
+export { currentCaller, runAs, type Caller } from "./caller.js";
