@@ -40,7 +40,7 @@ export async function runDaemon(req: DaemonRequest, ready: (error?: string) => v
     checkFuseDevice();
     checkMountpoint(mountpoint, req.fuseOptions.includes("nonempty"));
     const security = openMountSecurity(req.source, req.config);
-    service = createMountService({ source: req.source.url, mountpoint, config: req.config }, createStore(req.source, req.config), log);
+    service = createMountService({ source: req.source.url, mountpoint, config: req.config }, await createStore(req.source, req.config), log);
     const store = service.store;
     await checkStoreAccess(store, req.config.endpoint, req.source.scheme);
     const binding = resolveBinding(req.config.fuseBinding, (message) => log.warn(message));
