@@ -24,12 +24,19 @@ export function defaultLogFile(req: DaemonRequest): string {
 /** `--log-file -`: the daemon writes to the stderr `bucketfs mount` was given (journald under systemd). */
 export const LOG_TO_STDERR = "-";
 
+/**
+ * V8's young generation grows to 3 × 16 MiB semi-spaces by default; the daemon's garbage is
+ * short-lived and small (bulk bytes stay in native memory), so 4 MiB semi-spaces keep the peak
+ * resident size down at no measured cost in CPU.
+ */
+const DAEMON_NODE_FLAGS = ["--max-semi-space-size=4"];
+
 export function startInBackground(req: DaemonRequest, entryScript: string): Promise<{ pid: number; logFile: string }> {
   const logFile = req.config.logFile ?? defaultLogFile(req);
   if (logFile !== LOG_TO_STDERR) mkdirSync(dirname(logFile), { recursive: true, mode: 0o700 });
   const out = logFile === LOG_TO_STDERR ? "inherit" : openSync(logFile, "a", 0o600);
   const request: DaemonRequest = { ...req, config: { ...req.config, logFile } };
-  const child = spawn(process.execPath, [entryScript, "__daemon"], {
+  const child = spawn(process.execPath, [...DAEMON_NODE_FLAGS, entryScript, "__daemon"], {
     detached: true,
     stdio: ["ignore", out === "inherit" ? "ignore" : out, out, "ipc"],
     env: { ...process.env, [DAEMON_ENV]: JSON.stringify(request) },

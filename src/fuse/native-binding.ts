@@ -117,7 +117,7 @@ export class NativeFuseSession {
       for (const [fh, path] of this.boundPaths) if (this.hooks.accelerator?.reads(fh, version)) this.bind(fh, path, { start, end });
     });
     const xattrs = typeof this.ops.getxattr === "function";
-    this.addon.mount(this.mountpoint, nativeMountOptions(this.options, this.addon.maxIo), { maxThreads: 16, xattrs }, handler, (code) => {
+    this.addon.mount(this.mountpoint, nativeMountOptions(this.options, this.addon.maxIo), { maxThreads: FUSE_THREADS, xattrs }, handler, (code) => {
       for (const listener of this.exitListeners) listener(code);
     });
     return Promise.resolve();
@@ -306,3 +306,10 @@ function unescapeMount(field: string): string {
 
 /** After a fill, chunks this far past the READ are bound too: the read-ahead the fill started. */
 const BIND_AHEAD = 64 * 1024 * 1024;
+
+/**
+ * FUSE worker threads. Each READ holds a 1 MiB buffer while it is served, so threads are memory;
+ * 10 keep the kernel's 16 MiB readahead busy (measured: 16 threads moved no more bytes and
+ * peaked about 6 MiB higher).
+ */
+const FUSE_THREADS = 10;
