@@ -14,7 +14,7 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-APT_PACKAGES=(libfuse2 fuse3 libfuse3-dev zlib1g-dev pkg-config gcc radosgw ceph-mon ceph-osd curl rsync attr uuid-runtime ca-certificates
+APT_PACKAGES=(libfuse2 fuse3 libfuse3-dev libcurl4-openssl-dev zlib1g-dev pkg-config gcc radosgw ceph-mon ceph-osd curl rsync attr uuid-runtime ca-certificates
   dcmtk python3-pydicom python3-numpy zstd  # IDC fixtures and e2e tests (dcmdump, pydicom, zstd parquet pages)
   systemd)                                  # systemd-analyze verify of the shipped unit
 
