@@ -168,8 +168,10 @@ export class NativeFuseSession {
       case "mkdir": case "chmod": return ops[name](path, a[0], plain);
       case "mknod": return ops.mknod(path, a[0], a[1], plain);
       case "rename": return this.rename(path, a[0] as Buffer, a[1] as number, reply);
-      case "symlink": return ops.symlink(decodePath(a[0] as Buffer) ?? "", path, plain);
-      case "link": return ops.link(decodePath(a[0] as Buffer) ?? "", path, plain);
+      case "symlink": case "link": {
+        const other = decodePath(a[0] as Buffer);
+        return other === undefined ? reply(-EILSEQ) : ops[name](other, path, plain);
+      }
       case "readlink": return ops.readlink(path, (code: number, target?: string) => reply(code, target));
       case "chown": return ops.chown(path, a[0], a[1], plain);
       case "utimens": return ops.utimens(path, omitted(a[0] as number), omitted(a[1] as number), plain);
