@@ -92,6 +92,7 @@ print("errors", len(errors), errors[:3])
     await mount(bucket, dir, cacheDir);
     expect(await sh(`cmp ${dir}/slide.bin ${local}/slide.bin && echo same`)).toBe("same\n");
     expect(await metric("bucketfs_store_requests_total", 'op="get"')).toBe(0);
+    expect(await metric("bucketfs_store_bytes_total", 'direction="in"')).toBe(0); // nor any other download (native fills)
     expect(await metric("bucketfs_cache_hits_total")).toBeGreaterThanOrEqual(Math.floor(SIZE / (512 * 1024)));
   });
 
