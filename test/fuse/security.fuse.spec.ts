@@ -216,7 +216,7 @@ describe("--encrypt-cache across a crash", () => {
       expect(staged).toHaveLength(1);
       expect(readFileSync(staged[0]).includes(Buffer.from("LAB-RESULT"))).toBe(false);
       process.kill(Number(readFileSync(pidFile, "utf8")), "SIGKILL");
-      await shTry(`fusermount -u -z ${first.dir}`);
+      await first.stop(); // detaches the dead mount and clears its record
       proxy.plan = {};
       const second = await TestMount.start(`s3://${bucket}`, ["--cache-dir", cacheDir, "--encrypt-cache"], env);
       try {
