@@ -51,7 +51,7 @@ export class MeteredStore implements ObjectStore {
 
   /** One GET the native filler sent, measured like the others (its bytes never pass here). */
   nativeGet(bytes: number, durationMs: number, ok: boolean): void {
-    this.observer.storeRequest("GetObject", ok ? "ok" : "Other", durationMs, ok ? bytes : 0, 0);
+    this.observer.storeRequest("get", ok ? "ok" : "Other", durationMs, ok ? bytes : 0, 0);
   }
 
   private async measure<T>(op: string, work: () => Promise<T>, bytes: (value: T) => [number, number] = () => [0, 0]): Promise<T> {

@@ -226,7 +226,8 @@ export class FileSync {
       return;
     }
     const generation = file.generation;
-    const metadata = withAttributes(file.metadata, { mtimeMs: file.mtimeMs });
+    const captured = file.metadata;
+    const metadata = withAttributes(captured, { mtimeMs: file.mtimeMs });
     const { journal, log } = this.ctx;
     const key = file.uploadKey;
     // A multipart upload from staging lasts long enough for a crash to hit it: journal it first,
@@ -239,7 +240,9 @@ export class FileSync {
       const size = file.size;
       const { etag } = stream ? await stream.finish(size, file.precondition) : await this.upload(file, key, metadata);
       file.sparse?.uploadSucceeded({ key, etag, size });
-      file.metadata = metadata;
+      // A chmod/chown/touch during the upload replaced file.metadata: keep it (the file stays
+      // dirty and the next upload carries it); overwriting it lost the change (rsync -a twice).
+      if (file.metadata === captured) file.metadata = metadata;
       file.uploadedGeneration = generation;
       file.lastError = undefined;
       if (!file.dirty) journal.remove(file.staging.path);
