@@ -2,12 +2,16 @@
  * The control socket of a mount: a unix stream socket in the runtime dir (mode 0600, one per
  * mountpoint) that speaks one JSON request and one JSON response per line. `bucketfs status`
  * uses it; a socket that refuses connections means the daemon is gone.
+ *
+ * The directory of a socket must be the user's own and 0700 (dirs.ts, checkPrivateDir): a
+ * socket is neither served from nor connected to in one another user made, who could otherwise
+ * listen in the daemon's place and answer `bucketfs sign` or `status`.
  */
-import { chmodSync, mkdirSync, rmSync } from "node:fs";
+import { chmodSync, rmSync } from "node:fs";
 import { createConnection, createServer, type Server, type Socket } from "node:net";
 import { dirname, join } from "node:path";
 import type { MountStatus } from "../metrics/status.js";
-import { idOf, runtimeDir } from "./dirs.js";
+import { checkPrivateDir, ensurePrivateDir, idOf, privateRuntimeDir } from "./dirs.js";
 
 export type ControlRequest =
   | { op: "ping" } | { op: "status" } | { op: "set-log-level"; level: string }
@@ -28,13 +32,19 @@ export class ControlUnavailableError extends Error {
 /** Longest request accepted; requests are tiny, so anything larger is a confused client. */
 const MAX_REQUEST_BYTES = 64 * 1024;
 
+/**
+ * The socket of `mountpoint`'s daemon. The runtime directory is created (0700) or checked here,
+ * before anything is mounted: the daemon asks for this path first, so a squatted directory fails
+ * the mount cleanly (RuntimeDirError), and once the directory is ours nobody else can replace it
+ * (/tmp is sticky).
+ */
 export function controlSocketPath(mountpoint: string): string {
-  return join(runtimeDir(), `${idOf(mountpoint)}.sock`);
+  return join(privateRuntimeDir(), `${idOf(mountpoint)}.sock`);
 }
 
 export async function startControlServer(socketPath: string, handle: ControlHandler): Promise<Server> {
+  ensurePrivateDir(dirname(socketPath));
   // A socket file left by a daemon that died: nobody listens on it, so it is safe to replace.
-  mkdirSync(dirname(socketPath), { recursive: true, mode: 0o700 });
   rmSync(socketPath, { force: true });
   const server = createServer((socket) => serveConnection(socket, handle));
   await new Promise<void>((resolve, reject) => {
@@ -75,6 +85,11 @@ export function stopControlServer(server: Server, socketPath: string): void {
 
 /** Sends one request to the daemon of `mountpoint`; rejects with ControlUnavailableError. */
 export function controlRequest(socketPath: string, request: ControlRequest, timeoutMs = 5_000): Promise<ControlResponse> {
+  try {
+    checkPrivateDir(dirname(socketPath));
+  } catch (err) {
+    return Promise.reject(err);
+  }
   return new Promise((resolve, reject) => {
     const socket = createConnection(socketPath);
     let received = "";

@@ -1,10 +1,14 @@
 /**
  * Knowledge of what is mounted: the kernel's mount table (/proc/self/mountinfo) and bucketfs's
  * own records (one JSON file per mount in the runtime dir: pid, source, mountpoint).
+ *
+ * The runtime dir must be the user's own and 0700 (dirs.ts, checkPrivateDir): records are
+ * neither written to nor read from one another user made, since a planted record names the pid
+ * that `bucketfs unmount` signals. Such a directory is an error (RuntimeDirError), never skipped.
  */
-import { readFileSync, mkdirSync, writeFileSync, rmSync, readdirSync } from "node:fs";
+import { readFileSync, writeFileSync, rmSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { idOf, runtimeDir } from "./dirs.js";
+import { existingRuntimeDir, idOf, privateRuntimeDir, runtimeDir } from "./dirs.js";
 
 export interface MountRecord {
   pid: number;
@@ -35,12 +39,13 @@ function recordPath(mountpoint: string): string {
 }
 
 export function writeMountRecord(record: MountRecord): void {
-  mkdirSync(runtimeDir(), { recursive: true, mode: 0o700 });
+  privateRuntimeDir();
   rmSync(exitReportPath(record.mountpoint), { force: true });
   writeFileSync(recordPath(record.mountpoint), JSON.stringify(record), { mode: 0o600 });
 }
 
 export function readMountRecord(mountpoint: string): MountRecord | undefined {
+  if (!existingRuntimeDir()) return undefined;
   try {
     return JSON.parse(readFileSync(recordPath(mountpoint), "utf8")) as MountRecord;
   } catch {
@@ -49,22 +54,25 @@ export function readMountRecord(mountpoint: string): MountRecord | undefined {
 }
 
 export function removeMountRecord(mountpoint: string): void {
+  if (!existingRuntimeDir()) return;
   rmSync(recordPath(mountpoint), { force: true });
   // The control socket a killed daemon could not remove (see control.ts).
   rmSync(join(runtimeDir(), `${idOf(mountpoint)}.sock`), { force: true });
 }
 
 export function allMountRecords(): MountRecord[] {
+  const dir = existingRuntimeDir();
+  if (!dir) return [];
   let files: string[];
   try {
-    files = readdirSync(runtimeDir()).filter((f) => f.endsWith(".json"));
+    files = readdirSync(dir).filter((f) => f.endsWith(".json"));
   } catch {
     return [];
   }
   // One unreadable or half-written record must not hide the others.
   return files.flatMap((f) => {
     try {
-      const record = JSON.parse(readFileSync(join(runtimeDir(), f), "utf8")) as MountRecord;
+      const record = JSON.parse(readFileSync(join(dir, f), "utf8")) as MountRecord;
       return typeof record.mountpoint === "string" && typeof record.pid === "number" ? [record] : [];
     } catch {
       return [];
@@ -100,12 +108,13 @@ function exitReportPath(mountpoint: string): string {
 }
 
 export function writeExitReport(mountpoint: string, report: ExitReport): void {
-  mkdirSync(runtimeDir(), { recursive: true, mode: 0o700 });
+  privateRuntimeDir();
   writeFileSync(exitReportPath(mountpoint), JSON.stringify(report), { mode: 0o600 });
 }
 
 /** Reads and removes the exit report of the last daemon of `mountpoint`, if it left one. */
 export function takeExitReport(mountpoint: string): ExitReport | undefined {
+  if (!existingRuntimeDir()) return undefined;
   try {
     const report = JSON.parse(readFileSync(exitReportPath(mountpoint), "utf8")) as ExitReport;
     rmSync(exitReportPath(mountpoint), { force: true });
