@@ -99,12 +99,21 @@ export class Namespace {
   private async listFromStore(path: string): Promise<DirEntry[]> {
     const prefix = this.mapper.dirPrefix(path);
     const entries = new Map<string, DirEntry>();
+    // A server that hands out a token it handed out before would loop this readdir forever (the
+    // stores refuse the simplest case, the same token straight back; this catches any cycle).
+    const tokens = new Set<string>();
     let token: string | undefined;
     do {
       const page = await this.store.list({ prefix, delimiter: "/", token });
       for (const object of page.objects) this.addListedObject(entries, prefix, object);
       for (const sub of page.prefixes) this.addListedPrefix(entries, prefix, sub);
       token = page.nextToken;
+      if (token !== undefined) {
+        if (tokens.has(token)) {
+          throw new FsError("EIO", `listing of ${path} stopped: the server sent continuation token ${JSON.stringify(token)} a second time (a LIST that goes round in circles)`);
+        }
+        tokens.add(token);
+      }
     } while (token);
     for (const entry of entries.values()) this.seed(joinPath(path, entry.name), entry.stat);
     const listed = [...entries.values()];

@@ -150,12 +150,21 @@ export class S3Store implements ObjectStore {
       Bucket: this.bucket, Prefix: req.prefix, Delimiter: req.delimiter, ContinuationToken: req.token, MaxKeys: req.maxKeys,
     });
     const out = await this.call("ListObjectsV2", req.prefix, (abortSignal) => this.client.send(command, { abortSignal }), req.signal);
+    // Every caller pages until there is no token: a token that does not advance would loop forever,
+    // and a truncated page without one would end the listing short without a word.
+    const nextToken = out.IsTruncated ? out.NextContinuationToken || undefined : undefined;
+    if (out.IsTruncated && nextToken === undefined) {
+      throw new StoreError("Other", `ListObjectsV2 under ${JSON.stringify(req.prefix)} says the listing is truncated but gives no continuation token`, req.prefix);
+    }
+    if (nextToken !== undefined && nextToken === req.token) {
+      throw new StoreError("Other", `ListObjectsV2 under ${JSON.stringify(req.prefix)} returned the continuation token it was given: the server is not advancing the listing; stopped`, req.prefix);
+    }
     return {
       objects: (out.Contents ?? []).map((o) => ({
         key: o.Key ?? "", size: o.Size ?? 0, etag: quoted(o.ETag ?? ""), lastModified: o.LastModified ?? new Date(0),
       })),
       prefixes: (out.CommonPrefixes ?? []).map((p) => p.Prefix ?? "").filter((p) => p !== ""),
-      nextToken: out.IsTruncated ? out.NextContinuationToken : undefined,
+      nextToken,
     };
   }
 
