@@ -8,8 +8,18 @@
  * better-sqlite3 is synchronous and runs on the event loop, so the read path never touches it:
  * the cache keeps its live state in memory and hands changes to `IndexWriter`, which coalesces
  * them and applies them in one transaction per batch, off the hot path (a timer, or a full batch).
+ *
+ * The database is private (0600, with its -wal and -shm). Under `--encrypt-cache` it is given an
+ * IndexProtector (src/security/at-rest.ts): then no object key, store, ETag or CRC of plaintext
+ * is stored in clear. The columns the index matches or sums on hold keyed tags or nothing
+ * (id, source, key, etag: tags; crc, idx, offset, length: 0), and the row itself is kept sealed
+ * (AES-GCM, bound to its tagged id) in `sealed`, opened again by `all()`. Rows sealed under
+ * another key, or sealed when no protector is given, are dropped: the index is rebuildable.
+ * Clear rows an unencrypted run left are sealed when the index is opened with a protector, and
+ * SQLite's secure_delete keeps their old bytes out of the freed pages.
  */
 import Database from "better-sqlite3";
+import { privateDatabase } from "../security/private-file.js";
 import type { ChunkHeader } from "./chunk-format.js";
 
 /** Numbered migrations; `PRAGMA user_version` records how many have run. */
@@ -18,7 +28,17 @@ const MIGRATIONS = [
      id TEXT PRIMARY KEY, source TEXT NOT NULL, key TEXT NOT NULL, etag TEXT NOT NULL, idx INTEGER NOT NULL,
      offset INTEGER NOT NULL, length INTEGER NOT NULL, charged INTEGER NOT NULL, crc INTEGER NOT NULL, atime INTEGER NOT NULL);
    CREATE INDEX chunks_atime ON chunks (atime);`,
+  "ALTER TABLE chunks ADD COLUMN sealed BLOB",
 ];
+
+/** Keeps what an index row says out of the database file (`--encrypt-cache`). */
+export interface IndexProtector {
+  /** A keyed, deterministic stand-in for `value`: equal values give equal tags. */
+  tag(purpose: string, value: string): string;
+  seal(plain: Buffer, aad: Buffer): Buffer;
+  /** Throws if `sealed` was altered, or sealed under another key or for another AAD. */
+  open(sealed: Buffer, aad: Buffer): Buffer;
+}
 
 export interface IndexRow extends ChunkHeader {
   id: string;
@@ -30,7 +50,13 @@ export interface IndexRow extends ChunkHeader {
 
 interface RawRow {
   id: string; source: string; key: string; etag: string; idx: number; offset: number; length: number; charged: number; crc: number; atime: number;
+  sealed: Buffer | null;
 }
+
+type StoredRow = Omit<RawRow, "idx"> & { index: number };
+
+/** The fields of a row that a protected index keeps sealed. */
+type SealedFields = Pick<IndexRow, "id" | "source" | "key" | "etag" | "index" | "offset" | "length" | "crc">;
 
 export class CacheIndex {
   private readonly db: Database.Database;
@@ -39,26 +65,33 @@ export class CacheIndex {
   private readonly touchStatement: Database.Statement;
 
   /** Opens (or creates) the index; throws if the file is not a usable database. */
-  constructor(path: string, readonly readonly = false) {
+  constructor(path: string, readonly readonly = false, private readonly protector?: IndexProtector) {
+    if (!readonly) privateDatabase(path);
     this.db = new Database(path, { readonly, fileMustExist: readonly });
     if (!readonly) {
       this.db.pragma("journal_mode = WAL");
       // The index is rebuildable: losing the last batch on power loss is fine, fsyncs are not.
       this.db.pragma("synchronous = OFF");
+      if (protector) this.db.pragma("secure_delete = ON");
       this.migrate();
     }
     this.db.pragma("quick_check");
     this.upsertStatement = this.db.prepare(
-      `INSERT OR REPLACE INTO chunks (id, source, key, etag, idx, offset, length, charged, crc, atime)
-       VALUES (@id, @source, @key, @etag, @index, @offset, @length, @charged, @crc, @atime)`);
+      `INSERT OR REPLACE INTO chunks (id, source, key, etag, idx, offset, length, charged, crc, atime, sealed)
+       VALUES (@id, @source, @key, @etag, @index, @offset, @length, @charged, @crc, @atime, @sealed)`);
     this.deleteStatement = this.db.prepare("DELETE FROM chunks WHERE id = ?");
     this.touchStatement = this.db.prepare("UPDATE chunks SET atime = ? WHERE id = ?");
+    if (!readonly) this.settleProtection();
   }
 
   /** Every row, least recently used first. */
   all(): IndexRow[] {
     const rows = this.db.prepare("SELECT * FROM chunks ORDER BY atime ASC").all() as RawRow[];
-    return rows.map((r) => ({ id: r.id, source: r.source, key: r.key, etag: r.etag, index: r.idx, offset: r.offset, length: r.length, charged: r.charged, crc: r.crc >>> 0, atime: r.atime }));
+    return rows.flatMap((r) => {
+      if (!this.protector) return r.sealed ? [] : [{ id: r.id, source: r.source, key: r.key, etag: r.etag, index: r.idx, offset: r.offset, length: r.length, charged: r.charged, crc: r.crc >>> 0, atime: r.atime }];
+      const fields = r.sealed ? this.unseal(r.id, r.sealed) : undefined;
+      return fields ? [{ ...fields, charged: r.charged, atime: r.atime }] : [];
+    });
   }
 
   summary(): { chunks: number; bytes: number; objects: number } {
@@ -69,16 +102,63 @@ export class CacheIndex {
   /** Applies one batch of changes in a single transaction. */
   apply(batch: { upserts: IndexRow[]; deletes: string[]; touches: Map<string, number> }): void {
     this.db.transaction(() => {
-      for (const row of batch.upserts) this.upsertStatement.run(row);
-      for (const id of batch.deletes) this.deleteStatement.run(id);
-      for (const [id, atime] of batch.touches) this.touchStatement.run(atime, id);
+      for (const row of batch.upserts) this.upsertStatement.run(this.stored(row));
+      for (const id of batch.deletes) this.deleteStatement.run(this.storedId(id));
+      for (const [id, atime] of batch.touches) this.touchStatement.run(atime, this.storedId(id));
     })();
   }
 
   replaceAll(rows: IndexRow[]): void {
     this.db.transaction(() => {
       this.db.prepare("DELETE FROM chunks").run();
-      for (const row of rows) this.upsertStatement.run(row);
+      for (const row of rows) this.upsertStatement.run(this.stored(row));
+    })();
+  }
+
+  /** The id a row is stored under: a tag under protection (the chunk id hashes key and ETag unkeyed). */
+  private storedId(id: string): string {
+    return this.protector ? this.protector.tag("chunk id", id) : id;
+  }
+
+  /** A row as written: in clear, or tagged and sealed. */
+  private stored(row: IndexRow): StoredRow & { sealed: Buffer | null } {
+    if (!this.protector) return { ...row, sealed: null };
+    const p = this.protector;
+    const id = this.storedId(row.id);
+    const fields: SealedFields = { id: row.id, source: row.source, key: row.key, etag: row.etag, index: row.index, offset: row.offset, length: row.length, crc: row.crc };
+    return {
+      id, source: p.tag("source", row.source), key: p.tag("key", `${row.source}\0${row.key}`), etag: p.tag("etag", `${row.source}\0${row.key}\0${row.etag}`),
+      index: 0, offset: 0, length: 0, crc: 0, charged: row.charged, atime: row.atime,
+      sealed: p.seal(Buffer.from(JSON.stringify(fields)), Buffer.from(id)),
+    };
+  }
+
+  private unseal(storedId: string, sealed: Buffer): SealedFields | undefined {
+    try {
+      const fields = JSON.parse(this.protector!.open(sealed, Buffer.from(storedId)).toString("utf8")) as SealedFields;
+      return this.storedId(fields.id) === storedId ? fields : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * Makes the rows match the protection this index was opened with: clear rows are sealed (a run
+   * without --encrypt-cache left them), rows that cannot be read are dropped (sealed under
+   * another key, or sealed while this run has no key).
+   */
+  private settleProtection(): void {
+    const rows = this.db.prepare("SELECT * FROM chunks").all() as RawRow[];
+    const clear = rows.filter((r) => r.sealed === null);
+    const unreadable = rows.filter((r) => r.sealed !== null && (!this.protector || !this.unseal(r.id, r.sealed)));
+    if (unreadable.length === 0 && (!this.protector || clear.length === 0)) return;
+    this.db.transaction(() => {
+      for (const r of unreadable) this.db.prepare("DELETE FROM chunks WHERE id = ?").run(r.id);
+      if (!this.protector) return;
+      for (const r of clear) {
+        this.db.prepare("DELETE FROM chunks WHERE id = ?").run(r.id);
+        this.upsertStatement.run(this.stored({ id: r.id, source: r.source, key: r.key, etag: r.etag, index: r.idx, offset: r.offset, length: r.length, charged: r.charged, crc: r.crc >>> 0, atime: r.atime }));
+      }
     })();
   }
 

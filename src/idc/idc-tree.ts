@@ -3,11 +3,13 @@
  *   /<collection_id>/<PatientID>/<StudyInstanceUID>/<Modality>_<SeriesInstanceUID>/<crdc_instance_uuid>.dcm
  * Levels 1–4 come from the SQLite index; level 5 from the series listing (bucket LIST, cached on
  * disk). Everything is immutable for a given index version, so resolved listings are kept in an
- * LRU without expiry.
+ * LRU without expiry. Names that cannot be file names are left out at every level (names.ts).
  */
 import { LRUCache } from "lru-cache";
+import type { Logger } from "../log/logger.js";
 import { notFound } from "../vfs/errors.js";
 import type { IdcIndexDb, IndexEntry, SeriesRecord } from "./index-db.js";
+import { HiddenNames, nameProblem } from "./names.js";
 import type { InstanceEntry, SeriesListings } from "./series-listing.js";
 
 export type IdcNode =
@@ -25,7 +27,11 @@ export class IdcTree {
   private readonly dirs = new LRUCache<string, Map<string, IndexEntry>>({ max: 10_000 });
   private readonly seriesRecords = new LRUCache<string, SeriesRecord>({ max: 10_000 });
 
-  constructor(readonly index: IdcIndexDb, readonly listings: SeriesListings) {}
+  private readonly hidden: HiddenNames;
+
+  constructor(readonly index: IdcIndexDb, readonly listings: SeriesListings, log?: Logger) {
+    this.hidden = new HiddenNames(log);
+  }
 
   static split(path: string): string[] {
     return path.split("/").filter((p) => p !== "");
@@ -43,7 +49,7 @@ export class IdcTree {
     const series = this.seriesAt(parts.slice(0, 4));
     if (!series) throw notFound(path);
     if (parts.length === 4) return { level: "series", parts, sizeMb: entry.sizeMb, series };
-    const instance = (await this.listings.list(series.aws_bucket, series.crdc_series_uuid)).find((i) => i.name === parts[4]);
+    const instance = (await this.instances(series)).find((i) => i.name === parts[4]);
     if (!instance) throw notFound(path);
     return { level: "instance", parts, series, instance };
   }
@@ -52,7 +58,7 @@ export class IdcTree {
   async children(node: IdcNode): Promise<DirChild[]> {
     if (node.level === "instance") return [];
     if (node.level === "series") {
-      const files = await this.listings.list(node.series.aws_bucket, node.series.crdc_series_uuid);
+      const files = await this.instances(node.series);
       return files.map((instance) => ({ name: instance.name, kind: "file", instance }));
     }
     return [...this.indexChildren(node.parts).values()].map((e) => ({ name: e.name, kind: "dir", sizeMb: e.sizeMb }));
@@ -69,7 +75,15 @@ export class IdcTree {
     return record;
   }
 
-  /** Children of a directory at levels 0–3, from the index, memoised. */
+  /**
+   * The instance files of a series. The listing logs the names it leaves out; this also drops
+   * any such name a listing cached by an older version still holds.
+   */
+  private async instances(series: SeriesRecord): Promise<InstanceEntry[]> {
+    return (await this.listings.list(series.aws_bucket, series.crdc_series_uuid)).filter((i) => nameProblem(i.name) === undefined);
+  }
+
+  /** Children of a directory at levels 0–3, from the index (names that are file names only), memoised. */
   private indexChildren(parts: string[]): Map<string, IndexEntry> {
     const key = parts.join("/");
     let entries = this.dirs.get(key);
@@ -79,7 +93,8 @@ export class IdcTree {
       : parts.length === 1 ? this.index.patients(parts[0])
         : parts.length === 2 ? this.index.studies(parts[0], parts[1])
           : this.index.seriesDirs(parts[0], parts[1], parts[2]);
-    entries = new Map(rows.map((r) => [r.name, r]));
+    const dir = `/${key}`;
+    entries = new Map(rows.filter((r) => this.hidden.showable(dir, r.name)).map((r) => [r.name, r]));
     this.dirs.set(key, entries);
     return entries;
   }

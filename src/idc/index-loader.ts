@@ -5,11 +5,13 @@
  * only the needed columns, so memory stays bounded by one row group. The database is built under
  * a temporary name and renamed into place, so a crash never leaves a half-built index that a
  * later mount would trust. Indexes are created after the bulk insert (much faster than before).
+ * The file is created 0600.
  */
 import { existsSync, renameSync, rmSync } from "node:fs";
 import Database from "better-sqlite3";
 import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects, parquetSchema } from "hyparquet";
 import { compressors } from "hyparquet-compressors";
+import { privateDatabase } from "../security/private-file.js";
 import { ATTRIBUTE_COLUMNS, REQUIRED_COLUMNS, VERSION_METADATA_KEY, planColumns, uuidFromSeriesUrl } from "./columns.js";
 
 /** Bumped when the SQLite layout changes; older files are rebuilt. */
@@ -69,6 +71,7 @@ export async function loadIndex(parquetPath: string, dbPath: string, options: Lo
 
   const partial = `${dbPath}.partial`;
   rmSync(partial, { force: true });
+  privateDatabase(partial);
   const db = new Database(partial);
   try {
     db.pragma("journal_mode = OFF");

@@ -7,12 +7,19 @@
  * `<cacheDir>/idc/index/<version>/`. `current` is resolved to the version recorded in the
  * parquet's metadata and remembered in `current.json`, so later mounts start without network.
  * `--idc-index FILE` (air-gapped sites) is loaded once per file path+size+mtime.
+ *
+ * A version becomes a directory name, and the one recorded in a downloaded parquet comes from
+ * the server (whose `.sha256` proves transfer, not origin): every version — `--idc-version`, the
+ * parquet's, `current.json`'s — must be a plain name (PLAIN_VERSION) before it is joined to a
+ * path, so no index can make bucketfs replace or delete anything outside the index root.
+ * Everything here is written private (files 0600, directories 0700).
  */
 import { createHash } from "node:crypto";
-import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { createWriteStream, existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import { privateDir } from "../security/private-file.js";
 import { IdcIndexDb } from "./index-db.js";
 import { loadIndex } from "./index-loader.js";
 
@@ -23,6 +30,34 @@ const DB = "idc_index.sqlite";
 
 export class IdcIndexError extends Error {
   override readonly name = "IdcIndexError";
+}
+
+/**
+ * What an index version may look like to become a directory name: idc-index-data releases
+ * (`24.2.2`), `current`, `current-YYYY-MM-DD`. No `/`, no leading `.` or `-`, no NUL.
+ */
+const PLAIN_VERSION = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+
+export function isPlainVersion(version: string): boolean {
+  return PLAIN_VERSION.test(version);
+}
+
+/** The version asked for (`current` by default); anything that is not a plain name is refused. */
+function requestedVersion(options: IndexSourceOptions): string {
+  const version = options.version ?? CURRENT;
+  if (!isPlainVersion(version)) {
+    throw new IdcIndexError(`--idc-version ${JSON.stringify(version)} is not an IDC index version: expected a release such as 24.2.2, or "current"`);
+  }
+  return version;
+}
+
+/** `root/<version>`, after checking that it is a directory directly inside root. */
+function versionDir(root: string, version: string): string {
+  const dir = join(root, version);
+  if (!isPlainVersion(version) || dirname(resolve(dir)) !== resolve(root)) {
+    throw new IdcIndexError(`IDC index version ${JSON.stringify(version)} is not a plain version name; refusing to use it as a directory`);
+  }
+  return dir;
 }
 
 export interface IndexSourceOptions {
@@ -49,7 +84,7 @@ export function indexRoot(cacheDir: string): string {
 /** The index for a mount: from disk when already loaded, otherwise downloaded (or read) and loaded. */
 export async function resolveIndex(options: IndexSourceOptions): Promise<ResolvedIndex> {
   if (options.indexFile) return localIndex(options);
-  const version = options.version ?? CURRENT;
+  const version = requestedVersion(options);
   const root = indexRoot(options.cacheDir);
   const pinned = version === CURRENT ? readCurrent(root) : version;
   if (pinned && IdcIndexDb.isCurrent(join(root, pinned, DB))) return located(root, pinned);
@@ -58,24 +93,29 @@ export async function resolveIndex(options: IndexSourceOptions): Promise<Resolve
 
 /** Downloads (again) and loads the published index for the version asked (`current` by default). */
 export async function downloadIndex(options: IndexSourceOptions): Promise<ResolvedIndex> {
-  const version = options.version ?? CURRENT;
+  const version = requestedVersion(options);
   const root = indexRoot(options.cacheDir);
   const work = join(root, `.download-${process.pid}-${Date.now()}`);
-  mkdirSync(work, { recursive: true });
+  privateDir(work);
   try {
     const url = `${(options.baseUrl ?? DEFAULT_INDEX_BASE_URL).replace(/\/+$/, "")}/${version}/release_artifacts/${PARQUET}`;
     options.onProgress?.(`downloading ${url}`);
     const expected = parseChecksum(await fetchText(`${url}.sha256`), `${url}.sha256`);
     const actual = await download(url, join(work, PARQUET));
     if (actual !== expected) throw new IdcIndexError(`checksum mismatch for ${url}: expected sha256 ${expected}, got ${actual}; try again, or pass --idc-index FILE`);
-    writeFileSync(join(work, `${PARQUET}.sha256`), `${expected}  ${PARQUET}\n`);
+    writeFileSync(join(work, `${PARQUET}.sha256`), `${expected}  ${PARQUET}\n`, { mode: 0o600 });
     options.onProgress?.("loading the index into SQLite");
     const loaded = await loadIndex(join(work, PARQUET), join(work, DB), { meta: { source_url: url, source_sha256: expected } });
     const resolved = loaded.dataVersion ?? (version === CURRENT ? `current-${new Date().toISOString().slice(0, 10)}` : version);
-    const target = join(root, resolved);
+    if (!isPlainVersion(resolved)) {
+      throw new IdcIndexError(`${url} records index version ${JSON.stringify(resolved)}, which is not a plain version name (letters, digits, ".", "_", "-"); refusing to use it as a directory`);
+    }
+    const target = versionDir(root, resolved);
     rmSync(target, { recursive: true, force: true });
     renameSync(work, target);
-    if (version === CURRENT || !readCurrent(root)) writeFileSync(join(root, "current.json"), JSON.stringify({ version: resolved, fetchedAt: new Date().toISOString() }));
+    if (version === CURRENT || !readCurrent(root)) {
+      writeFileSync(join(root, "current.json"), JSON.stringify({ version: resolved, fetchedAt: new Date().toISOString() }), { mode: 0o600 });
+    }
     return located(root, resolved);
   } finally {
     rmSync(work, { recursive: true, force: true });
@@ -94,7 +134,7 @@ async function localIndex(options: IndexSourceOptions): Promise<ResolvedIndex> {
   const dir = join(indexRoot(options.cacheDir), `local-${key}`);
   const dbPath = join(dir, DB);
   if (!IdcIndexDb.isCurrent(dbPath)) {
-    mkdirSync(dir, { recursive: true });
+    privateDir(dir);
     options.onProgress?.(`loading ${file} into SQLite`);
     await loadIndex(file, dbPath, { meta: { source_file: file } });
   }
@@ -102,12 +142,15 @@ async function localIndex(options: IndexSourceOptions): Promise<ResolvedIndex> {
 }
 
 function located(root: string, version: string): ResolvedIndex {
-  return { dbPath: join(root, version, DB), version, parquetPath: join(root, version, PARQUET) };
+  const dir = versionDir(root, version);
+  return { dbPath: join(dir, DB), version, parquetPath: join(dir, PARQUET) };
 }
 
+/** The version `current` stands for here; one that is not a plain name is ignored (downloaded again). */
 function readCurrent(root: string): string | undefined {
   try {
-    return (JSON.parse(readFileSync(join(root, "current.json"), "utf8")) as { version?: string }).version;
+    const version = (JSON.parse(readFileSync(join(root, "current.json"), "utf8")) as { version?: unknown }).version;
+    return typeof version === "string" && isPlainVersion(version) ? version : undefined;
   } catch {
     return undefined;
   }
@@ -118,7 +161,7 @@ export function loadedVersions(cacheDir: string): { version: string; dbPath: str
   const root = indexRoot(cacheDir);
   if (!existsSync(root)) return [];
   const current = readCurrent(root);
-  return readdirSync(root).filter((name) => !name.startsWith(".") && existsSync(join(root, name, DB)))
+  return readdirSync(root).filter((name) => isPlainVersion(name) && existsSync(join(root, name, DB)))
     .map((version) => ({ version, dbPath: join(root, version, DB), current: version === current }));
 }
 
@@ -151,6 +194,6 @@ async function download(url: string, file: string): Promise<string> {
   const hash = createHash("sha256");
   const body = Readable.fromWeb(response.body as import("node:stream/web").ReadableStream<Uint8Array>);
   body.on("data", (chunk: Buffer) => hash.update(chunk));
-  await pipeline(body, createWriteStream(file));
+  await pipeline(body, createWriteStream(file, { mode: 0o600 }));
   return hash.digest("hex");
 }

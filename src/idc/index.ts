@@ -3,10 +3,11 @@
  * file → SQLite), open it with the mount's filters, and build the read-only filesystem over a
  * store per bucket. The CLI passes the stores in (it owns credentials, endpoints and metrics).
  */
-import { mkdirSync } from "node:fs";
 import { join } from "node:path";
+import type { Logger } from "../log/logger.js";
 import type { PrefetcherConfig } from "../read/prefetcher.js";
 import { DirectReader, type RangeReader } from "../read/range-reader.js";
+import { privateDir } from "../security/private-file.js";
 import type { ObjectStore } from "../store/object-store.js";
 import { IdcFilesystem } from "./idc-filesystem.js";
 import { IdcTree } from "./idc-tree.js";
@@ -33,6 +34,8 @@ export interface IdcMountOptions extends IndexSourceOptions {
   prefetch?: Partial<PrefetcherConfig>;
   /** The end of the read chain (e.g. the chunk cache over `store`); a direct reader by default. */
   reader?: RangeReader;
+  /** Where hidden index entries are reported (names that cannot be file names); stderr at warn by default. */
+  log?: Logger;
 }
 
 export interface IdcMount {
@@ -44,15 +47,15 @@ export interface IdcMount {
 
 /** Series listings are version-independent (a series UUID is immutable): one cache per machine. */
 export function listingsPath(cacheDir: string): string {
-  mkdirSync(join(cacheDir, "idc"), { recursive: true });
+  privateDir(join(cacheDir, "idc"));
   return join(cacheDir, "idc", "series-listings.sqlite");
 }
 
 export async function openIdc(options: IdcMountOptions): Promise<IdcMount> {
   const index = await resolveIndex(options);
   const db = new IdcIndexDb(index.dbPath, options.filter);
-  const listings = new SeriesListings(listingsPath(options.cacheDir), options.store);
-  const tree = new IdcTree(db, listings);
+  const listings = new SeriesListings(listingsPath(options.cacheDir), options.store, options.log);
+  const tree = new IdcTree(db, listings, options.log);
   const loadedAt = Date.parse(db.meta().loaded_at ?? "") || Date.now();
   const fs = new IdcFilesystem(tree, options.reader ?? new DirectReader(options.store), {
     uid: options.uid, gid: options.gid, mtimeMs: loadedAt, version: index.version, prefetch: options.prefetch,

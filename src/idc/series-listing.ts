@@ -2,11 +2,16 @@
  * The files of a series: the `.dcm` objects under `<bucket>/<crdc_series_uuid>/`, listed with
  * anonymous requests through the IdcStore (keys `<bucket>/<uuid>/<file>`). A crdc_series_uuid names one immutable version of a series (any change
  * gives a new UUID), so a listing never goes stale: it is kept in SQLite on disk indefinitely,
- * in memory while recently used, and concurrent first lookups share one LIST.
+ * in memory while recently used, and concurrent first lookups share one LIST. Keys whose name
+ * under the series cannot be a file name (`<uuid>//x.dcm`, NUL, nested) are left out and logged
+ * once (names.ts). The database is private (0600).
  */
 import Database from "better-sqlite3";
 import { LRUCache } from "lru-cache";
+import type { Logger } from "../log/logger.js";
+import { privateDatabase } from "../security/private-file.js";
 import { listAll, type ObjectStore } from "../store/object-store.js";
+import { HiddenNames } from "./names.js";
 
 export interface InstanceEntry {
   /** `<crdc_instance_uuid>.dcm` */
@@ -24,7 +29,11 @@ export class SeriesListings {
   private readonly known: Database.Statement;
   private readonly save: (uuid: string, bucket: string, entries: InstanceEntry[]) => void;
 
-  constructor(dbPath: string, private readonly store: ObjectStore) {
+  private readonly hidden: HiddenNames;
+
+  constructor(dbPath: string, private readonly store: ObjectStore, log?: Logger) {
+    this.hidden = new HiddenNames(log);
+    privateDatabase(dbPath);
     this.db = new Database(dbPath);
     this.db.pragma("journal_mode = WAL");
     this.db.exec(`
@@ -74,8 +83,8 @@ export class SeriesListings {
     const entries: InstanceEntry[] = [];
     for await (const object of listAll(this.store, prefix, signal)) {
       const name = object.key.slice(prefix.length);
-      // Only the instance files, as idc-index keeps them; nothing nested.
-      if (name.endsWith(".dcm") && !name.includes("/")) {
+      // Only the instance files, as idc-index keeps them: nothing nested, nothing that is no file name.
+      if (name.endsWith(".dcm") && this.hidden.showable(prefix, name)) {
         entries.push({ name, size: object.size, etag: object.etag, mtimeMs: object.lastModified.getTime() });
       }
     }

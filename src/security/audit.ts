@@ -7,18 +7,28 @@
  * Reads and writes are summed per open handle and logged once at close (a line per 128 KiB
  * FUSE request would dwarf the data it describes); opens, creates and every namespace change
  * (mkdir, rmdir, unlink, rename, truncate, chmod, chown, symlink) get their own line, whether
- * they succeeded or not (`ok`, `error`).
+ * they succeeded or not (`ok`, `error`). Every presigned URL minted is recorded as `sign` (the
+ * path, `expiresSeconds`, and `via`: "xattr" for `user.bucketfs.url`, "bucketfs sign" for the
+ * control socket); the URL itself, a bearer credential, never is.
  *
- * Who did it: fuse-native does not pass the caller's fuse_context (uid, gid, pid) to
- * operations. Without allow_other the kernel admits only the mounting user, so `uid` is the
- * daemon's own uid and exact; with allow_other it is null. `pid` is always null.
- * The file is created 0600 and only appended to.
+ * Who did it: the native binding passes the caller of each operation (vfs/caller.ts), read at
+ * the start of the operation; a close carries the opener's uid and pid, since the kernel sends
+ * RELEASE without credentials. Under the fuse-native fallback there is no caller: `uid` is the
+ * daemon's own (exact without allow_other, where the kernel admits only the mounting user; null
+ * with it) and `pid` is null. A `bucketfs sign` arrives over the control socket (0600, in a 0700
+ * directory of the user's), which does not tell who connected: uid and pid are null there.
+ *
+ * The file is created 0600 and only appended to. A write that fails (disk full, I/O error) does
+ * not fail the operation it describes — that already happened — but is reported to `onFailure`
+ * (by default a line in the daemon's log) and counted in `failures`.
  */
 import { closeSync, openSync, writeSync } from "node:fs";
+import { currentCaller, type Caller } from "../vfs/caller.js";
 import { FsError } from "../vfs/errors.js";
 import type { MountedFilesystem, TreeApi, XattrProvider } from "../vfs/mounted.js";
 import type { DirEntry, FileStat, FsStatfs } from "../vfs/types.js";
 import type { DirtyFile } from "../write/dirty-file.js";
+import { SignedUrlXattrs, URL_XATTR } from "./url-xattr.js";
 
 export interface AuditRecord {
   time: string;
@@ -30,28 +40,70 @@ export interface AuditRecord {
   to?: string;
   bytesRead?: number;
   bytesWritten?: number;
+  /** `sign`: how long the URL is valid, and where it was asked for ("xattr" or "bucketfs sign"). */
+  expiresSeconds?: number;
+  via?: string;
   ok: boolean;
   error?: string;
 }
 
 export type AuditEntry = Omit<AuditRecord, "time" | "uid" | "pid">;
 
+/** Who an entry is recorded for: a FUSE caller, the fallback (undefined), or nobody known (null). */
+export type AuditCaller = Caller | null | undefined;
+
+/** Reports a failed audit write; the default writes a JSON line (pino's shape) to stderr, the daemon's log. */
+export type AuditFailureHandler = (err: unknown, entry: AuditEntry) => void;
+
+function reportToStderr(file: string): AuditFailureHandler {
+  return (err, entry) => {
+    const e = err as NodeJS.ErrnoException;
+    const line = {
+      level: 50, time: Date.now(), pid: process.pid, name: "bucketfs", file, operation: entry.operation, path: entry.path,
+      err: { code: e?.code, message: e instanceof Error ? e.message : String(err) }, msg: "audit log write failed",
+    };
+    try {
+      writeSync(2, `${JSON.stringify(line)}\n`);
+    } catch {
+      // nowhere left to report it; `failures` still counts it
+    }
+  };
+}
+
 export class AuditLog {
   private fd: number | undefined;
+  private failed = 0;
+  private readonly onFailure: AuditFailureHandler;
 
   /**
-   * `callerUid` is the uid every caller must have (no allow_other), or null when unknown.
-   * Lines are written synchronously (O_APPEND): a record is on disk before the operation's reply,
-   * and a crash or exit cannot drop buffered lines.
+   * `callerUid` is the uid recorded when the binding gives no caller (no allow_other: every
+   * caller has it), or null when unknown. Lines are written synchronously (O_APPEND): a record is
+   * on disk before the operation's reply, and a crash or exit cannot drop buffered lines.
    */
-  constructor(readonly file: string, private readonly callerUid: number | null) {
+  constructor(readonly file: string, private readonly callerUid: number | null, onFailure?: AuditFailureHandler) {
     this.fd = openSync(file, "a", 0o600);
+    this.onFailure = onFailure ?? reportToStderr(file);
   }
 
-  record(entry: AuditEntry): void {
+  /** Audit lines that could not be written. */
+  get failures(): number {
+    return this.failed;
+  }
+
+  /**
+   * Appends one line. Never throws: a failed write is counted and reported. `caller` is the
+   * caller read at the start of the operation (currentCaller() by default, for synchronous use).
+   */
+  record(entry: AuditEntry, caller: AuditCaller = currentCaller()): void {
     if (this.fd === undefined) return;
-    const line: AuditRecord = { time: new Date().toISOString(), uid: this.callerUid, pid: null, ...entry };
-    writeSync(this.fd, `${JSON.stringify(line)}\n`);
+    const who = caller === null ? { uid: null, pid: null } : caller ? { uid: caller.uid, pid: caller.pid } : { uid: this.callerUid, pid: null };
+    const line: AuditRecord = { time: new Date().toISOString(), ...who, ...entry };
+    try {
+      writeSync(this.fd, `${JSON.stringify(line)}\n`);
+    } catch (err) {
+      this.failed++;
+      this.onFailure(err, entry);
+    }
   }
 
   close(): void {
@@ -64,11 +116,29 @@ interface HandleTally {
   path: string;
   read: number;
   written: number;
+  /** Who opened it: RELEASE comes from the kernel without credentials. */
+  caller: AuditCaller;
 }
 
 function errorCode(err: unknown): string {
   if (err instanceof FsError) return err.code;
   return err instanceof Error ? err.name : "error";
+}
+
+/**
+ * Runs `op` and records it with its outcome for `caller` (read by the caller of this function
+ * before anything was awaited). The outcome of `op` is returned as it is: recording never fails.
+ */
+export async function audited<T>(audit: AuditLog, operation: string, path: string, op: () => Promise<T>, extra: Partial<AuditEntry>, caller: AuditCaller): Promise<T> {
+  let result: T;
+  try {
+    result = await op();
+  } catch (err) {
+    audit.record({ operation, path, bytes: 0, ok: false, error: errorCode(err), ...extra }, caller);
+    throw err;
+  }
+  audit.record({ operation, path, bytes: 0, ok: true, ...extra }, caller);
+  return result;
 }
 
 /** A MountedFilesystem that records every operation of `inner` to an AuditLog. */
@@ -80,20 +150,26 @@ export class AuditedFilesystem implements MountedFilesystem {
     this.tree = this.auditedTree(inner.tree);
   }
 
+  /** The inner attributes, with every read of `user.bucketfs.url` (a URL minted) recorded. */
   get xattrs(): XattrProvider | undefined {
-    return this.inner.xattrs;
+    const inner = this.inner.xattrs;
+    if (!inner) return undefined;
+    return {
+      getxattr: (path, name) => {
+        if (name !== URL_XATTR) return inner.getxattr(path, name);
+        const expiresSeconds = inner instanceof SignedUrlXattrs ? inner.expirySeconds : undefined;
+        return this.logged("sign", path, () => inner.getxattr(path, name), { expiresSeconds, via: "xattr" });
+      },
+      listxattr: (path) => inner.listxattr(path),
+    };
   }
 
-  /** Runs `op`, then records it with its outcome. */
-  private async logged<T>(operation: string, path: string, op: () => Promise<T>, extra: Partial<AuditEntry> = {}): Promise<T> {
-    try {
-      const result = await op();
-      this.audit.record({ operation, path, bytes: 0, ok: true, ...extra });
-      return result;
-    } catch (err) {
-      this.audit.record({ operation, path, bytes: 0, ok: false, error: errorCode(err), ...extra });
-      throw err;
-    }
+  /**
+   * Runs `op`, then records it with its outcome. The caller is read here, synchronously, before
+   * `op` awaits anything (vfs/caller.ts is a synchronous slot).
+   */
+  private logged<T>(operation: string, path: string, op: () => Promise<T>, extra: Partial<AuditEntry> = {}, caller: AuditCaller = currentCaller()): Promise<T> {
+    return audited(this.audit, operation, path, op, extra, caller);
   }
 
   private auditedTree(tree: TreeApi): TreeApi {
@@ -119,14 +195,16 @@ export class AuditedFilesystem implements MountedFilesystem {
   }
 
   async open(path: string, flags: number): Promise<number> {
-    const fh = await this.logged("open", path, () => this.inner.open(path, flags));
-    this.handles.set(fh, { path, read: 0, written: 0 });
+    const caller = currentCaller();
+    const fh = await this.logged("open", path, () => this.inner.open(path, flags), {}, caller);
+    this.handles.set(fh, { path, read: 0, written: 0, caller });
     return fh;
   }
 
   async create(path: string, mode: number, flags?: number): Promise<number> {
-    const fh = await this.logged("create", path, () => this.inner.create(path, mode, flags));
-    this.handles.set(fh, { path, read: 0, written: 0 });
+    const caller = currentCaller();
+    const fh = await this.logged("create", path, () => this.inner.create(path, mode, flags), {}, caller);
+    this.handles.set(fh, { path, read: 0, written: 0, caller });
     return fh;
   }
 
@@ -157,7 +235,7 @@ export class AuditedFilesystem implements MountedFilesystem {
     this.handles.delete(fh);
     if (!tally) return this.inner.release(fh);
     const bytes = { bytes: tally.read + tally.written, bytesRead: tally.read, bytesWritten: tally.written };
-    return this.logged("close", tally.path, () => this.inner.release(fh), bytes);
+    return this.logged("close", tally.path, () => this.inner.release(fh), bytes, tally.caller);
   }
 
   truncate(path: string, size: number): Promise<void> {
@@ -167,6 +245,7 @@ export class AuditedFilesystem implements MountedFilesystem {
   ftruncate(fh: number, size: number): Promise<void> {
     return this.logged("truncate", this.handles.get(fh)?.path ?? `fh:${fh}`, () => this.inner.ftruncate(fh, size), { bytes: size });
   }
+
 
   statfs(): FsStatfs {
     return this.inner.statfs();

@@ -2,7 +2,13 @@
  * Encryption at rest for local copies of user data (`--encrypt-cache`): AES-256-GCM with a
  * 32-byte key from `--encryption-key-file` or `BUCKETFS_ENCRYPTION_KEY`. The key is never
  * written anywhere by bucketfs; without it the cache and staging files are opaque, so a stolen
- * disk reveals neither contents nor plaintext checksums.
+ * disk reveals neither contents nor plaintext checksums. A key file must be the user's own and
+ * not accessible to group or others (like ssh private keys); the environment variable is removed
+ * from the daemon's environment once read (index.ts).
+ *
+ * Values the cache index must match on without showing them (object keys, ETags) are replaced
+ * by `tag`: HMAC-SHA-256 under a subkey derived from the data key (HKDF), so the same value
+ * always gives the same tag and nothing about it can be learnt or confirmed without the key.
  *
  * Sealed format of one unit (a chunk file, or one block of a staging file):
  *   [12-byte random nonce][ciphertext][16-byte GCM tag]
@@ -13,8 +19,8 @@
  * at 64 KiB per staging block that is 256 TiB written per key. Rotate the key (and drop the
  * cache) long before that.
  */
-import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from "node:crypto";
+import { closeSync, fstatSync, openSync, readFileSync } from "node:fs";
 
 export const NONCE_BYTES = 12;
 export const TAG_BYTES = 16;
@@ -28,6 +34,8 @@ export class EncryptionError extends Error {
 }
 
 export class DataCipher {
+  private readonly tagKeys = new Map<string, Buffer>();
+
   private constructor(private readonly key: Buffer) {}
 
   static fromKey(key: Buffer): DataCipher {
@@ -44,6 +52,19 @@ export class DataCipher {
     const body = parts.map((p) => cipher.update(p));
     const final = cipher.final();
     return Buffer.concat([nonce, ...body, final, cipher.getAuthTag()]);
+  }
+
+  /**
+   * A keyed, deterministic stand-in for `value` (hex, 128 bits), for one `purpose`: equal values
+   * give equal tags, and without the key a tag tells nothing about its value.
+   */
+  tag(purpose: string, value: string): string {
+    let key = this.tagKeys.get(purpose);
+    if (!key) {
+      key = Buffer.from(hkdfSync("sha256", this.key, Buffer.alloc(0), `bucketfs tag: ${purpose}`, 32));
+      this.tagKeys.set(purpose, key);
+    }
+    return createHmac("sha256", key).update(value).digest("hex").slice(0, 32);
   }
 
   /** Returns the plaintext; throws EncryptionError if the unit was altered or the key is wrong. */
@@ -83,15 +104,34 @@ export interface KeySource {
 
 /** Loads the key for `--encrypt-cache`; the file wins over the environment. */
 export function loadCipher(source: KeySource): DataCipher {
-  if (source.keyFile) {
-    let material: Buffer;
-    try {
-      material = readFileSync(source.keyFile);
-    } catch (err) {
-      throw new EncryptionError(`cannot read encryption key file ${source.keyFile}: ${(err as NodeJS.ErrnoException).code ?? "error"}`, { cause: err });
-    }
-    return DataCipher.fromKey(parseKey(material));
-  }
+  if (source.keyFile) return DataCipher.fromKey(parseKey(readKeyFile(source.keyFile)));
   if (source.envKey) return DataCipher.fromKey(parseKey(Buffer.from(source.envKey)));
   throw new EncryptionError("--encrypt-cache needs a key: --encryption-key-file FILE or BUCKETFS_ENCRYPTION_KEY");
+}
+
+/**
+ * Reads a key file that is the user's own and accessible to nobody else (mode 0600 or 0400),
+ * checked on the open descriptor, so what is checked is what is read.
+ */
+function readKeyFile(file: string): Buffer {
+  let fd: number;
+  try {
+    fd = openSync(file, "r");
+  } catch (err) {
+    throw new EncryptionError(`cannot read encryption key file ${file}: ${(err as NodeJS.ErrnoException).code ?? "error"}`, { cause: err });
+  }
+  try {
+    const st = fstatSync(fd);
+    const uid = process.getuid?.();
+    if (uid !== undefined && st.uid !== uid) {
+      throw new EncryptionError(`encryption key file ${file} is owned by uid ${st.uid}, not by you (uid ${uid}): it must be your own file, mode 0600`);
+    }
+    const mode = st.mode & 0o777;
+    if ((mode & 0o077) !== 0) {
+      throw new EncryptionError(`encryption key file ${file} is accessible to group or others (mode ${mode.toString(8).padStart(4, "0")}): run chmod 600 ${file}`);
+    }
+    return readFileSync(fd);
+  } finally {
+    closeSync(fd);
+  }
 }

@@ -1,14 +1,20 @@
 /**
  * The security layer of a mount, built once by the daemon from its config: encryption at rest
- * (staging opener + chunk codec), the audit log, and the URL signer behind `user.bucketfs.url`
- * and `bucketfs sign`. `wrap` applies the filesystem-level parts (audit, xattr) to a mounted
- * filesystem; everything here is off unless its option is given.
+ * (staging opener + chunk codec + cache-index protector), the audit log, and the URL signer
+ * behind `user.bucketfs.url` and `bucketfs sign`. `wrap` applies the filesystem-level parts
+ * (audit, xattr) to a mounted filesystem; everything here is off unless its option is given.
+ *
+ * Opening it also makes the process private: umask 077, so everything the daemon writes from
+ * here on is 0600/0700 whatever umask it was started with; and BUCKETFS_ENCRYPTION_KEY is
+ * removed from the environment once read, so no child process inherits it. (What the kernel
+ * shows in /proc/<pid>/environ is the environment the process was started with, readable only
+ * by its user and root; a key file keeps the key out of it altogether.)
  */
 import type { MountConfig } from "../config/schema.js";
 import type { Source } from "../config/source.js";
 import type { MountedFilesystem } from "../vfs/mounted.js";
 import { atRestProtection, type AtRestProtection } from "./at-rest.js";
-import { AuditedFilesystem, AuditLog } from "./audit.js";
+import { audited, AuditedFilesystem, AuditLog } from "./audit.js";
 import { loadCipher } from "./cipher.js";
 import { S3UrlSigner, type UrlSigner } from "./sign.js";
 import { withUrlXattr } from "./url-xattr.js";
@@ -36,10 +42,20 @@ export function s3SignerFor(source: Source, config: MountConfig): UrlSigner | un
   }, config.signMaxExpiry / 1000);
 }
 
+/** The umask of a daemon: nothing it creates is readable by group or others. */
+export const DAEMON_UMASK = 0o077;
+
+/** The key from the environment, removed from it (child processes and later readers never see it). */
+function takeEnvKey(): string | undefined {
+  const key = process.env.BUCKETFS_ENCRYPTION_KEY;
+  delete process.env.BUCKETFS_ENCRYPTION_KEY;
+  return key;
+}
+
 export function openMountSecurity(source: Source, config: MountConfig): MountSecurity {
-  const atRest = config.encryptCache
-    ? atRestProtection(loadCipher({ keyFile: config.encryptionKeyFile, envKey: process.env.BUCKETFS_ENCRYPTION_KEY }))
-    : undefined;
+  process.umask(DAEMON_UMASK);
+  const envKey = takeEnvKey();
+  const atRest = config.encryptCache ? atRestProtection(loadCipher({ keyFile: config.encryptionKeyFile, envKey })) : undefined;
   // Without allow_other only the mounting user gets through the kernel, so that uid is exact.
   const audit = config.auditLog ? new AuditLog(config.auditLog, config.allowOther ? null : process.getuid?.() ?? null) : undefined;
   const signer = s3SignerFor(source, config);
@@ -52,7 +68,9 @@ export function openMountSecurity(source: Source, config: MountConfig): MountSec
     },
     async signPath(path, expiresSeconds) {
       if (!signer) throw new Error(`${source.url} cannot be signed (only s3:// mounts with credentials)`);
-      return signer.presignGet(keys.fileKey(path), expiresSeconds);
+      const sign = (): Promise<string> => signer.presignGet(keys.fileKey(path), expiresSeconds);
+      // Over the control socket: who asked is not known (null), only that it was the socket's user or root.
+      return audit ? audited(audit, "sign", path, sign, { expiresSeconds, via: "bucketfs sign" }, null) : sign();
     },
     close: () => audit?.close(),
   };

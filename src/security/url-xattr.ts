@@ -2,7 +2,8 @@
  * The `user.bucketfs.url` extended attribute: `getfattr -n user.bucketfs.url --only-values FILE`
  * prints a presigned GET URL (default expiry 1 h, within the mount's maximum) for the file's
  * object. Directories and unsaved files have no such attribute (ENODATA). Other attributes come
- * from the filesystem's own provider, if it has one.
+ * from the filesystem's own provider, if it has one. With --audit-log, every URL minted here is
+ * recorded (audit.ts).
  */
 import { FsError } from "../vfs/errors.js";
 import type { MountedFilesystem, XattrProvider } from "../vfs/mounted.js";
@@ -12,12 +13,17 @@ import { DEFAULT_EXPIRY_SECONDS, type UrlSigner } from "./sign.js";
 export const URL_XATTR = "user.bucketfs.url";
 
 export class SignedUrlXattrs implements XattrProvider {
+  /** Validity of the URLs this attribute mints (the default, within the mount's maximum). */
+  readonly expirySeconds: number;
+
   constructor(
     private readonly fs: Pick<MountedFilesystem, "getattr" | "xattrs">,
     private readonly signer: UrlSigner,
     private readonly keys: KeyMapper,
     private readonly inner?: XattrProvider,
-  ) {}
+  ) {
+    this.expirySeconds = Math.min(DEFAULT_EXPIRY_SECONDS, signer.maxExpirySeconds);
+  }
 
   async getxattr(path: string, name: string): Promise<Buffer> {
     if (name !== URL_XATTR) {
@@ -25,8 +31,7 @@ export class SignedUrlXattrs implements XattrProvider {
       throw new FsError("ENODATA", `no extended attribute ${name}`);
     }
     if (!(await this.signable(path))) throw new FsError("ENODATA", `${path} has no object to sign`);
-    const expiry = Math.min(DEFAULT_EXPIRY_SECONDS, this.signer.maxExpirySeconds);
-    return Buffer.from(await this.signer.presignGet(this.keys.fileKey(path), expiry));
+    return Buffer.from(await this.signer.presignGet(this.keys.fileKey(path), this.expirySeconds));
   }
 
   async listxattr(path: string): Promise<string[]> {

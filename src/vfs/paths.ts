@@ -4,7 +4,14 @@
  *
  * Some keys cannot be file names: empty segments (`a//b`), `.` and `..`, segments longer than
  * 255 bytes, or NUL. Those objects are hidden from listings (and logged once by the caller); they
- * can never be reached through the mount, so no path can escape it.
+ * can never be reached through the mount, so no path can escape it. (The IDC tree applies the same
+ * rule to names from its index: src/idc/names.ts.)
+ *
+ * Names are UTF-8, as keys are. The native binding refuses a path that is not valid UTF-8 with
+ * EILSEQ (decodePath in src/fuse/native-binding.ts), so `$'\xff'` and `$'\xfe'` can never both
+ * become U+FFFD and alias one key. Under the fuse-native fallback (`--fuse-binding fuse-native`)
+ * paths arrive already decoded, invalid bytes replaced by U+FFFD: a name that did not round-trip
+ * cannot be told from one that really contains U+FFFD, so there such names do alias.
  */
 import { FsError } from "./errors.js";
 

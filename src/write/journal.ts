@@ -7,10 +7,11 @@
  * upload succeeded. So after a crash (`kill -9`, power loss) every entry names a complete staging
  * file whose bytes were handed to close/fsync, and the next mount finishes those uploads. Entries are keyed by staging file:
  * a file's staging file never changes while it has local data.
+ * The database names user files: it is private (0600 with its -wal and -shm, in a 0700 directory).
  */
 import Database from "better-sqlite3";
-import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
+import { privateDatabase, privateDir } from "../security/private-file.js";
 import type { SparseRecord } from "./sparse-content.js";
 
 export type JournalState = "pending" | "failed" | "conflict";
@@ -52,7 +53,10 @@ export class UploadJournal {
 
   /** `path` = ":memory:" gives a journal that does not survive the process (unit tests). */
   constructor(readonly path: string) {
-    if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    if (path !== ":memory:") {
+      privateDir(dirname(path));
+      privateDatabase(path);
+    }
     this.db = new Database(path);
     this.db.pragma("journal_mode = WAL");
     // FULL: a committed entry survives power loss, which is the point of this journal.
