@@ -16,7 +16,7 @@ export const REDACTED_PATHS = [
 ];
 
 /** Environment variables whose values are secrets: never written to a log, in any field. */
-export const SECRET_ENV_VARS = ["AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "GOOGLE_OAUTH_ACCESS_TOKEN", "GCS_ACCESS_TOKEN"];
+export const SECRET_ENV_VARS = ["AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "GOOGLE_OAUTH_ACCESS_TOKEN", "GCS_ACCESS_TOKEN", "BUCKETFS_ENCRYPTION_KEY"];
 
 /** Shortest value treated as a secret: shorter ones would scrub ordinary words from logs. */
 const MIN_SECRET_LENGTH = 8;

@@ -173,7 +173,11 @@ describe("--encrypt-cache, --audit-log and signed URLs", () => {
     const ops = lines.map((l) => l.operation);
     expect(ops).toEqual(expect.arrayContaining(["create", "close", "open", "mkdir", "rename"]));
     const close = lines.find((l) => l.operation === "close" && l.path === "/written.txt" && (l.bytesWritten as number) > 0)!;
-    expect(close).toMatchObject({ bytes: 22 * 200_000, uid: process.getuid!(), pid: null, ok: true });
+    // The native binding passes the caller: the pid of the shell's child that wrote the file.
+    expect(close).toMatchObject({ bytes: 22 * 200_000, uid: process.getuid!(), ok: true });
+    expect(close.pid).toEqual(expect.any(Number));
+    expect(close.pid).toBeGreaterThan(1);
+    expect(close.pid).not.toBe(process.pid);
     expect(statSync(auditFile).mode & 0o777).toBe(0o600);
   });
 

@@ -44,7 +44,7 @@ describe("DataCipher", () => {
     expect(parseKey(key)).toEqual(key);
     expect(() => parseKey(Buffer.from("short"))).toThrow(EncryptionError);
     const file = join(tmp("key"), "key");
-    writeFileSync(file, key.toString("hex"));
+    writeFileSync(file, key.toString("hex"), { mode: 0o600 }); // a key file others can read is refused
     const fromFile = loadCipher({ keyFile: file });
     const fromEnv = loadCipher({ envKey: key.toString("hex") });
     expect(fromEnv.open(fromFile.seal(Buffer.from("x"), Buffer.alloc(0)), Buffer.alloc(0)).toString()).toBe("x");
