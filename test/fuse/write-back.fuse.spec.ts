@@ -17,6 +17,14 @@ import { listKeys, objectBytes } from "../helpers/sdk.js";
 const sha = (data: Buffer): string => createHash("sha256").update(data).digest("hex");
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** Waits for a condition another process signals (a marker file): polls, with a generous bound. */
+async function until(condition: () => boolean, limitMs = 120_000): Promise<void> {
+  for (let waited = 0; !condition(); waited += 20) {
+    if (waited > limitMs) throw new Error("the signal never came");
+    await sleep(20);
+  }
+}
+
 async function ok(command: string): Promise<string> {
   const r = await shTry(command);
   if (r.code !== 0) throw new Error(`${command} failed (${r.code}): ${r.stderr}`);
@@ -178,16 +186,19 @@ describe("conflict safety", () => {
     const mount = await TestMount.start(`s3://${bucket}`);
     try {
       await ok(`printf 'original' > ${mount.path("notes.txt")}`);
-      const go = join(tempDir("conflict-go"), "go");
-      // Opens for update, waits until the other client has written, then writes and closes.
+      const signals = tempDir("conflict-go");
+      const go = join(signals, "go");
+      const opened = join(signals, "opened");
+      // Opens for update, says so, waits until the other client has written, then writes and closes.
       const edit = shTry(`python3 -c "
 import os, sys, time
 f = open('${mount.path("notes.txt")}', 'r+b')
+open('${opened}', 'w').close()
 while not os.path.exists('${go}'): time.sleep(0.05)
 f.write(b'our edit')
 f.close()
 "`);
-      await sleep(500);
+      await until(() => existsSync(opened));
       await sdkClient().send(new PutObjectCommand({ Bucket: bucket, Key: "notes.txt", Body: "their edit" }));
       writeFileSync(go, "");
       const result = await edit;
