@@ -16,6 +16,9 @@ bash scripts/install-deps.sh
 npm run --silent build
 
 run_tmp=$(mktemp -d "${TMPDIR:-/tmp}/bucketfs-test.XXXXXX")
+# Search permission for everyone (not listing): the --allow-other tests open files on mounts
+# below it as another user, who must be able to reach the mountpoint.
+chmod 0711 "$run_tmp"
 results=$run_tmp/results
 mkdir -p "$results"
 # Mounts still under the run's TMPDIR (FUSE mounts, a test's tmpfs): reported, then detached
