@@ -22,22 +22,11 @@ static napi_value throw_error(napi_env env, const char *message) {
 
 int bc_mark_present(bound_file *f, uint32_t index, uint32_t crc, int verified) {
   if (index >= f->nchunks) return -1;
-  uint64_t p = index / PAGE_CHUNKS;
-  if (!f->state[p]) {
-    uint32_t *crcs = calloc(PAGE_CHUNKS, sizeof(uint32_t));
-    _Atomic uint8_t *states = calloc(PAGE_CHUNKS, 1);
-    if (!crcs || !states) {
-      free(crcs);
-      free((void *)states);
-      return -1;
-    }
-    f->crc[p] = crcs;
-    __atomic_store_n(&f->state[p], states, __ATOMIC_RELEASE);
-  }
-  _Atomic uint8_t *s = &f->state[p][index % PAGE_CHUNKS];
+  _Atomic uint8_t *s = bc_slot_for(f, index);
+  if (!s) return -1;
   int state = atomic_load(s) & STATE_MASK;
   if (state != ABSENT && state != FILLING) return 0; /* known already (or found bad) */
-  f->crc[p][index % PAGE_CHUNKS] = crc;
+  f->crc[index / PAGE_CHUNKS][index % PAGE_CHUNKS] = crc;
   atomic_store(s, (uint8_t)(verified ? VERIFIED : UNVERIFIED));
   return 0;
 }
