@@ -101,7 +101,8 @@ export class Filesystem {
    */
   async prepareCached(fh: number, offset: number, length: number): Promise<boolean> {
     const handle = this.ctx.openFiles.get(fh);
-    if (handle.kind !== "read" || !handle.fillAhead || this.ctx.openFiles.dirtyAt(handle.path)) return false;
+    // Without an ETag nothing is cached (a version could not be pinned): JavaScript reads it.
+    if (handle.kind !== "read" || !handle.fillAhead || !handle.version.etag || this.ctx.openFiles.dirtyAt(handle.path)) return false;
     await handle.fillAhead.ensure(offset, length);
     return true;
   }
