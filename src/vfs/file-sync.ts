@@ -214,7 +214,10 @@ export class FileSync {
 
   private async uploadIfDirty(file: DirtyFile): Promise<void> {
     // A streamed file completes its multipart upload (its metadata was fixed when the stream began).
-    const stream = file.takeStream();
+    // One with no part streamed yet is uploaded from staging as it is and keeps streaming.
+    let stream: StreamingUpload | undefined;
+    if (file.beforeFirstPart) file.stageTail();
+    else stream = file.takeStream();
     await file.settled().catch(() => undefined);
     if (file.incomplete) {
       void stream?.abort();

@@ -128,8 +128,12 @@ export class DirtyFile {
   /** A write at the end of a file written front to back: into the tail, whole parts onwards. */
   private async append(data: Buffer): Promise<number> {
     const sequential = this.sequential!;
+    const offset = this.size;
     let done = 0;
     while (done < data.length) {
+      // Front-to-back mode can end while a part is committed (a flush or a seek on another
+      // handle took the stream): the rest of this write goes to staging like any other write.
+      if (this.sequential !== sequential) return done + (await this.write(data.subarray(done), offset + done));
       sequential.tail ??= new PartTail(this.size, sequential.partSize);
       const taken = sequential.tail.take(data, done);
       done += taken;
@@ -140,18 +144,33 @@ export class DirtyFile {
     return data.length;
   }
 
-  /** A whole part: to staging in the background, and to the stream (waits while it is full). */
+  /**
+   * A whole part: to staging in the background, and to the stream (waits while it is full).
+   * The staging write is queued and the stream started before the first await, so a read or a
+   * flush that runs while this waits finds the part's bytes in the staging queue (the tail is
+   * already gone) and the file out of beforeFirstPart.
+   */
   private async commitPart(sequential: SequentialWriting): Promise<void> {
     const part = sequential.tail!;
     sequential.tail = undefined;
-    await sequential.lastPartStaged;
-    const staged = this.stageInBackground(part.bytes(), part.start);
-    sequential.lastPartStaged = staged;
     if (this.incomplete) throw this.incomplete;
-    this.stream ??= sequential.startStream();
-    // Waits while the stream has its maximum of parts in flight: backpressure on the writer.
-    const { released } = await this.stream.add(part.start, part.bytes());
+    const previous = sequential.lastPartStaged;
+    const staged = this.stageUnstaged(part);
+    sequential.lastPartStaged = staged;
+    const stream = (this.stream ??= sequential.startStream());
+    // At most one part waits for the staging disk: a slow disk slows the writer down.
+    await previous;
+    if (this.incomplete) throw this.incomplete;
+    // Waits while the stream has its maximum of parts in flight: backpressure on the writer. A
+    // stream taken meanwhile (flush, seek) is closed and skips the part: staging has it.
+    const { released } = await stream.add(part.start, part.bytes());
     void Promise.all([staged, released]).then(() => part.recycle());
+  }
+
+  /** Queues the bytes of `tail` not yet queued to staging (see PartTail.unstaged). */
+  private stageUnstaged(tail: PartTail): Promise<void> {
+    const { bytes, offset } = tail.unstaged();
+    return bytes.length > 0 ? this.stageInBackground(bytes, offset) : this.staged.then(() => undefined);
   }
 
   /** Queues a staging write nobody waits for; a failure marks the file incomplete. */
@@ -179,11 +198,29 @@ export class DirtyFile {
   takeStream(): StreamingUpload | undefined {
     const tail = this.sequential?.tail;
     this.sequential = undefined;
-    // The tail's buffer is not recycled: a read may still be copying from it.
-    if (tail) void this.stageInBackground(tail.bytes(), tail.start);
+    // A read that still holds the tail finds it recycled and reads staging again (see read()).
+    if (tail) void this.stageUnstaged(tail).then(() => tail.recycle());
     const stream = this.stream;
     this.stream = undefined;
     return stream;
+  }
+
+  /**
+   * A flush before the first whole part: queues the tail to staging (for the upload of what is
+   * there now, a single PUT from staging) and stays in front-to-back mode, the tail still
+   * collecting. `dd of=F` is the common case: it closes a duplicate of F's descriptor right after
+   * opening it, and that flush used to end streaming, so the whole file went through staging and
+   * was uploaded at close.
+   */
+  stageTail(): void {
+    const tail = this.sequential?.tail;
+    // Never recycled before this write is done: the part's own staging write queues behind it.
+    if (tail) void this.stageUnstaged(tail);
+  }
+
+  /** True while front to back with no part handed to a stream yet (everything is still in the tail). */
+  get beforeFirstPart(): boolean {
+    return this.sequential !== undefined && this.stream === undefined;
   }
 
   /** The file is no longer written front to back: whole-file upload from staging instead. */

@@ -4,31 +4,39 @@
  * to the staging file and to the streaming upload from the same buffer. This keeps a FUSE write
  * to one memcpy on the event loop.
  */
-/**
- * Part buffers are reused: a fresh 8 MiB buffer per part makes V8 run full garbage collections
- * every few parts (external memory pressure); GC took ~2 s of a 1 GiB copy in a profile that
- * still allocated per part and per write.
- */
-const pool: Buffer[] = [];
-const POOL_MAX = 12;
+import { partBuffers } from "./buffer-pool.js";
 
 export class PartTail {
   private buffer: Buffer;
   private length = 0;
+  /** Bytes from the start already queued to the staging file (see unstaged()). */
+  private staged = 0;
   private recycled = false;
 
-  /** `start` is where the part begins in the file (a multiple of `partSize`). */
+  /** `start` is where the part begins in the file (a multiple of `partSize`); the buffer is pooled (buffer-pool.ts). */
   constructor(readonly start: number, partSize: number) {
-    const index = pool.findIndex((b) => b.length === partSize);
-    this.buffer = index >= 0 ? pool.splice(index, 1)[0]! : Buffer.allocUnsafeSlow(partSize);
+    this.buffer = partBuffers.acquire(partSize);
   }
 
   /** Gives the buffer back for another part; call once nothing reads `bytes()` any more. */
   recycle(): void {
-    if (pool.length < POOL_MAX) pool.push(this.buffer);
+    if (this.recycled) return;
+    partBuffers.release(this.buffer);
     this.buffer = Buffer.alloc(0);
     this.length = 0;
+    this.staged = 0;
     this.recycled = true;
+  }
+
+  /**
+   * The bytes collected since the last call (a view) and their file offset, now counted as
+   * queued to staging: a tail staged for a flush is not written to staging again as the part
+   * fills up, however many flushes come.
+   */
+  unstaged(): { bytes: Buffer; offset: number } {
+    const from = this.staged;
+    this.staged = this.length;
+    return { bytes: this.buffer.subarray(from, this.length), offset: this.start + from };
   }
 
   /** Copies as much of `data` (from `from`) as the part still takes; returns the bytes taken. */

@@ -11,10 +11,10 @@
  * unreachable server is waited for up to `outagePatienceMs`. `BUCKETFS_S3_DATA_PATH=sdk` turns
  * this path off (escape hatch, and the benchmark's baseline).
  */
-import { createHash, webcrypto } from "node:crypto";
+import { createHash } from "node:crypto";
 import http from "node:http";
 import https from "node:https";
-import { setTimeout as sleep } from "node:timers/promises";
+import { setImmediate, setTimeout as sleep } from "node:timers/promises";
 import type { S3Client, S3ClientConfig } from "@aws-sdk/client-s3";
 import { StoreError } from "../errors.js";
 import type { ByteRange, GetRequest, PutRequest, UploadPartRequest } from "../object-store.js";
@@ -31,8 +31,8 @@ export interface DataPathOptions {
   noSignRequest: boolean;
 }
 
-/** Below this, hashing on the event loop is cheaper than a trip to the thread pool (WebCrypto also copies its input). */
-const OFF_THREAD_HASH_BYTES = 256 * 1024;
+/** Bytes hashed per turn of the event loop (see payloadHash). */
+const HASH_SLICE_BYTES = 1024 * 1024;
 
 /** S3 error codes worth another attempt even though their status alone would not say so. */
 const RETRY_CODES = new Set(["SlowDown", "Throttling", "RequestTimeout", "InternalError", "ServiceUnavailable"]);
@@ -120,16 +120,28 @@ export class S3DataPath {
   /**
    * The payload hash a body is signed with. Over HTTPS, UNSIGNED-PAYLOAD: TLS already protects the
    * bytes end to end, so hashing them again would be pure cost. Over plain HTTP the signature must
-   * cover the body, or nothing but TCP's 16-bit checksum guards it (Ceph RGW would accept
-   * UNSIGNED-PAYLOAD there too; we do not rely on that). Measured on this machine (SHA-NI):
-   * SHA-256 1.4 GB/s, MD5 0.65 GB/s, so a signed SHA-256 is cheaper than UNSIGNED-PAYLOAD plus
-   * Content-MD5, and WebCrypto runs it on libuv's thread pool rather than the event loop. RGW
-   * checks it: a wrong hash is refused with 400 XAmzContentSHA256Mismatch (a wrong MD5: BadDigest).
+   * cover the body, or nothing but TCP's 16-bit checksum guards it. Measured against Ceph RGW 16:
+   * it accepts UNSIGNED-PAYLOAD over HTTP, refuses a wrong SHA-256 (400 XAmzContentSHA256Mismatch)
+   * and a wrong Content-MD5 (400 BadDigest), but ignores x-amz-checksum-crc32/crc32c entirely (a
+   * wrong one is stored), so the cheap CRCs (zlib.crc32 4.3 GB/s here) would check nothing. MD5
+   * (0.65 GB/s) costs twice SHA-256 with SHA-NI (1.4 GB/s), so the signed SHA-256 is the cheapest
+   * check the server actually makes: ~0.7 CPU-s per GiB uploaded. UNSIGNED-PAYLOAD over HTTP was
+   * measured too (1 GiB `dd` through the mount, loopback RGW): the daemon's main thread −0.3 and
+   * RGW −0.3 to −0.8 CPU-s/GiB, throughput within noise; not worth uploading unverified bytes.
+   *
+   * Computed here, on the event loop, in slices with a turn of the loop between them, so FUSE
+   * requests are answered meanwhile (~0.7 ms per slice). Not WebCrypto: its digest copies the
+   * whole body first (8 MiB per part), and those copies (fresh memory, page faults, external
+   * memory that drives V8's full collections) cost more than the thread pool saved.
    */
   private async payloadHash(body: Buffer): Promise<string> {
     if (this.requester.secure) return "UNSIGNED-PAYLOAD";
-    if (body.length < OFF_THREAD_HASH_BYTES) return createHash("sha256").update(body).digest("hex");
-    return Buffer.from(await webcrypto.subtle.digest("SHA-256", body)).toString("hex");
+    const hash = createHash("sha256");
+    for (let at = 0; at < body.length; at += HASH_SLICE_BYTES) {
+      if (at > 0) await setImmediate();
+      hash.update(body.subarray(at, at + HASH_SLICE_BYTES));
+    }
+    return hash.digest("hex");
   }
 
   /**
