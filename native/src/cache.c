@@ -125,8 +125,11 @@ static int verify_and_copy(bound_file *f, uint64_t index, int fd, char *dest, si
     atomic_store(s, (uint8_t)((atomic_load(s) & TOUCHED) | VERIFIED));
     atomic_fetch_add(&bc_stat_verified, 1);
   } else {
-    atomic_store(s, (uint8_t)((atomic_load(s) & TOUCHED) | BAD));
-    atomic_fetch_add(&bc_stat_bad, 1);
+    /* Two READs in one chunk (1 MiB requests, 2 MiB chunks) can verify it at once on two FUSE
+     * threads: count the chunk once, on its transition to BAD. */
+    uint8_t old = atomic_load(s);
+    while (!atomic_compare_exchange_weak(s, &old, (uint8_t)((old & TOUCHED) | BAD))) {}
+    if ((old & STATE_MASK) != BAD) atomic_fetch_add(&bc_stat_bad, 1);
   }
   free(whole);
   return ok ? 0 : -1;

@@ -14,6 +14,7 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { Upload } from "@aws-sdk/lib-storage";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DEFAULT_CHUNK_SIZE } from "../../src/read/cached-reader.js";
 import { FaultProxy } from "../helpers/fault-proxy.js";
 import { freePort, MountMetrics } from "../helpers/metrics.js";
 import { bucketfs, rmdirQuietly, shTry, tempDir, TestMount } from "../helpers/mount.js";
@@ -22,7 +23,7 @@ import { listKeys, objectBytes } from "../helpers/sdk.js";
 
 const MiB = 1024 * 1024;
 const SIZE = 64 * MiB;
-const CHUNK = 512 * 1024; // the chunk cache's chunk size
+const CHUNK = DEFAULT_CHUNK_SIZE;
 const sha = (data: Buffer): string => createHash("sha256").update(data).digest("hex");
 const NATIVE = ["--fuse-binding", "native"];
 

@@ -13,6 +13,15 @@ import { mountOn, newDisk } from "../helpers/write-disk.js";
 
 const PART = 1024;
 
+/** Turns of the event loop (timers included) until `ready()`; a minute of none is a hang. */
+async function turnsUntil(ready: () => boolean): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (!ready()) {
+    if (Date.now() > deadline) throw new Error("turnsUntil: the condition never became true");
+    await new Promise((r) => setTimeout(r, 1));
+  }
+}
+
 describe("streaming multipart upload", () => {
   it("uploads full parts while a file is written front to back; close sends only the tail", async () => {
     const memory = new MemoryStore({ minPartSize: PART });
@@ -58,18 +67,22 @@ describe("streaming multipart upload", () => {
         written++;
       }
     })();
-    await new Promise((r) => setTimeout(r, 50));
-    expect(written).toBe(3); // the 4th part waits for a free upload slot
-    while (written < 6) {
-      gates.shift()?.();
-      await new Promise((r) => setTimeout(r, 5));
-    }
+    // Signals, not sleeps: three parts held at the gate and three writes returned...
+    await turnsUntil(() => gates.length === 3 && written === 3);
+    // ...and no further progress while every upload slot is held (the 4th part waits for one).
+    // A bound that load cannot break: a slow machine only makes progress less likely.
+    await new Promise((r) => setTimeout(r, 200));
+    expect({ written, held: gates.length }).toEqual({ written: 3, held: 3 });
+    gates.shift()!();
+    await turnsUntil(() => written === 4); // one slot freed: exactly one more part goes
+    expect(gates.length).toBe(3);
+    const opener = (): void => void gates.shift()?.();
+    while (written < 6) await turnsUntil(() => gates.length > 0).then(opener);
     await writer;
     const flushed = fs.flush(fh);
-    for (let i = 0; i < 20; i++) {
-      gates.shift()?.();
-      await new Promise((r) => setTimeout(r, 5));
-    }
+    let done = false;
+    void flushed.then(() => (done = true));
+    while (!done) await turnsUntil(() => gates.length > 0 || done).then(opener);
     await flushed;
     expect((await memory.get({ key: "slow" })).length).toBe(6 * PART);
   });
