@@ -34,6 +34,8 @@ import { withAttributes } from "./metadata.js";
 export class FileSync {
   /** Whole-file uploads running now (for --max-dirty: they will free staged data). */
   private activeUploads = 0;
+  /** Cancels the upload from staging a file has running (see `unlinked`). */
+  private readonly cancels = new WeakMap<DirtyFile, AbortController>();
 
   constructor(private readonly ctx: FsContext) {}
 
@@ -141,6 +143,20 @@ export class FileSync {
     await this.discard(file);
   }
 
+  /**
+   * The file's name is gone (unlink, or a rename onto it): nothing of it may reach the bucket
+   * after this resolves. Cancels its upload from staging (a streamed file's last parts are let
+   * finish) and waits until no upload of it runs, so a DELETE or copy sent next is the last word;
+   * frees its staging file unless a handle still has it open.
+   */
+  async unlinked(file: DirtyFile): Promise<void> {
+    file.unlinked = true;
+    this.ctx.openFiles.dropDirty(file);
+    this.cancels.get(file)?.abort();
+    await file.uploading;
+    if (file.openCount === 0) await this.discard(file);
+  }
+
   /** Forgets a file's local data for good (unlinked, or saved): staging file and journal entry. */
   async discard(file: DirtyFile): Promise<void> {
     this.ctx.openFiles.dropDirty(file);
@@ -238,7 +254,7 @@ export class FileSync {
     try {
       if (journalFirst) await this.journalFile(file, key, metadata);
       const size = file.size;
-      const { etag } = stream ? await stream.finish(size, file.precondition) : await this.upload(file, key, metadata);
+      const { etag } = stream ? await stream.finish(size, file.precondition) : await this.cancellable(file, (signal) => this.upload(file, key, metadata, signal));
       file.sparse?.uploadSucceeded({ key, etag, size });
       // A chmod/chown/touch during the upload replaced file.metadata: keep it (the file stays
       // dirty and the next upload carries it); overwriting it lost the change (rsync -a twice).
@@ -246,13 +262,15 @@ export class FileSync {
       file.uploadedGeneration = generation;
       file.lastError = undefined;
       if (!file.dirty) journal.remove(file.staging.path);
-      if (file.conflictKey === undefined) {
+      if (file.conflictKey === undefined && !file.unlinked) {
         file.baseEtag = etag;
         this.ctx.namespace.remember(file.path, this.statOf(file));
       }
     } catch (err) {
-      file.lastError = err;
       file.sparse?.uploadFailed();
+      // Deleted meanwhile (its upload was cancelled): there is nothing left to keep or retry.
+      if (file.unlinked) return;
+      file.lastError = err;
       if (isStoreError(err, "PreconditionFailed") && file.conflictKey === undefined) return this.keepConflictCopy(file, err);
       if (!journalFirst) await this.journalFile(file, key, metadata).catch((journalErr: unknown) => log.error({ path: file.path, err: journalErr }, "could not journal a failed upload"));
       journal.markFailed(file.staging.path, err instanceof Error ? err.message : String(err));
@@ -270,10 +288,21 @@ export class FileSync {
     });
   }
 
+  /** Runs an upload that `unlinked` can cancel. */
+  private async cancellable<T>(file: DirtyFile, run: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const cancel = new AbortController();
+    this.cancels.set(file, cancel);
+    try {
+      return await run(cancel.signal);
+    } finally {
+      this.cancels.delete(file);
+    }
+  }
+
   /** One upload of the file as it is now (not streamed): a rewrite of a sparse file, or whole from staging. */
-  private async upload(file: DirtyFile, key: string, metadata: Record<string, string>): Promise<{ etag: string }> {
+  private async upload(file: DirtyFile, key: string, metadata: Record<string, string>, signal: AbortSignal): Promise<{ etag: string }> {
     const { uploader } = this.ctx;
-    const common = { key, size: file.size, metadata, contentType: file.contentType, precondition: file.precondition };
+    const common = { key, size: file.size, metadata, contentType: file.contentType, precondition: file.precondition, signal };
     const sparse = file.sparse;
     if (sparse) sparse.beginUpload();
     if (!sparse || file.size <= uploader.partSizeFor(file.size)) {
