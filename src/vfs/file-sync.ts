@@ -138,9 +138,19 @@ export class FileSync {
 
   /** Drops a file's local state once nothing needs it (no handle open, nothing unsaved). */
   async releaseIfIdle(file: DirtyFile): Promise<void> {
-    // Incomplete data (staging disk full) is never uploaded; the writer was told, so drop it.
     if (file.openCount > 0 || (file.dirty && !file.unlinked && !file.incomplete)) return;
+    // Incomplete data (staging disk full) is never uploaded. If an earlier failed upload told
+    // the user its data is kept in the staging file, it stays there (listed, not uploaded).
+    if (file.incomplete && !file.unlinked && file.lastError !== undefined) return this.keepIncomplete(file);
     await this.discard(file);
+  }
+
+  private async keepIncomplete(file: DirtyFile): Promise<void> {
+    this.ctx.openFiles.dropDirty(file);
+    const why = `a later write failed (${file.incomplete?.message ?? "staging write failed"}); the data of the earlier failed upload is kept here and never uploaded`;
+    this.ctx.journal.markFailed(file.staging.path, why, "incomplete");
+    await file.staging.handle.close().catch(() => undefined);
+    this.ctx.log.error({ path: file.path, stagingFile: file.staging.path }, why);
   }
 
   /**
@@ -172,13 +182,23 @@ export class FileSync {
    */
   async recover(): Promise<{ adopted: number; done: Promise<{ recovered: number; failed: number }> }> {
     const latest = new Map<string, JournalEntry>();
+    const copies: JournalEntry[] = [];
     for (const entry of this.ctx.journal.entries()) {
+      if (entry.state === "incomplete") {
+        this.ctx.log.warn({ path: entry.path, stagingFile: entry.stagingFile }, "not uploading incomplete data kept by a previous run");
+        continue;
+      }
+      // A conflict copy is data of its own, not a version of the file at its path: never superseded.
+      if (this.isConflictCopy(entry)) {
+        copies.push(entry);
+        continue;
+      }
       const stale = latest.get(entry.path);
       if (stale) await this.dropEntry(stale, "superseded by a later version of the same file");
       latest.set(entry.path, entry);
     }
     const files: DirtyFile[] = [];
-    for (const entry of latest.values()) {
+    for (const entry of [...copies, ...latest.values()]) {
       const file = await this.adopt(entry);
       if (file) files.push(file);
     }
@@ -194,6 +214,10 @@ export class FileSync {
     const failed = results.filter((r) => r.status === "rejected").length;
     if (files.length > 0) this.ctx.log.info({ recovered: files.length - failed, failed }, "finished uploads left by a previous run");
     return { recovered: files.length - failed, failed };
+  }
+
+  private isConflictCopy(entry: JournalEntry): boolean {
+    return entry.state === "conflict" || entry.key !== this.ctx.namespace.mapper.fileKey(entry.path);
   }
 
   private async adopt(entry: JournalEntry): Promise<DirtyFile | undefined> {
