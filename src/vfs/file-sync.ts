@@ -208,7 +208,14 @@ export class FileSync {
 
   private async uploadRecovered(files: DirtyFile[]): Promise<{ recovered: number; failed: number }> {
     const results = await Promise.allSettled(files.map(async (file) => {
-      await this.sync(file);
+      try {
+        await this.sync(file);
+      } catch (err) {
+        // A conflict copy (not shown at its path) that failed again stays journaled for the next
+        // mount; nothing here reaches it any more, so its staging file is closed now.
+        if (this.ctx.openFiles.dirtyAt(file.path) !== file) await file.staging.handle.close().catch(() => undefined);
+        throw err;
+      }
       await this.releaseIfIdle(file);
     }));
     const failed = results.filter((r) => r.status === "rejected").length;

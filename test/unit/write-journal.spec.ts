@@ -52,6 +52,7 @@ describe("upload journal", () => {
     await writeAndFlush(before, "/precious", Buffer.from("closed before the crash"));
     expect(before.uploadStatus().uploads()).toMatchObject([{ path: "/precious", state: "failed", sizeBytes: 23 }]);
     // kill -9: the first filesystem is abandoned without release or flushAll.
+    await before.abandon();
     faults.heal();
     const after = mountOn(memory, disk);
     const { adopted, done } = await after.recoverUploads();
@@ -70,6 +71,7 @@ describe("upload journal", () => {
     const before = mountOn(hanging, disk, { partSize: 1024 });
     hanging.failNext(["completeMultipart"]);
     await writeAndFlush(before, "/big", ramp(10_000));
+    await before.abandon();
     const after = mountOn(memory, disk, { partSize: 1024 });
     await (await after.recoverUploads()).done;
     expect(await memory.get({ key: "big" })).toEqual(ramp(10_000));
@@ -85,6 +87,7 @@ describe("upload journal", () => {
     await before.tree.unlink("/gone");
     await before.release(fh);
     await writeAndFlush(before, "/stuck", Buffer.from("still failing"));
+    await before.abandon();
     const after = mountOn(faults, disk);
     expect(await (await after.recoverUploads()).done).toEqual({ recovered: 0, failed: 1 });
     const [entry] = after.uploadStatus().uploads();
@@ -122,6 +125,24 @@ describe("recovery keeps every copy the user was told is kept (finding 9)", () =
     expect((await memory.get({ key: "notes.conflict-2026" })).toString()).toBe(mine);
     expect((await memory.get({ key: "notes" })).toString()).toBe("a later version");
     expect(readdirSync(disk.stagingDir)).toEqual([]);
+  });
+
+  it("a conflict copy whose upload fails again stays journaled (its staging file closed, not leaked)", async () => {
+    const memory = new MemoryStore();
+    const faults = new FaultyStore(memory);
+    const disk = newDisk();
+    mkdirSync(disk.stagingDir, { recursive: true, mode: 0o700 });
+    const journal = new UploadJournal(disk.journalPath);
+    const stagingFile = join(disk.stagingDir, "conflict.data");
+    writeFileSync(stagingFile, "mine", { mode: 0o600 });
+    journal.record({ stagingFile, path: "/notes", key: "notes.conflict-2026", size: 4, conflictCheck: false, metadata: {} });
+    journal.close();
+    faults.failNext(["put"]);
+    const fs = mountOn(faults, disk);
+    expect(await (await fs.recoverUploads()).done).toEqual({ recovered: 0, failed: 1 });
+    expect(fs.uploadStatus().uploads()).toMatchObject([{ path: "/notes", state: "failed", stagingFile }]);
+    expect(readFileSync(stagingFile, "utf8")).toBe("mine");
+    await fs.abandon();
   });
 
   it("a full staging disk does not discard data an earlier failed close reported as kept", async () => {

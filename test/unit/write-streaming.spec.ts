@@ -45,33 +45,51 @@ describe("streaming multipart upload", () => {
 
   it("makes the writer wait while `concurrency` parts are in flight", async () => {
     const memory = new MemoryStore({ minPartSize: PART });
-    const gates: (() => void)[] = [];
     const slow: ObjectStore = new FaultyStore(memory);
     const uploadPart = slow.uploadPart.bind(slow);
-    slow.uploadPart = (req: UploadPartRequest) => new Promise<void>((r) => gates.push(r)).then(() => uploadPart(req));
+    // Parts are held at the store until let go; `heldAtLeast` is the signal that they arrived.
+    const held: (() => void)[] = [];
+    let passThrough = false;
+    let waiter: { n: number; resolve: () => void } | undefined;
+    const heldAtLeast = (n: number): Promise<void> => (held.length >= n ? Promise.resolve() : new Promise((resolve) => { waiter = { n, resolve }; }));
+    slow.uploadPart = (req: UploadPartRequest) => {
+      if (passThrough) return uploadPart(req);
+      return new Promise<void>((resolve) => {
+        held.push(resolve);
+        if (waiter && held.length >= waiter.n) waiter.resolve();
+      }).then(() => uploadPart(req)).then((part) => { completed++; return part; });
+    };
     const fs = mountOn(slow, newDisk(), { partSize: PART }); // concurrency 3
     const fh = await fs.create("/slow", 0o644);
     let written = 0;
+    let completed = 0;
+    /** How far the writer got ahead of the parts stored: the stream's backpressure bounds it by 3. */
+    let ahead = 0;
+    let writing = true;
     const writer = (async () => {
       for (let i = 0; i < 6; i++) {
         await fs.write(fh, ramp(PART, i), i * PART);
         written++;
+        ahead = Math.max(ahead, written - completed);
       }
-    })();
-    await new Promise((r) => setTimeout(r, 50));
-    expect(written).toBe(3); // the 4th part waits for a free upload slot
-    while (written < 6) {
-      gates.shift()?.();
-      await new Promise((r) => setTimeout(r, 5));
+    })().finally(() => { writing = false; });
+    // Three parts are in flight at the store at once; from there the writer must wait for one.
+    await heldAtLeast(3);
+    while (writing) {
+      if (held.length === 0) {
+        await Promise.race([heldAtLeast(1), writer]);
+        continue;
+      }
+      held.shift()!();
     }
     await writer;
-    const flushed = fs.flush(fh);
-    for (let i = 0; i < 20; i++) {
-      gates.shift()?.();
-      await new Promise((r) => setTimeout(r, 5));
-    }
-    await flushed;
-    expect((await memory.get({ key: "slow" })).length).toBe(6 * PART);
+    passThrough = true;
+    for (const letGo of held.splice(0)) letGo();
+    await fs.flush(fh);
+    await fs.release(fh);
+    expect(ahead).toBeGreaterThanOrEqual(1);
+    expect(ahead).toBeLessThanOrEqual(3);
+    expect(await memory.get({ key: "slow" })).toEqual(Buffer.concat(Array.from({ length: 6 }, (_, i) => ramp(PART, i))));
   });
 
   it("--max-dirty: a writer waits while staged data is over the cap and an upload is draining it", async () => {
@@ -96,6 +114,8 @@ describe("streaming multipart upload", () => {
     expect(wrote).toBe(true);
     // Nothing uploading: over the cap, a write still proceeds rather than waiting forever.
     await fs.write(b, ramp(5 * PART), 10);
+    await fs.release(a);
+    await fs.release(b);
   });
 
   it("any mix of appends, seeks and truncates ends byte-exact with no orphaned parts", async () => {
