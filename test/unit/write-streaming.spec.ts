@@ -20,7 +20,11 @@ describe("streaming multipart upload", () => {
     const fh = await fs.create("/seq", 0o644);
     const data = ramp(PART * 10 + 100);
     for (let offset = 0; offset < data.length; offset += 300) await fs.write(fh, data.subarray(offset, offset + 300), offset);
-    await new Promise((r) => setTimeout(r, 20));
+    // The ten whole parts reach the store before any flush (waited for, not slept on).
+    for (let waited = 0; (memory.calls.get("uploadPart") ?? 0) < 10; waited += 5) {
+      if (waited > 60_000) break;
+      await new Promise((r) => setTimeout(r, 5));
+    }
     expect(memory.calls.get("uploadPart")).toBe(10);
     await fs.flush(fh);
     await fs.release(fh);
