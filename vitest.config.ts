@@ -10,6 +10,9 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 180_000,
     pool: "forks",
+    // A FileHandle closed by the garbage collector fails its spec (test/helpers/fail-on-leaks.ts).
+    poolOptions: { forks: { execArgv: ["--expose-gc"] } },
+    setupFiles: ["test/helpers/fail-on-leaks.ts"],
     // FUSE suites share the machine's two cores with the server: run files one at a time.
     fileParallelism: false,
     reporters: ["default"],

@@ -47,46 +47,66 @@ const mounts = JSON.parse(execFileSync(process.execPath, [bin, "list", "--json"]
 const pid = mounts.find((m) => m.mountpoint === mnt)!.pid;
 
 const rssMiB = (): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]) / 1024;
-const expected = new Map<string, string>();
 const sha = (b: Buffer): string => createHash("sha256").update(b).digest("hex");
-const dirs = ["a", "b", "c", "d"].map((d) => join(mnt, d));
-for (const d of dirs) mkdirSync(d, { recursive: true });
+// Every change goes to a local mirror too: expected content comes from it, never from reading the
+// mount back, so a lost, stale or mis-patched file on the mount is a mismatch.
+const mirror = join(work, "mirror");
+const names = ["a", "b", "c", "d"];
+for (const d of names) {
+  mkdirSync(join(mnt, d), { recursive: true });
+  mkdirSync(join(mirror, d), { recursive: true });
+}
 const pick = <T>(xs: T[]): T => xs[Math.floor(Math.random() * xs.length)];
 const stats = { ops: 0, bytesWritten: 0, bytesVerified: 0, mismatches: 0 };
+const both = (rel: string): [string, string] => [join(mnt, rel), join(mirror, rel)];
+
+/** Compares one file on the mount with the mirror: both missing, or the same bytes. */
+function verify(rel: string): void {
+  const [onMount, local] = both(rel);
+  const there = existsSync(onMount);
+  if (there !== existsSync(local)) {
+    stats.mismatches++;
+    console.error(`soak: ${rel} ${there ? "exists on the mount but was deleted" : "is missing on the mount"}`);
+    return;
+  }
+  if (!there) return;
+  const data = readFileSync(onMount);
+  if (sha(data) !== sha(readFileSync(local))) {
+    stats.mismatches++;
+    console.error(`soak: ${rel} differs from what was written`);
+  }
+  stats.bytesVerified += data.length;
+}
 
 function step(): void {
-  const dir = pick(dirs);
-  const name = join(dir, `f${Math.floor(Math.random() * 10)}`);
+  const dir = pick(names);
+  const rel = join(dir, `f${Math.floor(Math.random() * 10)}`);
+  const [name, local] = both(rel);
   const roll = Math.random();
   stats.ops++;
   if (roll < 0.3) {
     const data = randomBytes(Math.floor(Math.random() * 6 * 1024 * 1024));
     writeFileSync(name, data);
-    expected.set(name, sha(data));
+    writeFileSync(local, data);
     stats.bytesWritten += data.length;
   } else if (roll < 0.6) {
-    const [path, hash] = pick([...expected.entries()].concat([[name, ""]]));
-    if (!hash || !existsSync(path)) return;
-    const data = readFileSync(path);
-    if (sha(data) !== hash) stats.mismatches++;
-    stats.bytesVerified += data.length;
-  } else if (roll < 0.7 && expected.has(name)) {
-    const fd = openSync(name, "r+");
-    writeSync(fd, Buffer.from("patch"), 0, 5, 100);
-    closeSync(fd);
-    const data = readFileSync(name);
-    expected.set(name, sha(data));
+    verify(rel);
+  } else if (roll < 0.7 && existsSync(local)) {
+    for (const path of [name, local]) {
+      const fd = openSync(path, "r+");
+      writeSync(fd, Buffer.from("patch"), 0, 5, 100);
+      closeSync(fd);
+    }
   } else if (roll < 0.8) {
-    readdirSync(dir).forEach((f) => statSync(join(dir, f)));
-  } else if (roll < 0.9 && expected.has(name)) {
-    const to = join(pick(dirs), `f${Math.floor(Math.random() * 10)}`);
-    if (to === name) return;
-    renameSync(name, to);
-    expected.set(to, expected.get(name)!);
-    expected.delete(name);
-  } else if (expected.has(name)) {
+    readdirSync(join(mnt, dir)).forEach((f) => statSync(join(mnt, dir, f)));
+  } else if (roll < 0.9 && existsSync(local)) {
+    const to = join(pick(names), `f${Math.floor(Math.random() * 10)}`);
+    if (to === rel) return;
+    renameSync(name, join(mnt, to));
+    renameSync(local, join(mirror, to));
+  } else if (existsSync(local)) {
     unlinkSync(name);
-    expected.delete(name);
+    unlinkSync(local);
   }
 }
 
@@ -103,6 +123,8 @@ try {
     step();
   }
   samples.push({ t: Math.round((Date.now() - start) / 1000), rss: rssMiB() });
+  // Last, every name: nothing lost, nothing deleted that came back, every byte as written.
+  for (const d of names) for (let i = 0; i < 10; i++) verify(join(d, `f${i}`));
 } finally {
   execFileSync(process.execPath, [bin, "unmount", mnt], { stdio: "inherit" });
   if (ownServer) execFileSync("bash", [join(root, "scripts/s3-server.sh"), "stop", join(work, "s3"), "--purge"]);

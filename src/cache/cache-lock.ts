@@ -1,7 +1,8 @@
 /**
- * The lock of a cache directory: `<dir>/lock` holds the pid of the one process that owns it, so
- * two mounts never share one cache's accounting. A lock left by a process that is gone is taken
- * over.
+ * The lock of a directory one daemon owns: `<dir>/lock` holds the pid of that process. Two mounts
+ * never share one read cache's accounting, nor one staging area and upload journal (a second
+ * daemon's recovery would adopt and delete the first one's staged files). A lock left by a
+ * process that is gone is taken over.
  */
 import { closeSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -9,12 +10,13 @@ import { join } from "node:path";
 /** Another live process holds the cache directory. */
 export class CacheBusyError extends Error {
   override readonly name = "CacheBusyError";
-  constructor(readonly dir: string, readonly pid: number) {
-    super(`cache directory ${dir} is in use by process ${pid}`);
+  constructor(readonly dir: string, readonly pid: number, what = "cache directory") {
+    super(`${what} ${dir} is in use by process ${pid}`);
   }
 }
 
-export function takeLock(dir: string): void {
+/** `what` names the directory in the error (e.g. "staging directory"). */
+export function takeLock(dir: string, what?: string): void {
   const lock = join(dir, "lock");
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
@@ -25,11 +27,21 @@ export function takeLock(dir: string): void {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
       const pid = Number.parseInt(readFileSync(lock, "utf8"), 10);
-      if (Number.isInteger(pid) && pidAlive(pid)) throw new CacheBusyError(dir, pid);
+      if (Number.isInteger(pid) && pidAlive(pid)) throw new CacheBusyError(dir, pid, what);
       rmSync(lock, { force: true }); // left by a process that is gone
     }
   }
-  throw new CacheBusyError(dir, -1);
+  throw new CacheBusyError(dir, -1, what);
+}
+
+/** Removes the lock if this process holds it. */
+export function releaseLock(dir: string): void {
+  const lock = join(dir, "lock");
+  try {
+    if (Number.parseInt(readFileSync(lock, "utf8"), 10) === process.pid) rmSync(lock, { force: true });
+  } catch {
+    // no lock
+  }
 }
 
 export function lockHolder(dir: string): number | undefined {
@@ -44,8 +56,19 @@ export function lockHolder(dir: string): number | undefined {
 function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+  return !isZombie(pid);
+}
+
+/** kill(pid, 0) succeeds on a zombie (exited, not yet reaped): it holds nothing any more. */
+function isZombie(pid: number): boolean {
+  try {
+    // The state follows the command name, which is in parentheses and may itself contain ") ".
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) === "Z";
+  } catch {
+    return false; // no procfs: trust kill()
   }
 }

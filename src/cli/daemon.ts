@@ -3,7 +3,9 @@
  * adapter), readiness, and an orderly shutdown that uploads unsaved data before unmounting.
  * In background mode it reports readiness (or the error) to the launching process over IPC.
  */
+import { mkdirSync } from "node:fs";
 import { resolve } from "node:path";
+import { releaseLock, takeLock } from "../cache/cache-lock.js";
 import type { MountConfig } from "../config/schema.js";
 import type { Source } from "../config/source.js";
 import { FuseAdapter } from "../fuse/adapter.js";
@@ -51,7 +53,7 @@ export async function runDaemon(req: DaemonRequest, ready: (error?: string) => v
     chain = openReadChain(req, service, log, security.atRest?.chunkCodec, nativeFill);
     fs = req.source.scheme === "idc" ? await openIdcForMount(req.config, store, chain, log) : createFilesystem({
       store, prefix: req.source.prefix, log, readOnly: req.config.readOnly,
-      stagingDir: stagingDirFor(req.config.cacheDir ?? defaultCacheDir(), req.source.url),
+      stagingDir: lockStaging(stagingDirFor(req.config.cacheDir ?? defaultCacheDir(), req.source.url)),
       stagingOpener: security.atRest?.stagingOpener,
       journalPath: uploadJournalPathFor(req.config.cacheDir ?? defaultCacheDir(), req.source.url),
       uid: req.config.uid, gid: req.config.gid, metadataTtlMs: req.config.metadataTtl,
@@ -80,6 +82,18 @@ export async function runDaemon(req: DaemonRequest, ready: (error?: string) => v
   service.ready();
   ready();
   installShutdown(fs, mountpoint, log, service);
+}
+
+/**
+ * One live daemon per staging area and upload journal: a second mount of the same source on the
+ * same cache directory would adopt the first one's journaled files, upload them and delete their
+ * staging files under it. Released at exit; a killed daemon's lock is taken over.
+ */
+function lockStaging(stagingDir: string): string {
+  mkdirSync(stagingDir, { recursive: true, mode: 0o700 });
+  takeLock(stagingDir, "staging directory");
+  process.once("exit", () => releaseLock(stagingDir));
+  return stagingDir;
 }
 
 /** Status from the upload journal; uploads a previous run left are adopted before the mount serves. */

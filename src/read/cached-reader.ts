@@ -48,6 +48,8 @@ export class CachingReader implements RangeReader {
   private readonly inflight = new Map<string, Promise<Buffer>>();
   private pendingWriteBytes = 0;
   private readonly writesDrained: (() => void)[] = [];
+  /** Chunk writes into the cache and drops of older versions not yet finished. */
+  private readonly writing = new Set<Promise<void>>();
   private readonly seenVersions = new Set<string>();
   /** Chunks being written into the cache by the native filler, by chunk id. */
   private readonly filling = new Map<string, Promise<void>>();
@@ -142,7 +144,7 @@ export class CachingReader implements RangeReader {
   }
 
   private startFill(version: ObjectVersion, from: number, to: number): Promise<void> {
-    void this.dropOlderVersions(version);
+    void this.inBackground(this.dropOlderVersions(version)).catch(() => undefined);
     this.cache.countMisses(to - from + 1);
     const done = this.options.filler!.fillRun(version, this.chunkSize, from, to);
     done.catch(() => undefined); // the read that needs these chunks reports the failure
@@ -167,7 +169,7 @@ export class CachingReader implements RangeReader {
 
   /** One GET for chunks [from, to]; each chunk is tracked and cached on its own. */
   private fetchRun(version: ObjectVersion, from: number, to: number, untracked = false): Promise<Buffer>[] {
-    void this.dropOlderVersions(version);
+    void this.inBackground(this.dropOlderVersions(version)).catch(() => undefined);
     if (!untracked) this.cache.countMisses(to - from + 1); // a failed cache read counted its own miss
     const start = from * this.chunkSize;
     const end = Math.min((to + 1) * this.chunkSize, version.size);
@@ -202,7 +204,23 @@ export class CachingReader implements RangeReader {
     return data;
   }
 
-  private async writeBehind(id: ChunkIdentity, offset: number, chunk: Buffer): Promise<void> {
+  /** Resolves once every chunk fetched so far is written to the cache and older versions dropped. */
+  async writesSettled(): Promise<void> {
+    while (this.writing.size > 0) await Promise.allSettled([...this.writing]);
+  }
+
+  private inBackground(run: Promise<void>): Promise<void> {
+    this.writing.add(run);
+    const done = (): void => void this.writing.delete(run);
+    run.then(done, done);
+    return run;
+  }
+
+  private writeBehind(id: ChunkIdentity, offset: number, chunk: Buffer): Promise<void> {
+    return this.inBackground(this.storeChunk(id, offset, chunk));
+  }
+
+  private async storeChunk(id: ChunkIdentity, offset: number, chunk: Buffer): Promise<void> {
     this.pendingWriteBytes += chunk.length;
     try {
       await this.cache.put(id, offset, chunk);

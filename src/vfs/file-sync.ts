@@ -34,6 +34,8 @@ import { withAttributes } from "./metadata.js";
 export class FileSync {
   /** Whole-file uploads running now (for --max-dirty: they will free staged data). */
   private activeUploads = 0;
+  /** Cancels the upload from staging a file has running (see `unlinked`). */
+  private readonly cancels = new WeakMap<DirtyFile, AbortController>();
 
   constructor(private readonly ctx: FsContext) {}
 
@@ -136,9 +138,33 @@ export class FileSync {
 
   /** Drops a file's local state once nothing needs it (no handle open, nothing unsaved). */
   async releaseIfIdle(file: DirtyFile): Promise<void> {
-    // Incomplete data (staging disk full) is never uploaded; the writer was told, so drop it.
     if (file.openCount > 0 || (file.dirty && !file.unlinked && !file.incomplete)) return;
+    // Incomplete data (staging disk full) is never uploaded. If an earlier failed upload told
+    // the user its data is kept in the staging file, it stays there (listed, not uploaded).
+    if (file.incomplete && !file.unlinked && file.lastError !== undefined) return this.keepIncomplete(file);
     await this.discard(file);
+  }
+
+  private async keepIncomplete(file: DirtyFile): Promise<void> {
+    this.ctx.openFiles.dropDirty(file);
+    const why = `a later write failed (${file.incomplete?.message ?? "staging write failed"}); the data of the earlier failed upload is kept here and never uploaded`;
+    this.ctx.journal.markFailed(file.staging.path, why, "incomplete");
+    await file.staging.handle.close().catch(() => undefined);
+    this.ctx.log.error({ path: file.path, stagingFile: file.staging.path }, why);
+  }
+
+  /**
+   * The file's name is gone (unlink, or a rename onto it): nothing of it may reach the bucket
+   * after this resolves. Cancels its upload from staging (a streamed file's last parts are let
+   * finish) and waits until no upload of it runs, so a DELETE or copy sent next is the last word;
+   * frees its staging file unless a handle still has it open.
+   */
+  async unlinked(file: DirtyFile): Promise<void> {
+    file.unlinked = true;
+    this.ctx.openFiles.dropDirty(file);
+    this.cancels.get(file)?.abort();
+    await file.uploading;
+    if (file.openCount === 0) await this.discard(file);
   }
 
   /** Forgets a file's local data for good (unlinked, or saved): staging file and journal entry. */
@@ -156,13 +182,23 @@ export class FileSync {
    */
   async recover(): Promise<{ adopted: number; done: Promise<{ recovered: number; failed: number }> }> {
     const latest = new Map<string, JournalEntry>();
+    const copies: JournalEntry[] = [];
     for (const entry of this.ctx.journal.entries()) {
+      if (entry.state === "incomplete") {
+        this.ctx.log.warn({ path: entry.path, stagingFile: entry.stagingFile }, "not uploading incomplete data kept by a previous run");
+        continue;
+      }
+      // A conflict copy is data of its own, not a version of the file at its path: never superseded.
+      if (this.isConflictCopy(entry)) {
+        copies.push(entry);
+        continue;
+      }
       const stale = latest.get(entry.path);
       if (stale) await this.dropEntry(stale, "superseded by a later version of the same file");
       latest.set(entry.path, entry);
     }
     const files: DirtyFile[] = [];
-    for (const entry of latest.values()) {
+    for (const entry of [...copies, ...latest.values()]) {
       const file = await this.adopt(entry);
       if (file) files.push(file);
     }
@@ -172,12 +208,23 @@ export class FileSync {
 
   private async uploadRecovered(files: DirtyFile[]): Promise<{ recovered: number; failed: number }> {
     const results = await Promise.allSettled(files.map(async (file) => {
-      await this.sync(file);
+      try {
+        await this.sync(file);
+      } catch (err) {
+        // A conflict copy (not shown at its path) that failed again stays journaled for the next
+        // mount; nothing here reaches it any more, so its staging file is closed now.
+        if (this.ctx.openFiles.dirtyAt(file.path) !== file) await file.staging.handle.close().catch(() => undefined);
+        throw err;
+      }
       await this.releaseIfIdle(file);
     }));
     const failed = results.filter((r) => r.status === "rejected").length;
     if (files.length > 0) this.ctx.log.info({ recovered: files.length - failed, failed }, "finished uploads left by a previous run");
     return { recovered: files.length - failed, failed };
+  }
+
+  private isConflictCopy(entry: JournalEntry): boolean {
+    return entry.state === "conflict" || entry.key !== this.ctx.namespace.mapper.fileKey(entry.path);
   }
 
   private async adopt(entry: JournalEntry): Promise<DirtyFile | undefined> {
@@ -241,7 +288,7 @@ export class FileSync {
     try {
       if (journalFirst) await this.journalFile(file, key, metadata);
       const size = file.size;
-      const { etag } = stream ? await stream.finish(size, file.precondition) : await this.upload(file, key, metadata);
+      const { etag } = stream ? await stream.finish(size, file.precondition) : await this.cancellable(file, (signal) => this.upload(file, key, metadata, signal));
       file.sparse?.uploadSucceeded({ key, etag, size });
       // A chmod/chown/touch during the upload replaced file.metadata: keep it (the file stays
       // dirty and the next upload carries it); overwriting it lost the change (rsync -a twice).
@@ -249,13 +296,15 @@ export class FileSync {
       file.uploadedGeneration = generation;
       file.lastError = undefined;
       if (!file.dirty) journal.remove(file.staging.path);
-      if (file.conflictKey === undefined) {
+      if (file.conflictKey === undefined && !file.unlinked) {
         file.baseEtag = etag;
         this.ctx.namespace.remember(file.path, this.statOf(file));
       }
     } catch (err) {
-      file.lastError = err;
       file.sparse?.uploadFailed();
+      // Deleted meanwhile (its upload was cancelled): there is nothing left to keep or retry.
+      if (file.unlinked) return;
+      file.lastError = err;
       if (isStoreError(err, "PreconditionFailed") && file.conflictKey === undefined) return this.keepConflictCopy(file, err);
       if (!journalFirst) await this.journalFile(file, key, metadata).catch((journalErr: unknown) => log.error({ path: file.path, err: journalErr }, "could not journal a failed upload"));
       journal.markFailed(file.staging.path, err instanceof Error ? err.message : String(err));
@@ -273,10 +322,21 @@ export class FileSync {
     });
   }
 
+  /** Runs an upload that `unlinked` can cancel. */
+  private async cancellable<T>(file: DirtyFile, run: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const cancel = new AbortController();
+    this.cancels.set(file, cancel);
+    try {
+      return await run(cancel.signal);
+    } finally {
+      this.cancels.delete(file);
+    }
+  }
+
   /** One upload of the file as it is now (not streamed): a rewrite of a sparse file, or whole from staging. */
-  private async upload(file: DirtyFile, key: string, metadata: Record<string, string>): Promise<{ etag: string }> {
+  private async upload(file: DirtyFile, key: string, metadata: Record<string, string>, signal: AbortSignal): Promise<{ etag: string }> {
     const { uploader } = this.ctx;
-    const common = { key, size: file.size, metadata, contentType: file.contentType, precondition: file.precondition };
+    const common = { key, size: file.size, metadata, contentType: file.contentType, precondition: file.precondition, signal };
     const sparse = file.sparse;
     if (sparse) sparse.beginUpload();
     if (!sparse || file.size <= uploader.partSizeFor(file.size)) {

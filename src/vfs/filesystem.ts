@@ -212,6 +212,16 @@ export class Filesystem {
     return failed;
   }
 
+  /**
+   * What a crash leaves: every staging file is closed as it is (nothing uploaded, nothing
+   * forgotten), the journal too; a new filesystem on the same disk then recovers them. For tests
+   * of recovery; a daemon that dies leaves this to the kernel.
+   */
+  async abandon(): Promise<void> {
+    await Promise.all(this.ctx.openFiles.allDirty().map((file) => file.staging.handle.close().catch(() => undefined)));
+    this.ctx.journal.close();
+  }
+
   private assertWritable(): void {
     if (this.ctx.config.readOnly) throw new FsError("EROFS", "read-only mount");
   }

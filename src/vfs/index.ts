@@ -37,6 +37,8 @@ export interface FilesystemOptions {
   uid?: number;
   gid?: number;
   metadataTtlMs?: number;
+  /** Time source of the metadata TTLs (tests); default: performance. */
+  clock?: { now(): number };
   upload?: Partial<UploaderConfig>;
   /** --max-dirty: writers wait for uploads in progress beyond this many staged bytes. */
   maxDirtyBytes?: number;
@@ -66,6 +68,7 @@ export function createFilesystem(options: FilesystemOptions): Filesystem {
     dirMode: 0o755,
     metadataTtlMs: options.metadataTtlMs ?? 10_000,
     negativeTtlMs: Math.min(options.metadataTtlMs ?? 10_000, 1_000),
+    clock: options.clock,
   };
   const namespace = new Namespace(options.store, new KeyMapper(options.prefix), namespaceConfig, options.log, overlay);
   const ctx = {

@@ -33,6 +33,8 @@ export interface NamespaceConfig {
   dirMode: number;
   metadataTtlMs: number;
   negativeTtlMs: number;
+  /** Time source of the TTLs (default: performance); tests pass a clock they move by hand. */
+  clock?: { now(): number };
 }
 
 /** What the write path knows that the bucket does not yet (files not uploaded). */
@@ -57,9 +59,10 @@ export class Namespace {
     private readonly log: Logger,
     private readonly overlay: LocalOverlay,
   ) {
-    this.cache = new LRUCache<string, CachedStat>({ max: 200_000, ttl: Math.max(1, config.metadataTtlMs) });
+    const time = config.clock ? { perf: config.clock, ttlResolution: 0 } : {};
+    this.cache = new LRUCache<string, CachedStat>({ max: 200_000, ttl: Math.max(1, config.metadataTtlMs), ...time });
     // Bounded by directories and by total entries (a listing of N entries weighs N).
-    this.listings = new LRUCache<string, DirEntry[]>({ max: 1_000, maxSize: 500_000, sizeCalculation: (e) => Math.max(1, e.length), ttl: Math.max(1, config.metadataTtlMs) });
+    this.listings = new LRUCache<string, DirEntry[]>({ max: 1_000, maxSize: 500_000, sizeCalculation: (e) => Math.max(1, e.length), ttl: Math.max(1, config.metadataTtlMs), ...time });
   }
 
   async lookup(path: string): Promise<FileStat> {

@@ -54,12 +54,9 @@ export class TreeOperations {
     const { namespace, store, openFiles } = this.ctx;
     const stat = await namespace.lookup(path);
     if (stat.kind === "dir") throw new FsError("EISDIR", `is a directory: ${path}`);
+    // After its upload is cancelled or done: an upload landing after the DELETE would bring it back.
     const local = openFiles.dirtyAt(path);
-    if (local) {
-      local.unlinked = true;
-      openFiles.dropDirty(local);
-      if (local.openCount === 0) await this.sync.discard(local);
-    }
+    if (local) await this.sync.unlinked(local);
     await store.delete({ key: namespace.mapper.fileKey(path) });
     namespace.rememberMissing(path);
   }
@@ -127,6 +124,10 @@ export class TreeOperations {
     const { namespace, store, openFiles } = this.ctx;
     const local = openFiles.dirtyAt(from);
     if (local) await this.sync.sync(local);
+    // rename(2) unlinks the file it replaces: an open handle on it keeps its data, but its
+    // close must not upload over the renamed file (and shutdown must not look for it).
+    const replaced = openFiles.dirtyAt(to);
+    if (replaced && replaced !== local) await this.sync.unlinked(replaced);
     const fromKey = namespace.mapper.fileKey(from);
     const toKey = namespace.mapper.fileKey(to);
     const { etag } = await copyObject(store, { sourceKey: fromKey, key: toKey, size: source.size });

@@ -14,7 +14,11 @@ import { dirname } from "node:path";
 import { privateDatabase, privateDir } from "../security/private-file.js";
 import type { SparseRecord } from "./sparse-content.js";
 
-export type JournalState = "pending" | "failed" | "conflict";
+/**
+ * "conflict": a copy of the user's data that is not the file at its path (never superseded);
+ * "incomplete": kept for the user after a staging write failed; listed, never uploaded.
+ */
+export type JournalState = "pending" | "failed" | "conflict" | "incomplete";
 
 export interface JournalRecord {
   stagingFile: string;

@@ -33,6 +33,8 @@ export interface UploadRequest {
   metadata: Record<string, string>;
   contentType?: string;
   precondition?: Precondition;
+  /** Cancels the upload (the file was deleted): parts stop, the multipart upload is aborted. */
+  signal?: AbortSignal;
 }
 
 const COPY_PART_TARGET = 512 * 1024 * 1024;
@@ -54,7 +56,7 @@ export class Uploader {
   async upload(req: UploadRequest): Promise<{ etag: string }> {
     if (req.size <= this.config.partSize) {
       const body = await readRange(req.source, 0, req.size);
-      return this.conditionalPut({ key: req.key, body, metadata: req.metadata, contentType: req.contentType }, req.precondition ?? { kind: "none" });
+      return this.conditionalPut({ key: req.key, body, metadata: req.metadata, contentType: req.contentType, signal: req.signal }, req.precondition ?? { kind: "none" });
     }
     return this.multipart(req);
   }
@@ -104,7 +106,7 @@ export class Uploader {
       const start = i * partSize;
       return async (uploadId, partNumber) => {
         const body = await readRange(req.source, start, Math.min(partSize, req.size - start));
-        return this.store.uploadPart({ key: req.key, uploadId, partNumber, body });
+        return this.store.uploadPart({ key: req.key, uploadId, partNumber, body, signal: req.signal });
       };
     });
     return this.runMultipart(req, parts);
@@ -123,7 +125,7 @@ export class Uploader {
     const { base } = req;
     const parts: PartJob[] = plan.map((part) => async (uploadId, partNumber) => {
       if (part.source === "copy") {
-        return this.store.copyPart({ key: req.key, uploadId, partNumber, sourceKey: base.key, sourceRange: part, sourceEtag: base.etag })
+        return this.store.copyPart({ key: req.key, uploadId, partNumber, sourceKey: base.key, sourceRange: part, sourceEtag: base.etag, signal: req.signal })
           .catch((err: unknown) => {
             // The base was deleted since the file was opened: that is a conflict too.
             throw isStoreError(err, "NotFound") ? new StoreError("PreconditionFailed", `${base.key} changed in the bucket since it was opened`, base.key, { cause: err }) : err;
@@ -131,7 +133,7 @@ export class Uploader {
       }
       await req.prepare(part.start, part.end);
       const body = await readRange(req.source, part.start, part.end - part.start);
-      return this.store.uploadPart({ key: req.key, uploadId, partNumber, body });
+      return this.store.uploadPart({ key: req.key, uploadId, partNumber, body, signal: req.signal });
     });
     return this.runMultipart(req, parts);
   }
@@ -139,12 +141,13 @@ export class Uploader {
   /** Runs the part jobs with `concurrency` workers; aborts the upload if any fails. */
   private async runMultipart(req: Omit<UploadRequest, "source" | "size">, jobs: PartJob[]): Promise<{ etag: string }> {
     await this.checkPrecondition(req.key, req.precondition);
-    const { uploadId } = await this.store.createMultipart({ key: req.key, metadata: req.metadata, contentType: req.contentType });
+    const { uploadId } = await this.store.createMultipart({ key: req.key, metadata: req.metadata, contentType: req.contentType, signal: req.signal });
     const parts: CompletedPart[] = [];
     let next = 0;
     let failed = false;
     const worker = async (): Promise<void> => {
       while (!failed && next < jobs.length) {
+        req.signal?.throwIfAborted();
         const index = next++;
         parts.push(await jobs[index]!(uploadId, index + 1));
       }
@@ -159,6 +162,7 @@ export class Uploader {
     }
     parts.sort((a, b) => a.partNumber - b.partNumber);
     try {
+      req.signal?.throwIfAborted();
       await this.checkPrecondition(req.key, req.precondition);
     } catch (err) {
       await this.store.abortMultipart({ key: req.key, uploadId }).catch(() => undefined);

@@ -132,6 +132,22 @@ describe("kill -9 of the daemon while writing 20 files", () => {
     await proxy?.stop();
   });
 
+  it("a second mount of the same source on the same cache directory is refused while the first lives (finding 6)", async () => {
+    const cacheDir = tempDir("twin-cache");
+    const first = await TestMount.start(`s3://${bucket}`, ["--cache-dir", cacheDir]);
+    try {
+      // The second daemon's recovery would adopt the first one's journaled files and delete their staging.
+      const second = await TestMount.start(`s3://${bucket}`, ["--cache-dir", cacheDir]).catch((err: unknown) => err);
+      if (second instanceof TestMount) await second.stop();
+      expect(second).toBeInstanceOf(Error);
+      expect((second as Error).message).toMatch(new RegExp(`staging directory .* is in use by process ${first.pid}`));
+    } finally {
+      await first.stop();
+    }
+    const again = await TestMount.start(`s3://${bucket}`, ["--cache-dir", cacheDir]);
+    await again.stop();
+  });
+
   it("every file whose close returned before the kill is in the bucket intact after a remount", async () => {
     const cacheDir = tempDir("crash-cache");
     const pidFile = join(tempDir("crash-pid"), "pid");

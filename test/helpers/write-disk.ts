@@ -3,6 +3,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { silentLogger } from "../../src/log/logger.js";
+import type { Logger } from "../../src/log/logger.js";
 import type { ObjectStore } from "../../src/store/object-store.js";
 import { createFilesystem, type Filesystem } from "../../src/vfs/index.js";
 import type { StagingOpener } from "../../src/write/staging.js";
@@ -18,9 +19,9 @@ export function newDisk(): Disk {
 }
 
 /** A filesystem "process": a new one on the same disk is what a remount after a crash sees. */
-export function mountOn(store: ObjectStore, disk: Disk, options: { partSize?: number; stagingOpener?: StagingOpener; maxDirtyBytes?: number } = {}): Filesystem {
+export function mountOn(store: ObjectStore, disk: Disk, options: { partSize?: number; stagingOpener?: StagingOpener; maxDirtyBytes?: number; log?: Logger } = {}): Filesystem {
   return createFilesystem({
-    store, prefix: "", stagingDir: disk.stagingDir, journalPath: disk.journalPath, log: silentLogger(), uid: 1000, gid: 1000,
+    store, prefix: "", stagingDir: disk.stagingDir, journalPath: disk.journalPath, log: options.log ?? silentLogger(), uid: 1000, gid: 1000,
     upload: { partSize: options.partSize ?? 4096, concurrency: 3 }, stagingOpener: options.stagingOpener, maxDirtyBytes: options.maxDirtyBytes,
   });
 }

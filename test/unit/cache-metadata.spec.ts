@@ -30,12 +30,24 @@ function counted(store: ObjectStore): { store: ObjectStore; calls: Map<string, n
   return { store: proxy, calls, total: () => [...calls.values()].reduce((a, b) => a + b, 0) };
 }
 
-async function setup(ttlMs: number, objects: number): Promise<{ fs: Filesystem; memory: MemoryStore; calls: Map<string, number>; total: () => number }> {
+/** A clock the test moves by hand: TTLs expire when the test says, however loaded the machine. */
+class ManualClock {
+  private ms = 1_000_000;
+  now(): number {
+    return this.ms;
+  }
+  advance(ms: number): void {
+    this.ms += ms;
+  }
+}
+
+async function setup(ttlMs: number, objects: number): Promise<{ fs: Filesystem; memory: MemoryStore; calls: Map<string, number>; total: () => number; clock: ManualClock }> {
   const memory = new MemoryStore({ minPartSize: 1024 });
   for (let i = 0; i < objects; i++) await memory.put({ key: `dir/f${i}`, body: Buffer.from(`object ${i}`) });
   const { store, calls, total } = counted(memory);
-  const fs = createFilesystem({ store, prefix: "", stagingDir: mkdtempSync(join(tmpdir(), "bfs-meta-")), log: silentLogger(), metadataTtlMs: ttlMs });
-  return { fs, memory, calls, total };
+  const clock = new ManualClock();
+  const fs = createFilesystem({ store, prefix: "", stagingDir: mkdtempSync(join(tmpdir(), "bfs-meta-")), log: silentLogger(), metadataTtlMs: ttlMs, clock });
+  return { fs, memory, calls, total, clock };
 }
 
 /** What `ls -l dir` does: readdir, then a stat of every entry. */
@@ -62,15 +74,16 @@ describe("metadata cache", () => {
   });
 
   it("changes through the mount show at once; other clients' changes after the TTL", async () => {
-    const { fs, memory } = await setup(200, 2);
+    const { fs, memory, clock } = await setup(200, 2);
     expect(await lsLong(fs, "/dir")).toEqual(["f0", "f1"]);
     await writeFile(fs, "/dir/new", "through the mount");
     expect(await lsLong(fs, "/dir")).toEqual(["f0", "f1", "new"]);
     await fs.tree.unlink("/dir/f0");
     expect(await lsLong(fs, "/dir")).toEqual(["f1", "new"]);
     await memory.put({ key: "dir/remote", body: Buffer.from("x") });
+    clock.advance(199);
     expect(await lsLong(fs, "/dir")).toEqual(["f1", "new"]); // cached listing, within the TTL
-    await new Promise((r) => setTimeout(r, 250));
+    clock.advance(51);
     expect(await lsLong(fs, "/dir")).toEqual(["f1", "new", "remote"]);
   });
 
@@ -87,26 +100,26 @@ describe("metadata cache", () => {
   });
 
   it("a fresh listing answers lookups of names it lacks; another client's object shows after the TTL", async () => {
-    const { fs, memory, calls } = await setup(300, 2);
+    const { fs, memory, calls, clock } = await setup(300, 2);
     await lsLong(fs, "/dir");
     calls.clear();
     await expect(fs.getattr("/dir/late")).rejects.toMatchObject({ code: "ENOENT" });
     expect(calls.size).toBe(0);
     await memory.put({ key: "dir/late", body: Buffer.from("from elsewhere") });
-    await new Promise((r) => setTimeout(r, 200));
+    clock.advance(200);
     await writeFile(fs, "/dir/ours", "updates the listing, which still expires 300 ms after its LIST");
-    await new Promise((r) => setTimeout(r, 150));
+    clock.advance(150);
     expect((await fs.getattr("/dir/late")).size).toBe(14);
   });
 
   it("caches a negative lookup briefly", async () => {
-    const { fs, memory, calls } = await setup(500, 0);
+    const { fs, memory, calls, clock } = await setup(500, 0);
     await expect(fs.getattr("/missing")).rejects.toMatchObject({ code: "ENOENT" });
     const after = calls.get("head") ?? 0;
     await expect(fs.getattr("/missing")).rejects.toMatchObject({ code: "ENOENT" });
     expect(calls.get("head") ?? 0).toBe(after);
     await memory.put({ key: "missing", body: Buffer.from("now here") });
-    await new Promise((r) => setTimeout(r, 550)); // negative TTL = min(TTL, 1 s)
+    clock.advance(501); // negative TTL = min(TTL, 1 s)
     expect((await fs.getattr("/missing")).size).toBe(8);
   });
 });

@@ -159,7 +159,7 @@ describe("caching reader", () => {
     const reader = new CachingReader(openCache(tempCacheDir(), 1 << 20), next, { source: "s3://b", chunkSize: CHUNK });
     expect(await reader.read(version(), 5000, 10_000)).toEqual(data.subarray(5000, 15_000));
     expect(next.requests).toEqual([[4096, 12_288]]);
-    await new Promise((r) => setTimeout(r, 20)); // write-behind
+    await reader.writesSettled();
     expect(await reader.read(version(), 6000, 9000)).toEqual(data.subarray(6000, 15_000));
     expect(next.requests).toHaveLength(1);
   });
@@ -180,7 +180,7 @@ describe("caching reader", () => {
     const next = new CountingReader(data);
     const reader = new CachingReader(openCache(dir, 1 << 20), next, { source: "s3://b", chunkSize: CHUNK });
     await reader.read(version(), 0, CHUNK);
-    await new Promise((r) => setTimeout(r, 20));
+    await reader.writesSettled();
     const key = chunkId({ source: "s3://b", key: "obj", etag: "e1", index: 0 });
     const file = join(dir, "chunks", key.slice(0, 2), key);
     const bytes = readFileSync(file);
@@ -195,11 +195,11 @@ describe("caching reader", () => {
     const next = new CountingReader(ramp(100_000));
     const reader = new CachingReader(cache, next, { source: "s3://b", chunkSize: CHUNK });
     await reader.read(version("e1"), 0, 3 * CHUNK);
-    await new Promise((r) => setTimeout(r, 20));
+    await reader.writesSettled();
     expect(cache.stats().chunks).toBe(3);
     next.data = ramp(100_000, 9);
     expect(await reader.read(version("e2"), 0, CHUNK)).toEqual(ramp(100_000, 9).subarray(0, CHUNK));
-    await new Promise((r) => setTimeout(r, 20));
+    await reader.writesSettled();
     expect(cache.has({ source: "s3://b", key: "obj", etag: "e1", index: 1 })).toBe(false);
     expect(cache.stats().chunks).toBe(1);
   });
@@ -220,7 +220,7 @@ describe("caching reader", () => {
           });
           expect(cache.stats().usedBytes).toBeLessThanOrEqual(cache.capacityBytes);
         } finally {
-          await new Promise((r) => setTimeout(r, 5));
+          await reader.writesSettled();
           cache.close();
         }
       }),

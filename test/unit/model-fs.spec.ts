@@ -15,6 +15,7 @@ import { describe, expect, it } from "vitest";
 import { silentLogger } from "../../src/log/logger.js";
 import { MemoryStore } from "../../src/store/memory/memory-store.js";
 import { createFilesystem, type Filesystem } from "../../src/vfs/index.js";
+import { newDisk } from "../helpers/write-disk.js";
 
 const RUNS = Number(process.env.BUCKETFS_MODEL_RUNS ?? 50);
 const O_RDWR = 2;
@@ -24,12 +25,16 @@ export const modelStats = { sequences: 0, steps: 0 };
 class Real {
   fs: Filesystem;
   readonly handles = new Map<string, number>();
+  /** Handles whose file lost its name (unlinked, or replaced by a rename) while open. */
+  readonly orphans: number[] = [];
+  /** Staging dir and upload journal survive a remount, as on a real machine. */
+  readonly disk = newDisk();
   constructor(readonly store = new MemoryStore({ minPartSize: 1024 })) {
-    this.fs = Real.build(store);
+    this.fs = this.build();
   }
-  static build(store: MemoryStore): Filesystem {
+  build(): Filesystem {
     return createFilesystem({
-      store, prefix: "", stagingDir: mkdtempSync(join(tmpdir(), "bucketfs-model-")), log: silentLogger(),
+      store: this.store, prefix: "", stagingDir: this.disk.stagingDir, journalPath: this.disk.journalPath, log: silentLogger(),
       uid: 1000, gid: 1000, metadataTtlMs: 0, upload: { partSize: 2048, concurrency: 2 },
     });
   }
@@ -39,6 +44,7 @@ class Real {
 class Local {
   readonly root = mkdtempSync(join(tmpdir(), "bucketfs-model-local-"));
   readonly fds = new Map<string, number>();
+  readonly orphans: number[] = [];
   at(path: string): string {
     return join(this.root, path);
   }
@@ -219,32 +225,57 @@ class Close extends Step {
   }
 }
 
-/** Namespace changes only while nothing is open (open-file renames are their own topic). */
+/**
+ * Namespace changes happen while files are open (findings 7 and 10 of issue 15): a handle follows
+ * its file through a rename; a file unlinked or replaced while open keeps its handle, at no name,
+ * until it is closed (and must not come back when it is).
+ */
 abstract class TreeStep extends Step {
   check(): boolean { return true; }
-  async run(m: object, w: World): Promise<void> {
-    if (w.real.handles.size > 0 || w.local.fds.size > 0) {
-      await new CloseAll().run(m, w);
-    }
-    return super.run(m, w);
-  }
+}
+
+/** Moves the handle table after a successful rename (from !== to) or unlink (to undefined). */
+function renamed<T>(handles: Map<string, T>, orphans: T[], from: string, to?: string): void {
+  const lose = (path: string): void => {
+    const handle = handles.get(path);
+    if (handle === undefined) return;
+    orphans.push(handle);
+    handles.delete(path);
+  };
+  if (to === undefined) return lose(from);
+  if (from === to) return;
+  lose(to);
+  const moving = handles.get(from);
+  if (moving === undefined) return;
+  handles.delete(from);
+  handles.set(to, moving);
 }
 
 class Rename extends TreeStep {
   constructor(readonly from: string, readonly to: string) { super(); }
   toString(): string { return `rename(${this.from}, ${this.to})`; }
-  real(w: World): Promise<void> { return w.real.fs.tree.rename(this.from, this.to); }
+  async real(w: World): Promise<void> {
+    await w.real.fs.tree.rename(this.from, this.to);
+    renamed(w.real.handles, w.real.orphans, this.from, this.to);
+  }
   local(w: World): void {
     // Directories over existing paths differ by platform detail; keep to files and fresh names.
     renameSync(w.local.at(this.from), w.local.at(this.to));
+    renamed(w.local.fds, w.local.orphans, this.from, this.to);
   }
 }
 
 class Unlink extends TreeStep {
   constructor(readonly path: string) { super(); }
   toString(): string { return `unlink(${this.path})`; }
-  real(w: World): Promise<void> { return w.real.fs.tree.unlink(this.path); }
-  local(w: World): void { unlinkSync(w.local.at(this.path)); }
+  async real(w: World): Promise<void> {
+    await w.real.fs.tree.unlink(this.path);
+    renamed(w.real.handles, w.real.orphans, this.path);
+  }
+  local(w: World): void {
+    unlinkSync(w.local.at(this.path));
+    renamed(w.local.fds, w.local.orphans, this.path);
+  }
 }
 
 class Mkdir extends TreeStep {
@@ -265,18 +296,29 @@ class CloseAll extends Step {
   toString(): string { return "closeAll"; }
   async real(w: World): Promise<void> {
     for (const path of [...w.real.handles.keys()]) await new Close(path).real(w);
+    // A file without a name closes cleanly and uploads nothing.
+    for (const fh of w.real.orphans.splice(0)) {
+      await w.real.fs.flush(fh);
+      await w.real.fs.release(fh);
+    }
   }
   local(w: World): void {
     for (const path of [...w.local.fds.keys()]) new Close(path).local(w);
+    for (const fd of w.local.orphans.splice(0)) closeSync(fd);
   }
 }
 
-/** Everything closed and saved, then a fresh core over the same bucket (no caches, no handles). */
+/**
+ * Everything closed and saved, then a fresh core over the same bucket, staging dir and upload
+ * journal (no caches, no handles; the journal's leftovers, if any, are recovered first).
+ */
 class Remount extends CloseAll {
   toString(): string { return "remount"; }
   async real(w: World): Promise<void> {
     await super.real(w);
-    w.real.fs = Real.build(w.real.store);
+    await w.real.fs.abandon();
+    w.real.fs = w.real.build();
+    await (await w.real.fs.recoverUploads()).done;
   }
 }
 
@@ -320,5 +362,13 @@ describe("filesystem core vs a local directory (model-based)", () => {
 describe("model-test regressions", () => {
   it("rename of a missing file onto itself is ENOENT, like rename(2)", async () => {
     await runSequence([new Rename("/d/b", "/d/b")]);
+  });
+
+  it("a file replaced by a rename while open closes without uploading over the renamed file", async () => {
+    await runSequence([new Mkdir("/d"), new Mkdir("/d/e"), new Create("/d/b"), new Create("/d/e/a"), new Rename("/d/e/a", "/d/b"), new Remount()]);
+  });
+
+  it("a file unlinked while open with unsaved data stays gone after its close and a remount", async () => {
+    await runSequence([new Create("/a"), new Write("/a", 0, Buffer.from("unsaved")), new Unlink("/a"), new Create("/a"), new Remount()]);
   });
 });

@@ -200,6 +200,7 @@ describe("partial rewrites of large objects", () => {
     await expect(first.fs.flush(fh)).rejects.toThrow(/upload of \/big failed/);
     faults.heal();
     // The first process dies here; a new one on the same disk finishes the journaled upload.
+    await first.fs.abandon();
     const second = setup(disk, faults);
     const { adopted, done } = await second.fs.recoverUploads();
     expect(adopted).toBe(1);
@@ -223,5 +224,7 @@ describe("partial rewrites of large objects", () => {
     const journal = new UploadJournal(disk.journalPath);
     expect(journal.entries().map((e) => e.state)).toEqual(["conflict"]);
     journal.close();
+    await fs.release(fh);
+    await fs.abandon(); // the kept changes stay on disk, as after the daemon stops
   });
 });

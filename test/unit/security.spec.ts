@@ -109,8 +109,9 @@ describe("EncryptedFile (staging)", () => {
     const disk = readFileSync(path);
     expect(disk.includes(Buffer.from("SSN 123-45-6789"))).toBe(false);
     expect(statSync(path).mode & 0o777).toBe(0o600);
-    await expect(EncryptedFile.open(path, "r+", 0o600, DataCipher.fromKey(randomBytes(32))).then(async (f) => f.read(Buffer.alloc(10), 0, 10, 0)))
-      .rejects.toThrow(EncryptionError);
+    const wrongKey = await EncryptedFile.open(path, "r+", 0o600, DataCipher.fromKey(randomBytes(32)));
+    await expect(wrongKey.read(Buffer.alloc(10), 0, 10, 0)).rejects.toThrow(EncryptionError);
+    await wrongKey.close();
   });
 });
 

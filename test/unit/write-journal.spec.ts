@@ -3,12 +3,14 @@
  * filesystem on the same staging dir and journal), conflict safety, a full staging disk, and
  * the upload status that `bucketfs status` shows.
  */
-import { readdirSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { open } from "node:fs/promises";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { FaultyStore } from "../../src/store/faulty-store.js";
 import { MemoryStore } from "../../src/store/memory/memory-store.js";
 import { FsError, type Filesystem } from "../../src/vfs/index.js";
+import { UploadJournal } from "../../src/write/journal.js";
 import type { StagingOpener } from "../../src/write/staging.js";
 import { ramp } from "../helpers/ramp.js";
 import { mountOn, newDisk } from "../helpers/write-disk.js";
@@ -23,6 +25,23 @@ async function writeAndFlush(fs: Filesystem, path: string, data: Buffer): Promis
   return fh;
 }
 
+/** Staging files that take `room` bytes each, then fail like a full disk. */
+const smallDisk = (room: number): StagingOpener => async (path) => {
+  const handle = await open(path, "w+", 0o600);
+  let used = 0;
+  return {
+    read: (b, o, l, p) => handle.read(b, o, l, p),
+    truncate: (l) => handle.truncate(l),
+    close: () => handle.close(),
+    datasync: () => handle.datasync(),
+    write: async (b, o, l, p) => {
+      if (used + l > room) throw Object.assign(new Error("ENOSPC: no space left on device"), { code: "ENOSPC" });
+      used += l;
+      return handle.write(b, o, l, p);
+    },
+  };
+};
+
 describe("upload journal", () => {
   it("a remount finishes an upload that failed before the crash, serving the local data meanwhile", async () => {
     const memory = new MemoryStore({ minPartSize: 1024 });
@@ -33,6 +52,7 @@ describe("upload journal", () => {
     await writeAndFlush(before, "/precious", Buffer.from("closed before the crash"));
     expect(before.uploadStatus().uploads()).toMatchObject([{ path: "/precious", state: "failed", sizeBytes: 23 }]);
     // kill -9: the first filesystem is abandoned without release or flushAll.
+    await before.abandon();
     faults.heal();
     const after = mountOn(memory, disk);
     const { adopted, done } = await after.recoverUploads();
@@ -51,6 +71,7 @@ describe("upload journal", () => {
     const before = mountOn(hanging, disk, { partSize: 1024 });
     hanging.failNext(["completeMultipart"]);
     await writeAndFlush(before, "/big", ramp(10_000));
+    await before.abandon();
     const after = mountOn(memory, disk, { partSize: 1024 });
     await (await after.recoverUploads()).done;
     expect(await memory.get({ key: "big" })).toEqual(ramp(10_000));
@@ -66,6 +87,7 @@ describe("upload journal", () => {
     await before.tree.unlink("/gone");
     await before.release(fh);
     await writeAndFlush(before, "/stuck", Buffer.from("still failing"));
+    await before.abandon();
     const after = mountOn(faults, disk);
     expect(await (await after.recoverUploads()).done).toEqual({ recovered: 0, failed: 1 });
     const [entry] = after.uploadStatus().uploads();
@@ -77,6 +99,78 @@ describe("upload journal", () => {
     await after.release(again);
     expect((await memory.get({ key: "stuck" })).toString()).toBe("still failing");
     expect(after.uploadStatus().uploads()).toEqual([]);
+  });
+});
+
+describe("recovery keeps every copy the user was told is kept (finding 9)", () => {
+  it("a conflict copy journaled for the same path as a later version is uploaded, not dropped", async () => {
+    const memory = new MemoryStore();
+    const disk = newDisk();
+    mkdirSync(disk.stagingDir, { recursive: true, mode: 0o700 });
+    const journal = new UploadJournal(disk.journalPath);
+    const stage = (name: string, text: string): string => {
+      const path = join(disk.stagingDir, name);
+      writeFileSync(path, text, { mode: 0o600 });
+      return path;
+    };
+    const mine = "my edits, kept as a conflict copy";
+    const conflict = stage("conflict.data", mine);
+    journal.record({ stagingFile: conflict, path: "/notes", key: "notes.conflict-2026", size: mine.length, conflictCheck: false, metadata: {} });
+    journal.markFailed(conflict, "the object changed in the bucket", "conflict");
+    const later = stage("later.data", "a later version");
+    journal.record({ stagingFile: later, path: "/notes", key: "notes", size: 15, conflictCheck: false, metadata: {} });
+    journal.close();
+    const fs = mountOn(memory, disk);
+    expect(await (await fs.recoverUploads()).done).toEqual({ recovered: 2, failed: 0 });
+    expect((await memory.get({ key: "notes.conflict-2026" })).toString()).toBe(mine);
+    expect((await memory.get({ key: "notes" })).toString()).toBe("a later version");
+    expect(readdirSync(disk.stagingDir)).toEqual([]);
+  });
+
+  it("a conflict copy whose upload fails again stays journaled (its staging file closed, not leaked)", async () => {
+    const memory = new MemoryStore();
+    const faults = new FaultyStore(memory);
+    const disk = newDisk();
+    mkdirSync(disk.stagingDir, { recursive: true, mode: 0o700 });
+    const journal = new UploadJournal(disk.journalPath);
+    const stagingFile = join(disk.stagingDir, "conflict.data");
+    writeFileSync(stagingFile, "mine", { mode: 0o600 });
+    journal.record({ stagingFile, path: "/notes", key: "notes.conflict-2026", size: 4, conflictCheck: false, metadata: {} });
+    journal.close();
+    faults.failNext(["put"]);
+    const fs = mountOn(faults, disk);
+    expect(await (await fs.recoverUploads()).done).toEqual({ recovered: 0, failed: 1 });
+    expect(fs.uploadStatus().uploads()).toMatchObject([{ path: "/notes", state: "failed", stagingFile }]);
+    expect(readFileSync(stagingFile, "utf8")).toBe("mine");
+    await fs.abandon();
+  });
+
+  it("a full staging disk does not discard data an earlier failed close reported as kept", async () => {
+    const memory = new MemoryStore();
+    const faults = new FaultyStore(memory);
+    const disk = newDisk();
+    const fs = mountOn(faults, disk, { stagingOpener: smallDisk(1000) });
+    faults.failNext(["put"]);
+    const fh = await fs.create("/log", 0o644);
+    await fs.write(fh, Buffer.from("first entry"), 0);
+    await expect(fs.flush(fh)).rejects.toSatisfy((e) => code(e) === "EIO" && /data kept at/.test((e as Error).message));
+    await fs.release(fh);
+    const [kept] = fs.uploadStatus().uploads();
+    expect(kept).toMatchObject({ path: "/log", state: "failed", sizeBytes: 11 });
+    const again = await fs.open("/log", O_WRONLY);
+    await expect(fs.write(again, ramp(2000), 11)).rejects.toSatisfy((e) => code(e) === "ENOSPC");
+    await expect(fs.flush(again)).rejects.toSatisfy((e) => code(e) === "ENOSPC");
+    await fs.release(again);
+    // Nothing incomplete reached the bucket, and the kept data is still where the user was told.
+    await expect(memory.head({ key: "log" })).rejects.toThrow(/not found|NotFound|no such/i);
+    expect(readFileSync(kept!.stagingFile!).subarray(0, 11).toString()).toBe("first entry");
+    expect(fs.uploadStatus().uploads()).toMatchObject([{ path: "/log", state: "failed", stagingFile: kept!.stagingFile }]);
+    // A remount, with the bucket reachable again, lists it but never uploads incomplete data.
+    faults.heal();
+    const after = mountOn(memory, disk);
+    expect(await (await after.recoverUploads()).done).toEqual({ recovered: 0, failed: 0 });
+    await expect(memory.head({ key: "log" })).rejects.toThrow(/not found|NotFound|no such/i);
+    expect(after.uploadStatus().uploads()).toMatchObject([{ path: "/log", state: "failed" }]);
   });
 });
 
@@ -132,22 +226,6 @@ describe("conflict safety", () => {
 });
 
 describe("a full staging disk", () => {
-  /** Staging files that take `room` bytes in total, then fail like a full disk. */
-  const smallDisk = (room: number): StagingOpener => async (path) => {
-    const handle = await open(path, "w+", 0o600);
-    let used = 0;
-    return {
-      read: (b, o, l, p) => handle.read(b, o, l, p),
-      truncate: (l) => handle.truncate(l),
-      close: () => handle.close(),
-      write: async (b, o, l, p) => {
-        if (used + l > room) throw Object.assign(new Error("ENOSPC: no space left on device"), { code: "ENOSPC" });
-        used += l;
-        return handle.write(b, o, l, p);
-      },
-    };
-  };
-
   it("gives ENOSPC to the writer and never uploads the incomplete file", async () => {
     const memory = new MemoryStore();
     const disk = newDisk();

@@ -100,6 +100,7 @@ async function run(commands: Command[]): Promise<void> {
       // remove such); let its in-flight requests land, then count it.
       await new Promise((r) => setTimeout(r, 20));
       orphans = memory.pendingUploadCount();
+      await fs.abandon();
       fs = mountOn(faults, disk, { partSize: 1024 });
       await (await fs.recoverUploads()).done;
       if (journaled !== undefined) {

@@ -13,15 +13,6 @@ import { mountOn, newDisk } from "../helpers/write-disk.js";
 
 const PART = 1024;
 
-/** Turns of the event loop (timers included) until `ready()`; a minute of none is a hang. */
-async function turnsUntil(ready: () => boolean): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  while (!ready()) {
-    if (Date.now() > deadline) throw new Error("turnsUntil: the condition never became true");
-    await new Promise((r) => setTimeout(r, 1));
-  }
-}
-
 describe("streaming multipart upload", () => {
   it("uploads full parts while a file is written front to back; close sends only the tail", async () => {
     const memory = new MemoryStore({ minPartSize: PART });
@@ -29,7 +20,11 @@ describe("streaming multipart upload", () => {
     const fh = await fs.create("/seq", 0o644);
     const data = ramp(PART * 10 + 100);
     for (let offset = 0; offset < data.length; offset += 300) await fs.write(fh, data.subarray(offset, offset + 300), offset);
-    await new Promise((r) => setTimeout(r, 20));
+    // The ten whole parts reach the store before any flush (waited for, not slept on).
+    for (let waited = 0; (memory.calls.get("uploadPart") ?? 0) < 10; waited += 5) {
+      if (waited > 60_000) break;
+      await new Promise((r) => setTimeout(r, 5));
+    }
     expect(memory.calls.get("uploadPart")).toBe(10);
     await fs.flush(fh);
     await fs.release(fh);
@@ -54,37 +49,51 @@ describe("streaming multipart upload", () => {
 
   it("makes the writer wait while `concurrency` parts are in flight", async () => {
     const memory = new MemoryStore({ minPartSize: PART });
-    const gates: (() => void)[] = [];
     const slow: ObjectStore = new FaultyStore(memory);
     const uploadPart = slow.uploadPart.bind(slow);
-    slow.uploadPart = (req: UploadPartRequest) => new Promise<void>((r) => gates.push(r)).then(() => uploadPart(req));
+    // Parts are held at the store until let go; `heldAtLeast` is the signal that they arrived.
+    const held: (() => void)[] = [];
+    let passThrough = false;
+    let waiter: { n: number; resolve: () => void } | undefined;
+    const heldAtLeast = (n: number): Promise<void> => (held.length >= n ? Promise.resolve() : new Promise((resolve) => { waiter = { n, resolve }; }));
+    slow.uploadPart = (req: UploadPartRequest) => {
+      if (passThrough) return uploadPart(req);
+      return new Promise<void>((resolve) => {
+        held.push(resolve);
+        if (waiter && held.length >= waiter.n) waiter.resolve();
+      }).then(() => uploadPart(req)).then((part) => { completed++; return part; });
+    };
     const fs = mountOn(slow, newDisk(), { partSize: PART }); // concurrency 3
     const fh = await fs.create("/slow", 0o644);
     let written = 0;
+    let completed = 0;
+    /** How far the writer got ahead of the parts stored: the stream's backpressure bounds it by 3. */
+    let ahead = 0;
+    let writing = true;
     const writer = (async () => {
       for (let i = 0; i < 6; i++) {
         await fs.write(fh, ramp(PART, i), i * PART);
         written++;
+        ahead = Math.max(ahead, written - completed);
       }
-    })();
-    // Signals, not sleeps: three parts held at the gate and three writes returned...
-    await turnsUntil(() => gates.length === 3 && written === 3);
-    // ...and no further progress while every upload slot is held (the 4th part waits for one).
-    // A bound that load cannot break: a slow machine only makes progress less likely.
-    await new Promise((r) => setTimeout(r, 200));
-    expect({ written, held: gates.length }).toEqual({ written: 3, held: 3 });
-    gates.shift()!();
-    await turnsUntil(() => written === 4); // one slot freed: exactly one more part goes
-    expect(gates.length).toBe(3);
-    const opener = (): void => void gates.shift()?.();
-    while (written < 6) await turnsUntil(() => gates.length > 0).then(opener);
+    })().finally(() => { writing = false; });
+    // Three parts are in flight at the store at once; from there the writer must wait for one.
+    await heldAtLeast(3);
+    while (writing) {
+      if (held.length === 0) {
+        await Promise.race([heldAtLeast(1), writer]);
+        continue;
+      }
+      held.shift()!();
+    }
     await writer;
-    const flushed = fs.flush(fh);
-    let done = false;
-    void flushed.then(() => (done = true));
-    while (!done) await turnsUntil(() => gates.length > 0 || done).then(opener);
-    await flushed;
-    expect((await memory.get({ key: "slow" })).length).toBe(6 * PART);
+    passThrough = true;
+    for (const letGo of held.splice(0)) letGo();
+    await fs.flush(fh);
+    await fs.release(fh);
+    expect(ahead).toBeGreaterThanOrEqual(1);
+    expect(ahead).toBeLessThanOrEqual(3);
+    expect(await memory.get({ key: "slow" })).toEqual(Buffer.concat(Array.from({ length: 6 }, (_, i) => ramp(PART, i))));
   });
 
   it("--max-dirty: a writer waits while staged data is over the cap and an upload is draining it", async () => {
@@ -109,6 +118,8 @@ describe("streaming multipart upload", () => {
     expect(wrote).toBe(true);
     // Nothing uploading: over the cap, a write still proceeds rather than waiting forever.
     await fs.write(b, ramp(5 * PART), 10);
+    await fs.release(a);
+    await fs.release(b);
   });
 
   it("any mix of appends, seeks and truncates ends byte-exact with no orphaned parts", async () => {
