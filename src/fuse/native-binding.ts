@@ -256,12 +256,12 @@ export class NativeFuseSession {
 }
 
 interface FuseStatLike {
-  mode: number; uid: number; gid: number; size: number; atime: number; mtime: number; ctime: number; nlink: number; blksize: number;
+  mode: number; uid: number; gid: number; size: number; atime: number; mtime: number; ctime: number; nlink: number; blksize: number; rdev?: number;
 }
 
-/** The addon's stat layout: [mode, uid, gid, size, atimeMs, mtimeMs, ctimeMs, nlink, blksize]. */
+/** The addon's stat layout: [mode, uid, gid, size, atimeMs, mtimeMs, ctimeMs, nlink, blksize, rdev]. */
 function statArray(s: FuseStatLike): number[] {
-  return [s.mode, s.uid, s.gid, s.size, s.atime, s.mtime, s.ctime, s.nlink, s.blksize];
+  return [s.mode, s.uid, s.gid, s.size, s.atime, s.mtime, s.ctime, s.nlink, s.blksize, s.rdev ?? 0];
 }
 
 function statfsArray(s: Record<string, number>): number[] {

@@ -182,7 +182,8 @@ export class AuditedFilesystem implements MountedFilesystem {
       rename: (from, to) => this.logged("rename", from, () => tree.rename(from, to), { to }),
       chmod: (path, mode) => this.logged("chmod", path, () => tree.chmod(path, mode)),
       chown: (path, uid, gid) => this.logged("chown", path, () => tree.chown(path, uid, gid)),
-      utimens: (path, mtimeMs) => tree.utimens(path, mtimeMs),
+      utimens: (path, mtimeMs, atimeMs) => tree.utimens(path, mtimeMs, atimeMs),
+      mknodSpecial: (path, mode, rdev) => this.logged("mknod", path, () => tree.mknodSpecial(path, mode, rdev)),
     };
   }
 

@@ -10,10 +10,12 @@ import type { DirtyFile } from "../write/dirty-file.js";
 import { journalUploadStatus } from "../write/journal-status.js";
 import { DirtyBudget } from "../write/dirty-budget.js";
 import type { UploadStatusProvider } from "../metrics/status.js";
+import { currentCaller } from "./caller.js";
 import { FsError } from "./errors.js";
 import type { FsContext } from "./context.js";
 import { FileSync } from "./file-sync.js";
 import { Namespace } from "./namespace.js";
+import { ownerOfNew } from "./ownership.js";
 import { baseName, parentOf } from "./paths.js";
 import { TreeOperations } from "./tree-operations.js";
 import { O_APPEND, O_TRUNC, S_IFMT, S_IFREG, isWriteFlags, type DirEntry, type FileStat, type FsStatfs } from "./types.js";
@@ -61,10 +63,11 @@ export class Filesystem {
   }
 
   async create(path: string, mode: number, flags = 0o1): Promise<number> {
+    const caller = currentCaller(); // before the first await (caller.ts)
     this.assertWritable();
     if (Buffer.byteLength(baseName(path)) > 255) throw new FsError("ENAMETOOLONG", `name too long: ${path}`);
-    await this.ctx.namespace.lookupDir(parentOf(path));
-    const file = await this.sync.create(path, S_IFREG | (mode & ~S_IFMT));
+    const parent = await this.ctx.namespace.lookupDir(parentOf(path));
+    const file = await this.sync.create(path, S_IFREG | (mode & ~S_IFMT), ownerOfNew(caller, parent, this.ctx.namespace.defaultAttributes()));
     file.openCount++;
     // The new file shows through the local overlay until its upload remembers it.
     this.ctx.namespace.forgetStat(path);

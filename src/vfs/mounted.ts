@@ -18,7 +18,10 @@ export interface TreeApi {
   rename(from: string, to: string): Promise<void>;
   chmod(path: string, mode: number): Promise<void>;
   chown(path: string, uid: number, gid: number): Promise<void>;
-  utimens(path: string, mtimeMs: number): Promise<void>;
+  /** Times ≥ TIME_OMIT are left as they are (UTIME_OMIT). */
+  utimens(path: string, mtimeMs: number, atimeMs?: number): Promise<void>;
+  /** A FIFO, socket or device node (regular files are created through `create`). */
+  mknodSpecial(path: string, mode: number, rdev: number): Promise<void>;
 }
 
 export interface XattrProvider {
