@@ -162,6 +162,10 @@ static int op_arguments(napi_env env, bfs_request *r, napi_value *a) {
     case BFS_OP_GETXATTR:
       napi_create_string_utf8(env, r->name, NAPI_AUTO_LENGTH, &a[0]); a[1] = num(env, (double)r->size); return 2;
     case BFS_OP_LISTXATTR: a[0] = num(env, (double)r->size); return 1;
+    /* fallocate: fh, mode (FALLOC_FL_* flags), offset, length */
+    case BFS_OP_FALLOCATE:
+      a[0] = num(env, (double)r->fh); a[1] = num(env, r->flags);
+      a[2] = num(env, (double)r->offset); a[3] = num(env, (double)r->size); return 4;
     default: return 0;
   }
 }

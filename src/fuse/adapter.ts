@@ -41,6 +41,8 @@ export class FuseAdapter {
       flush: (path: string, fh: number, cb: Reply) => this.run("flush", path, cb, () => fs.flush(fh)),
       fsync: (path: string, _datasync: number, fh: number, cb: Reply) => this.run("fsync", path, cb, () => fs.fsync(fh)),
       release: (path: string, fh: number, cb: Reply) => this.run("release", path, cb, () => fs.release(fh)),
+      fallocate: (path: string, fh: number, mode: number, offset: number, length: number, cb: Reply) =>
+        this.run("fallocate", path, cb, () => fs.fallocate(fh, mode, offset, length)),
       truncate: (path: string, size: number, cb: Reply) => this.run("truncate", path, cb, () => fs.truncate(path, size)),
       ftruncate: (path: string, fh: number, size: number, cb: Reply) => this.run("ftruncate", path, cb, () => fs.ftruncate(fh, size)),
       unlink: (path: string, cb: Reply) => this.run("unlink", path, cb, () => tree.unlink(path)),

@@ -104,6 +104,10 @@ export class IdcFilesystem implements MountedFilesystem {
     return readOnly();
   }
 
+  fallocate(): Promise<void> {
+    return readOnly();
+  }
+
   ftruncate(): Promise<void> {
     return readOnly();
   }

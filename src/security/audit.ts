@@ -243,6 +243,10 @@ export class AuditedFilesystem implements MountedFilesystem {
     return this.logged("truncate", path, () => this.inner.truncate(path, size), { bytes: size });
   }
 
+  fallocate(fh: number, mode: number, offset: number, length: number): Promise<void> {
+    return this.inner.fallocate(fh, mode, offset, length);
+  }
+
   ftruncate(fh: number, size: number): Promise<void> {
     return this.logged("truncate", this.handles.get(fh)?.path ?? `fh:${fh}`, () => this.inner.ftruncate(fh, size), { bytes: size });
   }

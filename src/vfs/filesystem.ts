@@ -20,6 +20,8 @@ import { baseName, parentOf } from "./paths.js";
 import { TreeOperations } from "./tree-operations.js";
 import { O_APPEND, O_TRUNC, S_IFMT, S_IFREG, isWriteFlags, type DirEntry, type FileStat, type FsStatfs } from "./types.js";
 
+const FALLOC_FL_KEEP_SIZE = 1;
+
 export class Filesystem {
   readonly tree: TreeOperations;
   private readonly sync: FileSync;
@@ -167,6 +169,18 @@ export class Filesystem {
     const handle = this.ctx.openFiles.get(fh);
     if (handle.kind !== "write") throw new FsError("EBADF", `file handle ${fh} is not open for writing`);
     await handle.file.truncate(size);
+  }
+
+  /**
+   * fallocate(2) mode 0 extends the file to offset+length (zeros, as object storage has no
+   * holes to reserve); FALLOC_FL_KEEP_SIZE only asks for space, which a bucket always has.
+   * Punching holes, collapsing or zeroing ranges are not offered (EOPNOTSUPP).
+   */
+  async fallocate(fh: number, mode: number, offset: number, length: number): Promise<void> {
+    const handle = this.ctx.openFiles.get(fh);
+    if (handle.kind !== "write") throw new FsError("EBADF", `file handle ${fh} is not open for writing`);
+    if (mode !== 0 && mode !== FALLOC_FL_KEEP_SIZE) throw new FsError("ENOTSUP", `fallocate mode ${mode} is not supported on object storage`);
+    if (mode === 0 && offset + length > handle.file.size) await handle.file.truncate(offset + length);
   }
 
   async truncate(path: string, size: number): Promise<void> {

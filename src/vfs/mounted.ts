@@ -44,6 +44,8 @@ export interface MountedFilesystem {
   release(fh: number): Promise<void>;
   truncate(path: string, size: number): Promise<void>;
   ftruncate(fh: number, size: number): Promise<void>;
+  /** fallocate(2) modes 0 and FALLOC_FL_KEEP_SIZE; others reject with ENOTSUP. */
+  fallocate(fh: number, mode: number, offset: number, length: number): Promise<void>;
   statfs(): FsStatfs;
   /** Puts a read's range into the disk cache for the native binding; false: read it instead. */
   prepareCached?(fh: number, offset: number, length: number): Promise<boolean>;

@@ -86,6 +86,38 @@ describe.each(BACKENDS)("POSIX semantics on a mounted $name bucket", (backend) =
     expect((await sh(`ls -ln --time-style=+%s ${dir("foreign")}`)).trim().split("\n")[1]).toMatch(/^prw-r----- 1 12 34 0 1600000000 pipe$/);
   });
 
+  it("fallocate extends (mode 0), keeps the size (KEEP_SIZE), and refuses other modes", async () => {
+    await sh(`fallocate -l 100000 ${dir("fa")} && fallocate -n -l 300000 ${dir("fa")}`);
+    expect((await sh(`stat -c %s ${dir("fa")}`)).trim()).toBe("100000");
+    expect((await backend.head(bucket, "w/fa")).size).toBe(100000);
+    const punch = shResult(`fallocate -p -o 0 -l 10 ${dir("fa")}`);
+    expect(punch.code).toBe(1);
+    expect(punch.stderr).toMatch(/unsupported|not supported/);
+  });
+
+  it("keeps atime (touch -a), sets each time alone (UTIME_OMIT), and moves ctime on changes", async () => {
+    await sh(`touch ${dir("times")} && touch -a -d @1500000000 ${dir("times")} && touch -m -d @1600000000 ${dir("times")}`);
+    expect((await sh(`stat -c '%X %Y' ${dir("times")}`)).trim()).toBe("1500000000 1600000000");
+    const stored = (await backend.head(bucket, "w/times")).metadata;
+    expect([stored.atime, stored.mtime]).toEqual(["1500000000", "1600000000"]);
+    expect(Number(stored.ctime)).toBeGreaterThan(1_700_000_000);
+  });
+
+  it("answers rename(2) over existing entries with the POSIX errors, and O_EXCL with EEXIST", async () => {
+    await sh(`cd ${mount.path("w")} && mkdir rn-d1 rn-d2 rn-e && touch rn-d2/x rn-f && mkfifo rn-p`);
+    const script = `import os, errno
+def t(a, b):
+    try: os.rename(a, b); return "ok"
+    except OSError as e: return errno.errorcode[e.errno]
+print(t("rn-d1", "rn-d2"), t("rn-d1", "rn-d1/s"), t("rn-f", "rn-d1"), t("rn-d1", "rn-f"), t("rn-p", "rn-d1"), t("rn-p", "rn-f"), t("rn-e", "rn-d1"))
+os.close(os.open("rn-x", os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+try: os.open("rn-x", os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+except OSError as e: print(errno.errorcode[e.errno])`;
+    const out = (await sh(`cd ${mount.path("w")} && python3 -c '${script}'`)).trim();
+    expect(out).toBe("ENOTEMPTY EINVAL EISDIR ENOTDIR EISDIR ok ok\nEEXIST");
+    expect((await sh(`stat -c %F ${dir("rn-f")}`)).trim()).toBe("fifo");
+  });
+
   it("answers ENAMETOOLONG for a name over 255 bytes and for a key over 1,024 bytes", async () => {
     const long = "n".repeat(256);
     const lookup = shResult(`stat ${dir(long)}`);
