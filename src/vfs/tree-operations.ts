@@ -202,8 +202,8 @@ export class TreeOperations {
     // Every attribute change is a status change: ctime follows (stored as s3fs does).
     const attrs = { ...change(stat), ctimeMs: Date.now() };
     const local = openFiles.dirtyAt(path);
-    if (local && (local.dirty || local.openCount > 0)) {
-      // Not uploaded yet (or still open): the attributes travel with the next upload.
+    if (local?.dirty) {
+      // Not uploaded yet: the attributes travel with the next upload.
       local.metadata = withAttributes(local.metadata, attrs);
       if (attrs.mtimeMs !== undefined) local.mtimeMs = attrs.mtimeMs;
       local.generation++;
@@ -211,10 +211,18 @@ export class TreeOperations {
     }
     if (path === "/") return;
     const key = stat.kind === "dir" ? namespace.mapper.dirPrefix(path) : namespace.mapper.fileKey(path);
-    await this.rewriteMetadata(path, key, stat, attrs);
+    const etag = await this.rewriteMetadata(path, key, stat, attrs);
+    if (local) {
+      // Open but unchanged (touch opens for writing, then sets times): the metadata was changed in
+      // the bucket, so no upload of the bytes follows; the open file takes the new attributes.
+      local.metadata = withAttributes(local.metadata, attrs);
+      if (attrs.mtimeMs !== undefined) local.mtimeMs = attrs.mtimeMs;
+      if (etag) local.baseEtag = etag;
+      if (etag && local.sparse) local.sparse.base = { ...local.sparse.base, etag };
+    }
   }
 
-  private async rewriteMetadata(path: string, key: string, stat: FileStat, attrs: PosixAttributes): Promise<void> {
+  private async rewriteMetadata(path: string, key: string, stat: FileStat, attrs: PosixAttributes): Promise<string | undefined> {
     const { namespace, store } = this.ctx;
     const current = await store.head({ key }).catch((err: unknown) => {
       if (isStoreError(err, "NotFound") && stat.kind === "dir") return undefined; // implicit directory
@@ -223,12 +231,11 @@ export class TreeOperations {
     });
     const base = current?.metadata ?? withAttributes({}, { mode: stat.mode, uid: stat.uid, gid: stat.gid, mtimeMs: stat.mtimeMs });
     const metadata = withAttributes(base, attrs);
-    if (!current) {
-      await store.put({ key, body: Buffer.alloc(0), metadata });
-    } else {
-      await copyObject(store, { sourceKey: key, key, size: current.size, metadata, contentType: current.contentType, sourceEtag: current.etag });
-    }
+    const { etag } = current
+      ? await copyObject(store, { sourceKey: key, key, size: current.size, metadata, contentType: current.contentType, sourceEtag: current.etag })
+      : await store.put({ key, body: Buffer.alloc(0), metadata });
     namespace.forget(path);
+    return current ? etag : undefined;
   }
 
   private assertWritable(): void {

@@ -7,6 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BACKENDS, s3Backend } from "../helpers/backends.js";
+import { gcsClient } from "../helpers/gcs.js";
 import { sh, shResult, tempDir, TestMount } from "../helpers/mount.js";
 
 const NOBODY = "setpriv --reuid 65534 --regid 65534 --clear-groups";
@@ -176,5 +177,33 @@ describe("ls -l after the metadata TTL (S3)", () => {
     mount = await start();
     expect(await listing()).toEqual(expected);
     expect(await sh(`ls ${cacheDir}/attributes`)).toMatch(/\.sqlite\n/);
+  });
+});
+
+describe("metadata changes on GCS (objects.patch)", () => {
+  let bucket: string;
+  let mount: TestMount;
+  const generation = async (key: string): Promise<string> => String((await gcsClient().bucket(bucket).file(key).getMetadata())[0].generation);
+
+  beforeAll(async () => {
+    bucket = await BACKENDS.find((b) => b.name === "gcs")!.freshBucket("patch");
+    mount = await TestMount.start(`gs://${bucket}`, ["--fuse-binding", "native"]);
+  });
+  afterAll(async () => {
+    await mount?.stop();
+  });
+
+  it("chmod, chown and touch keep the object's generation (no rewrite) and its other metadata", async () => {
+    await gcsClient().bucket(bucket).file("p.bin").save(Buffer.alloc(100_000, 1), { metadata: { metadata: { keep: "me", mode: String(0o100644) } } });
+    const before = await generation("p.bin");
+    await sh(`chmod 640 ${mount.path("p.bin")}`);
+    expect(await generation("p.bin"), "after chmod").toBe(before);
+    await sh(`chown 9:10 ${mount.path("p.bin")}`);
+    expect(await generation("p.bin"), "after chown").toBe(before);
+    await sh(`touch -m -d @1400000000 ${mount.path("p.bin")}`);
+    expect(await generation("p.bin"), "after touch").toBe(before);
+    const [md] = await gcsClient().bucket(bucket).file("p.bin").getMetadata();
+    expect(md.metadata).toMatchObject({ keep: "me", mode: String(0o100640), uid: "9", gid: "10", mtime: "1400000000" });
+    expect((await sh(`stat -c '%a %u:%g %Y %s' ${mount.path("p.bin")}`)).trim()).toBe("640 9:10 1400000000 100000");
   });
 });
