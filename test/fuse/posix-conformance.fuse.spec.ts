@@ -8,6 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BACKENDS, s3Backend } from "../helpers/backends.js";
 import { gcsClient } from "../helpers/gcs.js";
+import { freePort, MountMetrics } from "../helpers/metrics.js";
 import { sh, shResult, tempDir, TestMount } from "../helpers/mount.js";
 
 const NOBODY = "setpriv --reuid 65534 --regid 65534 --clear-groups";
@@ -180,14 +181,16 @@ describe("ls -l after the metadata TTL (S3)", () => {
   });
 });
 
-describe("metadata changes on GCS (objects.patch)", () => {
+describe("metadata changes and appends on GCS (objects.patch, objects.compose)", () => {
   let bucket: string;
   let mount: TestMount;
+  let metrics: MountMetrics;
   const generation = async (key: string): Promise<string> => String((await gcsClient().bucket(bucket).file(key).getMetadata())[0].generation);
 
   beforeAll(async () => {
     bucket = await BACKENDS.find((b) => b.name === "gcs")!.freshBucket("patch");
-    mount = await TestMount.start(`gs://${bucket}`, ["--fuse-binding", "native"]);
+    metrics = new MountMetrics(await freePort());
+    mount = await TestMount.start(`gs://${bucket}`, ["--fuse-binding", "native", "--metrics-addr", metrics.addr]);
   });
   afterAll(async () => {
     await mount?.stop();
@@ -205,5 +208,20 @@ describe("metadata changes on GCS (objects.patch)", () => {
     const [md] = await gcsClient().bucket(bucket).file("p.bin").getMetadata();
     expect(md.metadata).toMatchObject({ keep: "me", mode: String(0o100640), uid: "9", gid: "10", mtime: "1400000000" });
     expect((await sh(`stat -c '%a %u:%g %Y %s' ${mount.path("p.bin")}`)).trim()).toBe("640 9:10 1400000000 100000");
+  });
+
+  it("appends by composing the old object with the new tail, sending only the tail", async () => {
+    const base = Buffer.alloc(24 * 1024 * 1024, 7);
+    await gcsClient().bucket(bucket).file("log.bin").save(base, { resumable: false });
+    const sentBefore = await metrics.value("bucketfs_store_bytes_total", 'direction="out"');
+    await sh(`printf 'appended tail' >> ${mount.path("log.bin")}`);
+    const sent = (await metrics.value("bucketfs_store_bytes_total", 'direction="out"')) - sentBefore;
+    expect(sent).toBeLessThan(64 * 1024);
+    const [stored] = await gcsClient().bucket(bucket).file("log.bin").download();
+    expect(stored.length).toBe(base.length + 13);
+    expect(stored.subarray(base.length).toString()).toBe("appended tail");
+    expect(stored.subarray(0, base.length).equals(base)).toBe(true);
+    const [files] = await gcsClient().bucket(bucket).getFiles({ prefix: ".bucketfs-parts/" });
+    expect(files.map((f) => f.name)).toEqual([]);
   });
 });

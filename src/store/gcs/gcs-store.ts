@@ -23,11 +23,11 @@
  * for other bytes, is an error), an error body is read up to 64 KiB, and a LIST page token that
  * does not advance is an error rather than an endless listing.
  */
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { IdempotencyStrategy, Storage, type Bucket, type File, type StorageOptions } from "@google-cloud/storage";
 import { StoreError } from "../errors.js";
 import type {
-  AbortMultipartRequest, ByteRange, CompletedPart, CompleteMultipartRequest, CopyPartRequest, CopyRequest,
+  AbortMultipartRequest, AppendRequest, ByteRange, CompletedPart, CompleteMultipartRequest, CopyPartRequest, CopyRequest,
   CreateMultipartRequest, DeleteRequest, GetRequest, HeadRequest, ListPage, ListRequest, ObjectInfo,
   ObjectStore, PutRequest, StoreCapabilities, UploadPartRequest,
 } from "../object-store.js";
@@ -220,6 +220,23 @@ export class GcsStore implements ObjectStore {
     const json = { metadata: patch, ...(contentType ? { contentType } : {}) };
     const [body] = await this.call("objects.patch", key, () => this.file(key).request({ method: "PATCH", uri: "", qs, json }), signal);
     return { etag: String((body as GcsObjectResource).generation ?? resource.generation ?? "") };
+  }
+
+  /** An append as gcsfuse does it: the tail as a temporary object, composed after the base. */
+  async append(req: AppendRequest): Promise<{ etag: string }> {
+    const temporary = `${PARTS_PREFIX}append-${Date.now().toString(36)}-${randomBytes(8).toString("hex")}`;
+    const tailGeneration = await this.upload(temporary, req.tail, undefined, undefined, undefined, req.signal);
+    try {
+      const json = {
+        sourceObjects: [{ name: req.key, generation: req.baseEtag }, { name: temporary, generation: tailGeneration }],
+        destination: { contentType: req.contentType ?? "application/octet-stream", metadata: req.metadata ?? {} },
+      };
+      const qs = { ...this.userProject, ifGenerationMatch: req.baseEtag };
+      const [body] = await this.call("objects.compose", req.key, () => this.file(req.key).request({ method: "POST", uri: "/compose", qs, json }), req.signal);
+      return { etag: String((body as GcsObjectResource).generation ?? "") };
+    } finally {
+      await this.delete({ key: temporary }).catch(() => undefined); // left over: hidden, and removed by cleanup
+    }
   }
 
   async delete(req: DeleteRequest): Promise<void> {
