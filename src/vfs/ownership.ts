@@ -75,7 +75,10 @@ export function chownAttributes(stat: FileStat, uid: number, gid: number, caller
  */
 export function chmodMode(stat: FileStat, mode: number, caller: Caller | undefined): number {
   let permissions = mode & ~S_IFMT;
-  if (caller && caller.uid !== 0) {
+  // A write by another user makes the kernel clear set-user-ID/set-group-ID through a chmod in
+  // that user's name: removing only those bits is allowed to anyone.
+  const onlyClearsSetId = (permissions | S_ISUID | S_ISGID) === ((stat.mode & ~S_IFMT) | S_ISUID | S_ISGID) && (permissions & ~stat.mode) === 0;
+  if (caller && caller.uid !== 0 && !onlyClearsSetId) {
     if (caller.uid !== stat.uid) throw new FsError("EPERM", "only the owner may change the mode of a file");
     if ((permissions & S_ISGID) !== 0 && (stat.mode & S_IFMT) !== S_IFDIR && !inGroup(caller, stat.gid)) permissions &= ~S_ISGID;
   }

@@ -43,6 +43,9 @@ describe("ownership rules", () => {
   it("lets only the owner or root chmod, dropping set-group-ID for a caller outside the group", () => {
     expect(() => chmodMode(file(0o644), 0o600, caller(2000, 2000))).toThrow(expect.objectContaining({ code: "EPERM" }));
     expect(chmodMode(file(0o644), 0o600, caller(1000, 1000))).toBe(0o100600);
+    // The kernel clears set-ID bits after a write by another user, in that user's name.
+    expect(chmodMode(file(0o6777), 0o777, caller(2000, 2000))).toBe(0o100777);
+    expect(() => chmodMode(file(0o6777), 0o775, caller(2000, 2000))).toThrow(expect.objectContaining({ code: "EPERM" }));
     expect(chmodMode(file(0o644, 1000, 50), 0o2755, caller(1000, 1000))).toBe(0o100755);
     expect(chmodMode(file(0o644, 1000, 50), 0o2755, caller(0, 0))).toBe(0o102755);
   });
