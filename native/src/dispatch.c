@@ -162,6 +162,10 @@ static int op_arguments(napi_env env, bfs_request *r, napi_value *a) {
     case BFS_OP_GETXATTR:
       napi_create_string_utf8(env, r->name, NAPI_AUTO_LENGTH, &a[0]); a[1] = num(env, (double)r->size); return 2;
     case BFS_OP_LISTXATTR: a[0] = num(env, (double)r->size); return 1;
+    /* fallocate: fh, mode (FALLOC_FL_* flags), offset, length */
+    case BFS_OP_FALLOCATE:
+      a[0] = num(env, (double)r->fh); a[1] = num(env, r->flags);
+      a[2] = num(env, (double)r->offset); a[3] = num(env, (double)r->size); return 4;
     default: return 0;
   }
 }
@@ -210,7 +214,7 @@ static void ms_to_timespec(double ms, struct timespec *ts) {
   if (ts->tv_nsec < 0 || ts->tv_nsec > 999999999) ts->tv_nsec = 0;
 }
 
-/* stat as [mode, uid, gid, size, atimeMs, mtimeMs, ctimeMs, nlink, blksize] */
+/* stat as [mode, uid, gid, size, atimeMs, mtimeMs, ctimeMs, nlink, blksize, rdev] */
 static void fill_stat(napi_env env, napi_value array, struct stat *st) {
   memset(st, 0, sizeof *st);
   st->st_mode = (mode_t)get_number(env, array, 0);
@@ -223,6 +227,9 @@ static void fill_stat(napi_env env, napi_value array, struct stat *st) {
   st->st_nlink = (nlink_t)get_number(env, array, 7);
   st->st_blksize = (blksize_t)get_number(env, array, 8);
   st->st_blocks = (st->st_size + 511) / 512;
+  /* The device number of a character or block node stored as an object (0 otherwise). */
+  double rdev = get_number(env, array, 9);
+  st->st_rdev = rdev > 0 && rdev < 18446744073709549568.0 ? (dev_t)rdev : 0;
 }
 
 /* A name given as a string or a Buffer, copied into `out` (NUL-terminated); length or -1. */

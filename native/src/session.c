@@ -149,6 +149,13 @@ static int op_fsync(const char *path, int datasync, struct fuse_file_info *fi) {
   return dispatch(&req);
 }
 
+/* fallocate(2): JavaScript accepts mode 0 and FALLOC_FL_KEEP_SIZE, EOPNOTSUPP for the rest. */
+static int op_fallocate(const char *path, int mode, off_t offset, off_t length, struct fuse_file_info *fi) {
+  if (offset < 0 || length <= 0) return -EINVAL;
+  bfs_request req = {.op = BFS_OP_FALLOCATE, .path = path, .fh = fi ? fi->fh : 0, .flags = mode, .offset = offset, .size = (size_t)length};
+  return dispatch(&req);
+}
+
 static int op_truncate(const char *path, off_t size, struct fuse_file_info *fi) {
   bfs_request req = {.op = BFS_OP_TRUNCATE, .path = path, .offset = size, .fh = fi ? fi->fh : 0, .has_fh = fi != NULL};
   return dispatch(&req);
@@ -250,6 +257,7 @@ void bfs_fill_operations(struct fuse_operations *ops, int with_xattrs) {
   ops->release = op_release;
   ops->fsync = op_fsync;
   ops->truncate = op_truncate;
+  ops->fallocate = op_fallocate;
   ops->unlink = op_unlink;
   ops->rmdir = op_rmdir;
   ops->mkdir = op_mkdir;

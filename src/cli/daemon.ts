@@ -13,7 +13,7 @@ import { createSession, resolveBinding, unmountPath } from "../fuse/binding.js";
 import { createLogger, type Logger } from "../log/logger.js";
 import { createReadChain, type ReadChain, type ReadChainOptions } from "../read/read-chain.js";
 import { createFilesystem, Filesystem, type MountedFilesystem } from "../vfs/index.js";
-import { defaultCacheDir, readCacheDir, stagingDirFor, uploadJournalPathFor } from "./dirs.js";
+import { defaultCacheDir, readCacheDir, stagingDirFor, uploadJournalPathFor, attributesPathFor } from "./dirs.js";
 import { isMountpoint, removeMountRecord, writeExitReport, writeMountRecord } from "./mount-table.js";
 import { checkFuseDevice, checkMountpoint, checkStoreAccess } from "./preflight.js";
 import { openIdcForMount } from "./idc-command.js";
@@ -56,6 +56,8 @@ export async function runDaemon(req: DaemonRequest, ready: (error?: string) => v
       stagingDir: lockStaging(stagingDirFor(req.config.cacheDir ?? defaultCacheDir(), req.source.url)),
       stagingOpener: security.atRest?.stagingOpener,
       journalPath: uploadJournalPathFor(req.config.cacheDir ?? defaultCacheDir(), req.source.url),
+      // Under --encrypt-cache no object key may be stored in clear: the table then lives in memory.
+      attributesPath: security.atRest ? undefined : attributesPathFor(req.config.cacheDir ?? defaultCacheDir(), req.source.url),
       uid: req.config.uid, gid: req.config.gid, metadataTtlMs: req.config.metadataTtl,
       upload: { partSize: req.config.partSize, concurrency: req.config.uploadConcurrency },
       maxDirtyBytes: req.config.maxDirty,

@@ -85,6 +85,11 @@ export function uploadJournalPathFor(cacheDir: string, sourceUrl: string): strin
   return join(cacheDir, "journal", `${idOf(sourceUrl)}.sqlite`);
 }
 
+/** Attributes read per object version (src/vfs/known-attributes.ts), one table per mounted source. */
+export function attributesPathFor(cacheDir: string, sourceUrl: string): string {
+  return join(cacheDir, "attributes", `${idOf(sourceUrl)}.sqlite`);
+}
+
 /** The chunk cache of reads (shared by mounts of every bucket; one live mount owns it at a time). */
 export function readCacheDir(cacheDir: string): string {
   return join(cacheDir, "read-cache");

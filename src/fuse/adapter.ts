@@ -41,6 +41,8 @@ export class FuseAdapter {
       flush: (path: string, fh: number, cb: Reply) => this.run("flush", path, cb, () => fs.flush(fh)),
       fsync: (path: string, _datasync: number, fh: number, cb: Reply) => this.run("fsync", path, cb, () => fs.fsync(fh)),
       release: (path: string, fh: number, cb: Reply) => this.run("release", path, cb, () => fs.release(fh)),
+      fallocate: (path: string, fh: number, mode: number, offset: number, length: number, cb: Reply) =>
+        this.run("fallocate", path, cb, () => fs.fallocate(fh, mode, offset, length)),
       truncate: (path: string, size: number, cb: Reply) => this.run("truncate", path, cb, () => fs.truncate(path, size)),
       ftruncate: (path: string, fh: number, size: number, cb: Reply) => this.run("ftruncate", path, cb, () => fs.ftruncate(fh, size)),
       unlink: (path: string, cb: Reply) => this.run("unlink", path, cb, () => tree.unlink(path)),
@@ -50,11 +52,11 @@ export class FuseAdapter {
       symlink: (target: string, path: string, cb: Reply) => this.run("symlink", path, cb, () => tree.symlink(target, path)),
       readlink: (path: string, cb: Reply) => this.run("readlink", path, cb, () => tree.readlink(path), (target) => [target]),
       link: (_from: string, to: string, cb: Reply) => this.run("link", to, cb, () => Promise.reject(unsupported("hard links"))),
-      mknod: (path: string, mode: number, _dev: number, cb: Reply) => this.run("mknod", path, cb, () => this.mknod(path, mode)),
+      mknod: (path: string, mode: number, dev: number, cb: Reply) => this.run("mknod", path, cb, () => this.mknod(path, mode, dev)),
       chmod: (path: string, mode: number, cb: Reply) => this.run("chmod", path, cb, () => tree.chmod(path, mode)),
       chown: (path: string, uid: number, gid: number, cb: Reply) => this.run("chown", path, cb, () => tree.chown(path, uid, gid)),
-      utimens: (path: string, _atime: number, mtime: number, cb: Reply) =>
-        this.run("utimens", path, cb, () => tree.utimens(path, mtime >= TIME_OMIT ? TIME_OMIT : mtime)),
+      utimens: (path: string, atime: number, mtime: number, cb: Reply) =>
+        this.run("utimens", path, cb, () => tree.utimens(path, mtime >= TIME_OMIT ? TIME_OMIT : mtime, atime >= TIME_OMIT ? TIME_OMIT : atime)),
       getxattr: (path: string, name: string, _position: number, cb: Reply) =>
         this.run("getxattr", path, cb, () => (fs.xattrs ? fs.xattrs.getxattr(path, name) : Promise.reject(noAttribute(name))), (value) => [value]),
       listxattr: (path: string, cb: Reply) => this.run("listxattr", path, cb, () => fs.xattrs?.listxattr(path) ?? Promise.resolve([]), (names) => [names]),
@@ -69,9 +71,9 @@ export class FuseAdapter {
     return ops as unknown as FuseOps;
   }
 
-  /** mknod is how some programs create regular files; other node types cannot be stored. */
-  private async mknod(path: string, mode: number): Promise<void> {
-    if ((mode & 0o170000) !== 0o100000) throw unsupported("device, FIFO and socket nodes");
+  /** mknod makes regular files (some programs create them so) and FIFOs, sockets and devices. */
+  private async mknod(path: string, mode: number, dev: number): Promise<void> {
+    if ((mode & 0o170000) !== 0o100000) return this.fs.tree.mknodSpecial(path, mode, dev);
     const fh = await this.fs.create(path, mode);
     await this.fs.flush(fh);
     await this.fs.release(fh);
@@ -131,7 +133,7 @@ export function toFuseStat(stat: FileStat): Record<string, number> {
   return {
     mode: stat.mode, uid: stat.uid, gid: stat.gid, size: stat.size,
     nlink: stat.kind === "dir" ? 2 : 1, blksize: IO_BLOCK, blocks: Math.ceil(stat.size / 512),
-    mtime: stat.mtimeMs, atime: stat.mtimeMs, ctime: stat.ctimeMs,
+    mtime: stat.mtimeMs, atime: stat.atimeMs ?? stat.mtimeMs, ctime: stat.ctimeMs, rdev: stat.rdev ?? 0,
   };
 }
 

@@ -15,6 +15,7 @@ import { constants } from "node:os";
 import type { CachedChunks } from "../cache/chunk-cache.js";
 import type { NativeFill } from "../read/native-fill.js";
 import { runAs, type Caller } from "../vfs/caller.js";
+import { TIME_OMIT } from "../vfs/tree-operations.js";
 import type { FuseOps } from "./binding.js";
 
 const EILSEQ = constants.errno.EILSEQ ?? 84;
@@ -24,6 +25,7 @@ const EINVAL = constants.errno.EINVAL;
 const OP_NAMES = [
   "getattr", "readdir", "open", "create", "read", "write", "flush", "release", "fsync", "truncate", "unlink", "rmdir",
   "mkdir", "mknod", "rename", "symlink", "link", "readlink", "chmod", "chown", "utimens", "statfs", "getxattr", "listxattr",
+  "fallocate",
 ] as const;
 type OpName = (typeof OP_NAMES)[number];
 
@@ -178,6 +180,7 @@ export class NativeFuseSession {
       case "statfs": return ops.statfs(path, (code: number, s?: Record<string, number>) => reply(code, s && statfsArray(s)));
       case "getxattr": return ops.getxattr(path, a[0], 0, (code: number, value?: Buffer) => reply(code, value));
       case "listxattr": return ops.listxattr(path, (code: number, names?: string[]) => reply(code, names));
+      case "fallocate": return ops.fallocate(path, a[0], a[1], a[2], a[3], plain);
     }
   }
 
@@ -256,12 +259,12 @@ export class NativeFuseSession {
 }
 
 interface FuseStatLike {
-  mode: number; uid: number; gid: number; size: number; atime: number; mtime: number; ctime: number; nlink: number; blksize: number;
+  mode: number; uid: number; gid: number; size: number; atime: number; mtime: number; ctime: number; nlink: number; blksize: number; rdev?: number;
 }
 
-/** The addon's stat layout: [mode, uid, gid, size, atimeMs, mtimeMs, ctimeMs, nlink, blksize]. */
+/** The addon's stat layout: [mode, uid, gid, size, atimeMs, mtimeMs, ctimeMs, nlink, blksize, rdev]. */
 function statArray(s: FuseStatLike): number[] {
-  return [s.mode, s.uid, s.gid, s.size, s.atime, s.mtime, s.ctime, s.nlink, s.blksize];
+  return [s.mode, s.uid, s.gid, s.size, s.atime, s.mtime, s.ctime, s.nlink, s.blksize, s.rdev ?? 0];
 }
 
 function statfsArray(s: Record<string, number>): number[] {
@@ -270,7 +273,7 @@ function statfsArray(s: Record<string, number>): number[] {
 
 /** The addon marks UTIME_OMIT as -1; the adapter's sentinel is any value ≥ TIME_OMIT. */
 function omitted(ms: number): number {
-  return ms < 0 ? Number.MAX_SAFE_INTEGER : ms;
+  return ms < 0 ? TIME_OMIT : ms;
 }
 
 /** UTF-8 path bytes as a string, or undefined when they are not valid UTF-8. */

@@ -28,7 +28,7 @@ const readOnly = (): Promise<never> => Promise.reject(new FsError("EROFS", "the 
 
 export class IdcFilesystem implements MountedFilesystem {
   readonly tree: TreeApi = {
-    mkdir: readOnly, rmdir: readOnly, unlink: readOnly, symlink: readOnly, rename: readOnly, chmod: readOnly, chown: readOnly, utimens: readOnly,
+    mkdir: readOnly, rmdir: readOnly, unlink: readOnly, symlink: readOnly, rename: readOnly, chmod: readOnly, chown: readOnly, utimens: readOnly, mknodSpecial: readOnly,
     readlink: () => Promise.reject(new FsError("EINVAL", "not a symbolic link")),
   };
   readonly xattrs: XattrProvider = {
@@ -101,6 +101,10 @@ export class IdcFilesystem implements MountedFilesystem {
   }
 
   truncate(): Promise<void> {
+    return readOnly();
+  }
+
+  fallocate(): Promise<void> {
     return readOnly();
   }
 

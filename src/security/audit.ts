@@ -182,7 +182,8 @@ export class AuditedFilesystem implements MountedFilesystem {
       rename: (from, to) => this.logged("rename", from, () => tree.rename(from, to), { to }),
       chmod: (path, mode) => this.logged("chmod", path, () => tree.chmod(path, mode)),
       chown: (path, uid, gid) => this.logged("chown", path, () => tree.chown(path, uid, gid)),
-      utimens: (path, mtimeMs) => tree.utimens(path, mtimeMs),
+      utimens: (path, mtimeMs, atimeMs) => tree.utimens(path, mtimeMs, atimeMs),
+      mknodSpecial: (path, mode, rdev) => this.logged("mknod", path, () => tree.mknodSpecial(path, mode, rdev)),
     };
   }
 
@@ -240,6 +241,10 @@ export class AuditedFilesystem implements MountedFilesystem {
 
   truncate(path: string, size: number): Promise<void> {
     return this.logged("truncate", path, () => this.inner.truncate(path, size), { bytes: size });
+  }
+
+  fallocate(fh: number, mode: number, offset: number, length: number): Promise<void> {
+    return this.inner.fallocate(fh, mode, offset, length);
   }
 
   ftruncate(fh: number, size: number): Promise<void> {

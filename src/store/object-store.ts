@@ -87,6 +87,14 @@ export interface UploadPartRequest extends Signalled {
   partNumber: number;
   body: Buffer;
 }
+/** `key` at version `baseEtag`, followed by `tail`, becomes the new `key` (metadata replaced). */
+export interface AppendRequest extends Signalled {
+  key: string;
+  baseEtag: string;
+  tail: Buffer;
+  metadata?: Record<string, string>;
+  contentType?: string;
+}
 export interface CopyPartRequest extends Signalled {
   key: string;
   uploadId: string;
@@ -162,6 +170,12 @@ export interface ObjectStore {
   copyPart(req: CopyPartRequest): Promise<CompletedPart>;
   completeMultipart(req: CompleteMultipartRequest): Promise<{ etag: string }>;
   abortMultipart(req: AbortMultipartRequest): Promise<void>;
+  /**
+   * Appends server-side, moving only the tail (GCS: upload the tail, compose base + tail).
+   * Fails with PreconditionFailed if `key` is no longer at `baseEtag`. Stores without a cheap
+   * append (S3: a multipart rewrite with UploadPartCopy does it) leave it out.
+   */
+  append?(req: AppendRequest): Promise<{ etag: string }>;
   /** Stores whose ranged GETs another HTTP client may send (S3); the others leave it out. */
   readonly signRangeGet?: RangeSigner;
 }

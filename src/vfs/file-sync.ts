@@ -96,10 +96,10 @@ export class FileSync {
   }
 
   /** A new, empty file: it will be uploaded on its first flush even if nothing is written. */
-  async create(path: string, mode: number): Promise<DirtyFile> {
+  async create(path: string, mode: number, owner = this.ctx.namespace.defaultAttributes()): Promise<DirtyFile> {
     const key = this.ctx.namespace.mapper.fileKey(path);
     const staging = await this.ctx.staging.create();
-    const metadata = withAttributes({}, { mode, ...this.ctx.namespace.defaultAttributes(), mtimeMs: Date.now() });
+    const metadata = withAttributes({}, { mode, ...owner, mtimeMs: Date.now() });
     const file = new DirtyFile(path, key, staging, metadata);
     file.markChanged();
     this.allowStreaming(file);

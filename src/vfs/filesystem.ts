@@ -10,13 +10,17 @@ import type { DirtyFile } from "../write/dirty-file.js";
 import { journalUploadStatus } from "../write/journal-status.js";
 import { DirtyBudget } from "../write/dirty-budget.js";
 import type { UploadStatusProvider } from "../metrics/status.js";
+import { currentCaller } from "./caller.js";
 import { FsError } from "./errors.js";
 import type { FsContext } from "./context.js";
 import { FileSync } from "./file-sync.js";
 import { Namespace } from "./namespace.js";
+import { ownerOfNew } from "./ownership.js";
 import { baseName, parentOf } from "./paths.js";
 import { TreeOperations } from "./tree-operations.js";
 import { O_APPEND, O_TRUNC, S_IFMT, S_IFREG, isWriteFlags, type DirEntry, type FileStat, type FsStatfs } from "./types.js";
+
+const FALLOC_FL_KEEP_SIZE = 1;
 
 export class Filesystem {
   readonly tree: TreeOperations;
@@ -61,10 +65,11 @@ export class Filesystem {
   }
 
   async create(path: string, mode: number, flags = 0o1): Promise<number> {
+    const caller = currentCaller(); // before the first await (caller.ts)
     this.assertWritable();
     if (Buffer.byteLength(baseName(path)) > 255) throw new FsError("ENAMETOOLONG", `name too long: ${path}`);
-    await this.ctx.namespace.lookupDir(parentOf(path));
-    const file = await this.sync.create(path, S_IFREG | (mode & ~S_IFMT));
+    const parent = await this.ctx.namespace.lookupDir(parentOf(path));
+    const file = await this.sync.create(path, S_IFREG | (mode & ~S_IFMT), ownerOfNew(caller, parent, this.ctx.namespace.defaultAttributes()));
     file.openCount++;
     // The new file shows through the local overlay until its upload remembers it.
     this.ctx.namespace.forgetStat(path);
@@ -164,6 +169,18 @@ export class Filesystem {
     const handle = this.ctx.openFiles.get(fh);
     if (handle.kind !== "write") throw new FsError("EBADF", `file handle ${fh} is not open for writing`);
     await handle.file.truncate(size);
+  }
+
+  /**
+   * fallocate(2) mode 0 extends the file to offset+length (zeros, as object storage has no
+   * holes to reserve); FALLOC_FL_KEEP_SIZE only asks for space, which a bucket always has.
+   * Punching holes, collapsing or zeroing ranges are not offered (EOPNOTSUPP).
+   */
+  async fallocate(fh: number, mode: number, offset: number, length: number): Promise<void> {
+    const handle = this.ctx.openFiles.get(fh);
+    if (handle.kind !== "write") throw new FsError("EBADF", `file handle ${fh} is not open for writing`);
+    if (mode !== 0 && mode !== FALLOC_FL_KEEP_SIZE) throw new FsError("ENOTSUP", `fallocate mode ${mode} is not supported on object storage`);
+    if (mode === 0 && offset + length > handle.file.size) await handle.file.truncate(offset + length);
   }
 
   async truncate(path: string, size: number): Promise<void> {

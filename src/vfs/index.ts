@@ -11,6 +11,7 @@ import { UploadJournal } from "../write/journal.js";
 import { StagingArea, type StagingOpener } from "../write/staging.js";
 import { DEFAULT_UPLOADER_CONFIG, Uploader, type UploaderConfig } from "../write/uploader.js";
 import { FileSync } from "./file-sync.js";
+import { KnownAttributes } from "./known-attributes.js";
 import { Filesystem } from "./filesystem.js";
 import { Namespace, type LocalOverlay, type NamespaceConfig } from "./namespace.js";
 import { OpenFiles } from "./open-files.js";
@@ -32,6 +33,8 @@ export interface FilesystemOptions {
   stagingOpener?: StagingOpener;
   /** SQLite upload journal (crash safety); default: in memory, i.e. no recovery after a crash. */
   journalPath?: string;
+  /** SQLite table of attributes read per object version (a correct `ls -l` after the TTL); default: in memory. */
+  attributesPath?: string;
   log: Logger;
   readOnly?: boolean;
   uid?: number;
@@ -70,7 +73,8 @@ export function createFilesystem(options: FilesystemOptions): Filesystem {
     negativeTtlMs: Math.min(options.metadataTtlMs ?? 10_000, 1_000),
     clock: options.clock,
   };
-  const namespace = new Namespace(options.store, new KeyMapper(options.prefix), namespaceConfig, options.log, overlay);
+  const known = new KnownAttributes(options.attributesPath ?? ":memory:");
+  const namespace = new Namespace(options.store, new KeyMapper(options.prefix), namespaceConfig, options.log, overlay, known);
   const ctx = {
     store: options.store,
     namespace,

@@ -1,30 +1,50 @@
 /**
  * POSIX attributes stored as object metadata under the names s3fs uses (`x-amz-meta-mode`,
- * `-uid`, `-gid`, `-mtime`), so a bucket written by either tool reads right in the other.
- * mode is the decimal st_mode including the type bits; mtime is decimal seconds, with a fraction
- * when the time has sub-second precision.
+ * `-uid`, `-gid`, `-mtime`, `-atime`, `-ctime`, `-rdev`), so a bucket written by either tool
+ * reads right in the other. mode is the decimal st_mode including the type bits (a FIFO, socket
+ * or device node is an empty object whose mode says so); times are decimal seconds, with a
+ * fraction when the time has sub-second precision; rdev is the decimal device number.
  */
-import { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, type EntryKind } from "./types.js";
+import { S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK, type EntryKind } from "./types.js";
 
 export interface PosixAttributes {
   mode?: number;
   uid?: number;
   gid?: number;
   mtimeMs?: number;
+  atimeMs?: number;
+  ctimeMs?: number;
+  rdev?: number;
 }
 
-function parseInteger(value: string | undefined): number | undefined {
-  if (value === undefined || !/^\d+$/.test(value.trim())) return undefined;
-  return Number(value.trim());
+/** Owner ids are 32-bit; anything larger in foreign metadata is ignored, not trusted. */
+const ID_MAX = 0xfffffffe;
+
+function parseInteger(value: string | undefined, max: number): number | undefined {
+  if (value === undefined || !/^\d{1,20}$/.test(value.trim())) return undefined;
+  const n = Number(value.trim());
+  return n <= max ? n : undefined;
+}
+
+function parseSeconds(value: string | undefined): number | undefined {
+  const seconds = value !== undefined ? Number(value) : NaN;
+  return Number.isFinite(seconds) && seconds >= 0 ? Math.round(seconds * 1000) : undefined;
+}
+
+function formatSeconds(timeMs: number): string {
+  const ms = Math.round(timeMs);
+  return ms % 1000 === 0 ? String(ms / 1000) : (ms / 1000).toFixed(3);
 }
 
 export function decodeAttributes(metadata: Record<string, string>): PosixAttributes {
-  const mtime = metadata["mtime"] !== undefined ? Number(metadata["mtime"]) : NaN;
   return {
-    mode: parseInteger(metadata["mode"]),
-    uid: parseInteger(metadata["uid"]),
-    gid: parseInteger(metadata["gid"]),
-    mtimeMs: Number.isFinite(mtime) && mtime >= 0 ? Math.round(mtime * 1000) : undefined,
+    mode: parseInteger(metadata["mode"], 0o177777),
+    uid: parseInteger(metadata["uid"], ID_MAX),
+    gid: parseInteger(metadata["gid"], ID_MAX),
+    mtimeMs: parseSeconds(metadata["mtime"]),
+    atimeMs: parseSeconds(metadata["atime"]),
+    ctimeMs: parseSeconds(metadata["ctime"]),
+    rdev: parseInteger(metadata["rdev"], Number.MAX_SAFE_INTEGER),
   };
 }
 
@@ -33,10 +53,10 @@ export function encodeAttributes(attrs: PosixAttributes): Record<string, string>
   if (attrs.mode !== undefined) out["mode"] = String(attrs.mode);
   if (attrs.uid !== undefined) out["uid"] = String(attrs.uid);
   if (attrs.gid !== undefined) out["gid"] = String(attrs.gid);
-  if (attrs.mtimeMs !== undefined) {
-    const ms = Math.round(attrs.mtimeMs);
-    out["mtime"] = ms % 1000 === 0 ? String(ms / 1000) : (ms / 1000).toFixed(3);
-  }
+  if (attrs.mtimeMs !== undefined) out["mtime"] = formatSeconds(attrs.mtimeMs);
+  if (attrs.atimeMs !== undefined) out["atime"] = formatSeconds(attrs.atimeMs);
+  if (attrs.ctimeMs !== undefined) out["ctime"] = formatSeconds(attrs.ctimeMs);
+  if (attrs.rdev !== undefined) out["rdev"] = String(attrs.rdev);
   return out;
 }
 
@@ -45,15 +65,24 @@ export function withAttributes(metadata: Record<string, string>, attrs: PosixAtt
   return { ...metadata, ...encodeAttributes(attrs) };
 }
 
+const SPECIAL_TYPES = new Set([S_IFIFO, S_IFCHR, S_IFBLK, S_IFSOCK]);
+
+export function isSpecialType(mode: number): boolean {
+  return SPECIAL_TYPES.has(mode & S_IFMT);
+}
+
 export function kindFromMode(mode: number | undefined, fallback: EntryKind): EntryKind {
   if (mode === undefined) return fallback;
   const type = mode & S_IFMT;
   if (type === S_IFLNK) return "symlink";
   if (type === S_IFDIR) return "dir";
   if (type === S_IFREG) return "file";
+  if (SPECIAL_TYPES.has(type)) return "special";
   return fallback;
 }
 
-export function typeBits(kind: EntryKind): number {
+/** The file-type bits of a kind; a special file's come from its stored mode. */
+export function typeBits(kind: EntryKind, mode = 0): number {
+  if (kind === "special") return mode & S_IFMT;
   return kind === "dir" ? S_IFDIR : kind === "symlink" ? S_IFLNK : S_IFREG;
 }

@@ -18,7 +18,10 @@ export interface TreeApi {
   rename(from: string, to: string): Promise<void>;
   chmod(path: string, mode: number): Promise<void>;
   chown(path: string, uid: number, gid: number): Promise<void>;
-  utimens(path: string, mtimeMs: number): Promise<void>;
+  /** Times ≥ TIME_OMIT are left as they are (UTIME_OMIT). */
+  utimens(path: string, mtimeMs: number, atimeMs?: number): Promise<void>;
+  /** A FIFO, socket or device node (regular files are created through `create`). */
+  mknodSpecial(path: string, mode: number, rdev: number): Promise<void>;
 }
 
 export interface XattrProvider {
@@ -41,6 +44,8 @@ export interface MountedFilesystem {
   release(fh: number): Promise<void>;
   truncate(path: string, size: number): Promise<void>;
   ftruncate(fh: number, size: number): Promise<void>;
+  /** fallocate(2) modes 0 and FALLOC_FL_KEEP_SIZE; others reject with ENOTSUP. */
+  fallocate(fh: number, mode: number, offset: number, length: number): Promise<void>;
   statfs(): FsStatfs;
   /** Puts a read's range into the disk cache for the native binding; false: read it instead. */
   prepareCached?(fh: number, offset: number, length: number): Promise<boolean>;

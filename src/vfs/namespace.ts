@@ -6,9 +6,11 @@
  * hidden (it stays reachable through the store, never through the mount).
  *
  * Stats are cached for `metadataTtlMs` (misses for `negativeTtlMs`). A listing seeds the cache
- * with what LIST returns (size, ETag, LastModified), so `ls -l` costs the LIST pages, not one
- * HEAD per entry; modes and owners of such entries come from the mount defaults until a HEAD
- * (e.g. on open) reads the object's metadata.
+ * with what LIST returns (size, ETag, LastModified). Modes, owners and times come from
+ * KnownAttributes when this version of the object was read before (even in an earlier mount);
+ * entries never seen, and subdirectories (whose marker a LIST does not describe), get bounded
+ * parallel HEADs before readdir returns, so `ls -l` (and the kernel, which takes the attributes
+ * readdir gives) never sees a default mode where the object has its own.
  *
  * Listings are cached for the same TTL, so a warm `ls -l` costs no request at all, and a name a
  * fresh listing does not hold is missing without a request (`cp -r` into a new directory looks
@@ -17,12 +19,14 @@
  * forgetTree); files not yet uploaded are merged in at every call, never cached.
  */
 import { LRUCache } from "lru-cache";
+import pLimit from "p-limit";
 import type { Logger } from "../log/logger.js";
 import { isStoreError } from "../store/errors.js";
 import type { ListedObject, ObjectInfo, ObjectStore } from "../store/object-store.js";
 import { FsError, notFound } from "./errors.js";
+import type { KnownAttributes } from "./known-attributes.js";
 import { decodeAttributes, kindFromMode, typeBits } from "./metadata.js";
-import { invalidNameReason, joinPath, parentOf, type KeyMapper } from "./paths.js";
+import { NAME_MAX, invalidNameReason, joinPath, parentOf, type KeyMapper } from "./paths.js";
 import { S_IFDIR, S_IFMT, type DirEntry, type FileStat } from "./types.js";
 
 export interface NamespaceConfig {
@@ -45,6 +49,11 @@ export interface LocalOverlay {
 
 type CachedStat = { stat: FileStat } | { missing: true };
 
+/** HEADs in flight while a readdir completes the attributes of entries it has not seen. */
+const READDIR_HEADS = 16;
+/** A listed entry whose attributes are not known yet (a LIST does not carry metadata). */
+type Listed = DirEntry & { unknown?: "object" | "dir" };
+
 export class Namespace {
   private readonly cache: LRUCache<string, CachedStat>;
   /** Bucket entries of recently listed directories (without the local overlay). */
@@ -58,6 +67,7 @@ export class Namespace {
     private readonly config: NamespaceConfig,
     private readonly log: Logger,
     private readonly overlay: LocalOverlay,
+    private readonly known?: KnownAttributes,
   ) {
     const time = config.clock ? { perf: config.clock, ttlResolution: 0 } : {};
     this.cache = new LRUCache<string, CachedStat>({ max: 200_000, ttl: Math.max(1, config.metadataTtlMs), ...time });
@@ -73,6 +83,9 @@ export class Namespace {
 
   async tryLookup(path: string): Promise<FileStat | undefined> {
     if (path === "/") return this.dirStat();
+    // No such name can exist: say why (ENAMETOOLONG), not that it is missing.
+    if (path.split("/").some((name) => Buffer.byteLength(name) > NAME_MAX)) throw new FsError("ENAMETOOLONG", `file name too long: ${path}`);
+    this.mapper.fileKey(path); // ENAMETOOLONG beyond the key limit
     const local = this.overlay.statOf(path);
     if (local) return local;
     const cached = this.cache.get(path);
@@ -101,7 +114,7 @@ export class Namespace {
 
   private async listFromStore(path: string): Promise<DirEntry[]> {
     const prefix = this.mapper.dirPrefix(path);
-    const entries = new Map<string, DirEntry>();
+    const entries = new Map<string, Listed>();
     // A server that hands out a token it handed out before would loop this readdir forever (the
     // stores refuse the simplest case, the same token straight back; this catches any cycle).
     const tokens = new Set<string>();
@@ -118,8 +131,9 @@ export class Namespace {
         tokens.add(token);
       }
     } while (token);
+    await this.completeAttributes(path, entries);
     for (const entry of entries.values()) this.seed(joinPath(path, entry.name), entry.stat);
-    const listed = [...entries.values()];
+    const listed = [...entries.values()].map(({ name, stat }) => ({ name, stat }));
     this.listings.set(path, listed);
     return listed;
   }
@@ -137,14 +151,21 @@ export class Namespace {
   }
 
   rememberMissing(path: string): void {
+    this.forgetKnown(path);
     this.cache.set(path, { missing: true }, { ttl: Math.max(1, this.config.negativeTtlMs) });
     this.updateListing(path, undefined);
   }
 
   /** Drops what is known of a path (and its parent's listing): the bucket may differ from it. */
   forget(path: string): void {
+    this.forgetKnown(path);
     this.cache.delete(path);
     this.listings.delete(parentOf(path));
+  }
+
+  /** The object at `path` changed in a way its ETag may not show (a metadata copy keeps it). */
+  private forgetKnown(path: string): void {
+    if (this.known && path !== "/") this.known.forget(this.mapper.fileKey(path));
   }
 
   /** Drops only the cached stat of a path, e.g. the miss cached before a file was created. */
@@ -185,8 +206,9 @@ export class Namespace {
     const permissions = attrs.mode !== undefined ? attrs.mode & ~S_IFMT : this.config.fileMode;
     const mtimeMs = attrs.mtimeMs ?? object.lastModified.getTime();
     return {
-      kind, mode: typeBits(kind) | permissions, uid: attrs.uid ?? this.config.uid, gid: attrs.gid ?? this.config.gid,
-      size: object.size, mtimeMs, ctimeMs: object.lastModified.getTime(), etag: object.etag,
+      kind, mode: typeBits(kind, attrs.mode) | permissions, uid: attrs.uid ?? this.config.uid, gid: attrs.gid ?? this.config.gid,
+      size: object.size, mtimeMs, ctimeMs: attrs.ctimeMs ?? object.lastModified.getTime(), atimeMs: attrs.atimeMs ?? mtimeMs, etag: object.etag,
+      ...(kind === "special" && attrs.rdev !== undefined ? { rdev: attrs.rdev } : {}),
     };
   }
 
@@ -196,13 +218,35 @@ export class Namespace {
     const time = attrs.mtimeMs ?? lastModified?.getTime() ?? this.mountTime;
     return {
       kind: "dir", mode: S_IFDIR | permissions, uid: attrs.uid ?? this.config.uid, gid: attrs.gid ?? this.config.gid,
-      size: 4096, mtimeMs: time, ctimeMs: time,
+      size: 4096, mtimeMs: time, ctimeMs: attrs.ctimeMs ?? time, atimeMs: attrs.atimeMs ?? time,
     };
   }
 
   /** A fresh stat for a new file or directory created through the mount. */
   defaultAttributes(): { uid: number; gid: number } {
     return { uid: this.config.uid, gid: this.config.gid };
+  }
+
+  /** HEADs (bounded) the entries a listing could not describe, replacing their stats. */
+  private async completeAttributes(dir: string, entries: Map<string, Listed>): Promise<void> {
+    const limit = pLimit(READDIR_HEADS);
+    const heads: Promise<void>[] = [];
+    for (const entry of entries.values()) {
+      if (!entry.unknown) continue;
+      const key = entry.unknown === "dir" ? this.mapper.dirPrefix(joinPath(dir, entry.name)) : this.mapper.fileKey(joinPath(dir, entry.name));
+      heads.push(limit(async () => {
+        // A failed HEAD leaves the listing's stat: readdir still answers, as it did before.
+        const info = await this.headOrUndefined(key).catch(() => undefined);
+        if (!info) return;
+        if (entry.unknown === "dir") {
+          entry.stat = this.dirStat(info.metadata, info.lastModified);
+        } else {
+          this.known?.record(key, info.etag, info.lastModified, info.metadata);
+          entry.stat = this.statFromObject(info, info.metadata);
+        }
+      }));
+    }
+    await Promise.all(heads);
   }
 
   private async fetchStat(path: string): Promise<FileStat | undefined> {
@@ -214,6 +258,7 @@ export class Namespace {
     ]);
     if (marker) return this.dirStat(marker.metadata, marker.lastModified);
     if (children.objects.length > 0 || children.prefixes.length > 0) return this.dirStat();
+    if (file) this.known?.record(key, file.etag, file.lastModified, file.metadata);
     return file ? this.statFromObject(file, file.metadata) : undefined;
   }
 
@@ -226,17 +271,18 @@ export class Namespace {
     }
   }
 
-  private addListedObject(entries: Map<string, DirEntry>, prefix: string, object: ListedObject): void {
+  private addListedObject(entries: Map<string, Listed>, prefix: string, object: ListedObject): void {
     const name = object.key.slice(prefix.length);
     if (name === "") return; // this directory's own marker
     if (!this.isShowable(object.key, name) || entries.get(name)?.stat.kind === "dir") return;
-    entries.set(name, { name, stat: this.statFromObject(object) });
+    const metadata = this.known?.lookup(object.key, object.etag, object.lastModified);
+    entries.set(name, { name, stat: this.statFromObject(object, metadata), ...(metadata || !this.known ? {} : { unknown: "object" as const }) });
   }
 
-  private addListedPrefix(entries: Map<string, DirEntry>, prefix: string, sub: string): void {
+  private addListedPrefix(entries: Map<string, Listed>, prefix: string, sub: string): void {
     const name = sub.slice(prefix.length, -1);
     if (!this.isShowable(sub, name)) return;
-    entries.set(name, { name, stat: this.dirStat() });
+    entries.set(name, { name, stat: this.dirStat(), ...(this.known ? { unknown: "dir" as const } : {}) });
   }
 
   /** Keys that cannot be file names are hidden; each is logged once per mount. */

@@ -7,16 +7,16 @@
 import pLimit from "p-limit";
 import { isStoreError } from "../store/errors.js";
 import { listAll } from "../store/object-store.js";
+import { currentCaller } from "./caller.js";
 import type { FsContext } from "./context.js";
 import { FsError, notFound } from "./errors.js";
 import type { FileSync } from "./file-sync.js";
-import { withAttributes, type PosixAttributes } from "./metadata.js";
+import { isSpecialType, withAttributes, type PosixAttributes } from "./metadata.js";
 import { copyObject } from "./object-copy.js";
+import { chmodMode, chownAttributes, inheritedDirMode, ownerOfNew } from "./ownership.js";
 import { parentOf } from "./paths.js";
 import { S_IFDIR, S_IFLNK, S_IFMT, type FileStat } from "./types.js";
 
-/** fuse passes (uid_t)-1 for "leave unchanged". */
-const UNCHANGED_ID = 0xffffffff;
 /** The adapter passes times at or above this for UTIME_OMIT. */
 export const TIME_OMIT = 2 ** 62;
 
@@ -24,11 +24,14 @@ export class TreeOperations {
   constructor(private readonly ctx: FsContext, private readonly sync: FileSync) {}
 
   async mkdir(path: string, mode: number): Promise<void> {
+    const caller = currentCaller(); // before the first await (caller.ts)
     this.assertWritable();
     const { namespace, store } = this.ctx;
     if (await namespace.tryLookup(path)) throw new FsError("EEXIST", `file exists: ${path}`);
-    await namespace.lookupDir(parentOf(path));
-    const metadata = withAttributes({}, { mode: S_IFDIR | (mode & ~S_IFMT), ...namespace.defaultAttributes(), mtimeMs: Date.now() });
+    const parent = await namespace.lookupDir(parentOf(path));
+    const owner = ownerOfNew(caller, parent, namespace.defaultAttributes());
+    const now = Date.now();
+    const metadata = withAttributes({}, { mode: inheritedDirMode(S_IFDIR | (mode & ~S_IFMT), parent), ...owner, mtimeMs: now, ctimeMs: now });
     await store.put({ key: namespace.mapper.dirPrefix(path), body: Buffer.alloc(0), metadata });
     namespace.rememberNewDir(path, namespace.dirStat(metadata));
   }
@@ -62,15 +65,37 @@ export class TreeOperations {
   }
 
   async symlink(target: string, path: string): Promise<void> {
+    const caller = currentCaller(); // before the first await (caller.ts)
     this.assertWritable();
     const { namespace, store } = this.ctx;
     if (await namespace.tryLookup(path)) throw new FsError("EEXIST", `file exists: ${path}`);
-    await namespace.lookupDir(parentOf(path));
-    const metadata = withAttributes({}, { mode: S_IFLNK | 0o777, ...namespace.defaultAttributes(), mtimeMs: Date.now() });
+    const parent = await namespace.lookupDir(parentOf(path));
+    const now = Date.now();
+    const metadata = withAttributes({}, { mode: S_IFLNK | 0o777, ...ownerOfNew(caller, parent, namespace.defaultAttributes()), mtimeMs: now, ctimeMs: now });
     const key = namespace.mapper.fileKey(path);
     const body = Buffer.from(target);
     const { etag } = await store.put({ key, body, metadata });
     namespace.remember(path, namespace.statFromObject({ key, size: body.length, etag, lastModified: new Date() }, metadata));
+  }
+
+  /**
+   * A FIFO, socket or device node: an empty object whose mode carries the type (and rdev the
+   * device number), as s3fs stores them. The kernel gives such nodes their meaning; bucketfs
+   * only keeps their name and attributes.
+   */
+  async mknodSpecial(path: string, mode: number, rdev: number): Promise<void> {
+    const caller = currentCaller(); // before the first await (caller.ts)
+    this.assertWritable();
+    if (!isSpecialType(mode)) throw new FsError("EINVAL", `not a FIFO, socket or device node: mode ${mode.toString(8)}`);
+    const { namespace, store } = this.ctx;
+    if (await namespace.tryLookup(path)) throw new FsError("EEXIST", `file exists: ${path}`);
+    const parent = await namespace.lookupDir(parentOf(path));
+    const now = Date.now();
+    const device = (mode & S_IFMT) === 0o020000 || (mode & S_IFMT) === 0o060000 ? { rdev } : {};
+    const metadata = withAttributes({}, { mode, ...ownerOfNew(caller, parent, namespace.defaultAttributes()), mtimeMs: now, ctimeMs: now, ...device });
+    const key = namespace.mapper.fileKey(path);
+    const { etag } = await store.put({ key, body: Buffer.alloc(0), metadata });
+    namespace.remember(path, namespace.statFromObject({ key, size: 0, etag, lastModified: new Date(now) }, metadata));
   }
 
   async readlink(path: string): Promise<string> {
@@ -105,19 +130,22 @@ export class TreeOperations {
   }
 
   chmod(path: string, mode: number): Promise<void> {
-    return this.setAttributes(path, (stat) => ({ mode: (stat.mode & S_IFMT) | (mode & ~S_IFMT) }));
+    const caller = currentCaller(); // before the first await (caller.ts)
+    return this.setAttributes(path, (stat) => ({ mode: chmodMode(stat, mode, caller) }));
   }
 
   chown(path: string, uid: number, gid: number): Promise<void> {
-    return this.setAttributes(path, (stat) => ({
-      uid: uid === UNCHANGED_ID || uid === -1 ? stat.uid : uid,
-      gid: gid === UNCHANGED_ID || gid === -1 ? stat.gid : gid,
-    }));
+    const caller = currentCaller();
+    return this.setAttributes(path, (stat) => chownAttributes(stat, uid, gid, caller));
   }
 
-  utimens(path: string, mtimeMs: number): Promise<void> {
-    if (mtimeMs >= TIME_OMIT) return this.ctx.namespace.lookup(path).then(() => undefined);
-    return this.setAttributes(path, () => ({ mtimeMs }));
+  /** Each time is set unless it is ≥ TIME_OMIT (UTIME_OMIT); UTIME_NOW arrives as the time. */
+  utimens(path: string, mtimeMs: number, atimeMs = TIME_OMIT): Promise<void> {
+    if (mtimeMs >= TIME_OMIT && atimeMs >= TIME_OMIT) return this.ctx.namespace.lookup(path).then(() => undefined);
+    return this.setAttributes(path, () => ({
+      ...(mtimeMs < TIME_OMIT ? { mtimeMs } : {}),
+      ...(atimeMs < TIME_OMIT ? { atimeMs } : {}),
+    }));
   }
 
   private async renameFile(from: string, to: string, source: FileStat): Promise<void> {
@@ -172,10 +200,11 @@ export class TreeOperations {
     this.assertWritable();
     const { namespace, openFiles } = this.ctx;
     const stat = await namespace.lookup(path);
-    const attrs = change(stat);
+    // Every attribute change is a status change: ctime follows (stored as s3fs does).
+    const attrs = { ...change(stat), ctimeMs: Date.now() };
     const local = openFiles.dirtyAt(path);
-    if (local && (local.dirty || local.openCount > 0)) {
-      // Not uploaded yet (or still open): the attributes travel with the next upload.
+    if (local?.dirty) {
+      // Not uploaded yet: the attributes travel with the next upload.
       local.metadata = withAttributes(local.metadata, attrs);
       if (attrs.mtimeMs !== undefined) local.mtimeMs = attrs.mtimeMs;
       local.generation++;
@@ -183,10 +212,18 @@ export class TreeOperations {
     }
     if (path === "/") return;
     const key = stat.kind === "dir" ? namespace.mapper.dirPrefix(path) : namespace.mapper.fileKey(path);
-    await this.rewriteMetadata(path, key, stat, attrs);
+    const etag = await this.rewriteMetadata(path, key, stat, attrs);
+    if (local) {
+      // Open but unchanged (touch opens for writing, then sets times): the metadata was changed in
+      // the bucket, so no upload of the bytes follows; the open file takes the new attributes.
+      local.metadata = withAttributes(local.metadata, attrs);
+      if (attrs.mtimeMs !== undefined) local.mtimeMs = attrs.mtimeMs;
+      if (etag) local.baseEtag = etag;
+      if (etag && local.sparse) local.sparse.base = { ...local.sparse.base, etag };
+    }
   }
 
-  private async rewriteMetadata(path: string, key: string, stat: FileStat, attrs: PosixAttributes): Promise<void> {
+  private async rewriteMetadata(path: string, key: string, stat: FileStat, attrs: PosixAttributes): Promise<string | undefined> {
     const { namespace, store } = this.ctx;
     const current = await store.head({ key }).catch((err: unknown) => {
       if (isStoreError(err, "NotFound") && stat.kind === "dir") return undefined; // implicit directory
@@ -195,12 +232,11 @@ export class TreeOperations {
     });
     const base = current?.metadata ?? withAttributes({}, { mode: stat.mode, uid: stat.uid, gid: stat.gid, mtimeMs: stat.mtimeMs });
     const metadata = withAttributes(base, attrs);
-    if (!current) {
-      await store.put({ key, body: Buffer.alloc(0), metadata });
-    } else {
-      await copyObject(store, { sourceKey: key, key, size: current.size, metadata, contentType: current.contentType, sourceEtag: current.etag });
-    }
+    const { etag } = current
+      ? await copyObject(store, { sourceKey: key, key, size: current.size, metadata, contentType: current.contentType, sourceEtag: current.etag })
+      : await store.put({ key, body: Buffer.alloc(0), metadata });
     namespace.forget(path);
+    return current ? etag : undefined;
   }
 
   private assertWritable(): void {

@@ -1,5 +1,6 @@
 /** Plain types shared by the filesystem core and its callers. No FUSE types here. */
-export type EntryKind = "file" | "dir" | "symlink";
+/** "special": a FIFO, socket or device node, stored as an empty object whose mode says which. */
+export type EntryKind = "file" | "dir" | "symlink" | "special";
 
 export interface FileStat {
   kind: EntryKind;
@@ -11,6 +12,10 @@ export interface FileStat {
   /** Milliseconds since the epoch. */
   mtimeMs: number;
   ctimeMs: number;
+  /** Last access; the mtime when none was stored. */
+  atimeMs?: number;
+  /** Device number of a character or block device node. */
+  rdev?: number;
   /** Version of the object this stat came from; undefined for directories and unsaved files. */
   etag?: string;
 }
@@ -33,6 +38,13 @@ export const S_IFMT = 0o170000;
 export const S_IFREG = 0o100000;
 export const S_IFDIR = 0o040000;
 export const S_IFLNK = 0o120000;
+export const S_IFIFO = 0o010000;
+export const S_IFCHR = 0o020000;
+export const S_IFBLK = 0o060000;
+export const S_IFSOCK = 0o140000;
+export const S_ISUID = 0o4000;
+export const S_ISGID = 0o2000;
+export const S_IXGRP = 0o010;
 
 export const O_ACCMODE = 0o3;
 export const O_WRONLY = 0o1;

@@ -123,6 +123,10 @@ export class Uploader {
     const maxCopyPart = Math.min(this.store.capabilities.maxCopyPartSize, COPY_PART_TARGET);
     const plan = planParts({ size: req.size, partSize: this.partSizeFor(req.size), maxCopyPart, copyable: req.copyable });
     const { base } = req;
+    const tail = req.size - base.size;
+    if (this.store.append && req.key === base.key && tail > 0 && tail <= this.config.partSize && req.copyable(0, base.size)) {
+      return this.append(req, this.store.append.bind(this.store));
+    }
     const parts: PartJob[] = plan.map((part) => async (uploadId, partNumber) => {
       if (part.source === "copy") {
         return this.store.copyPart({ key: req.key, uploadId, partNumber, sourceKey: base.key, sourceRange: part, sourceEtag: base.etag, signal: req.signal })
@@ -136,6 +140,13 @@ export class Uploader {
       return this.store.uploadPart({ key: req.key, uploadId, partNumber, body, signal: req.signal });
     });
     return this.runMultipart(req, parts);
+  }
+
+  /** Only bytes were added at the end: the store appends server-side, sending just those. */
+  private async append(req: RewriteRequest, append: NonNullable<ObjectStore["append"]>): Promise<{ etag: string }> {
+    await req.prepare(req.base.size, req.size);
+    const tail = await readRange(req.source, req.base.size, req.size - req.base.size);
+    return append({ key: req.key, baseEtag: req.base.etag, tail, metadata: req.metadata, contentType: req.contentType });
   }
 
   /** Runs the part jobs with `concurrency` workers; aborts the upload if any fails. */

@@ -23,11 +23,11 @@
  * for other bytes, is an error), an error body is read up to 64 KiB, and a LIST page token that
  * does not advance is an error rather than an endless listing.
  */
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { IdempotencyStrategy, Storage, type Bucket, type File, type StorageOptions } from "@google-cloud/storage";
 import { StoreError } from "../errors.js";
 import type {
-  AbortMultipartRequest, ByteRange, CompletedPart, CompleteMultipartRequest, CopyPartRequest, CopyRequest,
+  AbortMultipartRequest, AppendRequest, ByteRange, CompletedPart, CompleteMultipartRequest, CopyPartRequest, CopyRequest,
   CreateMultipartRequest, DeleteRequest, GetRequest, HeadRequest, ListPage, ListRequest, ObjectInfo,
   ObjectStore, PutRequest, StoreCapabilities, UploadPartRequest,
 } from "../object-store.js";
@@ -186,6 +186,8 @@ export class GcsStore implements ObjectStore {
   }
 
   async copy(req: CopyRequest): Promise<{ etag: string }> {
+    // Only the metadata changes (chmod, chown, touch): objects.patch, not a rewrite of every byte.
+    if (req.sourceKey === req.key && req.metadata) return this.replaceMetadata(req.key, req.metadata, req.contentType, req.sourceEtag, req.signal);
     // With a destination resource in the body, rewrite applies exactly that metadata (S3's
     // REPLACE); with an empty body it keeps the source's (S3's COPY).
     const json = req.metadata ? { metadata: req.metadata, contentType: req.contentType } : {};
@@ -199,6 +201,41 @@ export class GcsStore implements ObjectStore {
       // Large copies across locations or storage classes take several calls, continued by token.
       if (!out.rewriteToken) throw new StoreError("Other", "objects.rewrite returned neither a resource nor a token", req.key);
       qs.rewriteToken = out.rewriteToken;
+    }
+  }
+
+  /**
+   * Replaces an object's custom metadata in place. A patch merges, so names the new metadata
+   * lacks are sent as null (removed), giving the same result as a rewrite with that metadata.
+   * The generation (our ETag) stays; `ifGenerationMatch` guards against a replaced object.
+   */
+  private async replaceMetadata(key: string, metadata: Record<string, string>, contentType: string | undefined, etag: string | undefined, signal?: AbortSignal): Promise<{ etag: string }> {
+    const [current] = await this.call("objects.get", key, () => this.file(key).getMetadata(), signal);
+    const resource = current as GcsObjectResource;
+    if (etag && String(resource.generation ?? "") !== etag) throw new StoreError("PreconditionFailed", `${key} changed (generation ${String(resource.generation)})`, key);
+    const patch: Record<string, string | null> = {};
+    for (const name of Object.keys(resource.metadata ?? {})) patch[name] = null;
+    Object.assign(patch, metadata);
+    const qs: Record<string, string> = { ...this.userProject, ifGenerationMatch: String(resource.generation ?? "") };
+    const json = { metadata: patch, ...(contentType ? { contentType } : {}) };
+    const [body] = await this.call("objects.patch", key, () => this.file(key).request({ method: "PATCH", uri: "", qs, json }), signal);
+    return { etag: String((body as GcsObjectResource).generation ?? resource.generation ?? "") };
+  }
+
+  /** An append as gcsfuse does it: the tail as a temporary object, composed after the base. */
+  async append(req: AppendRequest): Promise<{ etag: string }> {
+    const temporary = `${PARTS_PREFIX}append-${Date.now().toString(36)}-${randomBytes(8).toString("hex")}`;
+    const tailGeneration = await this.upload(temporary, req.tail, undefined, undefined, undefined, req.signal);
+    try {
+      const json = {
+        sourceObjects: [{ name: req.key, generation: req.baseEtag }, { name: temporary, generation: tailGeneration }],
+        destination: { contentType: req.contentType ?? "application/octet-stream", metadata: req.metadata ?? {} },
+      };
+      const qs = { ...this.userProject, ifGenerationMatch: req.baseEtag };
+      const [body] = await this.call("objects.compose", req.key, () => this.file(req.key).request({ method: "POST", uri: "/compose", qs, json }), req.signal);
+      return { etag: String((body as GcsObjectResource).generation ?? "") };
+    } finally {
+      await this.delete({ key: temporary }).catch(() => undefined); // left over: hidden, and removed by cleanup
     }
   }
 

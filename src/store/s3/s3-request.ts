@@ -23,7 +23,7 @@ export interface DataEndpoint {
 }
 
 export interface RequestSpec {
-  method: "GET" | "PUT";
+  method: "GET" | "PUT" | "HEAD";
   key: string;
   query?: Record<string, string>;
   /** Lower-case names. */

@@ -109,6 +109,7 @@ export class S3Store implements ObjectStore {
   }
 
   async head(req: HeadRequest): Promise<ObjectInfo> {
+    if (this.data) return this.data.head(req);
     const out = await this.call("HeadObject", req.key, (abortSignal) => this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: req.key }), { abortSignal }), req.signal);
     return {
       key: req.key,
