@@ -227,7 +227,7 @@ export class Namespace {
     const name = object.key.slice(prefix.length);
     if (name === "") return; // this directory's own marker
     if (!this.isShowable(object.key, name) || entries.get(name)?.stat.kind === "dir") return;
-    entries.set(name, { name, stat: this.statFromObject(object) });
+    entries.set(name, { name, stat: this.statFromObject(object, object.metadata) });
   }
 
   private addListedPrefix(entries: Map<string, DirEntry>, prefix: string, sub: string): void {

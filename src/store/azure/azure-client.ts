@@ -1,0 +1,127 @@
+/**
+ * Builds the @azure/storage-blob container client for a mount, with the credentials Azure users
+ * expect (see azure-auth.ts for how one is chosen), and says how this client can authorise a
+ * *source* URL for server-side copies (Put Block From URL reads the source with its own auth).
+ *
+ * The service URL: `https://ACCOUNT.blob.core.windows.net`, or `--endpoint`. An endpoint whose
+ * host starts with `ACCOUNT.` is the account's own (a sovereign cloud, a private endpoint) and is
+ * used as is; any other (Azurite, other emulators) is path-style: `ENDPOINT/ACCOUNT`.
+ */
+import {
+  AnonymousCredential, BlobSASPermissions, BlobServiceClient, StorageSharedKeyCredential,
+  type BlobClient, type ContainerClient, type StoragePipelineOptions,
+} from "@azure/storage-blob";
+import type { TokenCredential } from "@azure/core-auth";
+import { StoreError } from "../errors.js";
+
+export type AzureAuth =
+  | { kind: "connectionString"; connectionString: string }
+  | { kind: "sharedKey"; accountKey: string }
+  | { kind: "sas"; sas: string }
+  /** Entra ID: DefaultAzureCredential (managed identity, `az login`, environment), or the one given. */
+  | { kind: "token"; credential?: TokenCredential }
+  | { kind: "anonymous" };
+
+export interface AzureClientConfig {
+  account: string;
+  container: string;
+  endpoint?: string;
+  auth: AzureAuth;
+  /** Attempts per request (1 = no retries); default 4. */
+  maxTries?: number;
+  /** Per-attempt timeout. */
+  requestTimeoutMs?: number;
+}
+
+export interface AzureClient {
+  container: ContainerClient;
+  /** Service URL without credentials, for descriptions and messages. */
+  serviceUrl: string;
+  /** How a server-side copy authorises reading `source`: a URL it can read and, for Entra ID, a bearer token. */
+  sourceAccess(source: BlobClient): Promise<{ url: string; authorization?: string }>;
+}
+
+const STORAGE_SCOPE = "https://storage.azure.com/.default";
+/** Lifetime of the SAS minted for a copy source: long enough for one large Put Block From URL. */
+const SOURCE_SAS_MS = 60 * 60 * 1000;
+
+export function serviceUrlFor(account: string, endpoint?: string): string {
+  if (!endpoint) return `https://${account}.blob.core.windows.net`;
+  const url = new URL(endpoint);
+  const base = endpoint.replace(/\/+$/, "");
+  return url.hostname.startsWith(`${account}.`) ? base : `${base}/${account}`;
+}
+
+export async function createAzureClient(config: AzureClientConfig): Promise<AzureClient> {
+  const options: StoragePipelineOptions = {
+    retryOptions: { maxTries: config.maxTries ?? 4, tryTimeoutInMs: config.requestTimeoutMs },
+  };
+  const serviceUrl = serviceUrlFor(config.account, config.endpoint);
+  const { auth } = config;
+  switch (auth.kind) {
+    case "connectionString": {
+      const service = fromConnectionString(auth.connectionString, options);
+      if (service.accountName !== config.account) {
+        throw new StoreError("InvalidCredentials", `AZURE_STORAGE_CONNECTION_STRING is for account "${service.accountName}", but the source names account "${config.account}"`);
+      }
+      const container = service.getContainerClient(config.container);
+      const signs = service.credential instanceof StorageSharedKeyCredential;
+      return { container, serviceUrl: withoutQuery(service.url), sourceAccess: signs ? sasSourceAccess : plainSourceAccess };
+    }
+    case "sharedKey": {
+      const credential = new StorageSharedKeyCredential(config.account, auth.accountKey);
+      const container = new BlobServiceClient(serviceUrl, credential, options).getContainerClient(config.container);
+      return { container, serviceUrl, sourceAccess: sasSourceAccess };
+    }
+    case "sas": {
+      const sas = auth.sas.replace(/^\?/, "");
+      const container = new BlobServiceClient(`${serviceUrl}?${sas}`, new AnonymousCredential(), options).getContainerClient(config.container);
+      return { container, serviceUrl, sourceAccess: plainSourceAccess };
+    }
+    case "token": {
+      const credential = auth.credential ?? await defaultCredential();
+      const container = new BlobServiceClient(serviceUrl, credential, options).getContainerClient(config.container);
+      return { container, serviceUrl, sourceAccess: bearerSourceAccess(credential) };
+    }
+    case "anonymous": {
+      const container = new BlobServiceClient(serviceUrl, new AnonymousCredential(), options).getContainerClient(config.container);
+      return { container, serviceUrl, sourceAccess: plainSourceAccess };
+    }
+  }
+}
+
+function fromConnectionString(connectionString: string, options: StoragePipelineOptions): BlobServiceClient {
+  try {
+    return BlobServiceClient.fromConnectionString(connectionString, options);
+  } catch (err) {
+    // The SDK's message may quote the string, key included: say what is wrong without it.
+    throw new StoreError("InvalidCredentials", "AZURE_STORAGE_CONNECTION_STRING is malformed (expected AccountName=…;AccountKey=… or a BlobEndpoint with a SharedAccessSignature)", undefined, { cause: err });
+  }
+}
+
+/** @azure/identity is loaded only when Entra ID is used: it is large, and most mounts never need it. */
+async function defaultCredential(): Promise<TokenCredential> {
+  const { DefaultAzureCredential } = await import("@azure/identity");
+  return new DefaultAzureCredential();
+}
+
+async function sasSourceAccess(source: BlobClient): Promise<{ url: string }> {
+  const url = await source.generateSasUrl({ permissions: BlobSASPermissions.parse("r"), expiresOn: new Date(Date.now() + SOURCE_SAS_MS) });
+  return { url };
+}
+
+async function plainSourceAccess(source: BlobClient): Promise<{ url: string }> {
+  return { url: source.url };
+}
+
+function bearerSourceAccess(credential: TokenCredential): (source: BlobClient) => Promise<{ url: string; authorization?: string }> {
+  return async (source) => {
+    const token = await credential.getToken(STORAGE_SCOPE);
+    if (!token) throw new StoreError("InvalidCredentials", "Entra ID returned no token for Azure Storage");
+    return { url: source.url, authorization: `Bearer ${token.token}` };
+  };
+}
+
+function withoutQuery(url: string): string {
+  return url.replace(/\?.*$/, "").replace(/\/+$/, "");
+}
