@@ -8,7 +8,7 @@
  * used as is; any other (Azurite, other emulators) is path-style: `ENDPOINT/ACCOUNT`.
  */
 import {
-  AnonymousCredential, BlobSASPermissions, BlobServiceClient, StorageSharedKeyCredential,
+  AnonymousCredential, BlobSASPermissions, BlobServiceClient, generateBlobSASQueryParameters, StorageSharedKeyCredential,
   type BlobClient, type ContainerClient, type StoragePipelineOptions,
 } from "@azure/storage-blob";
 import type { TokenCredential } from "@azure/core-auth";
@@ -39,6 +39,12 @@ export interface AzureClient {
   serviceUrl: string;
   /** How a server-side copy authorises reading `source`: a URL it can read and, for Entra ID, a bearer token. */
   sourceAccess(source: BlobClient): Promise<{ url: string; authorization?: string }>;
+  /**
+   * A read-only SAS URL for one blob, valid until `expiresOn`: a service SAS signed with the
+   * account key, or a user delegation SAS for Entra ID. Absent for SAS and anonymous clients,
+   * which hold nothing to sign with (handing out the mount's own SAS would share more than a file).
+   */
+  signRead?(blob: BlobClient, expiresOn: Date): Promise<string>;
 }
 
 const STORAGE_SCOPE = "https://storage.azure.com/.default";
@@ -66,12 +72,14 @@ export async function createAzureClient(config: AzureClientConfig): Promise<Azur
       }
       const container = service.getContainerClient(config.container);
       const signs = service.credential instanceof StorageSharedKeyCredential;
-      return { container, serviceUrl: withoutQuery(service.url), sourceAccess: signs ? sasSourceAccess : plainSourceAccess };
+      return signs
+        ? { container, serviceUrl: withoutQuery(service.url), sourceAccess: sasSourceAccess, signRead: keySignedUrl }
+        : { container, serviceUrl: withoutQuery(service.url), sourceAccess: plainSourceAccess };
     }
     case "sharedKey": {
       const credential = new StorageSharedKeyCredential(config.account, auth.accountKey);
       const container = new BlobServiceClient(serviceUrl, credential, options).getContainerClient(config.container);
-      return { container, serviceUrl, sourceAccess: sasSourceAccess };
+      return { container, serviceUrl, sourceAccess: sasSourceAccess, signRead: keySignedUrl };
     }
     case "sas": {
       const sas = auth.sas.replace(/^\?/, "");
@@ -80,8 +88,9 @@ export async function createAzureClient(config: AzureClientConfig): Promise<Azur
     }
     case "token": {
       const credential = auth.credential ?? await defaultCredential();
-      const container = new BlobServiceClient(serviceUrl, credential, options).getContainerClient(config.container);
-      return { container, serviceUrl, sourceAccess: bearerSourceAccess(credential) };
+      const service = new BlobServiceClient(serviceUrl, credential, options);
+      const container = service.getContainerClient(config.container);
+      return { container, serviceUrl, sourceAccess: bearerSourceAccess(credential), signRead: delegationSignedUrl(service, config.account) };
     }
     case "anonymous": {
       const container = new BlobServiceClient(serviceUrl, new AnonymousCredential(), options).getContainerClient(config.container);
@@ -106,8 +115,25 @@ async function defaultCredential(): Promise<TokenCredential> {
 }
 
 async function sasSourceAccess(source: BlobClient): Promise<{ url: string }> {
-  const url = await source.generateSasUrl({ permissions: BlobSASPermissions.parse("r"), expiresOn: new Date(Date.now() + SOURCE_SAS_MS) });
-  return { url };
+  return { url: await keySignedUrl(source, new Date(Date.now() + SOURCE_SAS_MS)) };
+}
+
+/** A service SAS, signed locally with the account key (no request is sent). */
+function keySignedUrl(blob: BlobClient, expiresOn: Date): Promise<string> {
+  return blob.generateSasUrl({ permissions: BlobSASPermissions.parse("r"), expiresOn });
+}
+
+/** A user delegation SAS: Azure hands out a key for the token's identity (Get User Delegation Key), valid up to 7 days. */
+function delegationSignedUrl(service: BlobServiceClient, account: string): (blob: BlobClient, expiresOn: Date) => Promise<string> {
+  return async (blob, expiresOn) => {
+    // A start slightly in the past tolerates clock skew between this machine and Azure.
+    const startsOn = new Date(Date.now() - 5 * 60 * 1000);
+    const key = await service.getUserDelegationKey(startsOn, expiresOn);
+    const sas = generateBlobSASQueryParameters({
+      containerName: blob.containerName, blobName: blob.name, permissions: BlobSASPermissions.parse("r"), startsOn, expiresOn,
+    }, key, account);
+    return `${blob.url}?${sas.toString()}`;
+  };
 }
 
 async function plainSourceAccess(source: BlobClient): Promise<{ url: string }> {

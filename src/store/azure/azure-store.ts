@@ -189,6 +189,13 @@ export class AzureStore implements ObjectStore {
     decodeUploadId(req.uploadId, req.key); // a foreign id is still an error
   }
 
+  /** A read-only SAS URL for `key`, valid `expiresSeconds` (`bucketfs sign`, `user.bucketfs.url`). */
+  async presignGet(key: string, expiresSeconds: number): Promise<string> {
+    const sign = this.client.signRead;
+    if (!sign) throw new StoreError("Unsupported", `${this.description} has no key or Entra ID identity to sign with (SAS and anonymous mounts cannot sign)`, key);
+    return this.call("Get User Delegation Key", key, () => sign(this.blob(key), new Date(Date.now() + expiresSeconds * 1000)));
+  }
+
   /** chmod, chown, touch: new metadata (and content type) on the blob in place, guarded by its ETag. */
   private async replaceProperties(req: CopyRequest): Promise<{ etag: string }> {
     const target = this.blob(req.key);
