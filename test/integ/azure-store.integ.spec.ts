@@ -90,6 +90,27 @@ describe("AzureStore: Azure specifics", () => {
     expect(fresh.capabilities.maxCopyPartSize).toBe(0);
   });
 
+  it("signs ranged reads for the native cache filler: a SAS URL plus Range and If-Match headers", async () => {
+    const body = ramp(5000);
+    const { etag } = await store.put({ key: "signed range", body });
+    const signed = await store.signRangeGet!({ key: "signed range", range: { start: 100, end: 1100 }, ifMatch: etag });
+    expect(new URL(signed.url).searchParams.get("sp")).toBe("r");
+    expect(signed.headers).toEqual(["Range: bytes=100-1099", `If-Match: ${etag}`]);
+    const headers = Object.fromEntries(signed.headers.map((h) => [h.slice(0, h.indexOf(":")), h.slice(h.indexOf(":") + 2)]));
+    const response = await fetch(signed.url, { headers });
+    expect(response.status).toBe(206);
+    expect(Buffer.from(await response.arrayBuffer())).toEqual(body.subarray(100, 1100));
+    await store.put({ key: "signed range", body: ramp(10) });
+    expect((await fetch(signed.url, { headers })).status).toBe(412);
+    await expect(store.signRangeGet!({ key: "k", range: { start: 0, end: 1 }, ifMatch: '"x"\r\nX-Evil: 1' })).rejects.toThrow("control characters");
+  });
+
+  it("offers no range signing to a mount that holds only a SAS (nothing to sign with)", async () => {
+    const sasUrl = await azureContainer(container).generateSasUrl({ permissions: ContainerSASPermissions.parse("rl"), expiresOn: new Date(Date.now() + 3600_000) });
+    const sasStore = await azureStore(container, { auth: { kind: "sas", sas: new URL(sasUrl).search } });
+    expect(sasStore.signRangeGet).toBeUndefined();
+  });
+
   it("reports a missing container as NoSuchBucket, naming it", async () => {
     const missing = await azureStore("bfs-no-such-container");
     await expect(missing.checkAccess()).rejects.toSatisfy((e) => isStoreError(e, "NoSuchBucket") && e.message.includes('container "bfs-no-such-container"'));

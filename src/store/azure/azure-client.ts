@@ -45,6 +45,8 @@ export interface AzureClient {
    * which hold nothing to sign with (handing out the mount's own SAS would share more than a file).
    */
   signRead?(blob: BlobClient, expiresOn: Date): Promise<string>;
+  /** Whether signRead signs locally with the account key (cheap, no request), not through Azure. */
+  signsLocally: boolean;
 }
 
 const STORAGE_SCOPE = "https://storage.azure.com/.default";
@@ -73,28 +75,28 @@ export async function createAzureClient(config: AzureClientConfig): Promise<Azur
       const container = service.getContainerClient(config.container);
       const signs = service.credential instanceof StorageSharedKeyCredential;
       return signs
-        ? { container, serviceUrl: withoutQuery(service.url), sourceAccess: sasSourceAccess, signRead: keySignedUrl }
-        : { container, serviceUrl: withoutQuery(service.url), sourceAccess: plainSourceAccess };
+        ? { container, serviceUrl: withoutQuery(service.url), sourceAccess: sasSourceAccess, signRead: keySignedUrl, signsLocally: true }
+        : { container, serviceUrl: withoutQuery(service.url), sourceAccess: plainSourceAccess, signsLocally: false };
     }
     case "sharedKey": {
       const credential = new StorageSharedKeyCredential(config.account, auth.accountKey);
       const container = new BlobServiceClient(serviceUrl, credential, options).getContainerClient(config.container);
-      return { container, serviceUrl, sourceAccess: sasSourceAccess, signRead: keySignedUrl };
+      return { container, serviceUrl, sourceAccess: sasSourceAccess, signRead: keySignedUrl, signsLocally: true };
     }
     case "sas": {
       const sas = auth.sas.replace(/^\?/, "");
       const container = new BlobServiceClient(`${serviceUrl}?${sas}`, new AnonymousCredential(), options).getContainerClient(config.container);
-      return { container, serviceUrl, sourceAccess: plainSourceAccess };
+      return { container, serviceUrl, sourceAccess: plainSourceAccess, signsLocally: false };
     }
     case "token": {
       const credential = auth.credential ?? await defaultCredential();
       const service = new BlobServiceClient(serviceUrl, credential, options);
       const container = service.getContainerClient(config.container);
-      return { container, serviceUrl, sourceAccess: bearerSourceAccess(credential), signRead: delegationSignedUrl(service, config.account) };
+      return { container, serviceUrl, sourceAccess: bearerSourceAccess(credential), signRead: delegationSignedUrl(service, config.account), signsLocally: false };
     }
     case "anonymous": {
       const container = new BlobServiceClient(serviceUrl, new AnonymousCredential(), options).getContainerClient(config.container);
-      return { container, serviceUrl, sourceAccess: plainSourceAccess };
+      return { container, serviceUrl, sourceAccess: plainSourceAccess, signsLocally: false };
     }
   }
 }

@@ -19,7 +19,8 @@ export async function readBounded(response: BlobDownloadResponseParsed, range: B
   let kept = 0;
   try {
     for await (const chunk of body) {
-      const piece = typeof chunk === "string" ? Buffer.from(chunk) : Buffer.from(chunk);
+      // Kept as is (the stream hands out fresh buffers): the one copy is the concat below.
+      const piece = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string);
       kept += piece.length;
       if (kept > limit) throw new StoreError("Other", `Get Blob: body longer than the ${limit} bytes asked for`, key);
       chunks.push(piece);

@@ -23,13 +23,14 @@
 import type { BlobClient, BlobItem, BlockBlobClient, ContainerClient } from "@azure/storage-blob";
 import { StoreError } from "../errors.js";
 import type {
-  AbortMultipartRequest, CompletedPart, CompleteMultipartRequest, CopyPartRequest, CopyRequest,
+  AbortMultipartRequest, CompletedPart, RangeSigner, CompleteMultipartRequest, CopyPartRequest, CopyRequest,
   CreateMultipartRequest, DeleteRequest, GetRequest, HeadRequest, ListedObject, ListPage, ListRequest, ObjectInfo,
   ObjectStore, PutRequest, StoreCapabilities, UploadPartRequest,
 } from "../object-store.js";
 import { blockId, decodeUploadId, encodeUploadId, MAX_BLOCKS, newBlockUpload } from "./azure-blocks.js";
 import { createAzureClient, type AzureClient, type AzureClientConfig } from "./azure-client.js";
 import { readBounded } from "./azure-download.js";
+import { azureRangeSigner } from "./azure-range-signer.js";
 import { toStoreError } from "./azure-errors.js";
 import { stageBlockFromUrl } from "./azure-block-from-url.js";
 
@@ -45,12 +46,15 @@ export async function openAzureStore(config: AzureStoreConfig): Promise<AzureSto
 export class AzureStore implements ObjectStore {
   readonly description: string;
   private readonly container: ContainerClient;
+  /** Lets the native cache filler send ranged reads (account-key mounts; see azure-range-signer.ts). */
+  readonly signRangeGet?: RangeSigner;
   /** Unknown until the first copyPart; false once the server answered Put Block From URL with 501. */
   private blockFromUrl: boolean | undefined;
 
   constructor(private readonly config: AzureStoreConfig, private readonly client: AzureClient) {
     this.container = client.container;
     this.description = `az://${config.account}/${config.container} at ${client.serviceUrl}`;
+    if (client.signsLocally && client.signRead) this.signRangeGet = azureRangeSigner((key) => this.blob(key), client.signRead);
   }
 
   get capabilities(): StoreCapabilities {
