@@ -51,8 +51,9 @@ const ACCESS_TIMEOUT_MS = 20_000;
 const CREDENTIAL_HINTS: Record<string, string> = {
   s3: "check AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or --profile",
   gs: "check GOOGLE_APPLICATION_CREDENTIALS or `gcloud auth application-default login`",
+  az: "check AZURE_STORAGE_KEY, AZURE_STORAGE_CONNECTION_STRING, the SAS (--sas), or `az login`",
 };
-const ANONYMOUS_HINTS: Record<string, string> = { s3: "--no-sign-request", gs: "--anonymous" };
+const ANONYMOUS_HINTS: Record<string, string> = { s3: "--no-sign-request", gs: "--anonymous", az: "--anonymous" };
 
 export async function checkStoreAccess(store: ObjectStore, endpoint: string | undefined, scheme = "s3"): Promise<void> {
   const signal = AbortSignal.timeout(ACCESS_TIMEOUT_MS);
@@ -61,6 +62,11 @@ export async function checkStoreAccess(store: ObjectStore, endpoint: string | un
   } catch (err) {
     const where = endpoint ?? (scheme === "gs" ? "storage.googleapis.com" : "the default AWS endpoint");
     if (!(err instanceof StoreError)) throw err;
+    // The Azure store already names the account, container and credential kind at fault.
+    if (scheme === "az" && err.kind !== "Aborted" && err.kind !== "Other") {
+      const hint = err.kind === "InvalidCredentials" || err.kind === "AccessDenied" ? `; ${CREDENTIAL_HINTS.az}` : "";
+      throw new UsageError(`cannot mount ${store.description}: ${err.message}${hint}`);
+    }
     const advice: Partial<Record<StoreError["kind"], string>> = {
       NoSuchBucket: `the bucket does not exist at ${where}: check the name (and --endpoint/--region)`,
       InvalidCredentials: `the server at ${where} rejected the credentials: ${CREDENTIAL_HINTS[scheme] ?? CREDENTIAL_HINTS.s3}`,

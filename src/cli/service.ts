@@ -90,7 +90,7 @@ export function createMountService(identity: ServiceIdentity, store: ObjectStore
       case "status": return { ok: true, status: await status() };
       case "set-log-level": log.level = request.level; return { ok: true, logLevel: log.level };
       case "sign":
-        if (!signer) return { ok: false, error: `${identity.source} cannot be signed (only s3:// mounts with credentials)` };
+        if (!signer) return { ok: false, error: `${identity.source} cannot be signed (only s3:// mounts with credentials, and az:// mounts with an account key or Entra ID, can sign)` };
         return signer(request.path, request.expiresSeconds).then((url) => ({ ok: true as const, url }), (err: unknown) => ({ ok: false as const, error: (err as Error).message }));
       default: return { ok: false, error: `unknown request ${JSON.stringify(request)}` };
     }

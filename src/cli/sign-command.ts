@@ -1,14 +1,18 @@
 /**
- * `bucketfs sign <path-in-mount | s3://bucket/key> [--expires 1h]`: prints a presigned GET URL.
- * A path in a mount is signed by that mount's daemon (its credentials and endpoint, over the
- * control socket); an s3:// URL is signed here with the usual credential chain and --endpoint.
- * Expiry is capped by --max-expiry (default 7 days, SigV4's own limit).
+ * `bucketfs sign <path-in-mount | s3://bucket/key | az://account/container/key> [--expires 1h]`:
+ * prints a presigned GET URL (for Azure, a read-only SAS URL). A path in a mount is signed by that
+ * mount's daemon (its credentials and endpoint, over the control socket); an s3:// URL is signed
+ * here with the usual credential chain and --endpoint, an az:// URL with AZURE_STORAGE_KEY,
+ * AZURE_STORAGE_CONNECTION_STRING or Entra ID. Expiry is capped by --max-expiry (default 7 days,
+ * SigV4's own limit and the longest a user delegation key lives).
  */
 import { realpathSync } from "node:fs";
 import { basename, dirname, join, relative, sep } from "node:path";
 import { Command } from "commander";
 import { parseDuration } from "../config/units.js";
+import { AzureUrlSigner } from "../security/azure-sign.js";
 import { S3UrlSigner, SignError, SIGV4_MAX_EXPIRY_SECONDS, checkExpiry } from "../security/sign.js";
+import { chooseAzureAuth } from "../store/azure/azure-auth.js";
 import { controlRequest, controlSocketPath } from "./control.js";
 import { allMountRecords } from "./mount-table.js";
 
@@ -28,11 +32,11 @@ export function parseExpiry(text: string): number {
 }
 
 export function signCommand(): Command {
-  return new Command("sign").description("print a presigned GET URL for a file in a mount or an s3:// object")
-    .argument("<target>", "path of a file in a bucketfs mount, or s3://bucket/key")
+  return new Command("sign").description("print a presigned GET URL for a file in a mount, an s3:// object or an az:// blob")
+    .argument("<target>", "path of a file in a bucketfs mount, s3://bucket/key, or az://account/container/key")
     .option("--expires <duration>", "how long the URL is valid (e.g. 15m, 1h, 2d)", "1h")
     .option("--max-expiry <duration>", "refuse expiries longer than this", "7d")
-    .option("--endpoint <url>", "s3:// targets: S3-compatible endpoint", process.env.BUCKETFS_ENDPOINT)
+    .option("--endpoint <url>", "s3:// and az:// targets: S3-compatible endpoint, or blob service (Azurite)", process.env.BUCKETFS_ENDPOINT)
     .option("--region <region>", "s3:// targets: region", process.env.AWS_REGION ?? "us-east-1")
     .option("--profile <name>", "s3:// targets: credentials profile", process.env.AWS_PROFILE)
     .option("--ca-bundle <file>", "s3:// targets: extra CA certificates (PEM)", process.env.AWS_CA_BUNDLE)
@@ -53,11 +57,20 @@ async function sign(target: string, opts: SignOptions): Promise<string> {
     }, max);
     return signer.presignGet(key, seconds);
   }
+  if (target.startsWith("az://")) return signAzure(target, opts.endpoint, seconds, max);
   const { mountpoint, path } = locateInMount(target);
   const response = await controlRequest(controlSocketPath(mountpoint), { op: "sign", path, expiresSeconds: seconds });
   if (!response.ok) throw new SignError(response.error);
   if (!response.url) throw new SignError(`the daemon of ${mountpoint} returned no URL`);
   return response.url;
+}
+
+async function signAzure(target: string, endpoint: string | undefined, seconds: number, max: number): Promise<string> {
+  const match = /^az:\/\/([a-z0-9]{3,24})\/([a-z0-9-]{3,63})\/(.+)$/.exec(target);
+  if (!match) throw new SignError(`${target} names no blob (expected az://account/container/key)`);
+  const [, account, container, key] = match;
+  // No SAS here: a SAS cannot sign; the key, a connection string with a key, or Entra ID can.
+  return new AzureUrlSigner({ account, container, endpoint, auth: chooseAzureAuth({}) }, max).presignGet(key, seconds);
 }
 
 /** The mount that holds `target` and the target's path inside it ("/a/b"). */
@@ -71,6 +84,6 @@ function locateInMount(target: string): { mountpoint: string; path: string } {
   }
   const mounts = allMountRecords().map((r) => r.mountpoint).sort((a, b) => b.length - a.length);
   const mountpoint = mounts.find((m) => absolute === m || absolute.startsWith(m.endsWith(sep) ? m : m + sep));
-  if (!mountpoint) throw new SignError(`${target} is not in a bucketfs mount (give s3://bucket/key instead)`);
+  if (!mountpoint) throw new SignError(`${target} is not in a bucketfs mount (give s3://bucket/key or az://account/container/key instead)`);
   return { mountpoint, path: "/" + relative(mountpoint, absolute).split(sep).join("/") };
 }

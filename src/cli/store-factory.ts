@@ -7,8 +7,9 @@ import { S3Store } from "../store/s3/s3-store.js";
 import { bucketFor, GCS_XML_ENDPOINT, IdcStore, parseIdcSource } from "../idc/index.js";
 
 /**
- * The GCS client is loaded only for gs:// mounts: it costs about 19 MiB of resident memory and
- * a noticeable part of the start time, which S3 and IDC mounts should not pay.
+ * The GCS client is loaded only for gs:// mounts, and the Azure client only for az:// mounts: each
+ * costs resident memory and a noticeable part of the start time, which S3 and IDC mounts should
+ * not pay.
  */
 export async function createStore(source: Source, config: MountConfig): Promise<ObjectStore> {
   switch (source.scheme) {
@@ -36,6 +37,8 @@ export async function createStore(source: Source, config: MountConfig): Promise<
         billingProject: config.billingProject,
       });
     }
+    case "az":
+      return createAzureStore(source, config);
     case "idc":
       return createIdcStore(config);
   }
@@ -49,4 +52,17 @@ export function createIdcStore(config: MountConfig): IdcStore {
     bucket: bucketFor(awsBucket, source), endpoint, region: "us-east-1", noSignRequest: true, pathStyle: Boolean(endpoint),
   });
   return new IdcStore(store, endpoint ?? "AWS us-east-1");
+}
+
+/** az://account/container: credentials chosen by chooseAzureAuth (azure-auth.ts), --endpoint for Azurite or a private endpoint. */
+async function createAzureStore(source: Source, config: MountConfig): Promise<ObjectStore> {
+  const [{ openAzureStore }, { chooseAzureAuth }] = await Promise.all([import("../store/azure/azure-store.js"), import("../store/azure/azure-auth.js")]);
+  if (!source.account) throw new Error(`${source.url}: no storage account`);
+  return openAzureStore({
+    account: source.account,
+    container: source.bucket,
+    endpoint: config.endpoint,
+    auth: chooseAzureAuth({ anonymous: config.anonymous || config.noSignRequest, sourceSas: source.sas, sas: config.sas }),
+    requestTimeoutMs: config.requestTimeout,
+  });
 }

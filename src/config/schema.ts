@@ -23,11 +23,12 @@ export interface OptionSpec {
 }
 
 export const MOUNT_OPTIONS: OptionSpec[] = [
-  { key: "endpoint", name: "endpoint", type: "string", help: "endpoint URL: S3-compatible server (Ceph, MinIO, …), or for gs:// a GCS emulator (http://) or private endpoint (https://)", env: "BUCKETFS_ENDPOINT" },
+  { key: "endpoint", name: "endpoint", type: "string", help: "endpoint URL: S3-compatible server (Ceph, MinIO, …), for gs:// a GCS emulator (http://) or private endpoint (https://), for az:// Azurite (http://127.0.0.1:10000) or another blob service URL", env: "BUCKETFS_ENDPOINT" },
   { key: "region", name: "region", type: "string", help: "region", default: "us-east-1", env: "AWS_REGION" },
   { key: "profile", name: "profile", type: "string", help: "credentials profile from ~/.aws/credentials", env: "AWS_PROFILE" },
   { key: "noSignRequest", name: "no-sign-request", type: "boolean", help: "anonymous requests (public buckets)", default: false },
-  { key: "anonymous", name: "anonymous", type: "boolean", help: "gs:// only: no credentials (public buckets)", default: false },
+  { key: "anonymous", name: "anonymous", type: "boolean", help: "gs:// and az:// only: no credentials (public buckets and containers)", default: false },
+  { key: "sas", name: "sas", type: "string", help: "az:// only: a SAS token for the container or account (better in AZURE_STORAGE_SAS_TOKEN: command lines are visible to other users)", env: "AZURE_STORAGE_SAS_TOKEN" },
   { key: "billingProject", name: "billing-project", type: "string", help: "gs:// only: project billed for requester-pays buckets (userProject)", env: "BUCKETFS_BILLING_PROJECT" },
   { key: "pathStyle", name: "path-style", type: "boolean", help: "path-style URLs (default when --endpoint is given)", default: false },
   { key: "foreground", name: "foreground", short: "f", type: "boolean", help: "stay in the foreground (no daemon)", default: false },
@@ -93,6 +94,7 @@ export interface MountConfig {
   noSignRequest: boolean;
   anonymous: boolean;
   billingProject?: string;
+  sas?: string;
   pathStyle: boolean;
   foreground: boolean;
   readOnly: boolean;

@@ -16,6 +16,8 @@ import type { MountedFilesystem } from "../vfs/mounted.js";
 import { atRestProtection, type AtRestProtection } from "./at-rest.js";
 import { audited, AuditedFilesystem, AuditLog } from "./audit.js";
 import { loadCipher } from "./cipher.js";
+import { chooseAzureAuth } from "../store/azure/azure-auth.js";
+import { AzureUrlSigner } from "./azure-sign.js";
 import { S3UrlSigner, type UrlSigner } from "./sign.js";
 import { withUrlXattr } from "./url-xattr.js";
 import { KeyMapper } from "../vfs/paths.js";
@@ -32,6 +34,21 @@ export interface MountSecurity {
   /** A presigned URL for a path in the mount (`bucketfs sign` through the control socket). */
   signPath(path: string, expiresSeconds: number): Promise<string>;
   close(): void;
+}
+
+/** What a mount that cannot sign says when asked to. */
+export const UNSIGNABLE = "only s3:// mounts with credentials, and az:// mounts with an account key or Entra ID, can sign";
+
+export function signerFor(source: Source, config: MountConfig): UrlSigner | undefined {
+  return source.scheme === "az" ? azureSignerFor(source, config) : s3SignerFor(source, config);
+}
+
+/** az:// mounts sign with an account key (also from a connection string) or Entra ID; not with a SAS or anonymously. */
+export function azureSignerFor(source: Source, config: MountConfig): UrlSigner | undefined {
+  if (source.scheme !== "az" || !source.account) return undefined;
+  const auth = chooseAzureAuth({ anonymous: config.anonymous || config.noSignRequest, sourceSas: source.sas, sas: config.sas });
+  if (auth.kind === "anonymous" || auth.kind === "sas") return undefined;
+  return new AzureUrlSigner({ account: source.account, container: source.bucket, endpoint: config.endpoint, auth, requestTimeoutMs: config.requestTimeout }, config.signMaxExpiry / 1000);
 }
 
 export function s3SignerFor(source: Source, config: MountConfig): UrlSigner | undefined {
@@ -58,7 +75,7 @@ export function openMountSecurity(source: Source, config: MountConfig): MountSec
   const atRest = config.encryptCache ? atRestProtection(loadCipher({ keyFile: config.encryptionKeyFile, envKey })) : undefined;
   // Without allow_other only the mounting user gets through the kernel, so that uid is exact.
   const audit = config.auditLog ? new AuditLog(config.auditLog, config.allowOther ? null : process.getuid?.() ?? null) : undefined;
-  const signer = s3SignerFor(source, config);
+  const signer = signerFor(source, config);
   const keys = new KeyMapper(source.prefix);
   return {
     atRest, signer, audit,
@@ -67,7 +84,7 @@ export function openMountSecurity(source: Source, config: MountConfig): MountSec
       return audit ? new AuditedFilesystem(withUrl, audit) : withUrl;
     },
     async signPath(path, expiresSeconds) {
-      if (!signer) throw new Error(`${source.url} cannot be signed (only s3:// mounts with credentials)`);
+      if (!signer) throw new Error(`${source.url} cannot be signed (${UNSIGNABLE})`);
       const sign = (): Promise<string> => signer.presignGet(keys.fileKey(path), expiresSeconds);
       // Over the control socket: who asked is not known (null), only that it was the socket's user or root.
       return audit ? audited(audit, "sign", path, sign, { expiresSeconds, via: "bucketfs sign" }, null) : sign();

@@ -32,6 +32,8 @@ export interface ListedObject {
   size: number;
   etag: string;
   lastModified: Date;
+  /** User metadata, when the listing carries it (Azure); absent when it does not (S3, GCS). */
+  metadata?: Record<string, string>;
 }
 
 export interface ListPage {

@@ -275,7 +275,8 @@ export class Namespace {
     const name = object.key.slice(prefix.length);
     if (name === "") return; // this directory's own marker
     if (!this.isShowable(object.key, name) || entries.get(name)?.stat.kind === "dir") return;
-    const metadata = this.known?.lookup(object.key, object.etag, object.lastModified);
+    // A listing that carries metadata (Azure) is the truth; otherwise what was read before, if the version is unchanged.
+    const metadata = object.metadata ?? this.known?.lookup(object.key, object.etag, object.lastModified);
     entries.set(name, { name, stat: this.statFromObject(object, metadata), ...(metadata || !this.known ? {} : { unknown: "object" as const }) });
   }
 

@@ -2,7 +2,8 @@
  * Starts the real S3 server (Ceph RGW on loopback, scripts/s3-server.sh) once for the whole run,
  * unless S3_ENDPOINT is already set, and hands its address and keys to the tests. Likewise the GCS
  * emulator (scripts/gcs-emulator.sh) unless STORAGE_EMULATOR_HOST is set, or BUCKETFS_TEST_BACKENDS
- * (e.g. "s3", as scripts/asan-tools.sh runs) leaves GCS out.
+ * (e.g. "s3", as scripts/asan-tools.sh runs) leaves GCS out; and Azurite (scripts/azurite.sh)
+ * unless AZURITE_BLOB_ENDPOINT is set or BUCKETFS_TEST_BACKENDS leaves "azure" out.
  */
 import { execFileSync } from "node:child_process";
 import { createServer } from "node:net";
@@ -23,29 +24,40 @@ export interface GcsTestServer {
   endpoint: string;
 }
 
+export interface AzureTestServer {
+  /** Azurite's blob endpoint without the account, e.g. http://127.0.0.1:10000 (bucketfs --endpoint). */
+  endpoint: string;
+  account: string;
+  /** Azurite's well-known development key (public; it protects nothing). */
+  key: string;
+}
+
 declare module "vitest" {
   export interface ProvidedContext {
     s3: S3TestServer;
     gcs: GcsTestServer;
+    azure: AzureTestServer;
   }
 }
 
 const script = resolve(import.meta.dirname, "../../scripts/s3-server.sh");
 const gcsScript = resolve(import.meta.dirname, "../../scripts/gcs-emulator.sh");
+const azuriteScript = resolve(import.meta.dirname, "../../scripts/azurite.sh");
 
 export default async function setup(project: TestProject): Promise<() => void> {
-  const stopGcs = await startGcs(project);
-  let stopS3: (() => void) | undefined;
+  const stops: Array<(() => void) | undefined> = [];
+  const stopAll = (): void => {
+    for (const stop of stops.reverse()) stop?.();
+  };
   try {
-    stopS3 = startS3(project);
+    stops.push(await startGcs(project));
+    stops.push(await startAzurite(project));
+    stops.push(startS3(project));
   } catch (err) {
-    stopGcs?.();
+    stopAll();
     throw err;
   }
-  return () => {
-    stopS3?.();
-    stopGcs?.();
-  };
+  return stopAll;
 }
 
 /** A free loopback port, so parallel runs on one machine do not collide on a fixed one. */
@@ -71,6 +83,27 @@ async function startGcs(project: TestProject): Promise<(() => void) | undefined>
   const output = execFileSync("bash", [gcsScript, "start", port, stateDir], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
   project.provide("gcs", { endpoint: /STORAGE_EMULATOR_HOST=(\S+)/.exec(output)![1] });
   return () => execFileSync("bash", [gcsScript, "stop", stateDir, "--purge"], { stdio: "inherit" });
+}
+
+/** Azurite (scripts/azurite.sh) unless AZURITE_BLOB_ENDPOINT is set or BUCKETFS_TEST_BACKENDS leaves "azure" out. */
+async function startAzurite(project: TestProject): Promise<(() => void) | undefined> {
+  const backends = process.env.BUCKETFS_TEST_BACKENDS?.split(",").map((b) => b.trim());
+  if (backends && !backends.includes("azure")) return undefined;
+  if (process.env.AZURITE_BLOB_ENDPOINT) {
+    project.provide("azure", azureFromEnv(process.env));
+    return undefined;
+  }
+  const stateDir = mkdtempSync(join(tmpdir(), "bucketfs-azurite-"));
+  const port = process.env.AZURITE_PORT ?? String(await freePort());
+  const output = execFileSync("bash", [azuriteScript, "start", port, stateDir], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+  const env: Record<string, string> = {};
+  for (const match of output.matchAll(/^(AZURITE_[A-Z_]+)=(\S+)$/gm)) env[match[1]] = match[2];
+  project.provide("azure", azureFromEnv(env));
+  return () => execFileSync("bash", [azuriteScript, "stop", stateDir, "--purge"], { stdio: "inherit" });
+}
+
+function azureFromEnv(env: Record<string, string | undefined>): AzureTestServer {
+  return { endpoint: env.AZURITE_BLOB_ENDPOINT!, account: env.AZURITE_ACCOUNT ?? "devstoreaccount1", key: env.AZURITE_KEY! };
 }
 
 function startS3(project: TestProject): (() => void) | undefined {

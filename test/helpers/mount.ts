@@ -15,6 +15,7 @@ import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { bucketfsEnv, s3Server } from "./s3.js";
 import { gcsServer } from "./gcs.js";
+import { azureServer } from "./azure.js";
 
 const run = promisify(execFile);
 export const BIN = process.env.BUCKETFS_TEST_BIN || resolve(import.meta.dirname, "../../bin/bucketfs.js");
@@ -94,7 +95,7 @@ export class TestMount {
   ) {}
 
   /**
-   * Mounts `s3://bucket[/prefix]` (or `gs://…` from the GCS emulator) from the test server in the
+   * Mounts `s3://bucket[/prefix]` (or `gs://…` from the GCS emulator, `az://…` from Azurite) from the test server in the
    * background. Without `--cache-dir` in `extraArgs` the mount gets a fresh one, removed by stop().
    */
   static async start(source: string, extraArgs: string[] = [], env?: NodeJS.ProcessEnv): Promise<TestMount> {
@@ -102,7 +103,10 @@ export class TestMount {
     const ownsCacheDir = given < 0;
     const dir = tempDir("mnt");
     const cacheDir = ownsCacheDir ? tempDir("cache") : extraArgs[given + 1];
-    const endpoint = source.startsWith("gs://") ? gcsServer().endpoint : s3Server().endpoint;
+    const azure = source.startsWith("az://");
+    const endpoint = source.startsWith("gs://") ? gcsServer().endpoint : azure ? azureServer().endpoint : s3Server().endpoint;
+    // Azurite's development key, unless the test chose the credentials itself.
+    if (azure && env === undefined) env = { ...bucketfsEnv(), AZURE_STORAGE_KEY: azureServer().key };
     const result = await bucketfs(["mount", source, dir, "--endpoint", endpoint, ...(ownsCacheDir ? ["--cache-dir", cacheDir] : []), ...extraArgs], env);
     if (result.code !== 0) {
       rmdirQuietly(dir);
