@@ -15,7 +15,8 @@
  *   uploads instead. copy = Copy Blob (server-side, any size in one account); a "copy onto itself
  *   with new metadata" (chmod, chown, touch) is Set Blob Metadata: no data is rewritten.
  * - abortMultipart sends nothing: Azure has no call to drop uncommitted blocks; it discards them
- *   itself after a week, and they are never visible as data.
+ *   itself after a week, and they are never visible as data. This store refuses to complete an
+ *   upload it aborted.
  *
  * What a server sends is not trusted: a ranged read keeps at most the bytes asked for (a longer
  * body is an error), and a listing token that does not advance is an error, not an endless loop.
@@ -43,7 +44,11 @@ export async function openAzureStore(config: AzureStoreConfig): Promise<AzureSto
   return new AzureStore(config, await createAzureClient(config));
 }
 
+/** Aborted upload ids remembered per store (see abortMultipart). */
+const ABORTED_REMEMBERED = 4096;
+
 export class AzureStore implements ObjectStore {
+  private readonly aborted = new Set<string>();
   readonly description: string;
   private readonly container: ContainerClient;
   /** Lets the native cache filler send ranged reads (account-key mounts; see azure-range-signer.ts). */
@@ -182,6 +187,7 @@ export class AzureStore implements ObjectStore {
 
   async completeMultipart(req: CompleteMultipartRequest): Promise<{ etag: string }> {
     const upload = decodeUploadId(req.uploadId, req.key);
+    if (this.aborted.has(req.uploadId)) throw new StoreError("NotFound", `upload ${req.uploadId} of ${req.key} was aborted`, req.key);
     const ids = [...req.parts].sort((a, b) => a.partNumber - b.partNumber).map((p) => blockId(upload, p.partNumber));
     const out = await this.call("Put Block List", req.key, () => this.blockBlob(req.key).commitBlockList(ids, {
       metadata: upload.metadata ?? {}, blobHTTPHeaders: { blobContentType: upload.contentType ?? "application/octet-stream" }, abortSignal: req.signal,
@@ -191,6 +197,10 @@ export class AzureStore implements ObjectStore {
 
   async abortMultipart(req: AbortMultipartRequest): Promise<void> {
     decodeUploadId(req.uploadId, req.key); // a foreign id is still an error
+    // Azure cannot drop the staged blocks, so the abort is remembered here: a late completion
+    // (an upload racing its cancellation) must not commit them. Bounded: oldest forgotten first.
+    this.aborted.add(req.uploadId);
+    if (this.aborted.size > ABORTED_REMEMBERED) this.aborted.delete(this.aborted.values().next().value!);
   }
 
   /** A read-only SAS URL for `key`, valid `expiresSeconds` (`bucketfs sign`, `user.bucketfs.url`). */
