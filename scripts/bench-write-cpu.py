@@ -101,6 +101,9 @@ def unmount(mnt, pid):
 
 def main():
     src, bucket, *configs = sys.argv[1:]
+    # A fresh machine has no s3fs: install it from apt, as bench-dataplane.py does.
+    if any(c.split("=", 1)[1] == "s3fs" for c in configs) and not shutil.which("s3fs"):
+        run(["apt-get", "install", "-y", "-q", "s3fs"], env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
     size = os.path.getsize(src)
     gib = size / (1 << 30)
     work = tempfile.mkdtemp(prefix="bench-write-cpu-")
