@@ -29,7 +29,7 @@ import type { DirtyMeasure } from "../write/dirty-budget.js";
 import { FsError } from "./errors.js";
 import type { FsContext } from "./context.js";
 import type { FileStat } from "./types.js";
-import { withAttributes } from "./metadata.js";
+import { withAttributes } from "../store/s3fs-metadata.js";
 
 export class FileSync {
   /** Whole-file uploads running now (for --max-dirty: they will free staged data). */

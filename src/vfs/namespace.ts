@@ -25,7 +25,8 @@ import { isStoreError } from "../store/errors.js";
 import type { ListedObject, ObjectInfo, ObjectStore } from "../store/object-store.js";
 import { FsError, notFound } from "./errors.js";
 import type { KnownAttributes } from "./known-attributes.js";
-import { decodeAttributes, kindFromMode, typeBits } from "./metadata.js";
+import { decodeAttributes } from "../store/s3fs-metadata.js";
+import { kindFromMode, typeBits } from "./file-kind.js";
 import { NAME_MAX, invalidNameReason, joinPath, parentOf, type KeyMapper } from "./paths.js";
 import { S_IFDIR, S_IFMT, type DirEntry, type FileStat } from "./types.js";
 
