@@ -44,9 +44,9 @@ export function dirtyFileStatus(fs: MountedFilesystem, progress: UploadProgress)
   return {
     uploads: (): UploadState[] => fs.unsavedFiles().map((file) => {
       const sent = progress.sentBytes(file.key);
-      const state = sent !== undefined ? "uploading" : file.lastError !== undefined ? "failed" : "pending";
-      const error = state === "failed" && file.lastError instanceof Error ? file.lastError.message : undefined;
-      return { path: file.path, state, sizeBytes: file.size, sentBytes: sent, error, stagingFile: file.staging.path };
+      const state = sent !== undefined ? "uploading" : file.failed ? "failed" : "pending";
+      const error = state === "failed" ? file.lastError : undefined;
+      return { path: file.path, state, sizeBytes: file.size, sentBytes: sent, error, stagingFile: file.stagingPath };
     }),
   };
 }

@@ -8,9 +8,8 @@ import { LRUCache } from "lru-cache";
 import { DEFAULT_PREFETCHER_CONFIG, Prefetcher, type PrefetcherConfig } from "../read/prefetcher.js";
 import type { ObjectVersion, RangeReader } from "../read/range-reader.js";
 import { FsError, badHandle } from "../vfs/errors.js";
-import type { MountedFilesystem, TreeApi, XattrProvider } from "../vfs/mounted.js";
+import type { MountedFilesystem, TreeApi, UnsavedFile, XattrProvider } from "../vfs/mounted.js";
 import { isWriteFlags, S_IFDIR, S_IFREG, type DirEntry, type FileStat, type FsStatfs } from "../vfs/types.js";
-import type { DirtyFile } from "../write/dirty-file.js";
 import { attributesOf, XATTR_PREFIX } from "./attributes.js";
 import type { IdcNode, IdcTree } from "./idc-tree.js";
 
@@ -121,7 +120,7 @@ export class IdcFilesystem implements MountedFilesystem {
     return { blockSize, blocks: Math.min(blocks, 2 ** 32 - 1), blocksFree: 0, files: Math.min(files, 2 ** 32 - 1), filesFree: 0, nameMax: 255 };
   }
 
-  unsavedFiles(): DirtyFile[] {
+  unsavedFiles(): UnsavedFile[] {
     return [];
   }
 

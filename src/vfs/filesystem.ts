@@ -6,14 +6,14 @@
 import { FillAhead, fillAheadConfig } from "../read/fill-ahead.js";
 import { Prefetcher } from "../read/prefetcher.js";
 import type { ObjectVersion } from "../read/range-reader.js";
-import type { DirtyFile } from "../write/dirty-file.js";
-import { journalUploadStatus } from "../write/journal-status.js";
 import { DirtyBudget } from "../write/dirty-budget.js";
+import type { RecoveryResult } from "../write/recovery.js";
+import type { UnsavedFile } from "../write/unsaved-file.js";
+import { WriteBack } from "../write/write-back.js";
 import type { UploadStatusProvider } from "../metrics/status.js";
 import { currentCaller } from "./caller.js";
-import { FsError } from "./errors.js";
+import { FsError, fromWriteError } from "./errors.js";
 import type { FsContext } from "./context.js";
-import { FileSync } from "./file-sync.js";
 import { Namespace } from "./namespace.js";
 import { ownerOfNew } from "./ownership.js";
 import { baseName, parentOf } from "./paths.js";
@@ -22,16 +22,20 @@ import { O_APPEND, O_TRUNC, S_IFMT, S_IFREG, isWriteFlags, type DirEntry, type F
 
 const FALLOC_FL_KEEP_SIZE = 1;
 
+const rethrowAsFsError = (err: unknown): never => {
+  throw fromWriteError(err);
+};
+
 export class Filesystem {
   readonly tree: TreeOperations;
-  private readonly sync: FileSync;
+  private readonly writes: WriteBack;
 
   private readonly budget: DirtyBudget;
 
-  constructor(private readonly ctx: FsContext, sync: FileSync, maxDirtyBytes = Number.POSITIVE_INFINITY) {
-    this.sync = sync;
-    this.tree = new TreeOperations(ctx, sync);
-    this.budget = new DirtyBudget(maxDirtyBytes, () => sync.dirtyMeasure());
+  constructor(private readonly ctx: FsContext, maxDirtyBytes = Number.POSITIVE_INFINITY) {
+    this.writes = ctx.writes;
+    this.tree = new TreeOperations(ctx);
+    this.budget = new DirtyBudget(maxDirtyBytes, () => this.writes.dirtyMeasure());
   }
 
   get namespace(): Namespace {
@@ -54,8 +58,8 @@ export class Filesystem {
     if (stat.kind === "dir") throw new FsError("EISDIR", `is a directory: ${path}`);
     if (isWriteFlags(flags)) {
       this.assertWritable();
-      const file = await this.sync.openForWrite(path, stat, (flags & O_TRUNC) !== 0);
-      file.openCount++;
+      const file = await this.writes.openForWrite(path, stat, (flags & O_TRUNC) !== 0);
+      file.retain();
       return this.ctx.openFiles.add({ kind: "write", path, flags, file });
     }
     const version = { key: this.ctx.namespace.mapper.fileKey(path), etag: stat.etag ?? "", size: stat.size };
@@ -69,8 +73,8 @@ export class Filesystem {
     this.assertWritable();
     if (Buffer.byteLength(baseName(path)) > 255) throw new FsError("ENAMETOOLONG", `name too long: ${path}`);
     const parent = await this.ctx.namespace.lookupDir(parentOf(path));
-    const file = await this.sync.create(path, S_IFREG | (mode & ~S_IFMT), ownerOfNew(caller, parent, this.ctx.namespace.defaultAttributes()));
-    file.openCount++;
+    const file = await this.writes.create(path, S_IFREG | (mode & ~S_IFMT), ownerOfNew(caller, parent, this.ctx.namespace.defaultAttributes()));
+    file.retain();
     // The new file shows through the local overlay until its upload remembers it.
     this.ctx.namespace.forgetStat(path);
     return this.ctx.openFiles.add({ kind: "write", path, flags, file });
@@ -78,7 +82,7 @@ export class Filesystem {
 
   async read(fh: number, offset: number, length: number): Promise<Buffer> {
     const handle = this.ctx.openFiles.get(fh);
-    const local = this.ctx.openFiles.dirtyAt(handle.path);
+    const local = this.writes.at(handle.path);
     if (local) return local.read(offset, length);
     if (handle.kind === "write") return handle.file.read(offset, length);
     return handle.prefetcher.read(offset, length);
@@ -95,7 +99,7 @@ export class Filesystem {
     } catch {
       return undefined;
     }
-    if (handle.kind !== "read" || this.ctx.openFiles.dirtyAt(handle.path)) return undefined;
+    if (handle.kind !== "read" || this.writes.at(handle.path)) return undefined;
     return handle.version;
   }
 
@@ -107,7 +111,7 @@ export class Filesystem {
   async prepareCached(fh: number, offset: number, length: number): Promise<boolean> {
     const handle = this.ctx.openFiles.get(fh);
     // Without an ETag nothing is cached (a version could not be pinned): JavaScript reads it.
-    if (handle.kind !== "read" || !handle.fillAhead || !handle.version.etag || this.ctx.openFiles.dirtyAt(handle.path)) return false;
+    if (handle.kind !== "read" || !handle.fillAhead || !handle.version.etag || this.writes.at(handle.path)) return false;
     await handle.fillAhead.ensure(offset, length);
     return true;
   }
@@ -136,14 +140,14 @@ export class Filesystem {
     await this.budget.admit();
     const position = (handle.flags & O_APPEND) !== 0 ? handle.file.size : offset;
     return handle.file.write(data, position).catch((err: unknown) => {
-      throw FileSync.writeError(err);
+      throw fromWriteError(WriteBack.writeError(err));
     });
   }
 
   /** Called on every close(2) of a descriptor: uploads changes so close can report failures. */
   async flush(fh: number): Promise<void> {
     const handle = this.ctx.openFiles.get(fh);
-    if (handle.kind === "write") await this.sync.sync(handle.file);
+    if (handle.kind === "write") await this.writes.sync(handle.file).catch(rethrowAsFsError);
   }
 
   async fsync(fh: number): Promise<void> {
@@ -156,13 +160,7 @@ export class Filesystem {
       handle.prefetcher.close();
       return;
     }
-    const file = handle.file;
-    file.openCount--;
-    if (file.openCount === 0 && file.dirty && !file.unlinked) {
-      // Normally flush already uploaded; this catches writes after the last flush (e.g. mmap).
-      await this.sync.sync(file).catch(() => undefined);
-    }
-    await this.sync.releaseIfIdle(file);
+    await this.writes.closed(handle.file);
   }
 
   async ftruncate(fh: number, size: number): Promise<void> {
@@ -187,14 +185,14 @@ export class Filesystem {
     this.assertWritable();
     const stat = await this.ctx.namespace.lookup(path);
     if (stat.kind === "dir") throw new FsError("EISDIR", `is a directory: ${path}`);
-    const file = await this.sync.openForWrite(path, stat, size === 0);
-    file.openCount++;
+    const file = await this.writes.openForWrite(path, stat, size === 0);
+    file.retain();
     try {
       if (file.size !== size) await file.truncate(size);
-      if (file.openCount === 1) await this.sync.sync(file);
+      if (file.openCount === 1) await this.writes.sync(file).catch(rethrowAsFsError);
     } finally {
-      file.openCount--;
-      await this.sync.releaseIfIdle(file);
+      file.releaseHandle();
+      await this.writes.releaseIfIdle(file);
     }
   }
 
@@ -205,28 +203,24 @@ export class Filesystem {
     return { blockSize: 1024 * 1024, blocks, blocksFree: blocks, files: 2 ** 31, filesFree: 2 ** 31, nameMax: 255 };
   }
 
-  /** Files whose changes are not in the bucket yet (status, metrics); `lastError` marks failed uploads. */
-  unsavedFiles(): DirtyFile[] {
-    return this.ctx.openFiles.allDirty().filter((f) => f.dirty && !f.unlinked);
+  /** Files whose changes are not in the bucket yet (status, metrics), as plain records. */
+  unsavedFiles(): UnsavedFile[] {
+    return this.writes.unsaved();
   }
 
   /** Pending and failed uploads for `bucketfs status`, from the upload journal. */
   uploadStatus(sentBytes: (key: string) => number | undefined = () => undefined): UploadStatusProvider {
-    return journalUploadStatus(this.ctx.journal, () => this.unsavedFiles(), sentBytes);
+    return this.writes.uploadStatus(sentBytes);
   }
 
-  /** Finishes the uploads a previous run left in the upload journal (see FileSync.recover). */
-  recoverUploads(): ReturnType<FileSync["recover"]> {
-    return this.sync.recover();
+  /** Finishes the uploads a previous run left in the upload journal (see write/recovery.ts). */
+  recoverUploads(): Promise<RecoveryResult> {
+    return this.writes.recover();
   }
 
   /** Uploads every file with unsaved changes (unmount, SIGTERM). Returns the paths that failed. */
-  async flushAll(): Promise<string[]> {
-    const failed: string[] = [];
-    for (const file of this.ctx.openFiles.allDirty()) {
-      await this.sync.sync(file).catch(() => failed.push(file.path));
-    }
-    return failed;
+  flushAll(): Promise<string[]> {
+    return this.writes.flushAll();
   }
 
   /**
@@ -234,9 +228,8 @@ export class Filesystem {
    * forgotten), the journal too; a new filesystem on the same disk then recovers them. For tests
    * of recovery; a daemon that dies leaves this to the kernel.
    */
-  async abandon(): Promise<void> {
-    await Promise.all(this.ctx.openFiles.allDirty().map((file) => file.staging.handle.close().catch(() => undefined)));
-    this.ctx.journal.close();
+  abandon(): Promise<void> {
+    return this.writes.abandon();
   }
 
   private assertWritable(): void {
