@@ -134,6 +134,8 @@ export class DirtyFile {
   get conflictKey(): string | undefined { return this._conflictKey; }
   get sparse(): SparseContent | undefined { return this._sparse; }
   get state(): DirtyState { return this._state; }
+  /** True while the file is written front to back from empty (see allowStreaming). */
+  get frontToBack(): boolean { return this.sequential !== undefined; }
   /** False once the base version is unknown (see forgetBaseVersion). */
   get checksConflicts(): boolean { return this.conflictCheck; }
   /** True while parts of a streaming upload are in flight (they will free staged data). */
