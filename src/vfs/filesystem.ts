@@ -9,7 +9,7 @@ import type { ObjectVersion } from "../read/range-reader.js";
 import { DirtyBudget } from "../write/dirty-budget.js";
 import type { RecoveryResult } from "../write/recovery.js";
 import type { UnsavedFile } from "../write/unsaved-file.js";
-import { WriteBack } from "../write/write-back.js";
+import { writeErrorOf, type LocalWrites } from "../write/write-back.js";
 import type { UploadStatusProvider } from "../metrics/status.js";
 import { currentCaller } from "./caller.js";
 import { FsError, fromWriteError } from "./errors.js";
@@ -28,7 +28,7 @@ const rethrowAsFsError = (err: unknown): never => {
 
 export class Filesystem {
   readonly tree: TreeOperations;
-  private readonly writes: WriteBack;
+  private readonly writes: LocalWrites;
 
   private readonly budget: DirtyBudget;
 
@@ -140,7 +140,7 @@ export class Filesystem {
     await this.budget.admit();
     const position = (handle.flags & O_APPEND) !== 0 ? handle.file.size : offset;
     return handle.file.write(data, position).catch((err: unknown) => {
-      throw fromWriteError(WriteBack.writeError(err));
+      throw fromWriteError(writeErrorOf(err));
     });
   }
 

@@ -341,11 +341,18 @@ export class WriteBack {
     }
   }
 
-  /** Turns a full staging disk into ENOSPC for the writer (the only error a write can give). */
-  static writeError(err: unknown): unknown {
-    return err instanceof StagingFullError ? new WriteError("ENOSPC", err.message, { cause: err }) : err;
-  }
 }
+
+/** Turns a full staging disk into ENOSPC for the writer (the only error a write can give). */
+export function writeErrorOf(err: unknown): unknown {
+  return err instanceof StagingFullError ? new WriteError("ENOSPC", err.message, { cause: err }) : err;
+}
+
+/** What the filesystem (src/vfs) calls: the write-back's whole surface towards it. */
+export type LocalWrites = Pick<WriteBack,
+  | "at" | "under" | "moved" | "localVersion" | "localVersions" | "openForWrite" | "create" | "materialize" | "sync"
+  | "closed" | "releaseIfIdle" | "unlinked" | "changeAttributes" | "attributesRewritten" | "unsaved" | "uploadStatus"
+  | "dirtyMeasure" | "recover" | "flushAll" | "abandon">;
 
 function versionOf(file: DirtyFile): LocalVersion {
   return { path: file.path, key: file.key, size: file.size, mtimeMs: file.mtimeMs, etag: file.baseEtag ?? "", metadata: file.metadata };
