@@ -92,12 +92,12 @@ export class WriteBack {
     return [...this.files.values()];
   }
 
-  /** Registers a file at its path (recovery adopts files through here). */
-  show(file: DirtyFile): void {
+  /** Registers a file at its path. */
+  private show(file: DirtyFile): void {
     this.files.set(file.path, file);
   }
 
-  hide(file: DirtyFile): void {
+  private hide(file: DirtyFile): void {
     if (this.files.get(file.path) === file) this.files.delete(file.path);
   }
 
