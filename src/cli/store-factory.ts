@@ -1,5 +1,5 @@
 /** Builds the ObjectStore for a mount source. */
-import type { MountConfig } from "../config/schema.js";
+import type { IdcConfig, MountConfig, StoreConfig } from "../config/schema.js";
 import type { Source } from "../config/source.js";
 import type { ObjectStore } from "../store/object-store.js";
 import { MemoryStore } from "../store/memory/memory-store.js";
@@ -45,7 +45,7 @@ export async function createStore(source: Source, config: MountConfig): Promise<
 }
 
 /** IDC's public buckets, unsigned: AWS (default), Google's mirror (--idc-source gcs), or --endpoint. */
-export function createIdcStore(config: MountConfig): IdcStore {
+export function createIdcStore(config: Pick<IdcConfig, "idcSource"> & Pick<StoreConfig, "endpoint">): IdcStore {
   const source = parseIdcSource(config.idcSource);
   const endpoint = config.endpoint ?? (source === "gcs" ? GCS_XML_ENDPOINT : undefined);
   const store = (awsBucket: string): S3Store => new S3Store({
