@@ -6,9 +6,8 @@
 import { fileURLToPath } from "node:url";
 import { resolveMountOptions } from "../config/load.js";
 import { parseSource } from "../config/source.js";
-import { unmountPath } from "../fuse/binding.js";
 import { setDaemonTitle, startInBackground } from "./background.js";
-import { runDaemon, type DaemonRequest } from "./daemon.js";
+import type { DaemonRequest } from "./daemon.js";
 import { daemonAlive } from "./mount-health.js";
 import { isMountpoint, processAlive, readMountRecord, removeMountRecord, takeExitReport, UploadsFailedError } from "./mount-table.js";
 import { realpathOr } from "./paths.js";
@@ -22,6 +21,8 @@ export async function mount(source: string, mountpoint: string, flags: Record<st
   const req: DaemonRequest = { source: parseSource(source), mountpoint: realpathOr(mountpoint), config, fuseOptions };
   if (config.foreground) {
     setDaemonTitle(req);
+    // The daemon (FUSE, stores, caches) is loaded only here: in background mode its own process loads it.
+    const { runDaemon } = await import("./daemon.js");
     await runDaemon(req, (error) => { if (!error) console.error(`bucketfs: ${req.source.url} mounted on ${req.mountpoint}`); });
     return;
   }
@@ -30,6 +31,7 @@ export async function mount(source: string, mountpoint: string, flags: Record<st
 }
 
 export async function unmount(mountpoint: string, opts: { lazy?: boolean }): Promise<void> {
+  const { unmountPath } = await import("../fuse/binding.js");
   const path = realpathOr(mountpoint);
   const record = readMountRecord(path);
   if (record && daemonAlive(record.pid)) {

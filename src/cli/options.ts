@@ -4,14 +4,15 @@
  * building the program must stay cheap (`bucketfs --version`).
  */
 import { Option, type Command } from "commander";
-import { COMMAND_OPTIONS, MOUNT_OPTIONS, type CommandOptionKey, type MountOptionKey, type OptionSpec } from "../config/options.js";
+import { COMMAND_OPTIONS, MOUNT_OPTIONS, type CommandOptionKey, type MountOptionKey, type OptionSpec, placeholderOf } from "../config/options.js";
 
 /** A command's own wording of an option's help, where the mount's would mislead. */
 export type HelpOverrides = Partial<Record<MountOptionKey, string>>;
 
-/** The flag of a table entry as commander spells it, e.g. `-f, --foreground` or `--part-size <value>`. */
+/** The flag of a table entry as commander spells it, e.g. `-f, --foreground` or `--part-size <SIZE>`. */
 export function flagOf(spec: OptionSpec): string {
-  return `${spec.short ? `-${spec.short}, ` : ""}--${spec.name}${spec.type === "boolean" ? "" : " <value>"}`;
+  const value = placeholderOf(spec);
+  return `${spec.short ? `-${spec.short}, ` : ""}--${spec.name}${value ? ` <${value}>` : ""}`;
 }
 
 /**

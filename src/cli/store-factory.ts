@@ -4,7 +4,9 @@ import type { Source } from "../config/source.js";
 import type { ObjectStore } from "../store/object-store.js";
 import { MemoryStore } from "../store/memory/memory-store.js";
 import { S3Store } from "../store/s3/s3-store.js";
-import { bucketFor, GCS_XML_ENDPOINT, IdcStore, parseIdcSource } from "../idc/index.js";
+// Not ../idc/index.js: that barrel pulls in the index reader, which an S3 mount does not need.
+import { bucketFor, GCS_XML_ENDPOINT, parseIdcSource } from "../idc/buckets.js";
+import { IdcStore } from "../idc/idc-store.js";
 
 /**
  * The GCS client is loaded only for gs:// mounts, and the Azure client only for az:// mounts: each
