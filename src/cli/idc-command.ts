@@ -7,8 +7,6 @@
  */
 import { createReadStream, readdirSync, realpathSync, statSync, statfsSync } from "node:fs";
 import { join, relative } from "node:path";
-import cliProgress from "cli-progress";
-import { resolveOptions } from "../config/load.js";
 import type { MountConfig } from "../config/schema.js";
 import {
   IdcIndexDb, IdcTree, SeriesListings, attributesOf, downloadIndex, listingsPath, listOption, loadedVersions, openIdc, resolveIndex,
@@ -41,7 +39,12 @@ export async function openIdcForMount(config: MountConfig, store: ObjectStore, c
 const IDC_KEYS = ["idcIndex", "idcVersion", "idcIndexUrl", "cacheDir", "collections", "modality", "endpoint", "idcSource"] as const;
 type IdcFlags = Pick<MountConfig, (typeof IDC_KEYS)[number]>;
 
-function idcFlags(flags: Record<string, unknown>): IdcFlags {
+/**
+ * The option checks (zod) and the progress bar are loaded by the commands that use them: an idc
+ * mount's daemon imports this file for openIdcForMount only.
+ */
+async function idcFlags(flags: Record<string, unknown>): Promise<IdcFlags> {
+  const { resolveOptions } = await import("../config/load.js");
   return resolveOptions(IDC_KEYS, flags);
 }
 
@@ -60,7 +63,7 @@ function printTable(rows: string[][]): void {
 }
 
 export async function collections(given: Record<string, unknown>): Promise<void> {
-  const flags = idcFlags(given);
+  const flags = await idcFlags(given);
   const { db } = await indexFor(flags);
   const rows = db.collections().map((c) => [c.collection_id, String(c.patients), String(c.series), formatSize(c.size_mb * 1e6)]);
   printTable([["COLLECTION", "PATIENTS", "SERIES", "SIZE"], ...rows]);
@@ -68,7 +71,7 @@ export async function collections(given: Record<string, unknown>): Promise<void>
 }
 
 export async function indexUpdate(given: Record<string, unknown>): Promise<void> {
-  const flags = idcFlags(given);
+  const flags = await idcFlags(given);
   const resolved = await downloadIndex({
     cacheDir: flags.cacheDir ?? defaultCacheDir(), version: flags.idcVersion, baseUrl: flags.idcIndexUrl,
     onProgress: (message) => console.error(`bucketfs: ${message}`),
@@ -77,7 +80,7 @@ export async function indexUpdate(given: Record<string, unknown>): Promise<void>
 }
 
 export async function indexInfo(given: Record<string, unknown>): Promise<void> {
-  const flags = idcFlags(given);
+  const flags = await idcFlags(given);
   const { resolved, db } = await indexFor(flags);
   const meta = db.meta();
   console.log(`version:     ${resolved.version}\nrows:        ${meta.rows}\nloaded at:   ${meta.loaded_at}`);
@@ -103,7 +106,7 @@ function treePath(path: string): string {
 }
 
 export async function info(path: string, given: Record<string, unknown>): Promise<void> {
-  const flags = idcFlags(given);
+  const flags = await idcFlags(given);
   const { resolved, db } = await indexFor(flags);
   const cacheDir = flags.cacheDir ?? defaultCacheDir();
   const store = createIdcStore(flags);
@@ -132,6 +135,7 @@ function filesUnder(path: string): { path: string; size: number }[] {
 export async function prefetch(path: string, flags: { concurrency?: string } & Record<string, unknown>): Promise<void> {
   const files = filesUnder(path);
   const total = files.reduce((s, f) => s + f.size, 0);
+  const [{ resolveOptions }, { default: cliProgress }] = await Promise.all([import("../config/load.js"), import("cli-progress")]);
   const cacheDir = resolveOptions(["cacheDir"], flags).cacheDir ?? defaultCacheDir();
   const fsStat = statfsSync(existsDir(cacheDir));
   const free = fsStat.bavail * fsStat.bsize;
