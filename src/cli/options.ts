@@ -17,17 +17,18 @@ export function flagOf(spec: OptionSpec): string {
 
 /**
  * Adds options of the mount table. Values stay raw (strings, or true for switches): defaults and
- * environment variables are applied by config/load.ts, so --help shows them but does not set them.
+ * environment variables are applied by config/load.ts; --help shows them.
  */
 export function addMountOptions(command: Command, keys: readonly MountOptionKey[], help: HelpOverrides = {}): Command {
   for (const key of keys) {
     const spec: OptionSpec = MOUNT_OPTIONS[key];
-    const option = new Option(flagOf(spec), `${help[key] ?? spec.help}${spec.env ? ` [env ${spec.env}]` : ""}`);
+    // The default is shown in the text, not set: commander would hand it over as if it were given.
+    const shownDefault = spec.default !== undefined && spec.type !== "boolean" ? ` (default: ${String(spec.default)})` : "";
+    const option = new Option(flagOf(spec), `${help[key] ?? spec.help}${shownDefault}${spec.env ? ` [env ${spec.env}]` : ""}`);
     option.attributeName = () => key;
     // `--no-sign-request` is a switch of its own, not commander's negation of `--sign-request`
     // (which would set signRequest=false and leave noSignRequest unset).
     option.negate = false;
-    if (spec.default !== undefined && spec.type !== "boolean") option.default(undefined, String(spec.default));
     command.addOption(option);
   }
   return command;

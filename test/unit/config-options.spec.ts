@@ -71,6 +71,12 @@ describe("one option table for every command", () => {
     expect(longFlags(["unmount"])).toEqual(["--lazy"]);
   });
 
+  it("--help shows each option's default and environment variable", () => {
+    const help = command(["mount"]).helpInformation().replace(/\s+/g, " ");
+    expect(help).toContain("--part-size <SIZE> multipart upload part size; also the single-PUT threshold (default: 8M)");
+    expect(help).toContain("--region <R> region (default: us-east-1) [env AWS_REGION]");
+  });
+
   it("spells each flag of a command as the table does", () => {
     const names = new Set([...Object.values(MOUNT_OPTIONS), ...Object.values(COMMAND_OPTIONS)].map((s) => `--${s.name}`));
     for (const path of [["mount"], ["sign"], ["cache", "stats"], ["idc", "info"], ["prefetch"], ["status"]]) {
