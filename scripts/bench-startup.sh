@@ -2,9 +2,11 @@
 # bench-startup.sh — how fast the CLI starts: `bucketfs --version`, `bucketfs list`, and
 # `bucketfs mount` until the mount is ready and listed (S3 bucket on the loopback server; IDC
 # with its index already on disk), against `node -e 0` and s3fs (mount + ls) in the same run.
-# Median of RUNS (default 7) for each; ratios against `node -e 0` so figures taken under
-# different load compare. Then one counting pass (not timed) reports the modules each command
-# loads (scripts/lib/count-modules.mjs). Uses S3_ENDPOINT if set, else starts RGW on port 7620.
+# Median of RUNS (default 7) for each, wall time and CPU-seconds (CPU varies far less with the
+# machine's load); ratios against `node -e 0` in the same run so figures under different load
+# compare. Then one counting pass (not timed) reports the modules each command
+# loads (scripts/lib/count-modules.mjs). Uses S3_ENDPOINT if set, else starts RGW on port
+# BENCH_PORT (default 7620).
 #   scripts/bench-startup.sh [RUNS=7]
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -15,7 +17,7 @@ export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true
 BIN=(node "$ROOT/bin/bucketfs.js")
 
 if [[ -z ${S3_ENDPOINT:-} ]]; then
-  set -a; eval "$(bash scripts/s3-server.sh start 7620 "$WORK/s3")"; set +a
+  set -a; eval "$(bash scripts/s3-server.sh start "${BENCH_PORT:-7620}" "$WORK/s3")"; set +a
   STARTED_SERVER=1
 fi
 MNT=$WORK/mnt
@@ -41,10 +43,25 @@ PARQUET=$WORK/idc/idc_index.parquet
 printf '%s:%s\n' "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" > "$WORK/s3fs.passwd"
 chmod 600 "$WORK/s3fs.passwd"
 
-now() { date +%s.%N; }
 calc() { awk "BEGIN { printf \"%.3f\", $1 }"; }
 median() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
-timed() { local t0 t1; t0=$(now); "$@" >/dev/null; t1=$(now); calc "$t1 - $t0"; }
+TICK=$(getconf CLK_TCK)
+# CPU-seconds (user + system) a daemon has used so far, from /proc/PID/stat fields 14 and 15.
+daemon_cpu() { awk -v t="$TICK" '{ sub(/.*\) /, ""); printf "%.3f", ($12 + $13) / t }' "/proc/$1/stat"; }
+# Runs a command; sets WALL (elapsed seconds) and CPU (user + system of it and the children it waited for).
+measure() {
+  local TIMEFORMAT="%R %U %S" out
+  out=$( { time "$@" >"$WORK/out" 2>&1; } 2>&1 )
+  WALL=$(awk '{ print $1 }' <<<"$out"); CPU=$(awk '{ printf "%.3f", $2 + $3 }' <<<"$out")
+}
+# A mount: its CPU is the launching command's plus the daemon's until ready (it runs detached).
+measure_mount() {
+  measure "$@"
+  local pid; pid=$(sed -n 's/.*daemon pid \([0-9]*\).*/\1/p' "$WORK/out")
+  [[ -z $pid ]] && pid=$(pgrep -n -f "s3fs $BUCKET") || true
+  [[ -n $pid ]] && CPU=$(calc "$CPU + $(daemon_cpu "$pid")")
+  return 0
+}
 
 mount_s3() { "${BIN[@]}" mount "s3://$BUCKET" "$MNT" --endpoint "$S3_ENDPOINT" --cache-dir "$WORK/cache-s3" && ls "$MNT"; }
 mount_idc() { "${BIN[@]}" mount idc "$MNT" --endpoint "$S3_ENDPOINT" --idc-index "$PARQUET" --cache-dir "$WORK/cache-idc" && ls "$MNT"; }
@@ -58,15 +75,18 @@ unmount_s3fs() { fusermount -u "$MNT"; while mountpoint -q "$MNT"; do sleep 0.05
 mount_idc >/dev/null; unmount_bucketfs
 mount_s3 >/dev/null; unmount_bucketfs
 
-declare -a node0 version list s3 idc s3fs
+NAMES=(node0 version list s3 idc s3fs)
+declare -A wall cpu
+record() { wall[$1]+="$WALL "; cpu[$1]+="$CPU "; }
 for run in $(seq 1 "$RUNS"); do
-  node0+=("$(timed node -e 0)")
-  version+=("$(timed "${BIN[@]}" --version)")
-  list+=("$(timed "${BIN[@]}" list)")
-  s3+=("$(timed mount_s3)"); unmount_bucketfs
-  idc+=("$(timed mount_idc)"); unmount_bucketfs
-  s3fs+=("$(timed mount_s3fs)"); unmount_s3fs
-  echo "run $run: node ${node0[-1]} version ${version[-1]} list ${list[-1]} s3 ${s3[-1]} idc ${idc[-1]} s3fs ${s3fs[-1]}" >&2
+  measure node -e 0; record node0
+  measure "${BIN[@]}" --version; record version
+  measure "${BIN[@]}" list; record list
+  measure_mount mount_s3; record s3; unmount_bucketfs
+  measure_mount mount_idc; record idc; unmount_bucketfs
+  measure_mount mount_s3fs; record s3fs; unmount_s3fs
+  line="run $run:"; for n in "${NAMES[@]}"; do w=(${wall[$n]}); c=(${cpu[$n]}); line+=" $n ${w[-1]}s/${c[-1]}cpu"; done
+  echo "$line" >&2
 done
 
 # Counting pass: every module each process loads (the daemon's own file is named after its pid).
@@ -85,15 +105,20 @@ daemon_modules() {
 counted "${BIN[@]}" mount "s3://$BUCKET" "$MNT" --endpoint "$S3_ENDPOINT" --cache-dir "$WORK/cache-s3"; M_S3=$(daemon_modules)
 counted "${BIN[@]}" mount idc "$MNT" --endpoint "$S3_ENDPOINT" --idc-index "$PARQUET" --cache-dir "$WORK/cache-idc"; M_IDC=$(daemon_modules)
 
-N0=$(median "${node0[@]}")
-row() { printf '%-46s %8.3f s %8.1fx %8s\n' "$1" "$2" "$(calc "$2 / $N0")" "$3"; }
+med() { local -a v; read -ra v <<<"$1"; median "${v[@]}"; }
+N0=$(med "${wall[node0]}"); C0=$(med "${cpu[node0]}")
+row() {
+  local w c; w=$(med "${wall[$2]}"); c=$(med "${cpu[$2]}")
+  printf '%-42s %7.3f s %7.1fx %7.3f s %7.1fx %8s\n' "$1" "$w" "$(calc "$w / $N0")" "$c" "$(calc "$c / $C0")" "$3"
+}
 echo
-echo "startup, median of $RUNS ($(node --version), load $(cut -d' ' -f1-3 /proc/loadavg))"
-printf '%-46s %10s %9s %8s\n' "" "time" "÷ node" "modules"
-row "node -e 0" "$N0" "-"
-row "bucketfs --version" "$(median "${version[@]}")" "$M_VERSION"
-row "bucketfs list" "$(median "${list[@]}")" "$M_LIST"
-row "bucketfs mount s3:// + ls (until ready)" "$(median "${s3[@]}")" "$M_S3"
-row "bucketfs mount idc + ls (index on disk)" "$(median "${idc[@]}")" "$M_IDC"
-row "s3fs mount + ls" "$(median "${s3fs[@]}")" "-"
-echo "(modules: files loaded by the process; for mounts, by the daemon)"
+echo "startup, median of $RUNS ($(node --version), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg))"
+printf '%-42s %9s %8s %9s %8s %8s\n' "" "wall" "÷ node" "CPU" "÷ node" "modules"
+row "node -e 0" node0 "-"
+row "bucketfs --version" version "$M_VERSION"
+row "bucketfs list" list "$M_LIST"
+row "bucketfs mount s3:// + ls (until ready)" s3 "$M_S3"
+row "bucketfs mount idc + ls (index on disk)" idc "$M_IDC"
+row "s3fs mount + ls" s3fs "-"
+echo "(CPU: user + system of the command and, for mounts, of the daemon until ready; modules: files"
+echo " the process loads, for mounts the daemon's)"
