@@ -48,6 +48,7 @@ export class TreeOperations {
       throw new FsError("ENOTEMPTY", `directory not empty: ${path}`);
     }
     await store.delete({ key: prefix });
+    this.ctx.openFiles.pageCache.removed(path);
     namespace.forgetTree(path);
     namespace.rememberMissing(path);
   }
@@ -61,6 +62,7 @@ export class TreeOperations {
     const local = openFiles.dirtyAt(path);
     if (local) await this.sync.unlinked(local);
     await store.delete({ key: namespace.mapper.fileKey(path) });
+    openFiles.pageCache.removed(path);
     namespace.rememberMissing(path);
   }
 
