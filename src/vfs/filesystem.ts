@@ -248,7 +248,9 @@ export class Filesystem {
    * of recovery; a daemon that dies leaves this to the kernel.
    */
   async abandon(): Promise<void> {
-    await Promise.all(this.ctx.openFiles.allDirty().map((file) => file.staging.handle.close().catch(() => undefined)));
+    // Also files unlinked while open: their staging is only the dead process's to close.
+    const files = new Set([...this.ctx.openFiles.allDirty(), ...this.ctx.openFiles.openForWriting()]);
+    await Promise.all([...files].map((file) => file.staging.handle.close().catch(() => undefined)));
     this.ctx.journal.close();
   }
 

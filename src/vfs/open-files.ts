@@ -82,6 +82,11 @@ export class OpenFiles {
     return [...this.dirty.values()];
   }
 
+  /** Files open for writing, including those that lost their name (not in the dirty registry). */
+  openForWriting(): DirtyFile[] {
+    return [...new Set([...this.handles.values()].flatMap((h) => (h.kind === "write" ? [h.file] : [])))];
+  }
+
   /** Moves a path (and, for a directory, everything below it) after a rename. */
   movePath(from: string, to: string, newKey: (path: string) => string): void {
     this.pageCache.renamed(from, to);
