@@ -90,8 +90,8 @@ async function run(commands: Command[]): Promise<void> {
   let dir = false;
   let fh = await fs.create("/f", 0o644);
   await fs.flush(fh);
-  let content = Buffer.alloc(0);
-  let bucket = Buffer.alloc(0);
+  let content: Buffer = Buffer.alloc(0);
+  let bucket: Buffer = Buffer.alloc(0);
   let journaled: Buffer | undefined;
   let orphans = 0;
   /** A new empty file at /f (after the open one lost its name), saved. */
