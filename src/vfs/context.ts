@@ -2,6 +2,7 @@
 import type { Logger } from "../log/logger.js";
 import type { RangeFill } from "../read/fill-ahead.js";
 import type { RangeReader } from "../read/range-reader.js";
+import type { VersionPins } from "../read/version-pins.js";
 import type { PrefetcherConfig } from "../read/prefetcher.js";
 import type { ObjectStore } from "../store/object-store.js";
 import type { LocalWrites } from "../write/write-back.js";
@@ -22,6 +23,8 @@ export interface FsContext {
   /** Files opened for writing: staging, upload, journal, recovery (src/write). */
   writes: LocalWrites;
   reader: RangeReader;
+  /** Versions open files read, kept in the chunk cache while open (absent: no disk cache). */
+  pins?: VersionPins;
   /** Puts ranges into the disk cache without reading them (native reads); absent otherwise. */
   fill?: RangeFill;
   log: Logger;

@@ -7,6 +7,7 @@ import type { Prefetcher } from "../read/prefetcher.js";
 import type { ObjectVersion } from "../read/range-reader.js";
 import type { DirtyFile } from "../write/dirty-file.js";
 import { badHandle } from "./errors.js";
+import { PageCachePolicy, type PageCacheLease, type PageCacheMode } from "./page-cache.js";
 
 export interface ReadHandle {
   kind: "read";
@@ -16,6 +17,10 @@ export interface ReadHandle {
   prefetcher: Prefetcher;
   /** Read-ahead into the disk cache, when the native binding serves reads from it. */
   fillAhead?: FillAhead;
+  /** Whether the kernel may serve this open from its page cache (page-cache.ts). */
+  pageCache: PageCacheLease;
+  /** Ends the pin on the version's cached chunks (they may be dropped once nobody reads them). */
+  unpin?: () => void;
 }
 
 export interface WriteHandle {
@@ -23,6 +28,7 @@ export interface WriteHandle {
   path: string;
   flags: number;
   file: DirtyFile;
+  pageCache: PageCacheMode;
 }
 
 export type OpenHandle = ReadHandle | WriteHandle;
@@ -30,6 +36,8 @@ export type OpenHandle = ReadHandle | WriteHandle;
 export class OpenFiles {
   private readonly handles = new Map<number, OpenHandle>();
   private nextId = 1;
+  /** What the kernel's page cache holds per path, decided at each open. */
+  readonly pageCache = new PageCachePolicy();
 
   add(handle: OpenHandle): number {
     const id = this.nextId++;
@@ -50,8 +58,14 @@ export class OpenFiles {
     return handle;
   }
 
+  /** Files open for writing, including those that lost their name (no longer shown at a path). */
+  openForWriting(): DirtyFile[] {
+    return [...new Set([...this.handles.values()].flatMap((h) => (h.kind === "write" ? [h.file] : [])))];
+  }
+
   /** Moves the handles of a path (and, for a directory, everything below it) after a rename. */
   movePath(from: string, to: string, newKey: (path: string) => string): void {
+    this.pageCache.renamed(from, to);
     const moved = (p: string): string | undefined =>
       p === from ? to : p.startsWith(`${from}/`) ? to + p.slice(from.length) : undefined;
     for (const handle of this.handles.values()) {

@@ -56,6 +56,7 @@ export class TreeOperations {
       throw new FsError("ENOTEMPTY", `directory not empty: ${path}`);
     }
     await store.delete({ key: prefix });
+    this.ctx.openFiles.pageCache.removed(path);
     namespace.forgetTree(path);
     namespace.rememberMissing(path);
   }
@@ -67,8 +68,9 @@ export class TreeOperations {
     if (stat.kind === "dir") throw new FsError("EISDIR", `is a directory: ${path}`);
     // After its upload is cancelled or done: an upload landing after the DELETE would bring it back.
     const local = writes.at(path);
-    if (local) await writes.unlinked(local);
+    if (local) await this.forgetName(local);
     await store.delete({ key: namespace.mapper.fileKey(path) });
+    this.ctx.openFiles.pageCache.removed(path);
     namespace.rememberMissing(path);
   }
 
@@ -156,6 +158,16 @@ export class TreeOperations {
     }));
   }
 
+  /**
+   * A file loses its name (unlink, or a rename onto it). An open one stays readable, so the bytes
+   * it never changed, still read from the object about to be deleted or replaced, are fetched
+   * first (write-model regression: read after unlink failed with NotFound).
+   */
+  private async forgetName(file: DirtyFile): Promise<void> {
+    if (file.openCount > 0) await this.ctx.writes.materialize(file);
+    await this.ctx.writes.unlinked(file);
+  }
+
   private async renameFile(from: string, to: string, source: FileStat): Promise<void> {
     const { namespace, store, openFiles, writes } = this.ctx;
     const local = writes.at(from);
@@ -163,7 +175,7 @@ export class TreeOperations {
     // rename(2) unlinks the file it replaces: an open handle on it keeps its data, but its
     // close must not upload over the renamed file (and shutdown must not look for it).
     const replaced = writes.at(to);
-    if (replaced && replaced !== local) await writes.unlinked(replaced);
+    if (replaced && replaced !== local) await this.forgetName(replaced);
     const fromKey = namespace.mapper.fileKey(from);
     const toKey = namespace.mapper.fileKey(to);
     const { etag } = await copyObject(store, { sourceKey: fromKey, key: toKey, size: source.size });

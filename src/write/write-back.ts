@@ -267,6 +267,8 @@ export class WriteBack {
     file.markUnlinked();
     this.hide(file);
     this.cancels.get(file)?.abort();
+    // A stream still open for writing would never be completed now: abort it (write-model regression).
+    await file.takeStream()?.abort();
     await file.uploadsDone();
     if (file.openCount === 0) await this.discard(file);
   }
