@@ -230,6 +230,14 @@ export class Filesystem {
   }
 
   /**
+   * Unmount, after flushAll: closes the attribute table (KnownAttributes) so its last batch of
+   * rows, still waiting for the timer that writes it, reaches the disk.
+   */
+  close(): void {
+    this.ctx.namespace.close();
+  }
+
+  /**
    * What a crash leaves: every staging file is closed as it is (nothing uploaded, nothing
    * forgotten), the journal too; a new filesystem on the same disk then recovers them. For tests
    * of recovery; a daemon that dies leaves this to the kernel.

@@ -193,6 +193,11 @@ export class Namespace {
     if (this.known && path !== "/") this.known.forget(this.mapper.fileKey(path));
   }
 
+  /** Unmount: the attribute table writes its last rows and closes. */
+  close(): void {
+    this.known?.close();
+  }
+
   /** Drops only the cached stat of a path, e.g. the miss cached before a file was created. */
   forgetStat(path: string): void {
     this.cache.delete(path);
