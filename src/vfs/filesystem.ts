@@ -73,6 +73,7 @@ export class Filesystem {
     file.openCount++;
     // The new file shows through the local overlay until its upload remembers it.
     this.ctx.namespace.forgetStat(path);
+    this.ctx.namespace.touchDir(parentOf(path));
     return this.ctx.openFiles.add({ kind: "write", path, flags, file });
   }
 

@@ -78,6 +78,12 @@ export class Namespace {
   private readonly cache: LRUCache<string, CachedStat>;
   /** Bucket entries of recently listed directories (without the local overlay). */
   private readonly listings: LRUCache<string, DirEntry[]>;
+  /**
+   * Directory mtime/ctime moved by entries created, removed or renamed through this mount. A
+   * prefix has no object to keep times in (and rewriting a marker per change would cost a copy
+   * each), so they live here for the mount's lifetime and override what the bucket says.
+   */
+  private readonly dirTimes = new LRUCache<string, { mtimeMs: number; ctimeMs: number }>({ max: 100_000 });
   private readonly warnedKeys = new Set<string>();
   private readonly mountTime = Date.now();
 
@@ -102,6 +108,21 @@ export class Namespace {
   }
 
   async tryLookup(path: string): Promise<FileStat | undefined> {
+    const stat = await this.tryLookupFromStore(path);
+    return stat && this.withDirTimes(path, stat);
+  }
+
+  /** An entry was created in, removed from or renamed into/out of `dir`: its mtime and ctime move. */
+  touchDir(dir: string, now = Date.now()): void {
+    this.dirTimes.set(dir, { mtimeMs: now, ctimeMs: now });
+  }
+
+  private withDirTimes(path: string, stat: FileStat): FileStat {
+    const times = stat.kind === "dir" ? this.dirTimes.get(path) : undefined;
+    return times ? { ...stat, ...times } : stat;
+  }
+
+  private async tryLookupFromStore(path: string): Promise<FileStat | undefined> {
     if (path === "/") return this.dirStat();
     // No such name can exist: say why (ENAMETOOLONG), not that it is missing.
     if (path.split("/").some((name) => Buffer.byteLength(name) > NAME_MAX)) throw new FsError("ENAMETOOLONG", `file name too long: ${path}`);
@@ -129,7 +150,7 @@ export class Namespace {
     const listed = this.listings.get(path) ?? (await this.listFromStore(path));
     const entries = new Map<string, DirEntry>(listed.map((e) => [e.name, e]));
     for (const local of this.overlay.entriesIn(path)) entries.set(local.name, local);
-    return [...entries.values()];
+    return [...entries.values()].map((e) => (e.stat.kind === "dir" ? { name: e.name, stat: this.withDirTimes(joinPath(path, e.name), e.stat) } : e));
   }
 
   private async listFromStore(path: string): Promise<DirEntry[]> {
@@ -184,6 +205,7 @@ export class Namespace {
   /** Drops what is known of a path (and its parent's listing): the bucket may differ from it. */
   forget(path: string): void {
     this.forgetKnown(path);
+    this.dirTimes.delete(path); // a directory's times set by utimens (marker metadata) win again
     this.cache.delete(path);
     this.listings.delete(parentOf(path));
   }
@@ -226,6 +248,7 @@ export class Namespace {
   forgetTree(path: string): void {
     this.forget(path);
     const below = path === "/" ? "/" : `${path}/`;
+    for (const key of [...this.dirTimes.keys()]) if (key === path || key.startsWith(below)) this.dirTimes.delete(key);
     for (const key of [...this.cache.keys()]) if (key.startsWith(below)) this.cache.delete(key);
     for (const key of [...this.listings.keys()]) if (key === path || key.startsWith(below)) this.listings.delete(key);
   }

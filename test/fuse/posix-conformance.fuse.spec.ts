@@ -106,6 +106,18 @@ describe.each(BACKENDS.filter((b) => b.name !== "azure"))("POSIX semantics on a 
     expect(Number(stored.ctime)).toBeGreaterThan(1_700_000_000);
   });
 
+  it("moves a directory's mtime and ctime when entries are created, removed or renamed in it", async () => {
+    // Each step first sets both directories' mtime to 2001 (utimens), then changes an entry;
+    // "y" = the directory's mtime is now at least the step's start and its ctime equals it.
+    const script = `set -e; cd ${mount.path("w")}; mkdir dt dt2
+touch -d @1000000000 dt; stat -c %Y dt
+check() { for d in "$@"; do m=$(stat -c %Y $d); c=$(stat -c %Z $d); if [ $m -ge $before ] && [ $c -eq $m ]; then printf y; else printf n; fi; done; printf " "; }
+step() { touch -d @1000000000 dt dt2; before=$(date +%s); eval "$1"; shift; check "$@"; }
+step "touch dt/f" dt; step "mkdir dt/s" dt; step "ln -s f dt/l" dt; step "mkfifo dt/p" dt; step "mv dt/f dt/g" dt
+step "mv dt/g dt2/g" dt dt2; step "rm dt2/g" dt2; step "rmdir dt/s" dt; step "rm dt/l dt/p" dt; step "true" dt dt2`;
+    expect((await sh(script)).trim()).toBe("1000000000\ny y y y y yy y y y nn");
+  });
+
   it("answers rename(2) over existing entries with the POSIX errors, and O_EXCL with EEXIST", async () => {
     await sh(`cd ${mount.path("w")} && mkdir rn-d1 rn-d2 rn-e && touch rn-d2/x rn-f && mkfifo rn-p`);
     const script = `import os, errno
