@@ -120,7 +120,8 @@ step "mv dt/g dt2/g" dt dt2; step "rm dt2/g" dt2; step "rmdir dt/s" dt; step "rm
 
   it("in a sticky directory lets only the entry's owner, the directory's owner or root remove or rename an entry", async () => {
     const OTHER = "setpriv --reuid 65533 --regid 65533 --clear-groups";
-    const as = (who: string, calls: string): Promise<string> => sh(`cd ${mount.path("w/sk")} && ${who} python3 -c '
+    // The system python: another user cannot run root's pyenv shim.
+    const as = (who: string, calls: string): Promise<string> => sh(`cd ${mount.path("w/sk")} && ${who} /usr/bin/python3 -c '
 import os, errno
 def t(f, *a):
     try: f(*a); return "ok"
