@@ -146,10 +146,10 @@ describe("secrets in logs", () => {
   });
 
   it("never writes the secret, whatever field it arrives in", async () => {
-    const { mkdtempSync, openSync, readFileSync } = await import("node:fs");
+    const { openSync, readFileSync } = await import("node:fs");
     const { join } = await import("node:path");
-    const { tmpdir } = await import("node:os");
-    const file = join(mkdtempSync(join(tmpdir(), "bucketfs-log-")), "log");
+    const { testTempDir } = await import("../helpers/temp-dirs.js");
+    const file = join(testTempDir("bucketfs-log-"), "log");
     const log = createLogger({ destination: openSync(file, "w"), secrets: [SECRET] });
     log.info({ config: { secretAccessKey: SECRET }, note: SECRET, err: new Error(`bad ${SECRET}`) }, `message ${SECRET}`);
     const written = readFileSync(file, "utf8");
