@@ -17,7 +17,7 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, describe, expect, it } from "vitest";
 import { CacheIndex, type IndexRow } from "../../src/cache/cache-index.js";
-import { mountConfigSchema, type MountConfig } from "../../src/config/schema.js";
+import { mountConfig } from "../helpers/config.js";
 import { parseSource } from "../../src/config/source.js";
 import { indexProtector } from "../../src/security/at-rest.js";
 import { DataCipher, EncryptionError, loadCipher, SEAL_OVERHEAD } from "../../src/security/cipher.js";
@@ -141,7 +141,7 @@ describe("the key", () => {
     process.env.BUCKETFS_ENCRYPTION_KEY = hex;
     const umask = process.umask();
     try {
-      const config = mountConfigSchema.parse({ encryptCache: true, cacheDir: dir }) as MountConfig;
+      const config = mountConfig({ encryptCache: true, cacheDir: dir });
       const security = openMountSecurity(parseSource("s3://bkt"), config);
       expect(security.atRest).toBeDefined();
       expect(process.env.BUCKETFS_ENCRYPTION_KEY).toBeUndefined();

@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { mountConfigSchema, type MountConfig } from "../../src/config/schema.js";
+import { mountConfig } from "../helpers/config.js";
 import { parseSource } from "../../src/config/source.js";
 import { silentLogger } from "../../src/log/logger.js";
 import { AuditedFilesystem, AuditLog } from "../../src/security/audit.js";
@@ -89,7 +89,7 @@ describe("audit records", () => {
 
   it("include every presigned URL minted for `bucketfs sign` (the control socket)", async () => {
     const file = join(tmp("sign"), "audit.jsonl");
-    const config = mountConfigSchema.parse({ auditLog: file, endpoint: "http://127.0.0.1:9" }) as MountConfig;
+    const config = mountConfig({ auditLog: file, endpoint: "http://127.0.0.1:9" });
     const saved = { id: process.env.AWS_ACCESS_KEY_ID, secret: process.env.AWS_SECRET_ACCESS_KEY };
     process.env.AWS_ACCESS_KEY_ID = "AKIDEXAMPLE";
     process.env.AWS_SECRET_ACCESS_KEY = "wJalrXUtnFEMI/K7MDENG";

@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import { CacheIndex } from "../../src/cache/cache-index.js";
-import { mountConfigSchema, type MountConfig } from "../../src/config/schema.js";
+import { mountConfig } from "../helpers/config.js";
 import { parseSource } from "../../src/config/source.js";
 import { downloadIndex, IdcStore, openIdc } from "../../src/idc/index.js";
 import { openMountSecurity } from "../../src/security/index.js";
@@ -117,7 +117,7 @@ describe("files created under umask 022", () => {
 
 describe("the daemon's umask", () => {
   it("is 077 once the mount's security layer is open", () => {
-    const config = mountConfigSchema.parse({ cacheDir: tmp("umask") }) as MountConfig;
+    const config = mountConfig({ cacheDir: tmp("umask") });
     const security = openMountSecurity(parseSource("s3://bkt"), config);
     expect(process.umask().toString(8)).toBe("77");
     security.close();

@@ -62,8 +62,8 @@ async function run(commands: Command[]): Promise<void> {
   let fs: Filesystem = mountOn(faults, disk, { partSize: 1024 });
   let fh = await fs.create("/f", 0o644);
   await fs.flush(fh);
-  let content = Buffer.alloc(0);
-  let bucket = Buffer.alloc(0);
+  let content: Buffer = Buffer.alloc(0);
+  let bucket: Buffer = Buffer.alloc(0);
   let journaled: Buffer | undefined;
   let orphans = 0;
   for (const c of commands) {
