@@ -4,15 +4,13 @@
  * changes made by other clients, changes made through the mount show at once, and a fresh
  * listing answers lookups of names it lacks.
  */
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { silentLogger } from "../../src/log/logger.js";
 import { MemoryStore } from "../../src/store/memory/memory-store.js";
 import type { ObjectStore } from "../../src/store/object-store.js";
 import { createFilesystem, type Filesystem } from "../../src/vfs/index.js";
 import { writeFile } from "../helpers/memory-fs.js";
+import { scratchDir } from "../helpers/temp-dir.js";
 
 /** Counts calls per operation on any store. */
 function counted(store: ObjectStore): { store: ObjectStore; calls: Map<string, number>; total: () => number } {
@@ -46,7 +44,7 @@ async function setup(ttlMs: number, objects: number): Promise<{ fs: Filesystem; 
   for (let i = 0; i < objects; i++) await memory.put({ key: `dir/f${i}`, body: Buffer.from(`object ${i}`) });
   const { store, calls, total } = counted(memory);
   const clock = new ManualClock();
-  const fs = createFilesystem({ store, prefix: "", stagingDir: mkdtempSync(join(tmpdir(), "bfs-meta-")), log: silentLogger(), metadataTtlMs: ttlMs, clock });
+  const fs = createFilesystem({ store, prefix: "", stagingDir: scratchDir("meta"), log: silentLogger(), metadataTtlMs: ttlMs, clock });
   return { fs, memory, calls, total, clock };
 }
 

@@ -9,7 +9,7 @@ import { cruise, type ICruiseResult } from "dependency-cruiser";
 import extractDepcruiseConfig from "dependency-cruiser/config-utl/extract-depcruise-config";
 import extractTSConfig from "dependency-cruiser/config-utl/extract-ts-config";
 import { describe, expect, it } from "vitest";
-import { tempDir } from "../helpers/temp-dir.js";
+import { scratchDir } from "../helpers/temp-dir.js";
 
 const REPO = resolve(import.meta.dirname, "../..");
 
@@ -42,7 +42,7 @@ describe("the layering rules", () => {
   });
 
   it("catch a back-edge, a sibling import, DirtyFile outside write/ and a folder without a layer", async () => {
-    const root = tempDir("layering");
+    const root = scratchDir("layering");
     tree(root, {
       // Allowed: down the layers, inside a folder, and a temporary exception's exact import.
       "src/vfs/tree.ts": 'import { get } from "../store/store.js";\nimport { part } from "./part.js";\nexport const tree = [get, part];\n',

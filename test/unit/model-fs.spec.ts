@@ -16,9 +16,9 @@ import { silentLogger } from "../../src/log/logger.js";
 import { MemoryStore } from "../../src/store/memory/memory-store.js";
 import { createFilesystem, type Filesystem } from "../../src/vfs/index.js";
 import { newDisk } from "../helpers/write-disk.js";
+import { O_RDWR } from "../helpers/open-flags.js";
 
 const RUNS = Number(process.env.BUCKETFS_MODEL_RUNS ?? 50);
-const O_RDWR = 2;
 export const modelStats = { sequences: 0, steps: 0 };
 
 /** bucketfs side: the core over one MemoryStore; remount builds a fresh core over the same bucket. */

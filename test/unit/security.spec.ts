@@ -4,8 +4,7 @@
  * writes at offsets, truncates and reads must match exactly, and the file on disk must never
  * contain the plaintext.
  */
-import { mkdtempSync, readFileSync, writeFileSync, statSync, readdirSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync, statSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import fc from "fast-check";
@@ -21,8 +20,9 @@ import { createFilesystem } from "../../src/vfs/index.js";
 import { MemoryStore } from "../../src/store/memory/memory-store.js";
 import { withUrlXattr, URL_XATTR } from "../../src/security/url-xattr.js";
 import { createLogger } from "../../src/log/logger.js";
+import { scratchDir } from "../helpers/temp-dir.js";
 
-const tmp = (label: string): string => mkdtempSync(join(tmpdir(), `bucketfs-sec-${label}-`));
+const tmp = (label: string): string => scratchDir(`sec-${label}`);
 const cipher = DataCipher.fromKey(randomBytes(32));
 
 describe("DataCipher", () => {

@@ -4,17 +4,17 @@
  * checkout's CLI, since verify requires the commands to exist.
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
+import { scratchDir } from "../helpers/temp-dir.js";
 
 const UNIT = resolve(import.meta.dirname, "../../native/bucketfs@.service");
 const CLI = resolve(import.meta.dirname, "../../bin/bucketfs.js");
 const hasAnalyze = spawnSync("systemd-analyze", ["--version"]).status === 0;
 
 function verify(text: string, instance = "mnt-data"): { code: number; output: string } {
-  const dir = mkdtempSync(join(tmpdir(), "bucketfs-unit-"));
+  const dir = scratchDir("unit");
   const file = join(dir, `bucketfs@${instance}.service`);
   writeFileSync(file, text);
   const r = spawnSync("systemd-analyze", ["verify", file], { encoding: "utf8" });
