@@ -11,11 +11,10 @@
  */
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmodSync, chownSync, copyFileSync, existsSync, mkdtempSync, openSync, closeSync, ftruncateSync, readFileSync, readSync, rmSync, statSync, writeFileSync, writeSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { chmodSync, chownSync, copyFileSync, existsSync, openSync, closeSync, ftruncateSync, readFileSync, readSync, statSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { CacheIndex, type IndexRow } from "../../src/cache/cache-index.js";
 import { mountConfig } from "../helpers/config.js";
 import { parseSource } from "../../src/config/source.js";
@@ -23,19 +22,14 @@ import { indexProtector } from "../../src/security/at-rest.js";
 import { DataCipher, EncryptionError, loadCipher, SEAL_OVERHEAD } from "../../src/security/cipher.js";
 import { EncryptedFile, ENCRYPTED_BLOCK } from "../../src/security/encrypted-file.js";
 import { openMountSecurity } from "../../src/security/index.js";
+import { fileScratchDir } from "../helpers/temp-dir.js";
 
 const B = ENCRYPTED_BLOCK;
 const STORED = B + SEAL_OVERHEAD;
 const cipher = DataCipher.fromKey(randomBytes(32));
-const dirs: string[] = [];
 function tmp(label: string): string {
-  const dir = mkdtempSync(join(tmpdir(), `bucketfs-sec-rest-${label}-`));
-  dirs.push(dir);
-  return dir;
+  return fileScratchDir(`sec-rest-${label}`);
 }
-afterAll(() => {
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-});
 
 /** A staging file as staging.ts names them, holding `data`. */
 async function staged(dir: string, data: Buffer): Promise<string> {

@@ -4,10 +4,9 @@
  * audit write that fails after the operation succeeded leaves the operation a success (reported
  * to the failure hook and counted instead).
  */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { mountConfig } from "../helpers/config.js";
 import { parseSource } from "../../src/config/source.js";
 import { silentLogger } from "../../src/log/logger.js";
@@ -18,16 +17,11 @@ import { URL_XATTR, withUrlXattr } from "../../src/security/url-xattr.js";
 import { MemoryStore } from "../../src/store/memory/memory-store.js";
 import { runAs, type Caller } from "../../src/vfs/caller.js";
 import { createFilesystem } from "../../src/vfs/index.js";
+import { fileScratchDir } from "../helpers/temp-dir.js";
 
-const dirs: string[] = [];
 function tmp(label: string): string {
-  const dir = mkdtempSync(join(tmpdir(), `bucketfs-sec-audit-${label}-`));
-  dirs.push(dir);
-  return dir;
+  return fileScratchDir(`sec-audit-${label}`);
 }
-afterAll(() => {
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-});
 
 const alice: Caller = { uid: 4242, gid: 4343, pid: 31337, umask: 0o022 };
 /** What the kernel sends with RELEASE: no credentials (the closer may be long gone). */

@@ -6,10 +6,9 @@
  * cannot expose anything in it.
  */
 import { createServer, type Server } from "node:http";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { CacheIndex } from "../../src/cache/cache-index.js";
 import { mountConfig } from "../helpers/config.js";
 import { parseSource } from "../../src/config/source.js";
@@ -18,16 +17,11 @@ import { openMountSecurity } from "../../src/security/index.js";
 import { MemoryStore } from "../../src/store/memory/memory-store.js";
 import { UploadJournal } from "../../src/write/journal.js";
 import { uuidFor, writeIdcIndexParquet } from "../../scripts/make-idc-fixtures.js";
+import { fileScratchDir } from "../helpers/temp-dir.js";
 
-const dirs: string[] = [];
 function tmp(label: string): string {
-  const dir = mkdtempSync(join(tmpdir(), `bucketfs-sec-modes-${label}-`));
-  dirs.push(dir);
-  return dir;
+  return fileScratchDir(`sec-modes-${label}`);
 }
-afterAll(() => {
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-});
 
 let saved = 0;
 beforeEach(() => {
