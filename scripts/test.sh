@@ -49,8 +49,10 @@ if [[ $lint == 1 ]]; then
   (( lint_status == 0 )) || status=1
 fi
 
-npx vitest run --reporter=default --reporter=json --outputFile.json="$results/main.json" "$@" || status=$?
-statuses+=("main.json=$status")
+vitest_status=0
+npx vitest run --reporter=default --reporter=json --outputFile.json="$results/main.json" "$@" || vitest_status=$?
+statuses+=("main.json=$vitest_status")
+(( vitest_status == 0 )) || status=$vitest_status
 
 asan=${BUCKETFS_TEST_ASAN:-$(( $# == 0 ))}
 if [[ $asan == 1 ]]; then
