@@ -19,7 +19,13 @@ async function violations(root: string): Promise<string[]> {
   const { forbidden, options } = config;
   const result = await cruise(
     ["src"],
-    { ...options, ruleSet: { forbidden }, validate: true, baseDir: root, tsConfig: { fileName: join(root, "tsconfig.json") } },
+    {
+      ...options,
+      ruleSet: { forbidden },
+      validate: true,
+      baseDir: root,
+      tsConfig: { fileName: join(root, "tsconfig.json") },
+    },
     {},
     { tsConfig: extractTSConfig(join(root, "tsconfig.json")) },
   );
@@ -29,7 +35,13 @@ async function violations(root: string): Promise<string[]> {
 
 /** Writes `files` (path relative to root -> content) and a tsconfig like the real one. */
 function tree(root: string, files: Record<string, string>): void {
-  writeFileSync(join(root, "tsconfig.json"), JSON.stringify({ compilerOptions: { module: "NodeNext", moduleResolution: "NodeNext", strict: true }, include: ["src/**/*.ts"] }));
+  writeFileSync(
+    join(root, "tsconfig.json"),
+    JSON.stringify({
+      compilerOptions: { module: "NodeNext", moduleResolution: "NodeNext", strict: true },
+      include: ["src/**/*.ts"],
+    }),
+  );
   for (const [path, content] of Object.entries(files)) {
     mkdirSync(dirname(join(root, path)), { recursive: true });
     writeFileSync(join(root, path), content);
@@ -45,9 +57,11 @@ describe("the layering rules", () => {
     const root = scratchDir("layering");
     tree(root, {
       // Allowed: down the layers, inside a folder, and a temporary exception's exact import.
-      "src/vfs/tree.ts": 'import { get } from "../store/store.js";\nimport { part } from "./part.js";\nexport const tree = [get, part];\n',
+      "src/vfs/tree.ts":
+        'import { get } from "../store/store.js";\nimport { part } from "./part.js";\nexport const tree = [get, part];\n',
       "src/vfs/part.ts": "export const part = 1;\n",
-      "src/vfs/mounted.ts": 'import type { DirtyFile } from "../write/dirty-file.js";\nexport type Files = DirtyFile[];\n',
+      "src/vfs/mounted.ts":
+        'import type { DirtyFile } from "../write/dirty-file.js";\nexport type Files = DirtyFile[];\n',
       "src/write/dirty-file.ts": "export class DirtyFile {}\n",
       // A back-edge: store (low) imports vfs (high), type-only.
       "src/store/store.ts": 'import type { Files } from "../vfs/mounted.js";\nexport const get = (f?: Files) => f;\n',
