@@ -16,7 +16,6 @@ import { createFilesystem, Filesystem, type MountedFilesystem } from "../vfs/ind
 import { defaultCacheDir, readCacheDir, stagingDirFor, uploadJournalPathFor, attributesPathFor } from "./dirs.js";
 import { isMountpoint, removeMountRecord, writeExitReport, writeMountRecord } from "./mount-table.js";
 import { checkFuseDevice, checkMountpoint, checkStoreAccess } from "./preflight.js";
-import { openIdcForMount } from "./idc-command.js";
 import { createMountService, type MountService } from "./service.js";
 import { createStore } from "./store-factory.js";
 import { openMountSecurity } from "../security/index.js";
@@ -51,7 +50,8 @@ export async function runDaemon(req: DaemonRequest, ready: (error?: string) => v
       observe: (bytes: number, ms: number, ok: boolean) => service?.store.nativeGet(bytes, ms, ok),
     } : undefined;
     chain = openReadChain(req, service, log, security.atRest?.chunkCodec, nativeFill);
-    fs = req.source.scheme === "idc" ? await openIdcForMount(req.config, store, chain, log) : createFilesystem({
+    // IDC code (and the CLI commands around it) is loaded for idc mounts only.
+    fs = req.source.scheme === "idc" ? await (await import("./idc-command.js")).openIdcForMount(req.config, store, chain, log) : createFilesystem({
       store, prefix: req.source.prefix, log, readOnly: req.config.readOnly,
       stagingDir: lockStaging(stagingDirFor(req.config.cacheDir ?? defaultCacheDir(), req.source.url)),
       stagingOpener: security.atRest?.stagingOpener,

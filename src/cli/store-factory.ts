@@ -1,10 +1,12 @@
 /** Builds the ObjectStore for a mount source. */
-import type { MountConfig } from "../config/schema.js";
+import type { IdcConfig, MountConfig, StoreConfig } from "../config/schema.js";
 import type { Source } from "../config/source.js";
 import type { ObjectStore } from "../store/object-store.js";
 import { MemoryStore } from "../store/memory/memory-store.js";
 import { S3Store } from "../store/s3/s3-store.js";
-import { bucketFor, GCS_XML_ENDPOINT, IdcStore, parseIdcSource } from "../idc/index.js";
+// Not ../idc/index.js: that barrel pulls in the index reader, which an S3 mount does not need.
+import { bucketFor, GCS_XML_ENDPOINT, parseIdcSource } from "../idc/buckets.js";
+import { IdcStore } from "../idc/idc-store.js";
 
 /**
  * The GCS client is loaded only for gs:// mounts, and the Azure client only for az:// mounts: each
@@ -45,7 +47,7 @@ export async function createStore(source: Source, config: MountConfig): Promise<
 }
 
 /** IDC's public buckets, unsigned: AWS (default), Google's mirror (--idc-source gcs), or --endpoint. */
-export function createIdcStore(config: MountConfig): IdcStore {
+export function createIdcStore(config: Pick<IdcConfig, "idcSource"> & Pick<StoreConfig, "endpoint">): IdcStore {
   const source = parseIdcSource(config.idcSource);
   const endpoint = config.endpoint ?? (source === "gcs" ? GCS_XML_ENDPOINT : undefined);
   const store = (awsBucket: string): S3Store => new S3Store({
