@@ -12,7 +12,8 @@ export default defineConfig({
     pool: "forks",
     // A FileHandle closed by the garbage collector fails its spec (test/helpers/fail-on-leaks.ts).
     poolOptions: { forks: { execArgv: ["--expose-gc"] } },
-    setupFiles: ["test/helpers/fail-on-leaks.ts"],
+    // Temporary directories of in-process specs go after each test and file (test/helpers/temp-dirs.ts).
+    setupFiles: ["test/helpers/fail-on-leaks.ts", "test/helpers/temp-dir-cleanup.ts"],
     // FUSE suites share the machine's two cores with the server: run files one at a time.
     fileParallelism: false,
     reporters: ["default"],

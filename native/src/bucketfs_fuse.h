@@ -61,11 +61,19 @@ typedef struct bfs_request {
   /* results */
   int result;
   uint64_t out_fh;
+  int out_cache; /* open/create: BFS_CACHE_* */
   /* completion */
   pthread_mutex_t lock;
   pthread_cond_t done_cond;
   int done;
 } bfs_request;
+
+/*
+ * What an open may do with the kernel's page cache (src/vfs/page-cache.ts decides):
+ * KEEP its pages (same version as before), start FRESH (drop them), or BYPASS it (direct I/O,
+ * because another open reads a different version through it).
+ */
+enum { BFS_CACHE_KEEP = 0, BFS_CACHE_FRESH = 1, BFS_CACHE_BYPASS = 2 };
 
 typedef struct bfs_session {
   struct fuse *fuse;

@@ -304,8 +304,11 @@ static int reply_value(napi_env env, bfs_request *r, int code, napi_value v1, na
     case BFS_OP_READDIR: return reply_readdir(env, r, v1, v2);
     case BFS_OP_OPEN: case BFS_OP_CREATE: {
       double fh = 0;
+      int32_t cache = BFS_CACHE_FRESH; /* absent or not a number: the safe choice */
       napi_get_value_double(env, v1, &fh);
+      if (v2 && napi_get_value_int32(env, v2, &cache) != napi_ok) cache = BFS_CACHE_FRESH;
       r->out_fh = (uint64_t)fh;
+      r->out_cache = cache;
       return 0;
     }
     case BFS_OP_READLINK: {

@@ -55,7 +55,7 @@ static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg) {
   conn->max_background = 64;
   conn->congestion_threshold = 48;
   if (conn->capable & FUSE_CAP_ASYNC_DIO) conn->want |= FUSE_CAP_ASYNC_DIO;
-  /* auto_cache and the timeouts come from the -o options fuse_new parsed into cfg. */
+  /* The timeouts come from the -o options fuse_new parsed into cfg; keep_cache is per open (op_open). */
   cfg->use_ino = 0;
   cfg->nullpath_ok = 0;
   return NULL;
@@ -75,17 +75,32 @@ static int op_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t
   return dispatch(&req);
 }
 
+/*
+ * The page cache is decided per open by JavaScript (no auto_cache: it would keep pages of a
+ * version another open has replaced). A bypassing open leaves the cache to the reader using it.
+ */
+static void set_cache(struct fuse_file_info *fi, int cache) {
+  fi->keep_cache = cache != BFS_CACHE_FRESH;
+  fi->direct_io = cache == BFS_CACHE_BYPASS;
+}
+
 static int op_open(const char *path, struct fuse_file_info *fi) {
-  bfs_request req = {.op = BFS_OP_OPEN, .path = path, .flags = fi->flags};
+  bfs_request req = {.op = BFS_OP_OPEN, .path = path, .flags = fi->flags, .out_cache = BFS_CACHE_FRESH};
   int res = dispatch(&req);
-  if (res == 0) fi->fh = req.out_fh;
+  if (res == 0) {
+    fi->fh = req.out_fh;
+    set_cache(fi, req.out_cache);
+  }
   return res;
 }
 
 static int op_create(const char *path, mode_t mode, struct fuse_file_info *fi) {
-  bfs_request req = {.op = BFS_OP_CREATE, .path = path, .mode = mode, .flags = fi->flags};
+  bfs_request req = {.op = BFS_OP_CREATE, .path = path, .mode = mode, .flags = fi->flags, .out_cache = BFS_CACHE_FRESH};
   int res = dispatch(&req);
-  if (res == 0) fi->fh = req.out_fh;
+  if (res == 0) {
+    fi->fh = req.out_fh;
+    set_cache(fi, req.out_cache);
+  }
   return res;
 }
 

@@ -326,9 +326,10 @@ export class ChunkCache {
     for (let i = 0; i < chunks; i++) this.count("misses");
   }
 
-  /** Drops every chunk of `source`/`key` whose ETag is not `etag` (the object changed). */
-  async dropOtherVersions(source: string, key: string, etag: string): Promise<number> {
-    const stale = [...this.entries.values()].filter((e) => e.source === source && e.key === key && e.etag !== etag);
+  /** Drops every chunk of `source`/`key` whose ETag is not in `keep` (the object changed; open versions stay). */
+  async dropOtherVersions(source: string, key: string, keep: string | ReadonlySet<string>): Promise<number> {
+    const kept = typeof keep === "string" ? new Set([keep]) : keep;
+    const stale = [...this.entries.values()].filter((e) => e.source === source && e.key === key && !kept.has(e.etag));
     for (const entry of stale) await this.remove(entry.id);
     return stale.length;
   }

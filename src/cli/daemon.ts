@@ -61,13 +61,13 @@ export async function runDaemon(req: DaemonRequest, ready: (error?: string) => v
       uid: req.config.uid, gid: req.config.gid, metadataTtlMs: req.config.metadataTtl,
       upload: { partSize: req.config.partSize, concurrency: req.config.uploadConcurrency },
       maxDirtyBytes: req.config.maxDirty,
-      reader: chain.reader, fill: chain.fill, prefetch: { budget: chain.budget },
+      reader: chain.reader, fill: chain.fill, pins: chain.pins, prefetch: { budget: chain.budget },
     });
     service.setSigner((path, seconds) => security.signPath(path, seconds));
     await service.start(fs);
     if (fs instanceof Filesystem) await startUploadJournal(fs, service, log);
-    const ops = new FuseAdapter(security.wrap(fs), log, service.metrics.fuseOperation).operations();
     const served = fs;
+    const ops = new FuseAdapter(security.wrap(fs), log, service.metrics.fuseOperation, served.pageCacheMode?.bind(served)).operations();
     const accelerator = served.readVersion && chain.chunkLocator?.((fh) => served.readVersion?.(fh), served.prepareCached?.bind(served), served.readAheadPoint?.bind(served));
     const session = createSession(mountpoint, ops, fuseOptionsFor(req), binding, { accelerator, observe: service.metrics.fuseOperation });
     await session.mount();
@@ -123,8 +123,7 @@ function openReadChain(req: DaemonRequest, service: MountService, log: Logger, c
 function fuseOptionsFor(req: DaemonRequest): string[] {
   const options = [
     `fsname=${req.source.url}`, "subtype=bucketfs", "big_writes", "max_write=131072", "max_read=131072",
-    // Keep page cache across opens while size and mtime are unchanged (re-reads stay local).
-    "auto_cache",
+    ...pageCacheOptions(req),
     ...(req.config.readOnly || req.source.scheme === "idc" ? ["ro"] : []),
     // An IDC index version is immutable: let the kernel keep names and attributes for an hour.
     ...(req.source.scheme === "idc" ? ["entry_timeout=3600", "attr_timeout=3600", "negative_timeout=60"] : []),
@@ -132,6 +131,16 @@ function fuseOptionsFor(req: DaemonRequest): string[] {
   ];
   for (const option of req.fuseOptions) if (!options.includes(option)) options.push(option);
   return options;
+}
+
+/**
+ * The kernel's page cache is one per file, shared by every open: both bindings decide per open
+ * whether it may be kept, must be dropped or bypassed (src/vfs/page-cache.ts), so a reader keeps
+ * the version it opened while another open reads a newer one. auto_cache would override that.
+ * IDC versions are immutable: there the cache is kept while size and mtime are unchanged.
+ */
+function pageCacheOptions(req: DaemonRequest): string[] {
+  return req.source.scheme === "idc" ? ["auto_cache"] : [];
 }
 
 function installShutdown(fs: MountedFilesystem, mountpoint: string, log: Logger, service: MountService): void {

@@ -4,11 +4,14 @@
  * guarantees every callback is called exactly once, so no exception can hang a FUSE thread.
  */
 import type { Logger } from "../log/logger.js";
-import { FsError, TIME_OMIT, type FileStat, type MountedFilesystem } from "../vfs/index.js";
+import { FsError, TIME_OMIT, type FileStat, type MountedFilesystem, type PageCacheMode } from "../vfs/index.js";
 import { errnoCode, toErrno } from "./errno.js";
 import type { FuseOps } from "./binding.js";
 
 type Reply = (code: number, ...values: unknown[]) => void;
+
+/** keep_cache / direct_io per open, for the native binding (BFS_CACHE_* in native/src/bucketfs_fuse.h). */
+const PAGE_CACHE_CODES: Record<PageCacheMode, number> = { keep: 0, fresh: 1, bypass: 2 };
 
 /** Preferred I/O size reported to programs: FUSE's largest single read/write (128 KiB). */
 const IO_BLOCK = 128 * 1024;
@@ -18,7 +21,11 @@ export interface OperationObserver {
 }
 
 export class FuseAdapter {
-  constructor(private readonly fs: MountedFilesystem, private readonly log: Logger, private readonly observe?: OperationObserver) {}
+  constructor(
+    private readonly fs: MountedFilesystem, private readonly log: Logger, private readonly observe?: OperationObserver,
+    /** The page-cache decision of an open handle (the core's, unwrapped); absent: always keep. */
+    private readonly pageCache?: (fh: number) => PageCacheMode,
+  ) {}
 
   /** The op table handed to fuse-native. */
   operations(): FuseOps {
@@ -27,8 +34,9 @@ export class FuseAdapter {
     const ops = {
       getattr: (path: string, cb: Reply) => this.run("getattr", path, cb, async () => toFuseStat(await fs.getattr(path)), (s) => [s]),
       readdir: (path: string, cb: Reply) => this.run("readdir", path, cb, () => fs.readdir(path), (entries) => [entries.map((e) => e.name), entries.map((e) => toFuseStat(e.stat))]),
-      open: (path: string, flags: number, cb: Reply) => this.run("open", path, cb, () => fs.open(path, flags), (fh) => [fh]),
-      create: (path: string, mode: number, cb: Reply) => this.run("create", path, cb, () => fs.create(path, mode), (fh) => [fh]),
+      // The second value (keep_cache / direct_io) is read by the native binding; fuse-native ignores it.
+      open: (path: string, flags: number, cb: Reply) => this.run("open", path, cb, () => fs.open(path, flags), (fh) => [fh, this.cacheCode(fh)]),
+      create: (path: string, mode: number, cb: Reply) => this.run("create", path, cb, () => fs.create(path, mode), (fh) => [fh, this.cacheCode(fh)]),
       read: (path: string, fh: number, buffer: Buffer, length: number, position: number, cb: Reply) =>
         this.runBytes("read", path, cb, async () => {
           const data = await fs.read(fh, position, length);
@@ -77,6 +85,17 @@ export class FuseAdapter {
     const fh = await this.fs.create(path, mode);
     await this.fs.flush(fh);
     await this.fs.release(fh);
+  }
+
+  /** The open reply's page-cache code, as native/src/session.c reads it. */
+  private cacheCode(fh: number): number {
+    let mode: PageCacheMode = "keep";
+    try {
+      mode = this.pageCache?.(fh) ?? "keep";
+    } catch {
+      mode = "fresh"; // no such handle (cannot happen before the reply): the safe choice
+    }
+    return PAGE_CACHE_CODES[mode];
   }
 
   private run<T>(op: string, path: string, reply: Reply, work: () => Promise<T>, encode?: (value: T) => unknown[]): void {

@@ -10,7 +10,10 @@
  * - fuse-native's own per-op timeout (15 s) is disabled: uploads on close can take longer, and
  *   the store's own timeouts and retries bound every request.
  * - fuse-native builds its -o string from a fixed list; bucketfs overrides `_fuseOptions` to pass
- *   its own, complete list (big_writes, max_read, user options, …).
+ *   its own, complete list (big_writes, max_read, user options, …);
+ * - open and create answer the handle and a page-cache code (keep / drop / bypass), which the
+ *   patched build (native/patch-fuse-native.cjs) turns into keep_cache / direct_io; upstream's
+ *   JavaScript passes on only the handle, so `_op_open` / `_op_create` are overridden here.
  */
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
@@ -29,7 +32,17 @@ class ConfigurableFuse extends Fuse {
   override _fuseOptions(): string {
     return this.optionList.length > 0 ? `-o${this.optionList.join(",")}` : "";
   }
+
+  _op_open(signal: Signal, path: string, flags: number): void {
+    this.ops.open(path, flags, (err: number, fh: number, cache?: number) => signal(err, fh, cache));
+  }
+
+  _op_create(signal: Signal, path: string, mode: number): void {
+    this.ops.create(path, mode, (err: number, fh: number, cache?: number) => signal(err, fh, cache));
+  }
 }
+
+type Signal = (err: number, ...values: unknown[]) => void;
 
 /** What the daemon needs of either binding. */
 export interface MountSession {

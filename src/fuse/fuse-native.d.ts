@@ -4,6 +4,8 @@ declare module "fuse-native" {
   class Fuse {
     constructor(mountpoint: string, ops: Record<string, Callback>, options?: Record<string, unknown>);
     mnt: string;
+    /** The op table given to the constructor. */
+    ops: Record<string, Callback>;
     mount(cb: (err: Error | null) => void): void;
     unmount(cb: (err: Error | null) => void): void;
     _fuseOptions(): string;

@@ -159,7 +159,7 @@ export class NativeFuseSession {
       case "getattr": return ops.getattr(path, (code: number, st?: FuseStatLike) => reply(code, st && statArray(st)));
       case "readdir": return ops.readdir(path, (code: number, names?: string[], stats?: FuseStatLike[]) => reply(code, names, stats?.map(statArray)));
       case "open": return this.open(path, a[0] as number, reply);
-      case "create": this.invalidate(path); return ops.create(path, a[0], (code: number, fh?: number) => reply(code, fh));
+      case "create": this.invalidate(path); return ops.create(path, a[0], (code: number, fh?: number, cache?: number) => reply(code, fh, cache));
       case "read": return this.read(path, a, reply);
       case "write": return ops.write(path, a[0], a[1], a[2], a[3], plain);
       case "flush": return ops.flush(path, a[0], plain);
@@ -209,12 +209,12 @@ export class NativeFuseSession {
   }
 
   /** A read-only open binds the handle to its cached chunks, so the addon can serve them. */
-  private open(path: string, flags: number, reply: (code: number, v?: unknown) => void): void {
+  private open(path: string, flags: number, reply: (code: number, v?: unknown, v2?: unknown) => void): void {
     const writing = (flags & 3) !== 0;
     if (writing) this.invalidate(path);
-    (this.ops.open as (...args: unknown[]) => void)(path, flags, (code: number, fh?: number) => {
+    (this.ops.open as (...args: unknown[]) => void)(path, flags, (code: number, fh?: number, cache?: number) => {
       if (code === 0 && fh !== undefined && !writing) this.bind(fh, path);
-      reply(code, fh);
+      reply(code, fh, cache);
     });
   }
 

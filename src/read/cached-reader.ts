@@ -16,6 +16,7 @@ import type { ChunkCache } from "../cache/chunk-cache.js";
 import type { ChunkIdentity } from "../cache/chunk-format.js";
 import type { FilledListener, NativeChunkFiller } from "./native-fill.js";
 import type { ObjectVersion, RangeReader } from "./range-reader.js";
+import type { VersionPins } from "./version-pins.js";
 
 /**
  * 2 MiB. Each chunk is a file and an index row, and with the native data plane a cold sequential
@@ -36,6 +37,8 @@ export interface CachingReaderOptions {
   maxPendingWriteBytes?: number;
   /** Writes fetched chunks straight into the cache without JavaScript (native binding). */
   filler?: NativeChunkFiller;
+  /** Versions open files read: never dropped as "older" while open. */
+  pins?: VersionPins;
 }
 
 /** Chunks per native transfer: 8 MiB GETs, like the prefetcher's blocks. */
@@ -234,13 +237,19 @@ export class CachingReader implements RangeReader {
     return new Promise((resolve) => this.writesDrained.push(resolve));
   }
 
-  /** The first fetch of a version drops cached chunks of other versions of the same object. */
+  /**
+   * The first fetch of a version drops cached chunks of other versions of the same object, except
+   * versions still open (pinned): their readers must go on reading what they opened. Those are
+   * left to the LRU once closed.
+   */
   private async dropOlderVersions(version: ObjectVersion): Promise<void> {
     const seen = `${version.key}\0${version.etag}`;
     if (this.seenVersions.has(seen)) return;
     if (this.seenVersions.size > 10_000) this.seenVersions.clear();
     this.seenVersions.add(seen);
-    await this.cache.dropOtherVersions(this.options.source, version.key, version.etag);
+    const keep = new Set(this.options.pins?.pinned(version.key));
+    keep.add(version.etag);
+    await this.cache.dropOtherVersions(this.options.source, version.key, keep);
   }
 
   private identity(version: ObjectVersion, index: number): ChunkIdentity {

@@ -14,6 +14,7 @@ import { MemoryBudget } from "./memory-budget.js";
 import { NativeChunkFiller, type NativeFillOptions } from "./native-fill.js";
 import { CachedChunkLocator } from "./native-reads.js";
 import { DirectReader, type ObjectVersion, type RangeReader } from "./range-reader.js";
+import { VersionPins } from "./version-pins.js";
 
 export interface ReadChainOptions {
   store: ObjectStore;
@@ -33,6 +34,8 @@ export interface ReadChain {
   reader: RangeReader;
   budget: MemoryBudget;
   cache?: ChunkCache;
+  /** Versions open files read: the cache keeps their chunks while they are open. */
+  pins: VersionPins;
   /** For the native binding: where an open file's cached chunks are (no disk cache: undefined). */
   chunkLocator?(versionOf: (fh: number) => ObjectVersion | undefined, prepare?: CachedChunkLocator["prepare"], readAheadPoint?: CachedChunkLocator["readAheadPoint"]): CachedChunkLocator;
   /** Fills ranges into the disk cache natively (when a filler was given and the cache is on). */
@@ -43,8 +46,9 @@ export interface ReadChain {
 export function createReadChain(options: ReadChainOptions): ReadChain {
   const direct = new DirectReader(options.store);
   const budget = new MemoryBudget(options.maxMemoryBytes);
+  const pins = new VersionPins();
   const cache = options.cacheSizeBytes > 0 ? openCache(options) : undefined;
-  if (!cache) return { reader: direct, budget, close: () => undefined };
+  if (!cache) return { reader: direct, budget, pins, close: () => undefined };
   const sign = options.store.signRangeGet?.bind(options.store);
   const filler = options.nativeFill && sign && !options.codec
     ? new NativeChunkFiller(cache, options.store.description, { timeoutSeconds: 30, ...options.nativeFill, sign })
@@ -52,6 +56,7 @@ export function createReadChain(options: ReadChainOptions): ReadChain {
   const reader = new CachingReader(cache, direct, {
     source: options.store.description,
     filler,
+    pins,
     // Fetched bytes waiting for their cache write share the memory budget's order of magnitude.
     maxPendingWriteBytes: Math.max(8 * 1024 * 1024, Math.floor(options.maxMemoryBytes / 4)),
   });
@@ -64,7 +69,7 @@ export function createReadChain(options: ReadChainOptions): ReadChain {
   const chunkLocator = (versionOf: (fh: number) => ObjectVersion | undefined, prepare?: CachedChunkLocator["prepare"], readAheadPoint?: CachedChunkLocator["readAheadPoint"]): CachedChunkLocator =>
     new CachedChunkLocator(reader, cache, options.store.description, reader.chunkSize, versionOf, prepare, readAheadPoint);
   const fill = reader.fills ? (version: ObjectVersion, offset: number, length: number) => reader.fill(version, offset, length) : undefined;
-  return { reader, budget, cache, chunkLocator, fill, close };
+  return { reader, budget, cache, pins, chunkLocator, fill, close };
 }
 
 function openCache(options: ReadChainOptions): ChunkCache | undefined {

@@ -17,6 +17,8 @@ interface FaultRule {
 
 export class FaultyStore implements ObjectStore {
   private rules: FaultRule[] = [];
+  /** Calls not settled yet (tests wait for them instead of sleeping). */
+  private readonly inflight = new Set<Promise<unknown>>();
   readonly capabilities: ObjectStore["capabilities"];
   readonly description: string;
 
@@ -43,7 +45,23 @@ export class FaultyStore implements ObjectStore {
 
   private async call<T>(operation: Operation, run: () => Promise<T>): Promise<T> {
     this.check(operation);
-    return run();
+    const call = run();
+    this.inflight.add(call);
+    const done = (): void => void this.inflight.delete(call);
+    call.then(done, done);
+    return call;
+  }
+
+  /**
+   * Resolves when no call is in flight after the event loop has had a turn (so work queued
+   * behind a settled call has started): e.g. a "crash" in a test lets requests land first.
+   */
+  async idle(): Promise<void> {
+    for (;;) {
+      await new Promise((resolve) => setImmediate(resolve));
+      if (this.inflight.size === 0) return;
+      await Promise.allSettled([...this.inflight]);
+    }
   }
 
   checkAccess: ObjectStore["checkAccess"] = (signal) => this.call("checkAccess", () => this.inner.checkAccess(signal));

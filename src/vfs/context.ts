@@ -2,6 +2,7 @@
 import type { Logger } from "../log/logger.js";
 import type { RangeFill } from "../read/fill-ahead.js";
 import type { RangeReader } from "../read/range-reader.js";
+import type { VersionPins } from "../read/version-pins.js";
 import type { PrefetcherConfig } from "../read/prefetcher.js";
 import type { ObjectStore } from "../store/object-store.js";
 import type { UploadJournal } from "../write/journal.js";
@@ -26,6 +27,8 @@ export interface FsContext {
   /** Crash-safe record of staged files whose upload has not succeeded yet. */
   journal: UploadJournal;
   reader: RangeReader;
+  /** Versions open files read, kept in the chunk cache while open (absent: no disk cache). */
+  pins?: VersionPins;
   /** Puts ranges into the disk cache without reading them (native reads); absent otherwise. */
   fill?: RangeFill;
   log: Logger;

@@ -163,6 +163,8 @@ export class FileSync {
     file.unlinked = true;
     this.ctx.openFiles.dropDirty(file);
     this.cancels.get(file)?.abort();
+    // A stream still open for writing would never be completed now: abort it (write-model regression).
+    await file.takeStream()?.abort();
     await file.uploading;
     if (file.openCount === 0) await this.discard(file);
   }

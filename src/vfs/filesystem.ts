@@ -12,6 +12,7 @@ import { DirtyBudget } from "../write/dirty-budget.js";
 import type { UploadStatusProvider } from "../metrics/status.js";
 import { currentCaller } from "./caller.js";
 import { FsError } from "./errors.js";
+import type { PageCacheMode } from "./page-cache.js";
 import type { FsContext } from "./context.js";
 import { FileSync } from "./file-sync.js";
 import { Namespace } from "./namespace.js";
@@ -56,12 +57,21 @@ export class Filesystem {
       this.assertWritable();
       const file = await this.sync.openForWrite(path, stat, (flags & O_TRUNC) !== 0);
       file.openCount++;
-      return this.ctx.openFiles.add({ kind: "write", path, flags, file });
+      return this.ctx.openFiles.add({ kind: "write", path, flags, file, pageCache: this.ctx.openFiles.pageCache.openForWrite(path) });
     }
     const version = { key: this.ctx.namespace.mapper.fileKey(path), etag: stat.etag ?? "", size: stat.size };
     const prefetcher = new Prefetcher(version, this.ctx.reader, this.ctx.config.prefetch);
     const fillAhead = this.ctx.fill && new FillAhead(version, this.ctx.fill, fillAheadConfig(this.ctx.config.prefetch));
-    return this.ctx.openFiles.add({ kind: "read", path, flags, version, prefetcher, fillAhead });
+    // Pinned: another version's first fetch must not drop this one's cached chunks while it is read.
+    const unpin = version.etag ? this.ctx.pins?.pin(version.key, version.etag) : undefined;
+    const pageCache = this.ctx.openFiles.pageCache.openForRead(path, version.etag);
+    return this.ctx.openFiles.add({ kind: "read", path, flags, version, prefetcher, fillAhead, pageCache, unpin });
+  }
+
+  /** How the kernel may cache what `fh` reads (the FUSE open reply's keep_cache / direct_io). */
+  pageCacheMode(fh: number): PageCacheMode {
+    const handle = this.ctx.openFiles.get(fh);
+    return handle.kind === "read" ? handle.pageCache.mode : handle.pageCache;
   }
 
   async create(path: string, mode: number, flags = 0o1): Promise<number> {
@@ -73,7 +83,7 @@ export class Filesystem {
     file.openCount++;
     // The new file shows through the local overlay until its upload remembers it.
     this.ctx.namespace.forgetStat(path);
-    return this.ctx.openFiles.add({ kind: "write", path, flags, file });
+    return this.ctx.openFiles.add({ kind: "write", path, flags, file, pageCache: this.ctx.openFiles.pageCache.openForWrite(path) });
   }
 
   async read(fh: number, offset: number, length: number): Promise<Buffer> {
@@ -154,6 +164,8 @@ export class Filesystem {
     const handle = this.ctx.openFiles.remove(fh);
     if (handle.kind === "read") {
       handle.prefetcher.close();
+      handle.pageCache.release();
+      handle.unpin?.();
       return;
     }
     const file = handle.file;
@@ -188,6 +200,7 @@ export class Filesystem {
     const stat = await this.ctx.namespace.lookup(path);
     if (stat.kind === "dir") throw new FsError("EISDIR", `is a directory: ${path}`);
     const file = await this.sync.openForWrite(path, stat, size === 0);
+    this.ctx.openFiles.pageCache.openForWrite(path);
     file.openCount++;
     try {
       if (file.size !== size) await file.truncate(size);
@@ -235,7 +248,9 @@ export class Filesystem {
    * of recovery; a daemon that dies leaves this to the kernel.
    */
   async abandon(): Promise<void> {
-    await Promise.all(this.ctx.openFiles.allDirty().map((file) => file.staging.handle.close().catch(() => undefined)));
+    // Also files unlinked while open: their staging is only the dead process's to close.
+    const files = new Set([...this.ctx.openFiles.allDirty(), ...this.ctx.openFiles.openForWriting()]);
+    await Promise.all([...files].map((file) => file.staging.handle.close().catch(() => undefined)));
     this.ctx.journal.close();
   }
 

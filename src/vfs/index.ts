@@ -6,6 +6,7 @@ import type { Logger } from "../log/logger.js";
 import type { RangeFill } from "../read/fill-ahead.js";
 import { DirectReader, type RangeReader } from "../read/range-reader.js";
 import { DEFAULT_PREFETCHER_CONFIG, type PrefetcherConfig } from "../read/prefetcher.js";
+import type { VersionPins } from "../read/version-pins.js";
 import type { ObjectStore } from "../store/object-store.js";
 import { UploadJournal } from "../write/journal.js";
 import { StagingArea, type StagingOpener } from "../write/staging.js";
@@ -23,6 +24,7 @@ export { FsError, type ErrnoCode } from "./errors.js";
 export { TIME_OMIT } from "./tree-operations.js";
 export type { DirEntry, FileStat, FsStatfs } from "./types.js";
 export type { MountedFilesystem, TreeApi, XattrProvider } from "./mounted.js";
+export type { PageCacheMode } from "./page-cache.js";
 
 export interface FilesystemOptions {
   store: ObjectStore;
@@ -50,6 +52,8 @@ export interface FilesystemOptions {
   reader?: RangeReader;
   /** Fills the disk cache without reading (the native read path). */
   fill?: RangeFill;
+  /** The read chain's record of open versions (their cached chunks are kept while open). */
+  pins?: VersionPins;
 }
 
 export function createFilesystem(options: FilesystemOptions): Filesystem {
@@ -84,6 +88,7 @@ export function createFilesystem(options: FilesystemOptions): Filesystem {
     journal: new UploadJournal(options.journalPath ?? ":memory:"),
     reader: options.reader ?? new DirectReader(options.store),
     fill: options.fill,
+    pins: options.pins,
     log: options.log,
     config: {
       readOnly: options.readOnly ?? options.store.capabilities.readOnly,

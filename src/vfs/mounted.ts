@@ -6,6 +6,7 @@
  */
 import type { ObjectVersion } from "../read/range-reader.js";
 import type { DirtyFile } from "../write/dirty-file.js";
+import type { PageCacheMode } from "./page-cache.js";
 import type { DirEntry, FileStat, FsStatfs } from "./types.js";
 
 /** Directory-changing operations (read-only namespaces reject them with EROFS). */
@@ -51,6 +52,8 @@ export interface MountedFilesystem {
   prepareCached?(fh: number, offset: number, length: number): Promise<boolean>;
   /** Native reads reached `reached` (-1: none): extends read-ahead; returns where to report next (-1: nowhere). */
   readAheadPoint?(fh: number, reached: number): number;
+  /** Whether the kernel may keep, must drop, or must bypass its page cache for `fh` (absent: keep). */
+  pageCacheMode?(fh: number): PageCacheMode;
   /** The object version a read-only handle reads, when nothing local overrides it (native reads). */
   readVersion?(fh: number): ObjectVersion | undefined;
   /** Files whose changes are not saved yet (none on read-only namespaces). */

@@ -7,6 +7,7 @@ import type { Prefetcher } from "../read/prefetcher.js";
 import type { ObjectVersion } from "../read/range-reader.js";
 import type { DirtyFile } from "../write/dirty-file.js";
 import { badHandle } from "./errors.js";
+import { PageCachePolicy, type PageCacheLease, type PageCacheMode } from "./page-cache.js";
 
 export interface ReadHandle {
   kind: "read";
@@ -16,6 +17,10 @@ export interface ReadHandle {
   prefetcher: Prefetcher;
   /** Read-ahead into the disk cache, when the native binding serves reads from it. */
   fillAhead?: FillAhead;
+  /** Whether the kernel may serve this open from its page cache (page-cache.ts). */
+  pageCache: PageCacheLease;
+  /** Ends the pin on the version's cached chunks (they may be dropped once nobody reads them). */
+  unpin?: () => void;
 }
 
 export interface WriteHandle {
@@ -23,6 +28,7 @@ export interface WriteHandle {
   path: string;
   flags: number;
   file: DirtyFile;
+  pageCache: PageCacheMode;
 }
 
 export type OpenHandle = ReadHandle | WriteHandle;
@@ -32,6 +38,8 @@ export class OpenFiles {
   /** INVARIANT: keyed by the file's current path; `file.path` equals its key. */
   private readonly dirty = new Map<string, DirtyFile>();
   private nextId = 1;
+  /** What the kernel's page cache holds per path, decided at each open. */
+  readonly pageCache = new PageCachePolicy();
 
   add(handle: OpenHandle): number {
     const id = this.nextId++;
@@ -74,8 +82,14 @@ export class OpenFiles {
     return [...this.dirty.values()];
   }
 
+  /** Files open for writing, including those that lost their name (not in the dirty registry). */
+  openForWriting(): DirtyFile[] {
+    return [...new Set([...this.handles.values()].flatMap((h) => (h.kind === "write" ? [h.file] : [])))];
+  }
+
   /** Moves a path (and, for a directory, everything below it) after a rename. */
   movePath(from: string, to: string, newKey: (path: string) => string): void {
+    this.pageCache.renamed(from, to);
     const moved = (p: string): string | undefined =>
       p === from ? to : p.startsWith(`${from}/`) ? to + p.slice(from.length) : undefined;
     for (const file of [...this.dirty.values()]) {

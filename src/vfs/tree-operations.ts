@@ -10,6 +10,7 @@ import { listAll } from "../store/object-store.js";
 import { currentCaller } from "./caller.js";
 import type { FsContext } from "./context.js";
 import { FsError, notFound } from "./errors.js";
+import type { DirtyFile } from "../write/dirty-file.js";
 import type { FileSync } from "./file-sync.js";
 import { isSpecialType, withAttributes, type PosixAttributes } from "./metadata.js";
 import { copyObject } from "./object-copy.js";
@@ -48,6 +49,7 @@ export class TreeOperations {
       throw new FsError("ENOTEMPTY", `directory not empty: ${path}`);
     }
     await store.delete({ key: prefix });
+    this.ctx.openFiles.pageCache.removed(path);
     namespace.forgetTree(path);
     namespace.rememberMissing(path);
   }
@@ -59,8 +61,9 @@ export class TreeOperations {
     if (stat.kind === "dir") throw new FsError("EISDIR", `is a directory: ${path}`);
     // After its upload is cancelled or done: an upload landing after the DELETE would bring it back.
     const local = openFiles.dirtyAt(path);
-    if (local) await this.sync.unlinked(local);
+    if (local) await this.forgetName(local);
     await store.delete({ key: namespace.mapper.fileKey(path) });
+    openFiles.pageCache.removed(path);
     namespace.rememberMissing(path);
   }
 
@@ -148,6 +151,16 @@ export class TreeOperations {
     }));
   }
 
+  /**
+   * A file loses its name (unlink, or a rename onto it). An open one stays readable, so the bytes
+   * it never changed, still read from the object about to be deleted or replaced, are fetched
+   * first (write-model regression: read after unlink failed with NotFound).
+   */
+  private async forgetName(file: DirtyFile): Promise<void> {
+    if (file.openCount > 0) await this.sync.materialize(file);
+    await this.sync.unlinked(file);
+  }
+
   private async renameFile(from: string, to: string, source: FileStat): Promise<void> {
     const { namespace, store, openFiles } = this.ctx;
     const local = openFiles.dirtyAt(from);
@@ -155,7 +168,7 @@ export class TreeOperations {
     // rename(2) unlinks the file it replaces: an open handle on it keeps its data, but its
     // close must not upload over the renamed file (and shutdown must not look for it).
     const replaced = openFiles.dirtyAt(to);
-    if (replaced && replaced !== local) await this.sync.unlinked(replaced);
+    if (replaced && replaced !== local) await this.forgetName(replaced);
     const fromKey = namespace.mapper.fileKey(from);
     const toKey = namespace.mapper.fileKey(to);
     const { etag } = await copyObject(store, { sourceKey: fromKey, key: toKey, size: source.size });

@@ -2,16 +2,19 @@
  * End to end through a real mount on the real S3 server: byte-exact reads (sequential, random,
  * overlapping concurrent readers), a warm re-read that never reaches the daemon (kernel page
  * cache), a remount that serves a file from the disk cache without one GET (counted by the
- * daemon's own Prometheus metrics), an object replaced underneath, and `bucketfs cache`.
+ * daemon's own Prometheus metrics), an object replaced underneath, and `bucketfs cache`; and on
+ * both FUSE bindings, a reader that keeps a file open while the object is replaced.
  */
 import { PutObjectCommand } from "@aws-sdk/client-s3";
+import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_CHUNK_SIZE } from "../../src/read/cached-reader.js";
-import { bucketfs, sh, tempDir } from "../helpers/mount.js";
+import { until } from "../helpers/eventually.js";
 import { MountMetrics } from "../helpers/metrics.js";
+import { bucketfs, sh, tempDir, TestMount } from "../helpers/mount.js";
 import { ramp } from "../helpers/ramp.js";
 import { freshBucket, s3Server, sdkClient } from "../helpers/s3.js";
 
@@ -96,49 +99,11 @@ print("errors", len(errors), errors[:3])
     expect(await metric("bucketfs_cache_hits_total")).toBeGreaterThanOrEqual(Math.floor(SIZE / DEFAULT_CHUNK_SIZE));
   });
 
-  // FAILS TODAY (issue 15, item 12): a reader half-way through slide.bin when the object is
-  // replaced ends with bytes of both versions (its hash is neither the old nor the new file's,
-  // nor old-half + new-half). Kept skipped so the suite stays green until the read path pins the
-  // version per open file through the kernel's page cache and the disk cache's version drops.
-  it.skip("a reader open while the object is replaced reads the version it opened, never mixed", async () => {
-    const replacement = ramp(SIZE, 77);
-    const signals = tempDir("mixed");
-    const half = join(signals, "half-read");
-    const go = join(signals, "go");
-    const reader = sh(`python3 -c '
-import hashlib, os, sys, time
-h = hashlib.sha256()
-with open(sys.argv[1], "rb") as f:
-    h.update(f.read(${Math.floor(SIZE / 2)}))
-    open(sys.argv[2], "w").close()
-    while not os.path.exists(sys.argv[3]):
-        time.sleep(0.01)
-    while True:
-        block = f.read(1 << 20)
-        if not block:
-            break
-        h.update(block)
-print(h.hexdigest())
-' ${dir}/slide.bin ${half} ${go}`);
-    for (let waited = 0; !existsSync(half); waited += 20) {
-      if (waited > 120_000) throw new Error("the reader never got half-way");
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    writeFileSync(join(local, "slide.bin"), replacement);
-    await sdkClient().send(new PutObjectCommand({ Bucket: bucket, Key: "slide.bin", Body: replacement }));
-    // Another process sees the new version (size and content) while the reader is still open.
-    await new Promise((r) => setTimeout(r, 1500)); // the metadata TTL
-    expect(await sh(`cmp ${dir}/slide.bin ${local}/slide.bin && echo same`)).toBe("same\n");
-    writeFileSync(go, "");
-    expect((await reader).trim()).toBe(createHash("sha256").update(data).digest("hex"));
-    expect(await sh(`cmp ${dir}/slide.bin ${local}/slide.bin && echo same`)).toBe("same\n");
-  });
-
   it("an object replaced underneath is read whole in its new version", async () => {
     const replacement = ramp(SIZE, 77);
     writeFileSync(join(local, "slide.bin"), replacement);
     await sdkClient().send(new PutObjectCommand({ Bucket: bucket, Key: "slide.bin", Body: replacement }));
-    await new Promise((r) => setTimeout(r, 1500)); // the metadata TTL
+    await startsLike(`${dir}/slide.bin`, `${local}/slide.bin`); // the metadata TTL (1 s) has passed
     expect(await sh(`cmp ${dir}/slide.bin ${local}/slide.bin && echo same`)).toBe("same\n");
   });
 
@@ -157,3 +122,94 @@ print(h.hexdigest())
     await mount(bucket, dir, cacheDir);
   });
 });
+
+/**
+ * The kernel keeps one page cache per file. Before each open decided whether it may use it
+ * (src/vfs/page-cache.ts), a reader half-way through a file whose object was replaced ended with
+ * bytes of both versions: another process's open dropped the cache and filled it with the new
+ * version, which the reader then read. Now the reader reads the version it opened to the end,
+ * while the other process reads the new one.
+ */
+describe.each(["native", "fuse-native"])("a file replaced while it is open (%s binding)", (binding) => {
+  let bucket: string;
+  let mount: TestMount;
+  let local: string;
+  const first = ramp(SIZE, 5);
+  const second = ramp(SIZE, 77); // same size: only the content tells the versions apart
+
+  beforeAll(async () => {
+    bucket = await freshBucket("replaced");
+    await sdkClient().send(new PutObjectCommand({ Bucket: bucket, Key: "slide.bin", Body: first }));
+    mount = await TestMount.start(`s3://${bucket}`, ["--fuse-binding", binding, "--metadata-ttl", "1s"]);
+    local = tempDir("replaced-local");
+  });
+  afterAll(async () => {
+    if (mount && !mount.stopped) await mount.stop();
+    await sh(`rm -rf ${local}`);
+  });
+
+  it("a reader open while the object is replaced reads the version it opened, never mixed", async () => {
+    const file = mount.path("slide.bin");
+    // The store keeps no old versions: after the replacement the first version's bytes exist
+    // only in the disk cache, so it must hold them all (a reader pins its version there).
+    expect((await sh(`sha256sum < ${file}`)).split(" ")[0]).toBe(sha256(first));
+    const reader = halfwayReader(file, Math.floor(SIZE / 2));
+    await reader.halfway;
+    await sdkClient().send(new PutObjectCommand({ Bucket: bucket, Key: "slide.bin", Body: second }));
+    writeFileSync(join(local, "slide.bin"), second);
+    // Another process sees the new version (size and content) while the reader is still open,
+    // once the metadata TTL has passed.
+    await startsLike(file, `${local}/slide.bin`);
+    expect(await sh(`cmp ${file} ${local}/slide.bin && echo same`)).toBe("same\n");
+    expect(await reader.finish()).toBe(sha256(first));
+    expect(await sh(`cmp ${file} ${local}/slide.bin && echo same`)).toBe("same\n");
+  });
+});
+
+/** Waits until the mounted file's first 4 KiB are the local file's (a new version shows). */
+async function startsLike(mounted: string, localFile: string): Promise<void> {
+  await until(`${mounted} to start like ${localFile}`, async () => (await sh(`cmp -s -n 4096 ${mounted} ${localFile} && echo same || true`)) === "same\n");
+}
+
+function sha256(data: Buffer): string {
+  return createHash("sha256").update(data).digest("hex");
+}
+
+/**
+ * A python reader that reads `half` bytes of `file`, says "half" on stdout, waits for a line on
+ * stdin, then reads the rest; `finish` sends the line and resolves with the hash of all it read.
+ */
+function halfwayReader(file: string, half: number): { halfway: Promise<void>; finish(): Promise<string> } {
+  const script = [
+    "import hashlib, sys",
+    "h = hashlib.sha256()",
+    "with open(sys.argv[1], 'rb') as f:",
+    "    h.update(f.read(int(sys.argv[2])))",
+    "    print('half', flush=True)",
+    "    sys.stdin.readline()",
+    "    for block in iter(lambda: f.read(1 << 20), b''):",
+    "        h.update(block)",
+    "print(h.hexdigest(), flush=True)",
+  ].join("\n");
+  const child = spawn("python3", ["-c", script, file, String(half)], { stdio: ["pipe", "pipe", "pipe"] });
+  let out = "";
+  let err = "";
+  const exited = new Promise<number>((resolve) => child.on("close", (code) => resolve(code ?? -1)));
+  const halfway = new Promise<void>((resolve, reject) => {
+    child.stdout.on("data", (chunk: Buffer) => {
+      out += chunk.toString();
+      if (out.startsWith("half\n")) resolve();
+    });
+    child.stderr.on("data", (chunk: Buffer) => void (err += chunk.toString()));
+    void exited.then((code) => reject(new Error(`reader exited (${code}) before half-way: ${err}`)));
+  });
+  return {
+    halfway,
+    async finish() {
+      child.stdin.end("go\n");
+      const code = await exited;
+      if (code !== 0) throw new Error(`reader failed (${code}): ${err}`);
+      return out.slice("half\n".length).trim();
+    },
+  };
+}

@@ -13,6 +13,7 @@ import { dirname, join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { eventually } from "../helpers/eventually.js";
 import { bucketfs, sh, shResult, tempDir, TestMount } from "../helpers/mount.js";
 import { bucketfsEnv, freshBucket, s3Server, sdkClient } from "../helpers/s3.js";
 import { objectBytes } from "../helpers/sdk.js";
@@ -224,12 +225,9 @@ describe("--encrypt-cache across a crash", () => {
       proxy.plan = {};
       const second = await TestMount.start(`s3://${bucket}`, ["--cache-dir", cacheDir, "--encrypt-cache"], env);
       try {
-        let stored: Buffer | undefined;
-        for (let waited = 0; waited < 60_000 && !stored; waited += 250) {
-          stored = await objectBytes(bucket, "r.txt").catch(() => undefined);
-          if (!stored) await new Promise((r) => setTimeout(r, 250));
-        }
-        expect(stored?.equals(data)).toBe(true);
+        // The second mount recovers the journaled upload in the background.
+        const stored = await eventually("r.txt to be recovered into the bucket", () => objectBytes(bucket, "r.txt").catch(() => undefined), { intervalMs: 250 });
+        expect(stored.equals(data)).toBe(true);
       } finally {
         await second.stop();
       }

@@ -10,6 +10,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { DeleteBucketCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { until } from "../helpers/eventually.js";
 import { objectBytes, objectSha256 } from "../helpers/sdk.js";
 import { bucketfsEnv, freshBucket, s3Server, sdkClient } from "../helpers/s3.js";
 import { BIN, bucketfs as runBucketfs, shResult, tempDir, type CommandResult } from "../helpers/mount.js";
@@ -42,14 +43,20 @@ async function statusJson(dir?: string): Promise<{ code: number; entries: Array<
 }
 
 async function waitForExit(pid: number, timeoutMs = 60_000): Promise<void> {
-  for (const start = Date.now(); Date.now() - start < timeoutMs; await new Promise((r) => setTimeout(r, 100))) {
+  const running = (): boolean => {
     try {
       process.kill(pid, 0);
+      return true;
     } catch {
-      return;
+      return false;
     }
-  }
-  throw new Error(`pid ${pid} still running after ${timeoutMs} ms`);
+  };
+  await until(`pid ${pid} to exit`, () => !running(), { timeoutMs, intervalMs: 100 });
+}
+
+/** Waits until the daemon's log shows `line` (it logs every change it makes). */
+function logShows(logFile: string, line: string): Promise<void> {
+  return until(`"${line}" in ${logFile}`, () => existsSync(logFile) && readFileSync(logFile, "utf8").includes(line));
 }
 
 function sha256(data: Buffer): string {
@@ -122,7 +129,7 @@ describe("bucketfs as a service", () => {
       const child = spawn(process.execPath, [BIN, "mount", `s3://${bucket}`, dir, "-f", "--endpoint", s3Server().endpoint, "--cache-dir", tempDir("cache")], { env: env(), stdio: ["ignore", "ignore", "pipe"] });
       const exited = new Promise<number | null>((r) => child.once("exit", r));
       started.push(dir);
-      for (let i = 0; i < 100 && !mounted(dir); i++) await new Promise((r) => setTimeout(r, 100));
+      await until(`the foreground mount at ${dir}`, () => mounted(dir) !== undefined, { intervalMs: 100 });
       const { code, entries } = await statusJson(dir);
       expect(code).toBe(0);
       expect(entries[0]).toMatchObject({ health: "healthy", pid: child.pid });
@@ -259,11 +266,11 @@ describe("bucketfs as a service", () => {
       const secret = s3Server().secretAccessKey;
       const m = await mountNew(bucket, ["--log-level", "info"]);
       process.kill(m.pid, "SIGUSR2");
-      await new Promise((r) => setTimeout(r, 300));
+      await logShows(m.log, "log level is now debug");
       writeFileSync(join(m.dir, "logged.txt"), "x");
       shResult(`cat ${m.dir}/missing-file; ls ${m.dir}`);
       process.kill(m.pid, "SIGUSR2");
-      await new Promise((r) => setTimeout(r, 300));
+      await logShows(m.log, "log level is now info");
       expect((await bucketfs(["unmount", m.dir])).code).toBe(0);
       const log = readFileSync(m.log, "utf8");
       expect(log).toMatch(/log level is now debug/);

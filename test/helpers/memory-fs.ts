@@ -1,11 +1,9 @@
 /** A filesystem core over an in-memory store, for unit tests (no kernel, no network). */
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { silentLogger } from "../../src/log/logger.js";
 import { FaultyStore } from "../../src/store/faulty-store.js";
 import { MemoryStore } from "../../src/store/memory/memory-store.js";
 import { createFilesystem, type Filesystem } from "../../src/vfs/index.js";
+import { testTempDir } from "./temp-dirs.js";
 
 export interface MemoryFs {
   fs: Filesystem;
@@ -17,7 +15,7 @@ export interface MemoryFs {
 export function memoryFs(options: { prefix?: string; partSize?: number; metadataTtlMs?: number } = {}): MemoryFs {
   const memory = new MemoryStore({ minPartSize: 1024 });
   const faults = new FaultyStore(memory);
-  const stagingDir = mkdtempSync(join(tmpdir(), "bucketfs-staging-"));
+  const stagingDir = testTempDir("bucketfs-staging-"); // removed after the test (temp-dirs.ts)
   const fs = createFilesystem({
     store: faults, prefix: options.prefix ?? "", stagingDir, log: silentLogger(), uid: 1000, gid: 1000,
     metadataTtlMs: options.metadataTtlMs ?? 10_000, upload: { partSize: options.partSize ?? 4096, concurrency: 3 },

@@ -1,12 +1,11 @@
 /** Staging dir + upload journal of a unit-test "machine": a new filesystem on the same disk is a remount after a crash. */
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { silentLogger } from "../../src/log/logger.js";
 import type { Logger } from "../../src/log/logger.js";
 import type { ObjectStore } from "../../src/store/object-store.js";
 import { createFilesystem, type Filesystem } from "../../src/vfs/index.js";
 import type { StagingOpener } from "../../src/write/staging.js";
+import { testTempDir } from "./temp-dirs.js";
 
 export interface Disk {
   stagingDir: string;
@@ -14,7 +13,7 @@ export interface Disk {
 }
 
 export function newDisk(): Disk {
-  const root = mkdtempSync(join(tmpdir(), "bucketfs-write-"));
+  const root = testTempDir("bucketfs-write-"); // removed after the test (temp-dirs.ts)
   return { stagingDir: join(root, "staging"), journalPath: join(root, "journal.sqlite") };
 }
 

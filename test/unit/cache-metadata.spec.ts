@@ -10,7 +10,7 @@ import { MemoryStore } from "../../src/store/memory/memory-store.js";
 import type { ObjectStore } from "../../src/store/object-store.js";
 import { createFilesystem, type Filesystem } from "../../src/vfs/index.js";
 import { writeFile } from "../helpers/memory-fs.js";
-import { scratchDir } from "../helpers/temp-dir.js";
+import { testTempDir } from "../helpers/temp-dirs.js";
 
 /** Counts calls per operation on any store. */
 function counted(store: ObjectStore): { store: ObjectStore; calls: Map<string, number>; total: () => number } {
@@ -44,7 +44,7 @@ async function setup(ttlMs: number, objects: number): Promise<{ fs: Filesystem; 
   for (let i = 0; i < objects; i++) await memory.put({ key: `dir/f${i}`, body: Buffer.from(`object ${i}`) });
   const { store, calls, total } = counted(memory);
   const clock = new ManualClock();
-  const fs = createFilesystem({ store, prefix: "", stagingDir: scratchDir("meta"), log: silentLogger(), metadataTtlMs: ttlMs, clock });
+  const fs = createFilesystem({ store, prefix: "", stagingDir: testTempDir("bfs-meta-"), log: silentLogger(), metadataTtlMs: ttlMs, clock });
   return { fs, memory, calls, total, clock };
 }
 

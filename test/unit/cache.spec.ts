@@ -11,12 +11,13 @@ import { CacheBusyError, ChunkCache, chargedSize, chunkId, indexAllowance } from
 import type { ChunkIdentity } from "../../src/cache/chunk-format.js";
 import { CachingReader } from "../../src/read/cached-reader.js";
 import type { ObjectVersion, RangeReader } from "../../src/read/range-reader.js";
+import { VersionPins } from "../../src/read/version-pins.js";
 import { ramp } from "../helpers/ramp.js";
-import { scratchDir } from "../helpers/temp-dir.js";
+import { testTempDir } from "../helpers/temp-dirs.js";
 
 const caches: ChunkCache[] = [];
 function tempCacheDir(): string {
-  return scratchDir("cache");
+  return testTempDir("bucketfs-cache-");
 }
 function openCache(dir: string, capacityBytes: number): ChunkCache {
   const cache = ChunkCache.open(dir, { capacityBytes });
@@ -197,6 +198,30 @@ describe("caching reader", () => {
     expect(await reader.read(version("e2"), 0, CHUNK)).toEqual(ramp(100_000, 9).subarray(0, CHUNK));
     await reader.writesSettled();
     expect(cache.has({ source: "s3://b", key: "obj", etag: "e1", index: 1 })).toBe(false);
+    expect(cache.stats().chunks).toBe(1);
+  });
+
+  it("a version still open keeps its chunks when a new ETag is fetched; once closed, the next new version drops it", async () => {
+    const cache = openCache(tempCacheDir(), 1 << 20);
+    const next = new CountingReader(ramp(100_000));
+    const pins = new VersionPins();
+    const reader = new CachingReader(cache, next, { source: "s3://b", chunkSize: CHUNK, pins });
+    const unpin = pins.pin("obj", "e1");
+    await reader.read(version("e1"), 0, 3 * CHUNK);
+    await reader.writesSettled();
+    next.data = ramp(100_000, 9);
+    await reader.read(version("e2"), 0, CHUNK);
+    await reader.writesSettled();
+    // The reader of e1 goes on reading e1 from the cache (the store has only e2 now).
+    expect(await reader.read(version("e1"), CHUNK, 2 * CHUNK)).toEqual(ramp(100_000).subarray(CHUNK, 3 * CHUNK));
+    expect(next.requests).toEqual([[0, 3 * CHUNK], [0, CHUNK]]);
+    unpin();
+    unpin(); // a second call changes nothing
+    expect(pins.pinned("obj").size).toBe(0);
+    await reader.read(version("e3"), 0, CHUNK);
+    await reader.writesSettled();
+    expect(cache.has({ source: "s3://b", key: "obj", etag: "e1", index: 1 })).toBe(false);
+    expect(cache.has({ source: "s3://b", key: "obj", etag: "e2", index: 0 })).toBe(false);
     expect(cache.stats().chunks).toBe(1);
   });
 

@@ -9,7 +9,7 @@ import { cruise, type ICruiseResult } from "dependency-cruiser";
 import extractDepcruiseConfig from "dependency-cruiser/config-utl/extract-depcruise-config";
 import extractTSConfig from "dependency-cruiser/config-utl/extract-ts-config";
 import { describe, expect, it } from "vitest";
-import { scratchDir } from "../helpers/temp-dir.js";
+import { testTempDir } from "../helpers/temp-dirs.js";
 
 const REPO = resolve(import.meta.dirname, "../..");
 
@@ -54,7 +54,7 @@ describe("the layering rules", () => {
   });
 
   it("catch a back-edge, a sibling import, DirtyFile outside write/ and a folder without a layer", async () => {
-    const root = scratchDir("layering");
+    const root = testTempDir("bucketfs-layering-");
     tree(root, {
       // Allowed: down the layers, inside a folder, and a temporary exception's exact import.
       "src/vfs/tree.ts":

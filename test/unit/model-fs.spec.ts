@@ -7,14 +7,14 @@
  * CI runs BUCKETFS_MODEL_RUNS (default 50) sequences; scripts/model-long.sh runs thousands.
  * Shrunk failures are pinned below as named regression tests.
  */
-import { closeSync, ftruncateSync, fsyncSync, mkdirSync, mkdtempSync, openSync, readSync, readdirSync, readFileSync, renameSync, rmdirSync, statSync, truncateSync, unlinkSync, writeSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { closeSync, ftruncateSync, fsyncSync, mkdirSync, openSync, readSync, readdirSync, readFileSync, renameSync, rmdirSync, statSync, truncateSync, unlinkSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { silentLogger } from "../../src/log/logger.js";
 import { MemoryStore } from "../../src/store/memory/memory-store.js";
 import { createFilesystem, type Filesystem } from "../../src/vfs/index.js";
+import { testTempDir } from "../helpers/temp-dirs.js";
 import { newDisk } from "../helpers/write-disk.js";
 import { O_RDWR } from "../helpers/open-flags.js";
 
@@ -42,7 +42,7 @@ class Real {
 
 /** Local side: a temp directory and plain fds. */
 class Local {
-  readonly root = mkdtempSync(join(tmpdir(), "bucketfs-model-local-"));
+  readonly root = testTempDir("bucketfs-model-local-");
   readonly fds = new Map<string, number>();
   readonly orphans: number[] = [];
   at(path: string): string {

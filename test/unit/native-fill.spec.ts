@@ -15,7 +15,7 @@ import { NativeChunkFiller, type FillChunkSpec, type NativeFill } from "../../sr
 import { DEFAULT_PREFETCHER_CONFIG } from "../../src/read/prefetcher.js";
 import type { ObjectVersion, RangeReader } from "../../src/read/range-reader.js";
 import { ramp } from "../helpers/ramp.js";
-import { scratchDir } from "../helpers/temp-dir.js";
+import { testTempDir } from "../helpers/temp-dirs.js";
 
 const CHUNK = 4096;
 const SOURCE = "s3://b";
@@ -25,7 +25,7 @@ afterEach(() => {
 });
 
 function openCache(capacityBytes = 1 << 24): ChunkCache {
-  const dir = scratchDir("fill");
+  const dir = testTempDir("bucketfs-fill-");
   const cache = ChunkCache.open(dir, { capacityBytes });
   caches.push(cache);
   return cache;

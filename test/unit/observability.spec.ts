@@ -7,7 +7,6 @@ import { ThroughputMeter, uploadGauges } from "../../src/metrics/status.js";
 import { MemoryStore } from "../../src/store/memory/memory-store.js";
 import { MeteredStore } from "../../src/store/metered-store.js";
 import { renderStatus } from "../../src/cli/status-command.js";
-import { scratchDir } from "../helpers/temp-dir.js";
 
 describe("MeteredStore", () => {
   it("counts requests by operation and outcome, and bytes in each direction", async () => {
@@ -149,7 +148,8 @@ describe("secrets in logs", () => {
   it("never writes the secret, whatever field it arrives in", async () => {
     const { openSync, readFileSync } = await import("node:fs");
     const { join } = await import("node:path");
-    const file = join(scratchDir("log"), "log");
+    const { testTempDir } = await import("../helpers/temp-dirs.js");
+    const file = join(testTempDir("bucketfs-log-"), "log");
     const log = createLogger({ destination: openSync(file, "w"), secrets: [SECRET] });
     log.info({ config: { secretAccessKey: SECRET }, note: SECRET, err: new Error(`bad ${SECRET}`) }, `message ${SECRET}`);
     const written = readFileSync(file, "utf8");

@@ -22,13 +22,13 @@ import { indexProtector } from "../../src/security/at-rest.js";
 import { DataCipher, EncryptionError, loadCipher, SEAL_OVERHEAD } from "../../src/security/cipher.js";
 import { EncryptedFile, ENCRYPTED_BLOCK } from "../../src/security/encrypted-file.js";
 import { openMountSecurity } from "../../src/security/index.js";
-import { fileScratchDir } from "../helpers/temp-dir.js";
+import { testTempDir } from "../helpers/temp-dirs.js";
 
 const B = ENCRYPTED_BLOCK;
 const STORED = B + SEAL_OVERHEAD;
 const cipher = DataCipher.fromKey(randomBytes(32));
 function tmp(label: string): string {
-  return fileScratchDir(`sec-rest-${label}`);
+  return testTempDir(`bucketfs-sec-rest-${label}-`);
 }
 
 /** A staging file as staging.ts names them, holding `data`. */

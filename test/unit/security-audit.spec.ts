@@ -17,10 +17,10 @@ import { URL_XATTR, withUrlXattr } from "../../src/security/url-xattr.js";
 import { MemoryStore } from "../../src/store/memory/memory-store.js";
 import { runAs, type Caller } from "../../src/vfs/caller.js";
 import { createFilesystem } from "../../src/vfs/index.js";
-import { fileScratchDir } from "../helpers/temp-dir.js";
+import { testTempDir } from "../helpers/temp-dirs.js";
 
 function tmp(label: string): string {
-  return fileScratchDir(`sec-audit-${label}`);
+  return testTempDir(`bucketfs-sec-audit-${label}-`);
 }
 
 const alice: Caller = { uid: 4242, gid: 4343, pid: 31337, umask: 0o022 };

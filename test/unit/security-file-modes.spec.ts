@@ -17,10 +17,10 @@ import { openMountSecurity } from "../../src/security/index.js";
 import { MemoryStore } from "../../src/store/memory/memory-store.js";
 import { UploadJournal } from "../../src/write/journal.js";
 import { uuidFor, writeIdcIndexParquet } from "../../scripts/make-idc-fixtures.js";
-import { fileScratchDir } from "../helpers/temp-dir.js";
+import { testTempDir } from "../helpers/temp-dirs.js";
 
 function tmp(label: string): string {
-  return fileScratchDir(`sec-modes-${label}`);
+  return testTempDir(`bucketfs-sec-modes-${label}-`);
 }
 
 let saved = 0;

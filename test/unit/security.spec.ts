@@ -14,15 +14,16 @@ import { EncryptedFile, ENCRYPTED_BLOCK } from "../../src/security/encrypted-fil
 import { chunkCodec } from "../../src/security/at-rest.js";
 import { AuditLog, AuditedFilesystem } from "../../src/security/audit.js";
 import { checkExpiry, S3UrlSigner, SignError } from "../../src/security/sign.js";
-import { proxyFor, httpsAgentFor, CaBundleError } from "../../src/store/https-agent.js";
+import { proxyFor, httpsAgentFor, CaBundleError } from "../../src/security/https-agent.js";
 import { ChunkCache } from "../../src/cache/chunk-cache.js";
 import { createFilesystem } from "../../src/vfs/index.js";
 import { MemoryStore } from "../../src/store/memory/memory-store.js";
 import { withUrlXattr, URL_XATTR } from "../../src/security/url-xattr.js";
 import { createLogger } from "../../src/log/logger.js";
-import { scratchDir } from "../helpers/temp-dir.js";
+import { testTempDir } from "../helpers/temp-dirs.js";
 
-const tmp = (label: string): string => scratchDir(`sec-${label}`);
+/** Removed after the test, pass or fail (temp-dirs.ts). */
+const tmp = (label: string): string => testTempDir(`bucketfs-sec-${label}-`);
 const cipher = DataCipher.fromKey(randomBytes(32));
 
 describe("DataCipher", () => {

@@ -8,7 +8,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { CacheBusyError, releaseLock, takeLock } from "../../src/cache/cache-lock.js";
-import { scratchDir } from "../helpers/temp-dir.js";
+import { testTempDir } from "../helpers/temp-dirs.js";
 
 const children: ChildProcess[] = [];
 afterEach(() => {
@@ -16,7 +16,7 @@ afterEach(() => {
 });
 
 function lockDir(): string {
-  return scratchDir("lock");
+  return testTempDir("bucketfs-lock-");
 }
 
 const state = (pid: number): string => /\) (\S) /.exec(readFileSync(`/proc/${pid}/stat`, "utf8"))?.[1] ?? "?";

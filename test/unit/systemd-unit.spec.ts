@@ -7,14 +7,14 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
-import { scratchDir } from "../helpers/temp-dir.js";
+import { testTempDir } from "../helpers/temp-dirs.js";
 
 const UNIT = resolve(import.meta.dirname, "../../native/bucketfs@.service");
 const CLI = resolve(import.meta.dirname, "../../bin/bucketfs.js");
 const hasAnalyze = spawnSync("systemd-analyze", ["--version"]).status === 0;
 
 function verify(text: string, instance = "mnt-data"): { code: number; output: string } {
-  const dir = scratchDir("unit");
+  const dir = testTempDir("bucketfs-unit-"); // removed after the test (temp-dirs.ts)
   const file = join(dir, `bucketfs@${instance}.service`);
   writeFileSync(file, text);
   const r = spawnSync("systemd-analyze", ["verify", file], { encoding: "utf8" });
