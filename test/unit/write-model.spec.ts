@@ -134,7 +134,7 @@ async function run(commands: Command[]): Promise<void> {
         if (c.truncate) content = Buffer.alloc(0);
       }
     } else if (c.op === "rename") {
-      const to = c.into ? "/d/f" : name === "/g" ? "/f" : "/g";
+      const to: string = c.into ? "/d/f" : name === "/g" ? "/f" : "/g";
       const expected = name === null ? "ENOENT" : to === name ? "ok" : to === "/d/f" && !dir ? "ENOENT" : "ok";
       expect(await codeOf(fs.tree.rename(name ?? "/f", to)), `rename ${name} -> ${to}`).toBe(expected);
       // rename(2) first saves the open file's changes, then moves the object.
