@@ -13,7 +13,7 @@
  */
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
-import { privateDatabase, privateDir } from "../security/private-file.js";
+import { privateDatabase, privateDir } from "../os/private-file.js";
 import { decodeAttributes, encodeAttributes } from "./metadata.js";
 
 const SCHEMA = `CREATE TABLE IF NOT EXISTS attributes (
