@@ -13,7 +13,7 @@
  *      points at a running emulator).
  */
 import { execFileSync } from "node:child_process";
-import { createReadStream, mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";

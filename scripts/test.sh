@@ -6,6 +6,7 @@
 # on the native FUSE binding built with AddressSanitizer (scripts/asan-tools.sh).
 #   scripts/test.sh                 # everything
 #   scripts/test.sh test/unit       # a subset (any vitest filter); no ASan run unless BUCKETFS_TEST_ASAN=1
+# A full run starts with scripts/lint.sh (types, layers, format); BUCKETFS_TEST_LINT=0|1 overrides.
 # BUCKETFS_TEST_ASAN=0 skips the ASan run. Everything the tests put in the temporary directory
 # goes into a private TMPDIR that is removed at the end; a mount left behind there fails the run.
 set -euo pipefail
@@ -38,8 +39,20 @@ export TMPDIR=$run_tmp
 
 statuses=()
 status=0
-npx vitest run --reporter=default --reporter=json --outputFile.json="$results/main.json" "$@" || status=$?
-statuses+=("main.json=$status")
+# The static checks (types, layers, format: scripts/lint.sh) on a full run; a lint failure counts
+# as one failed suite in the closing line. BUCKETFS_TEST_LINT=1 adds them to a subset run, 0 skips.
+lint=${BUCKETFS_TEST_LINT:-$(( $# == 0 ))}
+if [[ $lint == 1 ]]; then
+  lint_status=0
+  bash scripts/lint.sh || lint_status=$?
+  statuses+=("lint=$lint_status")
+  (( lint_status == 0 )) || status=1
+fi
+
+vitest_status=0
+npx vitest run --reporter=default --reporter=json --outputFile.json="$results/main.json" "$@" || vitest_status=$?
+statuses+=("main.json=$vitest_status")
+(( vitest_status == 0 )) || status=$vitest_status
 
 asan=${BUCKETFS_TEST_ASAN:-$(( $# == 0 ))}
 if [[ $asan == 1 ]]; then

@@ -27,6 +27,15 @@ enum bfs_op {
   BFS_OP_COUNT
 };
 
+/* listing.c: a directory's entries, kept per open directory handle */
+typedef struct bfs_listing bfs_listing;
+bfs_listing *bfs_listing_new(void);
+void bfs_listing_free(bfs_listing *l);
+int bfs_listing_reset(bfs_listing *l, size_t count);
+int bfs_listing_add(bfs_listing *l, const char *name, const struct stat *st);
+int bfs_listing_loaded(const bfs_listing *l);
+void bfs_listing_fill(const bfs_listing *l, void *buf, fuse_fill_dir_t filler, off_t offset, int plus);
+
 /* One operation waiting for JavaScript. Lives on the FUSE worker's stack. */
 typedef struct bfs_request {
   enum bfs_op op;
@@ -46,8 +55,7 @@ typedef struct bfs_request {
   struct timespec times[2];
   struct stat *st;
   struct statvfs *stv;
-  void *dir_buf;
-  fuse_fill_dir_t filler;
+  bfs_listing *listing; /* READDIR: filled by JavaScript's answer */
   int readdir_plus;
   int must_bytes; /* READ: JavaScript must answer with bytes, not "retry from the cache" */
   /* the caller, from fuse_get_context() */

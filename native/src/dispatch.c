@@ -250,27 +250,25 @@ static ssize_t get_name(napi_env env, napi_value value, char *out, size_t cap) {
   return (ssize_t)length;
 }
 
+/* Copies JavaScript's listing (names, and stats in plus mode) into the handle's listing. */
 static int reply_readdir(napi_env env, bfs_request *r, napi_value names, napi_value stats) {
   uint32_t count = 0;
   bool with_stats = false;
   napi_is_array(env, stats, &with_stats);
   napi_get_array_length(env, names, &count);
+  if (bfs_listing_reset(r->listing, count) < 0) return -ENOMEM;
   char name[1024];
   for (uint32_t i = 0; i < count; i++) {
     napi_value item;
     napi_get_element(env, names, i, &item);
     if (get_name(env, item, name, sizeof name) < 0) continue;
     struct stat st;
-    /* "." and ".." go without attributes: libfuse gives them no inode in plus mode, and
-       readdir(3) hides entries whose inode is 0. */
-    int dots = name[0] == '.' && (name[1] == 0 || (name[1] == '.' && name[2] == 0));
-    int plus = with_stats && r->readdir_plus && !dots;
-    if (plus) {
+    if (with_stats) {
       napi_value stat_array;
       napi_get_element(env, stats, i, &stat_array);
       fill_stat(env, stat_array, &st);
     }
-    if (r->filler(r->dir_buf, name, plus ? &st : NULL, 0, plus ? FUSE_FILL_DIR_PLUS : 0)) break;
+    if (bfs_listing_add(r->listing, name, with_stats ? &st : NULL) < 0) return -ENOMEM;
   }
   return 0;
 }

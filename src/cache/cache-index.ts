@@ -19,7 +19,7 @@
  * SQLite's secure_delete keeps their old bytes out of the freed pages.
  */
 import Database from "better-sqlite3";
-import { privateDatabase } from "../security/private-file.js";
+import { privateDatabase } from "../os/private-file.js";
 import type { ChunkHeader } from "./chunk-format.js";
 
 /** Numbered migrations; `PRAGMA user_version` records how many have run. */

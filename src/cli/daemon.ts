@@ -160,6 +160,7 @@ function installShutdown(fs: MountedFilesystem, mountpoint: string, log: Logger,
     if (isMountpoint(mountpoint)) await unmountPath(mountpoint).catch(() => unmountPath(mountpoint, true)).catch((err: unknown) => log.error({ err }, "unmount failed"));
     removeMountRecord(mountpoint);
     service.stop();
+    if (fs instanceof Filesystem) fs.close();
     log.info("unmounted");
     process.exit(failed.length > 0 ? 1 : 0);
   };

@@ -11,7 +11,7 @@ import { existsSync, renameSync, rmSync } from "node:fs";
 import Database from "better-sqlite3";
 import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects, parquetSchema } from "hyparquet";
 import { compressors } from "hyparquet-compressors";
-import { privateDatabase } from "../security/private-file.js";
+import { privateDatabase } from "../os/private-file.js";
 import { ATTRIBUTE_COLUMNS, DB_SCHEMA_VERSION, REQUIRED_COLUMNS, VERSION_METADATA_KEY, planColumns, uuidFromSeriesUrl } from "./columns.js";
 
 export { DB_SCHEMA_VERSION } from "./columns.js";

@@ -19,7 +19,7 @@ import { createWriteStream, existsSync, readdirSync, readFileSync, renameSync, r
 import { dirname, join, resolve } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { privateDir } from "../security/private-file.js";
+import { privateDir } from "../os/private-file.js";
 import { IdcIndexDb } from "./index-db.js";
 
 export const DEFAULT_INDEX_BASE_URL = "https://storage.googleapis.com/idc-index-data-artifacts";

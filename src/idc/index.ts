@@ -7,7 +7,7 @@ import { join } from "node:path";
 import type { Logger } from "../log/logger.js";
 import type { PrefetcherConfig } from "../read/prefetcher.js";
 import { DirectReader, type RangeReader } from "../read/range-reader.js";
-import { privateDir } from "../security/private-file.js";
+import { privateDir } from "../os/private-file.js";
 import type { ObjectStore } from "../store/object-store.js";
 import { IdcFilesystem } from "./idc-filesystem.js";
 import { IdcTree } from "./idc-tree.js";

@@ -9,7 +9,7 @@
 import Database from "better-sqlite3";
 import { LRUCache } from "lru-cache";
 import type { Logger } from "../log/logger.js";
-import { privateDatabase } from "../security/private-file.js";
+import { privateDatabase } from "../os/private-file.js";
 import { listAll, type ObjectStore } from "../store/object-store.js";
 import { HiddenNames } from "./names.js";
 

@@ -87,6 +87,7 @@ export class Filesystem {
     file.retain();
     // The new file shows through the local overlay until its upload remembers it.
     this.ctx.namespace.forgetStat(path);
+    this.ctx.namespace.touchDir(parentOf(path));
     return this.ctx.openFiles.add({ kind: "write", path, flags, file, pageCache: this.ctx.openFiles.pageCache.openForWrite(path) });
   }
 
@@ -234,6 +235,14 @@ export class Filesystem {
   /** Uploads every file with unsaved changes (unmount, SIGTERM). Returns the paths that failed. */
   flushAll(): Promise<string[]> {
     return this.writes.flushAll();
+  }
+
+  /**
+   * Unmount, after flushAll: closes the attribute table (KnownAttributes) so its last batch of
+   * rows, still waiting for the timer that writes it, reaches the disk.
+   */
+  close(): void {
+    this.ctx.namespace.close();
   }
 
   /**

@@ -13,7 +13,7 @@
  */
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
-import { privateDatabase, privateDir } from "../security/private-file.js";
+import { privateDatabase, privateDir } from "../os/private-file.js";
 import { decodeAttributes, encodeAttributes } from "../store/s3fs-metadata.js";
 
 const SCHEMA = `CREATE TABLE IF NOT EXISTS attributes (
@@ -52,7 +52,8 @@ export class KnownAttributes {
 
   /** The attribute metadata of this exact version of `key`, if it was read before. */
   lookup(key: string, etag: string, lastModified: Date): Record<string, string> | undefined {
-    const row = this.pending.has(key) ? this.pending.get(key) : this.select.get(key);
+    // After close (unmount) nothing is known: the answer costs a HEAD, never an exception.
+    const row = this.pending.has(key) ? this.pending.get(key) : this.db.open ? this.select.get(key) : undefined;
     if (!row || row.etag !== etag || row.modified_s !== seconds(lastModified)) return undefined;
     try {
       const parsed = JSON.parse(row.metadata) as Record<string, string>;
@@ -72,7 +73,9 @@ export class KnownAttributes {
     this.queue(key, undefined);
   }
 
+  /** Writes what is still queued and closes the database (unmount): later writes are dropped. */
   close(): void {
+    if (!this.db.open) return;
     this.flush();
     this.db.close();
   }

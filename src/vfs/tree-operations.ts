@@ -42,6 +42,7 @@ export class TreeOperations {
     const metadata = withAttributes({}, { mode: inheritedDirMode(S_IFDIR | (mode & ~S_IFMT), parent), ...owner, mtimeMs: now, ctimeMs: now });
     await store.put({ key: namespace.mapper.dirPrefix(path), body: Buffer.alloc(0), metadata });
     namespace.rememberNewDir(path, namespace.dirStat(metadata));
+    namespace.touchDir(parentOf(path), now);
   }
 
   async rmdir(path: string): Promise<void> {
@@ -59,6 +60,7 @@ export class TreeOperations {
     this.ctx.openFiles.pageCache.removed(path);
     namespace.forgetTree(path);
     namespace.rememberMissing(path);
+    namespace.touchDir(parentOf(path));
   }
 
   async unlink(path: string): Promise<void> {
@@ -72,6 +74,7 @@ export class TreeOperations {
     await store.delete({ key: namespace.mapper.fileKey(path) });
     this.ctx.openFiles.pageCache.removed(path);
     namespace.rememberMissing(path);
+    namespace.touchDir(parentOf(path));
   }
 
   async symlink(target: string, path: string): Promise<void> {
@@ -86,6 +89,7 @@ export class TreeOperations {
     const body = Buffer.from(target);
     const { etag } = await store.put({ key, body, metadata });
     namespace.remember(path, namespace.statFromObject({ key, size: body.length, etag, lastModified: new Date() }, metadata));
+    namespace.touchDir(parentOf(path), now);
   }
 
   /**
@@ -106,6 +110,7 @@ export class TreeOperations {
     const key = namespace.mapper.fileKey(path);
     const { etag } = await store.put({ key, body: Buffer.alloc(0), metadata });
     namespace.remember(path, namespace.statFromObject({ key, size: 0, etag, lastModified: new Date(now) }, metadata));
+    namespace.touchDir(parentOf(path), now);
   }
 
   async readlink(path: string): Promise<string> {
@@ -137,6 +142,9 @@ export class TreeOperations {
       if (target?.kind === "dir") throw new FsError("EISDIR", `is a directory: ${to}`);
       await this.renameFile(from, to, source);
     }
+    const now = Date.now();
+    namespace.touchDir(parentOf(from), now);
+    namespace.touchDir(parentOf(to), now);
   }
 
   chmod(path: string, mode: number): Promise<void> {

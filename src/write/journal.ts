@@ -11,7 +11,7 @@
  */
 import Database from "better-sqlite3";
 import { dirname } from "node:path";
-import { privateDatabase, privateDir } from "../security/private-file.js";
+import { privateDatabase, privateDir } from "../os/private-file.js";
 import type { SparseRecord } from "./sparse-content.js";
 
 /**

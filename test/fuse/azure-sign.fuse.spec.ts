@@ -57,7 +57,7 @@ describe("SAS URLs for files of an az:// mount", () => {
 
   it("a mount that holds only a SAS refuses to sign, saying which mounts can", async () => {
     const sasUrl = await azureContainer(container).generateSasUrl({ permissions: ContainerSASPermissions.parse("rl"), expiresOn: new Date(Date.now() + 3600_000) });
-    const env = { ...bucketfsEnv(), AZURE_STORAGE_SAS_TOKEN: new URL(sasUrl).search };
+    const env: NodeJS.ProcessEnv = { ...bucketfsEnv(), AZURE_STORAGE_SAS_TOKEN: new URL(sasUrl).search };
     delete env.AZURE_STORAGE_KEY;
     const sasMount = await TestMount.start(`az://${azureServer().account}/${container}`, ["--read-only"], env);
     try {

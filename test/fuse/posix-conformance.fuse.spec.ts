@@ -106,6 +106,43 @@ describe.each(BACKENDS.filter((b) => b.name !== "azure"))("POSIX semantics on a 
     expect(Number(stored.ctime)).toBeGreaterThan(1_700_000_000);
   });
 
+  it("moves a directory's mtime and ctime when entries are created, removed or renamed in it", async () => {
+    // Each step first sets both directories' mtime to 2001 (utimens), then changes an entry;
+    // "y" = the directory's mtime is now at least the step's start and its ctime equals it.
+    const script = `set -e; cd ${mount.path("w")}; mkdir dt dt2
+touch -d @1000000000 dt; stat -c %Y dt
+check() { for d in "$@"; do m=$(stat -c %Y $d); c=$(stat -c %Z $d); if [ $m -ge $before ] && [ $c -eq $m ]; then printf y; else printf n; fi; done; printf " "; }
+step() { touch -d @1000000000 dt dt2; before=$(date +%s); eval "$1"; shift; check "$@"; }
+step "touch dt/f" dt; step "mkdir dt/s" dt; step "ln -s f dt/l" dt; step "mkfifo dt/p" dt; step "mv dt/f dt/g" dt
+step "mv dt/g dt2/g" dt dt2; step "rm dt2/g" dt2; step "rmdir dt/s" dt; step "rm dt/l dt/p" dt; step "true" dt dt2`;
+    expect((await sh(script)).trim()).toBe("1000000000\ny y y y y yy y y y nn");
+  });
+
+  it("in a sticky directory lets only the entry's owner, the directory's owner or root remove or rename an entry", async () => {
+    const OTHER = "setpriv --reuid 65533 --regid 65533 --clear-groups";
+    // The system python: another user cannot run root's pyenv shim.
+    const as = (who: string, calls: string): Promise<string> => sh(`cd ${mount.path("w/sk")} && ${who} /usr/bin/python3 -c '
+import os, errno
+def t(f, *a):
+    try: f(*a); return "ok"
+    except OSError as e: return errno.errorcode[e.errno]
+print(${calls})'`).then((out) => out.trim());
+    await sh(`mkdir ${dir("sk")} && chmod 1777 ${dir("sk")}`);
+    await sh(`cd ${dir("sk")} && ${NOBODY} sh -c 'touch a b && mkdir d' && ${OTHER} touch x`);
+    expect((await sh(`stat -c '%A %u' ${dir("sk")}`)).trim()).toBe("drwxrwxrwt 0");
+    // Neither the entry's nor the directory's owner: EPERM, as Linux answers.
+    expect(await as(OTHER, 't(os.unlink, "a"), t(os.rename, "b", "c"), t(os.rmdir, "d")')).toBe("EPERM EPERM EPERM");
+    // Over an entry someone else owns: EPERM too, even for the owner of the source.
+    expect(await as(NOBODY, 't(os.rename, "b", "x")')).toBe("EPERM");
+    // The entry's owner may.
+    expect(await as(NOBODY, 't(os.rename, "b", "c"), t(os.unlink, "a")')).toBe("ok ok");
+    // The directory's owner may remove what others own; root may too.
+    await sh(`chown 65533:65533 ${dir("sk")}`);
+    expect(await as(OTHER, 't(os.unlink, "c")')).toBe("ok");
+    expect(await as("", 't(os.rmdir, "d"), t(os.unlink, "x")')).toBe("ok ok");
+    expect((await sh(`ls -A ${dir("sk")}`)).trim()).toBe("");
+  });
+
   it("answers rename(2) over existing entries with the POSIX errors, and O_EXCL with EEXIST", async () => {
     await sh(`cd ${mount.path("w")} && mkdir rn-d1 rn-d2 rn-e && touch rn-d2/x rn-f && mkfifo rn-p`);
     const script = `import os, errno

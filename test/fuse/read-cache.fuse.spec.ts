@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_CHUNK_SIZE } from "../../src/read/cached-reader.js";
 import { until } from "../helpers/eventually.js";
+import { MountMetrics } from "../helpers/metrics.js";
 import { bucketfs, sh, tempDir, TestMount } from "../helpers/mount.js";
 import { ramp } from "../helpers/ramp.js";
 import { freshBucket, s3Server, sdkClient } from "../helpers/s3.js";
@@ -33,10 +34,7 @@ async function unmount(dir: string): Promise<void> {
 
 /** One counter from the daemon's /metrics, summed over label sets that contain `labels`. */
 async function metric(name: string, labels = ""): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${METRICS_PORT}/metrics`)).text();
-  return text.split("\n").filter((line) => line.startsWith(name) && line.includes(labels) && !line.startsWith("#"))
-    .filter((line) => line.slice(name.length).match(/^[{ ]/))
-    .reduce((sum, line) => sum + Number(line.split(" ").pop()), 0);
+  return new MountMetrics(METRICS_PORT).value(name, labels);
 }
 
 describe("reads through the chunk cache on a real mount", () => {

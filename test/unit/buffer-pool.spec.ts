@@ -41,7 +41,7 @@ describe("BufferPool", () => {
           buffer.fill(mark);
           held.push({ buffer, mark });
         } else if (held.length > 0) {
-          const [{ buffer }] = held.splice(o.pick % held.length, 1) as [{ buffer: Buffer }];
+          const [{ buffer }] = held.splice(o.pick % held.length, 1);
           if (o.kind === "release") {
             pool.release(buffer);
             if (idle.length < maxIdle) idle.push(buffer);

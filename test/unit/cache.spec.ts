@@ -3,8 +3,7 @@
  * under concurrent fills, restart reuse, a lost index, corrupt files, ETag invalidation, single
  * flight, and a model property (random put/get sequences against a Map).
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import fc from "fast-check";
 import { afterEach, describe, expect, it } from "vitest";
@@ -14,13 +13,11 @@ import { CachingReader } from "../../src/read/cached-reader.js";
 import type { ObjectVersion, RangeReader } from "../../src/read/range-reader.js";
 import { VersionPins } from "../../src/read/version-pins.js";
 import { ramp } from "../helpers/ramp.js";
+import { testTempDir } from "../helpers/temp-dirs.js";
 
-const dirs: string[] = [];
 const caches: ChunkCache[] = [];
 function tempCacheDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), "bfs-cache-"));
-  dirs.push(dir);
-  return dir;
+  return testTempDir("bucketfs-cache-");
 }
 function openCache(dir: string, capacityBytes: number): ChunkCache {
   const cache = ChunkCache.open(dir, { capacityBytes });
@@ -29,7 +26,6 @@ function openCache(dir: string, capacityBytes: number): ChunkCache {
 }
 afterEach(() => {
   for (const cache of caches.splice(0)) cache.close();
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
 const id = (index: number, key = "k", etag = "e1"): ChunkIdentity => ({ source: "s3://b", key, etag, index });

@@ -5,11 +5,9 @@ import { describe, expect, it } from "vitest";
 import { FsError } from "../../src/vfs/index.js";
 import { ramp } from "../helpers/ramp.js";
 import { memoryFs, readFile, writeFile } from "../helpers/memory-fs.js";
+import { O_APPEND, O_TRUNC, O_WRONLY } from "../helpers/open-flags.js";
 
 const code = (e: unknown): string | undefined => (e instanceof FsError ? e.code : undefined);
-const O_WRONLY = 1;
-const O_APPEND = 0o2000;
-const O_TRUNC = 0o1000;
 
 describe("filesystem core", () => {
   it("creates, writes and reads back a file, stored as one object with s3fs attributes", async () => {

@@ -16,9 +16,9 @@ import { MemoryStore } from "../../src/store/memory/memory-store.js";
 import { createFilesystem, type Filesystem } from "../../src/vfs/index.js";
 import { testTempDir } from "../helpers/temp-dirs.js";
 import { newDisk } from "../helpers/write-disk.js";
+import { O_RDWR } from "../helpers/open-flags.js";
 
 const RUNS = Number(process.env.BUCKETFS_MODEL_RUNS ?? 50);
-const O_RDWR = 2;
 export const modelStats = { sequences: 0, steps: 0 };
 
 /** bucketfs side: the core over one MemoryStore; remount builds a fresh core over the same bucket. */
@@ -120,7 +120,7 @@ const anyDir = fc.constantFrom("/d", "/d/e", "/x");
 class Create extends Step {
   constructor(readonly path: string) { super(); }
   toString(): string { return `create(${this.path})`; }
-  check(): boolean { return true; }
+  override check(): boolean { return true; }
   async real(w: World): Promise<void> {
     if (w.real.handles.has(this.path)) return; // one handle per path keeps the two sides comparable
     // As the kernel does: O_CREAT on an existing file is a truncate (setattr) and an open, not create.
@@ -231,7 +231,7 @@ class Close extends Step {
  * until it is closed (and must not come back when it is).
  */
 abstract class TreeStep extends Step {
-  check(): boolean { return true; }
+  override check(): boolean { return true; }
 }
 
 /** Moves the handle table after a successful rename (from !== to) or unlink (to undefined). */
@@ -313,8 +313,8 @@ class CloseAll extends Step {
  * journal (no caches, no handles; the journal's leftovers, if any, are recovered first).
  */
 class Remount extends CloseAll {
-  toString(): string { return "remount"; }
-  async real(w: World): Promise<void> {
+  override toString(): string { return "remount"; }
+  override async real(w: World): Promise<void> {
     await super.real(w);
     await w.real.fs.abandon();
     w.real.fs = w.real.build();

@@ -4,9 +4,7 @@
  * CachingReader's fill() single flight, and FillAhead's read-ahead policy. The real addon is
  * exercised end to end by test/fuse/native-binding.fuse.spec.ts.
  */
-import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import { crc32 } from "node:zlib";
 import { afterEach, describe, expect, it } from "vitest";
 import { ChunkCache } from "../../src/cache/chunk-cache.js";
@@ -17,19 +15,17 @@ import { NativeChunkFiller, type FillChunkSpec, type NativeFill } from "../../sr
 import { DEFAULT_PREFETCHER_CONFIG } from "../../src/read/prefetcher.js";
 import type { ObjectVersion, RangeReader } from "../../src/read/range-reader.js";
 import { ramp } from "../helpers/ramp.js";
+import { testTempDir } from "../helpers/temp-dirs.js";
 
 const CHUNK = 4096;
 const SOURCE = "s3://b";
-const dirs: string[] = [];
 const caches: ChunkCache[] = [];
 afterEach(() => {
   for (const cache of caches.splice(0)) cache.close();
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
 function openCache(capacityBytes = 1 << 24): ChunkCache {
-  const dir = mkdtempSync(join(tmpdir(), "bfs-fill-"));
-  dirs.push(dir);
+  const dir = testTempDir("bucketfs-fill-");
   const cache = ChunkCache.open(dir, { capacityBytes });
   caches.push(cache);
   return cache;

@@ -15,11 +15,9 @@ import { RangeSet } from "../../src/write/range-set.js";
 import { UploadJournal } from "../../src/write/journal.js";
 import { ramp } from "../helpers/ramp.js";
 import { newDisk, type Disk } from "../helpers/write-disk.js";
+import { O_APPEND, O_RDWR, O_WRONLY } from "../helpers/open-flags.js";
 
 const PART = 4096;
-const O_WRONLY = 1;
-const O_RDWR = 2;
-const O_APPEND = 0o2000;
 
 interface Traffic { sent: number; received: number; ops: string[] }
 

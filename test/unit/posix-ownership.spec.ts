@@ -6,6 +6,9 @@
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { silentLogger } from "../../src/log/logger.js";
+import { MemoryStore } from "../../src/store/memory/memory-store.js";
+import { createFilesystem } from "../../src/vfs/index.js";
 import { KnownAttributes } from "../../src/vfs/known-attributes.js";
 import { chmodMode, chownAttributes, ownerOfNew } from "../../src/vfs/ownership.js";
 import type { FileStat } from "../../src/vfs/types.js";
@@ -72,6 +75,22 @@ describe("KnownAttributes", () => {
     expect(reopened.lookup("a/b", "etag1", modified)?.uid).toBe("7");
     reopened.forget("a/b");
     expect(reopened.lookup("a/b", "etag1", modified)).toBeUndefined();
+    reopened.close();
+  });
+
+  it("keeps the rows a filesystem learnt just before close (unmount), without waiting for the write timer", async () => {
+    const dir = tempDir("known-close");
+    dirs.push(dir);
+    const path = join(dir, "attributes.sqlite");
+    const store = new MemoryStore({ minPartSize: 1024 });
+    const metadata = { mode: String(0o100640), uid: "12", gid: "34" };
+    await store.put({ key: "d/f", body: Buffer.from("x"), metadata });
+    const fs = createFilesystem({ store, prefix: "", stagingDir: join(dir, "staging"), log: silentLogger(), attributesPath: path });
+    await fs.readdir("/d"); // HEADs f, whose version the table then records
+    fs.close();
+    const head = await store.head({ key: "d/f" });
+    const reopened = new KnownAttributes(path);
+    expect(reopened.lookup("d/f", head.etag, head.lastModified)).toEqual(metadata);
     reopened.close();
   });
 });

@@ -11,31 +11,25 @@
  */
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmodSync, chownSync, copyFileSync, existsSync, mkdtempSync, openSync, closeSync, ftruncateSync, readFileSync, readSync, rmSync, statSync, writeFileSync, writeSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { chmodSync, chownSync, copyFileSync, existsSync, openSync, closeSync, ftruncateSync, readFileSync, readSync, statSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { CacheIndex, type IndexRow } from "../../src/cache/cache-index.js";
-import { mountConfigSchema, type MountConfig } from "../../src/config/schema.js";
+import { mountConfig } from "../helpers/config.js";
 import { parseSource } from "../../src/config/source.js";
 import { indexProtector } from "../../src/security/at-rest.js";
 import { DataCipher, EncryptionError, loadCipher, SEAL_OVERHEAD } from "../../src/security/cipher.js";
 import { EncryptedFile, ENCRYPTED_BLOCK } from "../../src/security/encrypted-file.js";
 import { openMountSecurity } from "../../src/security/index.js";
+import { testTempDir } from "../helpers/temp-dirs.js";
 
 const B = ENCRYPTED_BLOCK;
 const STORED = B + SEAL_OVERHEAD;
 const cipher = DataCipher.fromKey(randomBytes(32));
-const dirs: string[] = [];
 function tmp(label: string): string {
-  const dir = mkdtempSync(join(tmpdir(), `bucketfs-sec-rest-${label}-`));
-  dirs.push(dir);
-  return dir;
+  return testTempDir(`bucketfs-sec-rest-${label}-`);
 }
-afterAll(() => {
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-});
 
 /** A staging file as staging.ts names them, holding `data`. */
 async function staged(dir: string, data: Buffer): Promise<string> {
@@ -141,7 +135,7 @@ describe("the key", () => {
     process.env.BUCKETFS_ENCRYPTION_KEY = hex;
     const umask = process.umask();
     try {
-      const config = mountConfigSchema.parse({ encryptCache: true, cacheDir: dir }) as MountConfig;
+      const config = mountConfig({ encryptCache: true, cacheDir: dir });
       const security = openMountSecurity(parseSource("s3://bkt"), config);
       expect(security.atRest).toBeDefined();
       expect(process.env.BUCKETFS_ENCRYPTION_KEY).toBeUndefined();

@@ -4,11 +4,10 @@
  * audit write that fails after the operation succeeded leaves the operation a success (reported
  * to the failure hook and counted instead).
  */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
-import { mountConfigSchema, type MountConfig } from "../../src/config/schema.js";
+import { describe, expect, it } from "vitest";
+import { mountConfig } from "../helpers/config.js";
 import { parseSource } from "../../src/config/source.js";
 import { silentLogger } from "../../src/log/logger.js";
 import { AuditedFilesystem, AuditLog } from "../../src/security/audit.js";
@@ -18,16 +17,11 @@ import { URL_XATTR, withUrlXattr } from "../../src/security/url-xattr.js";
 import { MemoryStore } from "../../src/store/memory/memory-store.js";
 import { runAs, type Caller } from "../../src/vfs/caller.js";
 import { createFilesystem } from "../../src/vfs/index.js";
+import { testTempDir } from "../helpers/temp-dirs.js";
 
-const dirs: string[] = [];
 function tmp(label: string): string {
-  const dir = mkdtempSync(join(tmpdir(), `bucketfs-sec-audit-${label}-`));
-  dirs.push(dir);
-  return dir;
+  return testTempDir(`bucketfs-sec-audit-${label}-`);
 }
-afterAll(() => {
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-});
 
 const alice: Caller = { uid: 4242, gid: 4343, pid: 31337, umask: 0o022 };
 /** What the kernel sends with RELEASE: no credentials (the closer may be long gone). */
@@ -89,7 +83,7 @@ describe("audit records", () => {
 
   it("include every presigned URL minted for `bucketfs sign` (the control socket)", async () => {
     const file = join(tmp("sign"), "audit.jsonl");
-    const config = mountConfigSchema.parse({ auditLog: file, endpoint: "http://127.0.0.1:9" }) as MountConfig;
+    const config = mountConfig({ auditLog: file, endpoint: "http://127.0.0.1:9" });
     const saved = { id: process.env.AWS_ACCESS_KEY_ID, secret: process.env.AWS_SECRET_ACCESS_KEY };
     process.env.AWS_ACCESS_KEY_ID = "AKIDEXAMPLE";
     process.env.AWS_SECRET_ACCESS_KEY = "wJalrXUtnFEMI/K7MDENG";

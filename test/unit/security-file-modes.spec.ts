@@ -6,28 +6,22 @@
  * cannot expose anything in it.
  */
 import { createServer, type Server } from "node:http";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { CacheIndex } from "../../src/cache/cache-index.js";
-import { mountConfigSchema, type MountConfig } from "../../src/config/schema.js";
+import { mountConfig } from "../helpers/config.js";
 import { parseSource } from "../../src/config/source.js";
 import { downloadIndex, IdcStore, openIdc } from "../../src/idc/index.js";
 import { openMountSecurity } from "../../src/security/index.js";
 import { MemoryStore } from "../../src/store/memory/memory-store.js";
 import { UploadJournal } from "../../src/write/journal.js";
 import { uuidFor, writeIdcIndexParquet } from "../../scripts/make-idc-fixtures.js";
+import { testTempDir } from "../helpers/temp-dirs.js";
 
-const dirs: string[] = [];
 function tmp(label: string): string {
-  const dir = mkdtempSync(join(tmpdir(), `bucketfs-sec-modes-${label}-`));
-  dirs.push(dir);
-  return dir;
+  return testTempDir(`bucketfs-sec-modes-${label}-`);
 }
-afterAll(() => {
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-});
 
 let saved = 0;
 beforeEach(() => {
@@ -117,7 +111,7 @@ describe("files created under umask 022", () => {
 
 describe("the daemon's umask", () => {
   it("is 077 once the mount's security layer is open", () => {
-    const config = mountConfigSchema.parse({ cacheDir: tmp("umask") }) as MountConfig;
+    const config = mountConfig({ cacheDir: tmp("umask") });
     const security = openMountSecurity(parseSource("s3://bkt"), config);
     expect(process.umask().toString(8)).toBe("77");
     security.close();

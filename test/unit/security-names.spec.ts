@@ -7,19 +7,12 @@
  * Names that are not UTF-8 are refused with EILSEQ by the native binding (see
  * test/fuse/security-hardening.fuse.spec.ts).
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { Writable } from "node:stream";
 import { pino } from "pino";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { MemoryStore } from "../../src/store/memory/memory-store.js";
 import { createFilesystem } from "../../src/vfs/index.js";
-
-const dirs: string[] = [];
-afterAll(() => {
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-});
+import { testTempDir } from "../helpers/temp-dirs.js";
 
 describe("listed keys that cannot be file names", () => {
   it("are hidden from every listing, never reachable, and logged once each", async () => {
@@ -28,8 +21,7 @@ describe("listed keys that cannot be file names", () => {
     for (const key of [...hostile, "ok.txt", "a/fine", "deep/x/y"]) await memory.put({ key, body: Buffer.from(key) });
     const lines: string[] = [];
     const log = pino({ level: "warn" }, new Writable({ write(chunk: Buffer, _enc, done) { lines.push(...chunk.toString().split("\n").filter(Boolean)); done(); } }));
-    const stagingDir = mkdtempSync(join(tmpdir(), "bucketfs-sec-names-"));
-    dirs.push(stagingDir);
+    const stagingDir = testTempDir("bucketfs-sec-names-");
     const fs = createFilesystem({ store: memory, prefix: "", stagingDir, log, uid: 1000, gid: 1000, metadataTtlMs: 0 });
     const names = async (path: string): Promise<string[]> => (await fs.readdir(path)).map((e) => e.name).filter((n) => n !== "." && n !== "..").sort();
     for (let round = 0; round < 2; round++) {

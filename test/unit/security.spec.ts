@@ -14,7 +14,7 @@ import { EncryptedFile, ENCRYPTED_BLOCK } from "../../src/security/encrypted-fil
 import { chunkCodec } from "../../src/security/at-rest.js";
 import { AuditLog, AuditedFilesystem } from "../../src/security/audit.js";
 import { checkExpiry, S3UrlSigner, SignError } from "../../src/security/sign.js";
-import { proxyFor, httpsAgentFor, CaBundleError } from "../../src/security/https-agent.js";
+import { proxyFor, httpsAgentFor, CaBundleError } from "../../src/store/https-agent.js";
 import { ChunkCache } from "../../src/cache/chunk-cache.js";
 import { createFilesystem } from "../../src/vfs/index.js";
 import { MemoryStore } from "../../src/store/memory/memory-store.js";

@@ -4,23 +4,19 @@
  * is gone, or that is a zombie (kill(pid, 0) still succeeds on one), is taken over.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { CacheBusyError, releaseLock, takeLock } from "../../src/cache/cache-lock.js";
+import { testTempDir } from "../helpers/temp-dirs.js";
 
-const dirs: string[] = [];
 const children: ChildProcess[] = [];
 afterEach(() => {
   for (const child of children.splice(0)) child.kill("SIGKILL");
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
 function lockDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), "bucketfs-lock-"));
-  dirs.push(dir);
-  return dir;
+  return testTempDir("bucketfs-lock-");
 }
 
 const state = (pid: number): string => /\) (\S) /.exec(readFileSync(`/proc/${pid}/stat`, "utf8"))?.[1] ?? "?";

@@ -14,9 +14,9 @@ import { UploadJournal } from "../../src/write/journal.js";
 import type { StagingOpener } from "../../src/write/staging.js";
 import { ramp } from "../helpers/ramp.js";
 import { mountOn, newDisk } from "../helpers/write-disk.js";
+import { O_WRONLY } from "../helpers/open-flags.js";
 
 const code = (e: unknown): string | undefined => (e instanceof FsError ? e.code : undefined);
-const O_WRONLY = 1;
 
 async function writeAndFlush(fs: Filesystem, path: string, data: Buffer): Promise<number> {
   const fh = await fs.create(path, 0o644);

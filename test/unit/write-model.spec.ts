@@ -22,6 +22,7 @@ import { MemoryStore } from "../../src/store/memory/memory-store.js";
 import type { Filesystem } from "../../src/vfs/index.js";
 import { ramp } from "../helpers/ramp.js";
 import { mountOn, newDisk } from "../helpers/write-disk.js";
+import { O_RDWR, O_TRUNC, O_WRONLY } from "../helpers/open-flags.js";
 
 type Command =
   | { op: "write"; offset: number; length: number; seed: number }
@@ -69,9 +70,6 @@ const resized = (data: Buffer, size: number): Buffer => {
 };
 
 const UPLOAD_OPS = ["put", "createMultipart", "uploadPart", "completeMultipart"] as const;
-const O_WRONLY = 1;
-const O_RDWR = 2;
-const O_TRUNC = 0o1000;
 
 /** After a crash: the journaled size, and every byte either journaled or written later. */
 function expectRecovered(actual: Buffer, journaled: Buffer, later: Buffer): void {
@@ -136,7 +134,7 @@ async function run(commands: Command[]): Promise<void> {
         if (c.truncate) content = Buffer.alloc(0);
       }
     } else if (c.op === "rename") {
-      const to = c.into ? "/d/f" : name === "/g" ? "/f" : "/g";
+      const to: string = c.into ? "/d/f" : name === "/g" ? "/f" : "/g";
       const expected = name === null ? "ENOENT" : to === name ? "ok" : to === "/d/f" && !dir ? "ENOENT" : "ok";
       expect(await codeOf(fs.tree.rename(name ?? "/f", to)), `rename ${name} -> ${to}`).toBe(expected);
       // rename(2) first saves the open file's changes, then moves the object.

@@ -5,7 +5,7 @@
  */
 import { readdirSync } from "node:fs";
 import { Writable } from "node:stream";
-import { pino } from "pino";
+import { pino, type Logger } from "pino";
 import { describe, expect, it } from "vitest";
 import { MemoryStore } from "../../src/store/memory/memory-store.js";
 import { FsError, type Filesystem } from "../../src/vfs/index.js";
@@ -18,7 +18,7 @@ const code = (e: unknown): string | undefined => (e instanceof FsError ? e.code 
 const keys = async (memory: MemoryStore): Promise<string[]> => (await memory.list({ prefix: "" })).objects.map((o) => o.key);
 
 /** Error lines the filesystem logs (an upload that claims "data kept" must not be one of them). */
-function errorLog(): { log: ReturnType<typeof pino>; lines: string[] } {
+function errorLog(): { log: Logger; lines: string[] } {
   const lines: string[] = [];
   const log = pino({ level: "error" }, new Writable({ write(chunk: Buffer, _enc, done) { lines.push(...chunk.toString().split("\n").filter(Boolean)); done(); } }));
   return { log, lines };

@@ -24,7 +24,7 @@ import type {
   ObjectStore, PutRequest, RangeSigner, StoreCapabilities, UploadPartRequest,
 } from "../object-store.js";
 import { toStoreError } from "./s3-errors.js";
-import { httpsAgentFor } from "../../security/https-agent.js";
+import { httpsAgentFor } from "../https-agent.js";
 import { leanDataPath, type S3DataPath } from "./s3-data-path.js";
 import { s3RangeSigner } from "./s3-range-signer.js";
 import { backoffMs, isOutage, outageWaitMs } from "./s3-retry.js";
