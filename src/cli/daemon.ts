@@ -13,12 +13,12 @@ import { createSession, resolveBinding, unmountPath } from "../fuse/binding.js";
 import { createLogger, type Logger } from "../log/logger.js";
 import { createReadChain, type ReadChain, type ReadChainOptions } from "../read/read-chain.js";
 import { createFilesystem, Filesystem, type MountedFilesystem } from "../vfs/index.js";
-import { defaultCacheDir, readCacheDir, stagingDirFor, uploadJournalPathFor, attributesPathFor } from "./dirs.js";
+import { defaultCacheDir, readCacheDir, stagingDirFor, uploadJournalPathFor, attributesPathFor } from "../mount/dirs.js";
 import { isMountpoint, removeMountRecord, writeExitReport, writeMountRecord } from "./mount-table.js";
 import { checkFuseDevice, checkMountpoint, checkStoreAccess } from "./preflight.js";
 import { openIdcForMount } from "./idc-command.js";
-import { createMountService, type MountService } from "./service.js";
-import { createStore } from "./store-factory.js";
+import { createMountService, type MountService } from "../mount/service.js";
+import { createStore } from "../mount/stores.js";
 import { openMountSecurity } from "../security/index.js";
 import type { ChunkFileCodec } from "../cache/chunk-cache.js";
 

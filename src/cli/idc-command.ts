@@ -17,11 +17,11 @@ import {
 import type { Logger } from "../log/logger.js";
 import type { ReadChain } from "../read/read-chain.js";
 import type { ObjectStore } from "../store/object-store.js";
-import { defaultCacheDir } from "./dirs.js";
+import { defaultCacheDir } from "../mount/dirs.js";
 import { allMountRecords } from "./mount-table.js";
 import { UsageError } from "./preflight.js";
 import { formatSize } from "../config/units.js";
-import { createIdcStore } from "./store-factory.js";
+import { createIdcStore } from "../mount/stores.js";
 
 /** Builds the filesystem of an `idc` mount; the index is loaded (or downloaded) first. */
 export async function openIdcForMount(config: MountConfig, store: ObjectStore, chain: ReadChain, log: Logger): Promise<IdcFilesystem> {

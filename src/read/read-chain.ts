@@ -8,7 +8,7 @@
  */
 import { CacheBusyError, ChunkCache, type CacheObserver, type ChunkFileCodec } from "../cache/chunk-cache.js";
 import type { Logger } from "../log/logger.js";
-import type { ObjectStore } from "../store/object-store.js";
+import type { ReadableStore } from "../store/object-store.js";
 import { CachingReader } from "./cached-reader.js";
 import { MemoryBudget } from "./memory-budget.js";
 import { NativeChunkFiller, type NativeFillOptions } from "./native-fill.js";
@@ -16,7 +16,7 @@ import { CachedChunkLocator } from "./native-reads.js";
 import { DirectReader, type ObjectVersion, type RangeReader } from "./range-reader.js";
 
 export interface ReadChainOptions {
-  store: ObjectStore;
+  store: ReadableStore;
   /** Directory of the chunk cache (its own: lock, index, chunks). */
   cacheDir: string;
   cacheSizeBytes: number;

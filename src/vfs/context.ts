@@ -7,7 +7,7 @@ import type { ObjectStore } from "../store/object-store.js";
 import type { UploadJournal } from "../write/journal.js";
 import type { StagingArea } from "../write/staging.js";
 import type { Uploader } from "../write/uploader.js";
-import type { Namespace } from "./namespace.js";
+import type { WritableNamespace } from "./namespace.js";
 import type { OpenFiles } from "./open-files.js";
 
 export interface FilesystemConfig {
@@ -19,7 +19,7 @@ export interface FilesystemConfig {
 
 export interface FsContext {
   store: ObjectStore;
-  namespace: Namespace;
+  namespace: WritableNamespace;
   openFiles: OpenFiles;
   uploader: Uploader;
   staging: StagingArea;

@@ -1,11 +1,13 @@
 /**
- * The filesystem core: POSIX file operations on paths, over an ObjectStore. It knows nothing of
- * FUSE; the adapter in src/fuse translates kernel calls into these methods and errors into errno.
+ * The filesystem core: POSIX file operations on paths, over a Namespace (the tree of names) and
+ * the read chain, with write-back when the namespace is writable. It knows nothing of FUSE; the
+ * adapter in src/fuse translates kernel calls into these methods and errors into errno.
  * Directory-changing operations (mkdir, rename, chmod, …) live in tree-operations.ts.
+ * A read-only namespace (IDC) has no write-back: every change is refused in `writable()`.
  */
-import { FillAhead, fillAheadConfig } from "../read/fill-ahead.js";
-import { Prefetcher } from "../read/prefetcher.js";
-import type { ObjectVersion } from "../read/range-reader.js";
+import { FillAhead, fillAheadConfig, type RangeFill } from "../read/fill-ahead.js";
+import { Prefetcher, type PrefetcherConfig } from "../read/prefetcher.js";
+import type { ObjectVersion, RangeReader } from "../read/range-reader.js";
 import type { DirtyFile } from "../write/dirty-file.js";
 import { journalUploadStatus } from "../write/journal-status.js";
 import { DirtyBudget } from "../write/dirty-budget.js";
@@ -14,7 +16,9 @@ import { currentCaller } from "./caller.js";
 import { FsError } from "./errors.js";
 import type { FsContext } from "./context.js";
 import { FileSync } from "./file-sync.js";
-import { Namespace } from "./namespace.js";
+import type { TreeApi, XattrProvider } from "./mounted.js";
+import type { Namespace } from "./namespace.js";
+import type { OpenFiles } from "./open-files.js";
 import { ownerOfNew } from "./ownership.js";
 import { baseName, parentOf } from "./paths.js";
 import { TreeOperations } from "./tree-operations.js";
@@ -22,63 +26,86 @@ import { O_APPEND, O_TRUNC, S_IFMT, S_IFREG, isWriteFlags, type DirEntry, type F
 
 const FALLOC_FL_KEEP_SIZE = 1;
 
+/** What every Filesystem reads through, whatever its namespace. */
+export interface ReadSide {
+  namespace: Namespace;
+  openFiles: OpenFiles;
+  reader: RangeReader;
+  /** Puts ranges into the disk cache without reading them (native reads); absent otherwise. */
+  fill?: RangeFill;
+  prefetch: PrefetcherConfig;
+}
+
+/** Write-back over a writable namespace (the bucket's tree). */
+export interface WriteSide {
+  ctx: FsContext;
+  sync: FileSync;
+  budget: DirtyBudget;
+}
+
 export class Filesystem {
-  readonly tree: TreeOperations;
-  private readonly sync: FileSync;
+  readonly tree: TreeApi;
+  private readonly writes?: WriteSide;
 
-  private readonly budget: DirtyBudget;
-
-  constructor(private readonly ctx: FsContext, sync: FileSync, maxDirtyBytes = Number.POSITIVE_INFINITY) {
-    this.sync = sync;
-    this.tree = new TreeOperations(ctx, sync);
-    this.budget = new DirtyBudget(maxDirtyBytes, () => sync.dirtyMeasure());
+  constructor(private readonly reads: ReadSide, writeBack?: { ctx: FsContext; sync: FileSync; maxDirtyBytes?: number }) {
+    if (writeBack) {
+      const { ctx, sync } = writeBack;
+      this.writes = { ctx, sync, budget: new DirtyBudget(writeBack.maxDirtyBytes ?? Number.POSITIVE_INFINITY, () => sync.dirtyMeasure()) };
+      this.tree = new TreeOperations(ctx, sync);
+    } else {
+      this.tree = readOnlyTree(reads.namespace, () => this.writable());
+    }
   }
 
   get namespace(): Namespace {
-    return this.ctx.namespace;
+    return this.reads.namespace;
+  }
+
+  get xattrs(): XattrProvider | undefined {
+    return this.reads.namespace.xattrs;
   }
 
   getattr(path: string): Promise<FileStat> {
-    return this.ctx.namespace.lookup(path);
+    return this.reads.namespace.lookup(path);
   }
 
   async readdir(path: string): Promise<DirEntry[]> {
-    const self = await this.ctx.namespace.lookupDir(path);
-    const parent = path === "/" ? self : await this.ctx.namespace.lookup(parentOf(path));
-    const entries = await this.ctx.namespace.list(path);
+    const self = await this.reads.namespace.lookupDir(path);
+    const parent = path === "/" ? self : await this.reads.namespace.lookup(parentOf(path));
+    const entries = await this.reads.namespace.list(path);
     return [{ name: ".", stat: self }, { name: "..", stat: parent }, ...entries];
   }
 
   async open(path: string, flags: number): Promise<number> {
-    const stat = await this.ctx.namespace.lookup(path);
+    const stat = await this.reads.namespace.lookup(path);
     if (stat.kind === "dir") throw new FsError("EISDIR", `is a directory: ${path}`);
     if (isWriteFlags(flags)) {
-      this.assertWritable();
-      const file = await this.sync.openForWrite(path, stat, (flags & O_TRUNC) !== 0);
+      const { sync } = this.writable();
+      const file = await sync.openForWrite(path, stat, (flags & O_TRUNC) !== 0);
       file.openCount++;
-      return this.ctx.openFiles.add({ kind: "write", path, flags, file });
+      return this.reads.openFiles.add({ kind: "write", path, flags, file });
     }
-    const version = { key: this.ctx.namespace.mapper.fileKey(path), etag: stat.etag ?? "", size: stat.size };
-    const prefetcher = new Prefetcher(version, this.ctx.reader, this.ctx.config.prefetch);
-    const fillAhead = this.ctx.fill && new FillAhead(version, this.ctx.fill, fillAheadConfig(this.ctx.config.prefetch));
-    return this.ctx.openFiles.add({ kind: "read", path, flags, version, prefetcher, fillAhead });
+    const version = await this.reads.namespace.readVersion(path, stat);
+    const prefetcher = new Prefetcher(version, this.reads.reader, this.reads.prefetch);
+    const fillAhead = this.reads.fill && new FillAhead(version, this.reads.fill, fillAheadConfig(this.reads.prefetch));
+    return this.reads.openFiles.add({ kind: "read", path, flags, version, prefetcher, fillAhead });
   }
 
   async create(path: string, mode: number, flags = 0o1): Promise<number> {
     const caller = currentCaller(); // before the first await (caller.ts)
-    this.assertWritable();
+    const { ctx, sync } = this.writable();
     if (Buffer.byteLength(baseName(path)) > 255) throw new FsError("ENAMETOOLONG", `name too long: ${path}`);
-    const parent = await this.ctx.namespace.lookupDir(parentOf(path));
-    const file = await this.sync.create(path, S_IFREG | (mode & ~S_IFMT), ownerOfNew(caller, parent, this.ctx.namespace.defaultAttributes()));
+    const parent = await ctx.namespace.lookupDir(parentOf(path));
+    const file = await sync.create(path, S_IFREG | (mode & ~S_IFMT), ownerOfNew(caller, parent, ctx.namespace.defaultAttributes()));
     file.openCount++;
     // The new file shows through the local overlay until its upload remembers it.
-    this.ctx.namespace.forgetStat(path);
-    return this.ctx.openFiles.add({ kind: "write", path, flags, file });
+    ctx.namespace.forgetStat(path);
+    return this.reads.openFiles.add({ kind: "write", path, flags, file });
   }
 
   async read(fh: number, offset: number, length: number): Promise<Buffer> {
-    const handle = this.ctx.openFiles.get(fh);
-    const local = this.ctx.openFiles.dirtyAt(handle.path);
+    const handle = this.reads.openFiles.get(fh);
+    const local = this.reads.openFiles.dirtyAt(handle.path);
     if (local) return local.read(offset, length);
     if (handle.kind === "write") return handle.file.read(offset, length);
     return handle.prefetcher.read(offset, length);
@@ -91,11 +118,11 @@ export class Filesystem {
   readVersion(fh: number): ObjectVersion | undefined {
     let handle;
     try {
-      handle = this.ctx.openFiles.get(fh);
+      handle = this.reads.openFiles.get(fh);
     } catch {
       return undefined;
     }
-    if (handle.kind !== "read" || this.ctx.openFiles.dirtyAt(handle.path)) return undefined;
+    if (handle.kind !== "read" || this.reads.openFiles.dirtyAt(handle.path)) return undefined;
     return handle.version;
   }
 
@@ -105,9 +132,9 @@ export class Filesystem {
    * (local changes at the path, no disk cache). Rejects if the transfer failed.
    */
   async prepareCached(fh: number, offset: number, length: number): Promise<boolean> {
-    const handle = this.ctx.openFiles.get(fh);
+    const handle = this.reads.openFiles.get(fh);
     // Without an ETag nothing is cached (a version could not be pinned): JavaScript reads it.
-    if (handle.kind !== "read" || !handle.fillAhead || !handle.version.etag || this.ctx.openFiles.dirtyAt(handle.path)) return false;
+    if (handle.kind !== "read" || !handle.fillAhead || !handle.version.etag || this.reads.openFiles.dirtyAt(handle.path)) return false;
     await handle.fillAhead.ensure(offset, length);
     return true;
   }
@@ -119,7 +146,7 @@ export class Filesystem {
   readAheadPoint(fh: number, reached: number): number {
     let handle;
     try {
-      handle = this.ctx.openFiles.get(fh);
+      handle = this.reads.openFiles.get(fh);
     } catch {
       return -1; // closed meanwhile
     }
@@ -130,10 +157,10 @@ export class Filesystem {
 
   /** `data` is only read until the returned promise settles (it may be the kernel's buffer). */
   async write(fh: number, data: Buffer, offset: number): Promise<number> {
-    const handle = this.ctx.openFiles.get(fh);
+    const handle = this.reads.openFiles.get(fh);
     if (handle.kind !== "write") throw new FsError("EBADF", `file handle ${fh} is not open for writing`);
     // O_APPEND writes go to the end we know, even if the kernel's idea of the size is stale.
-    await this.budget.admit();
+    await this.writeSide().budget.admit();
     const position = (handle.flags & O_APPEND) !== 0 ? handle.file.size : offset;
     return handle.file.write(data, position).catch((err: unknown) => {
       throw FileSync.writeError(err);
@@ -142,8 +169,8 @@ export class Filesystem {
 
   /** Called on every close(2) of a descriptor: uploads changes so close can report failures. */
   async flush(fh: number): Promise<void> {
-    const handle = this.ctx.openFiles.get(fh);
-    if (handle.kind === "write") await this.sync.sync(handle.file);
+    const handle = this.reads.openFiles.get(fh);
+    if (handle.kind === "write") await this.writeSide().sync.sync(handle.file);
   }
 
   async fsync(fh: number): Promise<void> {
@@ -151,22 +178,23 @@ export class Filesystem {
   }
 
   async release(fh: number): Promise<void> {
-    const handle = this.ctx.openFiles.remove(fh);
+    const handle = this.reads.openFiles.remove(fh);
     if (handle.kind === "read") {
       handle.prefetcher.close();
       return;
     }
     const file = handle.file;
+    const { sync } = this.writeSide();
     file.openCount--;
     if (file.openCount === 0 && file.dirty && !file.unlinked) {
       // Normally flush already uploaded; this catches writes after the last flush (e.g. mmap).
-      await this.sync.sync(file).catch(() => undefined);
+      await sync.sync(file).catch(() => undefined);
     }
-    await this.sync.releaseIfIdle(file);
+    await sync.releaseIfIdle(file);
   }
 
   async ftruncate(fh: number, size: number): Promise<void> {
-    const handle = this.ctx.openFiles.get(fh);
+    const handle = this.reads.openFiles.get(fh);
     if (handle.kind !== "write") throw new FsError("EBADF", `file handle ${fh} is not open for writing`);
     await handle.file.truncate(size);
   }
@@ -177,56 +205,66 @@ export class Filesystem {
    * Punching holes, collapsing or zeroing ranges are not offered (EOPNOTSUPP).
    */
   async fallocate(fh: number, mode: number, offset: number, length: number): Promise<void> {
-    const handle = this.ctx.openFiles.get(fh);
+    const handle = this.reads.openFiles.get(fh);
     if (handle.kind !== "write") throw new FsError("EBADF", `file handle ${fh} is not open for writing`);
     if (mode !== 0 && mode !== FALLOC_FL_KEEP_SIZE) throw new FsError("ENOTSUP", `fallocate mode ${mode} is not supported on object storage`);
     if (mode === 0 && offset + length > handle.file.size) await handle.file.truncate(offset + length);
   }
 
   async truncate(path: string, size: number): Promise<void> {
-    this.assertWritable();
-    const stat = await this.ctx.namespace.lookup(path);
+    const { sync } = this.writable();
+    const stat = await this.reads.namespace.lookup(path);
     if (stat.kind === "dir") throw new FsError("EISDIR", `is a directory: ${path}`);
-    const file = await this.sync.openForWrite(path, stat, size === 0);
+    const file = await sync.openForWrite(path, stat, size === 0);
     file.openCount++;
     try {
       if (file.size !== size) await file.truncate(size);
-      if (file.openCount === 1) await this.sync.sync(file);
+      if (file.openCount === 1) await sync.sync(file);
     } finally {
       file.openCount--;
-      await this.sync.releaseIfIdle(file);
+      await sync.releaseIfIdle(file);
     }
   }
 
   statfs(): FsStatfs {
-    // Buckets have no capacity limit; report a large, stable size (1 PiB in 1 MiB blocks, which
-    // fits fuse-native's 32-bit fields) so that df, cp and installers see plenty of room.
-    const blocks = 2 ** 30;
-    return { blockSize: 1024 * 1024, blocks, blocksFree: blocks, files: 2 ** 31, filesFree: 2 ** 31, nameMax: 255 };
+    return this.reads.namespace.statfs();
   }
 
   /** Files whose changes are not in the bucket yet (status, metrics); `lastError` marks failed uploads. */
   unsavedFiles(): DirtyFile[] {
-    return this.ctx.openFiles.allDirty().filter((f) => f.dirty && !f.unlinked);
+    return this.reads.openFiles.allDirty().filter((f) => f.dirty && !f.unlinked);
   }
 
-  /** Pending and failed uploads for `bucketfs status`, from the upload journal. */
+  /** Pending and failed uploads for `bucketfs status`: from the upload journal, or none (read-only namespace). */
   uploadStatus(sentBytes: (key: string) => number | undefined = () => undefined): UploadStatusProvider {
-    return journalUploadStatus(this.ctx.journal, () => this.unsavedFiles(), sentBytes);
+    if (!this.writes) return { uploads: () => [] };
+    return journalUploadStatus(this.writes.ctx.journal, () => this.unsavedFiles(), sentBytes);
   }
 
-  /** Finishes the uploads a previous run left in the upload journal (see FileSync.recover). */
-  recoverUploads(): ReturnType<FileSync["recover"]> {
-    return this.sync.recover();
+  /** Finishes the uploads a previous run left in the upload journal (see FileSync.recover); nothing without write-back. */
+  async recoverUploads(): ReturnType<FileSync["recover"]> {
+    if (!this.writes) return { adopted: 0, done: Promise.resolve({ recovered: 0, failed: 0 }) };
+    return this.writes.sync.recover();
   }
 
   /** Uploads every file with unsaved changes (unmount, SIGTERM). Returns the paths that failed. */
   async flushAll(): Promise<string[]> {
     const failed: string[] = [];
-    for (const file of this.ctx.openFiles.allDirty()) {
-      await this.sync.sync(file).catch(() => failed.push(file.path));
+    if (!this.writes) return failed;
+    for (const file of this.reads.openFiles.allDirty()) {
+      await this.writes.sync.sync(file).catch(() => failed.push(file.path));
     }
     return failed;
+  }
+
+  /**
+   * Closes what the filesystem holds open, after flushAll and unmount (the kernel has released
+   * every handle by then): the upload journal and the namespace's databases. Staged files that
+   * failed to upload stay on disk and in the journal for the next mount.
+   */
+  close(): void {
+    this.writes?.ctx.journal.close();
+    this.reads.namespace.close();
   }
 
   /**
@@ -235,11 +273,35 @@ export class Filesystem {
    * of recovery; a daemon that dies leaves this to the kernel.
    */
   async abandon(): Promise<void> {
-    await Promise.all(this.ctx.openFiles.allDirty().map((file) => file.staging.handle.close().catch(() => undefined)));
-    this.ctx.journal.close();
+    await Promise.all(this.reads.openFiles.allDirty().map((file) => file.staging.handle.close().catch(() => undefined)));
+    this.writes?.ctx.journal.close();
   }
 
-  private assertWritable(): void {
-    if (this.ctx.config.readOnly) throw new FsError("EROFS", "read-only mount");
+  /** Write-back, or EROFS: the one place a read-only namespace or mount refuses a change. */
+  private writable(): WriteSide {
+    const writes = this.writeSide();
+    if (writes.ctx.config.readOnly) throw new FsError("EROFS", "read-only mount");
+    return writes;
   }
+
+  /** Write-back for a handle already open for writing (which only a writable namespace hands out). */
+  private writeSide(): WriteSide {
+    if (!this.writes) throw new FsError("EROFS", "read-only file system");
+    return this.writes;
+  }
+}
+
+/** The tree of a read-only namespace: readlink finds no link, every change is refused by `refuse`. */
+function readOnlyTree(namespace: Namespace, refuse: () => unknown): TreeApi {
+  const refused = async (): Promise<never> => {
+    refuse();
+    throw new FsError("EROFS", "read-only file system");
+  };
+  return {
+    mkdir: refused, rmdir: refused, unlink: refused, symlink: refused, rename: refused, chmod: refused, chown: refused, utimens: refused, mknodSpecial: refused,
+    readlink: async (path) => {
+      await namespace.lookup(path);
+      throw new FsError("EINVAL", `not a symbolic link: ${path}`);
+    },
+  };
 }

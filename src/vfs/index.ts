@@ -13,7 +13,7 @@ import { DEFAULT_UPLOADER_CONFIG, Uploader, type UploaderConfig } from "../write
 import { FileSync } from "./file-sync.js";
 import { KnownAttributes } from "./known-attributes.js";
 import { Filesystem } from "./filesystem.js";
-import { Namespace, type LocalOverlay, type NamespaceConfig } from "./namespace.js";
+import { BucketNamespace, type LocalOverlay, type Namespace, type NamespaceConfig } from "./namespace.js";
 import { OpenFiles } from "./open-files.js";
 import { KeyMapper, baseName, parentOf } from "./paths.js";
 import type { DirEntry } from "./types.js";
@@ -23,6 +23,7 @@ export { FsError, type ErrnoCode } from "./errors.js";
 export { TIME_OMIT } from "./tree-operations.js";
 export type { DirEntry, FileStat, FsStatfs } from "./types.js";
 export type { MountedFilesystem, TreeApi, XattrProvider } from "./mounted.js";
+export type { Namespace, WritableNamespace } from "./namespace.js";
 
 export interface FilesystemOptions {
   store: ObjectStore;
@@ -74,7 +75,7 @@ export function createFilesystem(options: FilesystemOptions): Filesystem {
     clock: options.clock,
   };
   const known = new KnownAttributes(options.attributesPath ?? ":memory:");
-  const namespace = new Namespace(options.store, new KeyMapper(options.prefix), namespaceConfig, options.log, overlay, known);
+  const namespace = new BucketNamespace(options.store, new KeyMapper(options.prefix), namespaceConfig, options.log, overlay, known);
   const ctx = {
     store: options.store,
     namespace,
@@ -92,6 +93,12 @@ export function createFilesystem(options: FilesystemOptions): Filesystem {
     },
   };
   fileSync = new FileSync(ctx);
-  return new Filesystem(ctx, fileSync, options.maxDirtyBytes);
+  const reads = { namespace, openFiles, reader: ctx.reader, fill: ctx.fill, prefetch: ctx.config.prefetch };
+  return new Filesystem(reads, { ctx, sync: fileSync, maxDirtyBytes: options.maxDirtyBytes });
+}
+
+/** A Filesystem over a read-only namespace (IDC's index tree): handles and the read chain, no write-back. */
+export function createReadOnlyFilesystem(namespace: Namespace, options: { reader: RangeReader; prefetch?: Partial<PrefetcherConfig>; fill?: RangeFill }): Filesystem {
+  return new Filesystem({ namespace, openFiles: new OpenFiles(), reader: options.reader, fill: options.fill, prefetch: { ...DEFAULT_PREFETCHER_CONFIG, ...options.prefetch } });
 }
 export { currentCaller, runAs, type Caller } from "./caller.js";
