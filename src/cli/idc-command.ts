@@ -1,6 +1,5 @@
 /**
- * The IDC side of the CLI: the composition of an `idc` mount (index → tree → read-only
- * filesystem over the mount's store and read chain), `bucketfs idc collections | index update |
+ * The IDC side of the CLI: `bucketfs idc collections | index update |
  * index info | info <path>`, and `bucketfs prefetch <path>`, which warms the read cache of a
  * mounted series/study/collection through the mount itself, with a progress bar and a
  * disk-space check first.
@@ -9,33 +8,14 @@ import { createReadStream, readdirSync, realpathSync, statSync, statfsSync } fro
 import { join, relative } from "node:path";
 import cliProgress from "cli-progress";
 import { Command } from "commander";
-import type { MountConfig } from "../config/schema.js";
 import {
-  IdcIndexDb, IdcTree, SeriesListings, attributesOf, downloadIndex, listingsPath, listOption, loadedVersions, openIdc, resolveIndex,
-  type IdcFilesystem, type ResolvedIndex,
+  IdcIndexDb, IdcTree, SeriesListings, attributesOf, downloadIndex, listingsPath, listOption, loadedVersions, resolveIndex, type ResolvedIndex,
 } from "../idc/index.js";
-import type { Logger } from "../log/logger.js";
-import type { ReadChain } from "../read/read-chain.js";
-import type { ObjectStore } from "../store/object-store.js";
 import { defaultCacheDir } from "../mount/dirs.js";
 import { allMountRecords } from "./mount-table.js";
 import { UsageError } from "./preflight.js";
 import { formatSize } from "../config/units.js";
 import { createIdcStore } from "../mount/stores.js";
-
-/** Builds the filesystem of an `idc` mount; the index is loaded (or downloaded) first. */
-export async function openIdcForMount(config: MountConfig, store: ObjectStore, chain: ReadChain, log: Logger): Promise<IdcFilesystem> {
-  const started = Date.now();
-  const mount = await openIdc({
-    cacheDir: config.cacheDir ?? defaultCacheDir(), indexFile: config.idcIndex, version: config.idcVersion, baseUrl: config.idcIndexUrl,
-    filter: { collections: listOption(config.collections), modalities: listOption(config.modality) },
-    store, reader: chain.reader, prefetch: { budget: chain.budget },
-    uid: config.uid ?? process.getuid?.() ?? 0, gid: config.gid ?? process.getgid?.() ?? 0,
-    onProgress: (message) => log.info(message),
-  });
-  log.info({ version: mount.index.version, ms: Date.now() - started }, "IDC index ready");
-  return mount.fs;
-}
 
 interface IdcFlags {
   idcIndex?: string;
@@ -115,7 +95,7 @@ function treePath(path: string): string {
 async function info(path: string, flags: IdcFlags): Promise<void> {
   const { resolved, db } = await indexFor(flags);
   const cacheDir = flags.cacheDir ?? defaultCacheDir();
-  const store = createIdcStore({ endpoint: flags.endpoint, idcSource: flags.idcSource ?? "aws" } as MountConfig);
+  const store = createIdcStore({ endpoint: flags.endpoint, idcSource: flags.idcSource ?? "aws" });
   const listings = new SeriesListings(listingsPath(cacheDir), store);
   try {
     const node = await new IdcTree(db, listings).resolve(`/${treePath(path)}`);
