@@ -37,14 +37,15 @@ export interface ReadChain {
   chunkLocator?(versionOf: (fh: number) => ObjectVersion | undefined, prepare?: CachedChunkLocator["prepare"], readAheadPoint?: CachedChunkLocator["readAheadPoint"]): CachedChunkLocator;
   /** Fills ranges into the disk cache natively (when a filler was given and the cache is on). */
   fill?: (version: ObjectVersion, offset: number, length: number) => Promise<void>;
-  close(): void;
+  /** Waits for chunk writes in flight (each holds a temporary file open), then closes the cache. */
+  close(): Promise<void>;
 }
 
 export function createReadChain(options: ReadChainOptions): ReadChain {
   const direct = new DirectReader(options.store);
   const budget = new MemoryBudget(options.maxMemoryBytes);
   const cache = options.cacheSizeBytes > 0 ? openCache(options) : undefined;
-  if (!cache) return { reader: direct, budget, close: () => undefined };
+  if (!cache) return { reader: direct, budget, close: async () => undefined };
   const sign = options.store.signRangeGet?.bind(options.store);
   const filler = options.nativeFill && sign && !options.codec
     ? new NativeChunkFiller(cache, options.store.description, { timeoutSeconds: 30, ...options.nativeFill, sign })
@@ -55,7 +56,8 @@ export function createReadChain(options: ReadChainOptions): ReadChain {
     // Fetched bytes waiting for their cache write share the memory budget's order of magnitude.
     maxPendingWriteBytes: Math.max(8 * 1024 * 1024, Math.floor(options.maxMemoryBytes / 4)),
   });
-  const close = (): void => {
+  const close = async (): Promise<void> => {
+    await reader.writesSettled();
     cache.close();
     // How much event-loop time the synchronous SQLite index cost (the benchmark reports it).
     const stats = cache.stats();
