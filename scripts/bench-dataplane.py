@@ -14,6 +14,7 @@ and installs s3fs/rclone with apt-get when missing. Mounts are driven by dd and 
 process, never by Node (a Node process must not do file I/O on a mount served by Node).
 Everything it creates (mounts, proxy, bucket, server, temp dirs) is removed on exit or Ctrl-C.
 """
+from bench_proc import find_pid, proc_cpu
 import json, select, os, random, re, resource, shutil, signal, socket, statistics, subprocess, sys, tempfile, threading, time, urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -29,7 +30,6 @@ MOUNTS = BUCKETFS + ("s3fs", "rclone")
 ROWS = ["cold", "remount", "hot", "write", "rss", "slides", "latency", "requests"]
 SKIP = {ROWS[int(s) - 1] if s.isdigit() else s for s in os.environ.get("SKIP_ROWS", "").split(",") if s}
 SLIDE_READS, SLIDE_READ, LATENCY_MS = 200, 256 * 1024, 20
-CLK = os.sysconf("SC_CLK_TCK")
 ENV = dict(os.environ, AWS_SDK_JS_SUPPRESS_NODE_DEPRECATION_WARNING="1", AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED="true")
 WORK = BUCKET = None
 CLEANUPS = []  # undo actions, run last-in first-out by cleanup_all()
@@ -135,28 +135,9 @@ def free_port():
         return s.getsockname()[1]
 
 
-def proc_cpu(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()  # the name in () may contain spaces
-    return (int(fields[11]) + int(fields[12])) / CLK  # utime, stime
-
-
 def peak_rss_mib(pid):
     with open(f"/proc/{pid}/status") as f:
         return int(re.search(r"VmHWM:\s+(\d+)", f.read()).group(1)) / 1024
-
-
-def find_pid(program, directory):
-    """s3fs and rclone daemonize: find the process by its name and the mountpoint in its argv."""
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                argv = f.read().decode(errors="replace").split("\0")
-        except OSError:
-            continue
-        if os.path.basename(argv[0]) == program and directory in argv:
-            return int(pid)
-    raise RuntimeError(f"no {program} process serves {directory}")
 
 
 class Mount:

@@ -12,21 +12,14 @@ others in the checkout do not change what is measured). Env: RUNS (3), S3_ENDPOI
 server's), WATCH="name=PID,..." (other processes whose
 CPU over each dd is shown too, e.g. the S3 server's), NODE_ENV_<LABEL> (extra environment for that bucketfs, "K=V K=V"). Needs root (FUSE).
 """
+from bench_proc import CLK, find_pid, stat_cpu
 import os, shutil, statistics, subprocess, sys, tempfile, time
 
-CLK = os.sysconf("SC_CLK_TCK")
 RUNS = int(os.environ.get("RUNS", "3"))
 
 
 def run(cmd, **kw):
     return subprocess.run(cmd, check=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw).stdout
-
-
-def stat_cpu(path):
-    with open(path) as f:
-        text = f.read()
-    fields = text[text.rindex(")") + 2:].split()
-    return text[text.index("(") + 1:text.rindex(")")], (int(fields[11]) + int(fields[12])) / CLK
 
 
 def threads(pid):
@@ -46,18 +39,6 @@ def threads(pid):
         group = "main" if tid == pid else ("v8" if ranked.index(tid) < 4 else "uv" if ranked.index(tid) < 8 else "node") if name == "node" else name
         groups[group] = groups.get(group, 0) + cpu
     return groups
-
-
-def find_pid(program, directory):
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                argv = f.read().decode(errors="replace").split("\0")
-        except OSError:
-            continue
-        if os.path.basename(argv[0]) == program and directory in argv:
-            return int(pid)
-    raise RuntimeError(f"no {program} serves {directory}")
 
 
 def mount(label, spec, bucket, work):

@@ -16,45 +16,20 @@
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
+# shellcheck source=lib/emulator.sh
+source "$HERE/lib/emulator.sh"
 usage() { sed -n '6,9p' "$0" >&2; exit 2; }
-pid_alive() { [[ -f $1/pid ]] && kill -0 "$(cat "$1/pid")" 2>/dev/null; }
 
 cmd_start() {
   local port=${1:-9230}
   local state=${2:-${TMPDIR:-/tmp}/bucketfs-gcs-$port}
   mkdir -p "$state/tmp"
   state=$(cd "$state" && pwd)
-  if pid_alive "$state"; then echo "already running (pid $(cat "$state/pid"))" >&2; exit 1; fi
+  emu_refuse_if_running "$state"
   # Own TMPDIR: the emulator keeps blobs under $TMPDIR/firebase/storage/blobs and wipes them on stop.
   TMPDIR="$state/tmp" nohup node "$HERE/gcs-emulator.cjs" --host 127.0.0.1 --port "$port" >"$state/emulator.log" 2>&1 &
-  echo $! >"$state/pid"
-  for _ in $(seq 1 600); do
-    if grep -q '^READY' "$state/emulator.log" 2>/dev/null; then
-      echo "STORAGE_EMULATOR_HOST=http://127.0.0.1:$port"
-      return 0
-    fi
-    if ! pid_alive "$state"; then echo "gcs emulator exited:" >&2; cat "$state/emulator.log" >&2; rm -f "$state/pid"; exit 1; fi
-    sleep 0.1
-  done
-  echo "timeout waiting for the gcs emulator" >&2; cat "$state/emulator.log" >&2; exit 1
+  emu_record_and_wait "the gcs emulator" "$state" $! "$state/emulator.log" '^READY'
+  echo "STORAGE_EMULATOR_HOST=http://127.0.0.1:$port"
 }
 
-cmd_stop() {
-  local state=$1
-  if pid_alive "$state"; then
-    local pid; pid=$(cat "$state/pid")
-    kill -TERM "$pid"
-    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid"; fi
-  fi
-  rm -f "$state/pid"
-  if [[ ${2:-} == --purge ]]; then rm -rf "$state"; fi
-  echo "stopped" >&2
-}
-
-case ${1:-} in
-  start)  shift; cmd_start "$@" ;;
-  stop)   shift; (( $# >= 1 )) || usage; cmd_stop "$@" ;;
-  status) shift; (( $# == 1 )) || usage; if pid_alive "$1"; then echo "running pid $(cat "$1/pid")"; else echo "not running"; exit 1; fi ;;
-  *) usage ;;
-esac
+emu_main "$@"

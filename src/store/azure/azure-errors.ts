@@ -3,7 +3,7 @@
  * `x-ms-error-code` the SDK puts in RestError.code, or Node's network error code for requests
  * that never got an answer. No message matching.
  */
-import { StoreError, type StoreErrorKind } from "../errors.js";
+import { isNetworkErrorCode, StoreError, type StoreErrorKind } from "../errors.js";
 
 interface AzureLikeError {
   name?: string;
@@ -48,12 +48,6 @@ const BY_STATUS: Record<number, StoreErrorKind> = {
   503: "Throttled",
 };
 
-const NETWORK_CODES = new Set([
-  "ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH", "ETIMEDOUT",
-  "ECONNRESET", "EPIPE", "REQUEST_SEND_ERROR", "CERT_HAS_EXPIRED", "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
-  "DEPTH_ZERO_SELF_SIGNED_CERT", "SELF_SIGNED_CERT_IN_CHAIN", "ERR_TLS_CERT_ALTNAME_INVALID",
-]);
-
 /** @azure/identity's failures to get a token: there are no usable Entra ID credentials. */
 const CREDENTIAL_ERRORS = new Set(["CredentialUnavailableError", "AggregateAuthenticationError", "AuthenticationError"]);
 
@@ -64,7 +58,7 @@ export function kindOf(err: unknown): StoreErrorKind {
   if (e.statusCode === undefined) {
     const nested = e.cause as AzureLikeError | undefined;
     const code = e.code ?? nested?.code;
-    return code !== undefined && NETWORK_CODES.has(code) ? "Unreachable" : "Other";
+    return isNetworkErrorCode(code) ? "Unreachable" : "Other";
   }
   if (e.code && BY_CODE[e.code]) return BY_CODE[e.code];
   return BY_STATUS[e.statusCode] ?? (e.statusCode >= 500 ? "Throttled" : "Other");

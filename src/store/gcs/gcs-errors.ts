@@ -4,7 +4,7 @@
  * first error item, and Node's network error codes (`code` as a string on fetch errors).
  * No message matching.
  */
-import { StoreError, type StoreErrorKind } from "../errors.js";
+import { isNetworkErrorCode, StoreError, type StoreErrorKind } from "../errors.js";
 
 interface GcsLikeError {
   name?: string;
@@ -37,18 +37,12 @@ const BY_STATUS: Record<number, StoreErrorKind> = {
   503: "Throttled",
 };
 
-const NETWORK_CODES = new Set([
-  "ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH", "ETIMEDOUT",
-  "ECONNRESET", "EPIPE", "CERT_HAS_EXPIRED", "UNABLE_TO_VERIFY_LEAF_SIGNATURE", "DEPTH_ZERO_SELF_SIGNED_CERT",
-  "SELF_SIGNED_CERT_IN_CHAIN", "ERR_TLS_CERT_ALTNAME_INVALID",
-]);
-
 export function kindOf(err: unknown): StoreErrorKind {
   const e = (err ?? {}) as GcsLikeError;
   if (e.name === "AbortError") return "Aborted";
-  if (typeof e.code === "string" && NETWORK_CODES.has(e.code)) return "Unreachable";
+  if (isNetworkErrorCode(e.code)) return "Unreachable";
   const nested = e.cause as GcsLikeError | undefined;
-  if (typeof nested?.code === "string" && NETWORK_CODES.has(nested.code)) return "Unreachable";
+  if (isNetworkErrorCode(nested?.code)) return "Unreachable";
   if (typeof e.code === "number") return kindOfStatus(e.code, e.errors?.[0]?.reason);
   return "Other";
 }

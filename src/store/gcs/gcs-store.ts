@@ -27,7 +27,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { IdempotencyStrategy, Storage, type Bucket, type File, type StorageOptions } from "@google-cloud/storage";
 import { StoreError } from "../errors.js";
 import type {
-  AbortMultipartRequest, AppendRequest, ByteRange, CompletedPart, CompleteMultipartRequest, CopyPartRequest, CopyRequest,
+  AbortMultipartRequest, AppendRequest, CompletedPart, CompleteMultipartRequest, CopyPartRequest, CopyRequest,
   CreateMultipartRequest, DeleteRequest, GetRequest, HeadRequest, ListPage, ListRequest, ObjectInfo,
   ObjectStore, PutRequest, StoreCapabilities, UploadPartRequest,
 } from "../object-store.js";
@@ -35,7 +35,8 @@ import {
   composeTree, decodeUploadId, encodeUploadId, intermediateKey, newUploadToken, partKey, PARTS_PREFIX, uploadPrefix,
   type ComposeSource, type UploadToken,
 } from "./gcs-compose.js";
-import { mediaError, toStoreError } from "./gcs-errors.js";
+import { toStoreError } from "./gcs-errors.js";
+import { boundedMediaDownload } from "./gcs-download.js";
 import { RESUMABLE_CHUNK, ResumableSessions } from "./gcs-resumable.js";
 
 export interface GcsStoreConfig {
@@ -68,9 +69,6 @@ const GCS_CAPABILITIES: StoreCapabilities = {
   // GCS has no server-side range copy: copyPart reads the range and uploads it.
   maxCopyPartSize: 0,
 };
-
-/** The most of an error response's body read (for its JSON reason); the rest is not read. */
-const MAX_ERROR_BODY = 64 * 1024;
 
 /** The public endpoint spelled with its port: the client then treats it as custom and sends no credentials. */
 const ANONYMOUS_PUBLIC_ENDPOINT = "https://storage.googleapis.com:443";
@@ -147,7 +145,7 @@ export class GcsStore implements ObjectStore {
     if (req.range) headers.Range = `bytes=${req.range.start}-${req.range.end - 1}`;
     const qs: Record<string, string> = { alt: "media", ...this.userProject };
     if (req.ifMatch) qs.ifGenerationMatch = req.ifMatch;
-    const result = await this.download(req.key, qs, headers, req.range, req.signal);
+    const result = await boundedMediaDownload(this.file(req.key).requestStream({ uri: "", qs, headers }), req.key, req.range, req.signal);
     // A range starting at or past the end is 416 on GCS; the contract wants the bytes that exist (none).
     if (result instanceof StoreError) {
       if (result.kind === "InvalidRange" && req.range) return Buffer.alloc(0);
@@ -326,89 +324,6 @@ export class GcsStore implements ObjectStore {
       await Promise.all(page.objects.map((o) => this.delete({ key: o.key, signal })));
       pageToken = page.nextToken;
     } while (pageToken);
-  }
-
-  /**
-   * Downloads media; an HTTP error status comes back as a StoreError value (not thrown) for the
-   * caller to judge. Memory is bounded by what was asked, never by what the server sends:
-   * - a ranged GET answered 206 must carry a Content-Range for exactly the start asked, ending
-   *   within the range, and a body no longer than the range (chunked or not);
-   * - a ranged GET answered 200 (the server ignored Range) yields only the bytes asked for, and
-   *   stops reading once it has them;
-   * - an error body is kept up to MAX_ERROR_BODY (for its JSON reason) and the rest not read.
-   * The stream is destroyed as soon as the answer is known.
-   */
-  private download(key: string, qs: Record<string, string>, headers: Record<string, string>, range: ByteRange | undefined, signal?: AbortSignal): Promise<Buffer | StoreError> {
-    if (signal?.aborted) return Promise.reject(new StoreError("Aborted", "download aborted", key));
-    return new Promise((resolve, reject) => {
-      const stream = this.file(key).requestStream({ uri: "", qs, headers });
-      const chunks: Buffer[] = [];
-      let kept = 0;
-      let status = 0;
-      /** Bytes of the body to skip before the first kept byte (a 200 for a ranged request). */
-      let skip = 0;
-      /** Most bytes to keep; more is an error (`strict`) or simply not read. */
-      let limit = Number.POSITIVE_INFINITY;
-      let strict = false;
-      let settled = false;
-      const finish = (outcome: () => void): void => {
-        if (settled) return;
-        settled = true;
-        signal?.removeEventListener("abort", onAbort);
-        outcome();
-      };
-      const stop = (outcome: () => void): void => {
-        finish(outcome);
-        stream.destroy();
-      };
-      const onAbort = (): void => stop(() => reject(new StoreError("Aborted", "download aborted", key)));
-      signal?.addEventListener("abort", onAbort, { once: true });
-      const asked = range ? `bytes ${range.start}-${range.end - 1}` : "";
-      stream.on("response", (res: { statusCode?: number; headers?: Record<string, string | undefined> }) => {
-        status = res.statusCode ?? 0;
-        if (status >= 400) {
-          limit = MAX_ERROR_BODY;
-        } else if (range && status === 206) {
-          const contentRange = res.headers?.["content-range"] ?? "";
-          const match = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(contentRange.trim());
-          if (!match || Number(match[1]) !== range.start || Number(match[2]) > range.end - 1) {
-            stop(() => reject(new StoreError("Other", `objects.get media: Content-Range ${contentRange || "(none)"} does not match the ${asked} asked for`, key)));
-            return;
-          }
-          limit = range.end - range.start;
-          strict = true;
-        } else if (range) {
-          skip = range.start;
-          limit = range.end - range.start;
-        }
-      });
-      stream.on("data", (chunk: Buffer) => {
-        if (settled) return;
-        let piece = chunk;
-        if (skip > 0) {
-          const dropped = Math.min(skip, piece.length);
-          skip -= dropped;
-          piece = piece.subarray(dropped);
-        }
-        if (kept + piece.length > limit) {
-          if (strict) {
-            stop(() => reject(new StoreError("Other", `objects.get media: body longer than the ${limit} bytes asked for`, key)));
-            return;
-          }
-          piece = piece.subarray(0, limit - kept);
-        }
-        if (piece.length > 0) chunks.push(Buffer.from(piece));
-        kept += piece.length;
-        if (kept >= limit && !strict) stop(() => resolve(this.downloaded(status, chunks, key)));
-      });
-      stream.on("error", (err: unknown) => finish(() => reject(toStoreError(err, "objects.get media", key))));
-      stream.on("end", () => finish(() => resolve(this.downloaded(status, chunks, key))));
-    });
-  }
-
-  private downloaded(status: number, chunks: Buffer[], key: string): Buffer | StoreError {
-    const body = Buffer.concat(chunks);
-    return status >= 400 ? mediaError(status, body, "objects.get media", key) : body;
   }
 
   /** The one place client calls pass through: their failures become StoreErrors here. */

@@ -2,7 +2,7 @@
  * Turns AWS SDK v3 exceptions into StoreErrors. The SDK's `name` (the S3 error code) and HTTP
  * status are what we read; network failures carry a Node `code`. No message matching.
  */
-import { StoreError, type StoreErrorKind } from "../errors.js";
+import { isNetworkErrorCode, StoreError, type StoreErrorKind } from "../errors.js";
 
 interface SdkLikeError {
   name?: string;
@@ -32,12 +32,6 @@ const BY_NAME: Record<string, StoreErrorKind> = {
   AbortError: "Aborted",
 };
 
-const NETWORK_CODES = new Set([
-  "ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH", "ETIMEDOUT",
-  "ECONNRESET", "EPIPE", "CERT_HAS_EXPIRED", "UNABLE_TO_VERIFY_LEAF_SIGNATURE", "DEPTH_ZERO_SELF_SIGNED_CERT",
-  "SELF_SIGNED_CERT_IN_CHAIN", "ERR_TLS_CERT_ALTNAME_INVALID",
-]);
-
 const BY_STATUS: Record<number, StoreErrorKind> = {
   404: "NotFound",
   412: "PreconditionFailed",
@@ -50,9 +44,9 @@ const BY_STATUS: Record<number, StoreErrorKind> = {
 export function kindOf(err: unknown): StoreErrorKind {
   const e = (err ?? {}) as SdkLikeError;
   if (e.name && BY_NAME[e.name]) return BY_NAME[e.name];
-  if (e.code && NETWORK_CODES.has(e.code)) return "Unreachable";
+  if (isNetworkErrorCode(e.code)) return "Unreachable";
   const nested = e.cause as SdkLikeError | undefined;
-  if (nested?.code && NETWORK_CODES.has(nested.code)) return "Unreachable";
+  if (isNetworkErrorCode(nested?.code)) return "Unreachable";
   const status = e.$metadata?.httpStatusCode;
   if (status && BY_STATUS[status]) return BY_STATUS[status];
   return "Other";
