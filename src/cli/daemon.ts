@@ -38,7 +38,7 @@ export async function runDaemon(req: DaemonRequest, ready: (error?: string) => v
     });
     await mount.start();
     const ops = new FuseAdapter(mount.served, log, mount.metrics.fuseOperation).operations();
-    const session = createSession(mountpoint, ops, fuseOptionsFor(req), binding, { accelerator: mount.accelerator(), observe: mount.metrics.fuseOperation });
+    const session = createSession(mountpoint, ops, fuseOptionsFor(req, mount), binding, { accelerator: mount.accelerator(), observe: mount.metrics.fuseOperation });
     await session.mount();
     if (session.nativeStats) mount.metrics.watchNativeReads(session.nativeStats);
     log.info({ binding: session.binding }, "FUSE binding");
@@ -54,14 +54,14 @@ export async function runDaemon(req: DaemonRequest, ready: (error?: string) => v
   installShutdown(mount, mountpoint, log);
 }
 
-function fuseOptionsFor(req: DaemonRequest): string[] {
+function fuseOptionsFor(req: DaemonRequest, mount: Mount): string[] {
   const options = [
     `fsname=${req.source.url}`, "subtype=bucketfs", "big_writes", "max_write=131072", "max_read=131072",
     // Keep page cache across opens while size and mtime are unchanged (re-reads stay local).
     "auto_cache",
-    ...(req.config.readOnly || req.source.scheme === "idc" ? ["ro"] : []),
-    // An IDC index version is immutable: let the kernel keep names and attributes for an hour.
-    ...(req.source.scheme === "idc" ? ["entry_timeout=3600", "attr_timeout=3600", "negative_timeout=60"] : []),
+    ...(mount.readOnly ? ["ro"] : []),
+    // An immutable tree (an IDC index version): let the kernel keep names and attributes for an hour.
+    ...(mount.immutable ? ["entry_timeout=3600", "attr_timeout=3600", "negative_timeout=60"] : []),
     ...(req.config.allowOther ? ["allow_other", "default_permissions"] : []),
   ];
   for (const option of req.fuseOptions) if (!options.includes(option)) options.push(option);

@@ -44,6 +44,11 @@ export interface MountOptions {
 type MountStore = { kind: "bucket"; store: MeteredStore } | { kind: "idc"; store: ReadableStore };
 
 export class Mount {
+  /** Nothing can change through this mount (--read-only, or a read-only namespace such as IDC's). */
+  readonly readOnly: boolean;
+  /** The tree never changes while mounted (an IDC index version): the kernel may cache names long. */
+  readonly immutable: boolean;
+
   private constructor(
     readonly request: MountRequest,
     readonly metrics: BucketfsMetrics,
@@ -55,7 +60,11 @@ export class Mount {
     private readonly service: MountService,
     private readonly resources: Resources,
     private readonly log: Logger,
-  ) {}
+    kind: MountStore["kind"],
+  ) {
+    this.immutable = kind === "idc";
+    this.readOnly = request.config.readOnly || this.immutable;
+  }
 
   /** Builds everything; on failure closes what was opened and rethrows. */
   static async open(request: MountRequest, options: MountOptions): Promise<Mount> {
@@ -89,7 +98,7 @@ export class Mount {
       uploads: fs.uploadStatus(sentBytes), sign: (path, seconds) => security.signPath(path, seconds),
     }, log);
     resources.add("service", service, (s) => s.stop());
-    return new Mount(request, metrics, fs, security.wrap(fs), chain, service, resources, log);
+    return new Mount(request, metrics, fs, security.wrap(fs), chain, service, resources, log, mountStore.kind);
   }
 
   /** Starts the service, and adopts the uploads a previous run left in the journal before FUSE serves. */
