@@ -53,7 +53,7 @@ export class Filesystem {
       this.writes = { ctx, sync, budget: new DirtyBudget(writeBack.maxDirtyBytes ?? Number.POSITIVE_INFINITY, () => sync.dirtyMeasure()) };
       this.tree = new TreeOperations(ctx, sync);
     } else {
-      this.tree = readOnlyTree(reads.namespace, () => this.writable());
+      this.tree = readOnlyTree(reads.namespace, refuseChange);
     }
   }
 
@@ -277,26 +277,27 @@ export class Filesystem {
     this.writes?.ctx.journal.close();
   }
 
-  /** Write-back, or EROFS: the one place a read-only namespace or mount refuses a change. */
+  /** Write-back, or EROFS for a read-only namespace or a --read-only mount. */
   private writable(): WriteSide {
     const writes = this.writeSide();
-    if (writes.ctx.config.readOnly) throw new FsError("EROFS", "read-only mount");
+    if (writes.ctx.config.readOnly) refuseChange();
     return writes;
   }
 
   /** Write-back for a handle already open for writing (which only a writable namespace hands out). */
   private writeSide(): WriteSide {
-    if (!this.writes) throw new FsError("EROFS", "read-only file system");
-    return this.writes;
+    return this.writes ?? refuseChange();
   }
 }
 
-/** The tree of a read-only namespace: readlink finds no link, every change is refused by `refuse`. */
-function readOnlyTree(namespace: Namespace, refuse: () => unknown): TreeApi {
-  const refused = async (): Promise<never> => {
-    refuse();
-    throw new FsError("EROFS", "read-only file system");
-  };
+/** The one place a change is refused on a read-only namespace or mount. */
+function refuseChange(): never {
+  throw new FsError("EROFS", "read-only file system");
+}
+
+/** The tree of a read-only namespace: readlink finds no link, every change is refused. */
+function readOnlyTree(namespace: Namespace, refuse: () => never): TreeApi {
+  const refused = async (): Promise<never> => refuse();
   return {
     mkdir: refused, rmdir: refused, unlink: refused, symlink: refused, rename: refused, chmod: refused, chown: refused, utimens: refused, mknodSpecial: refused,
     readlink: async (path) => {
