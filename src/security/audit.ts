@@ -25,9 +25,8 @@
 import { closeSync, openSync, writeSync } from "node:fs";
 import { currentCaller, type Caller } from "../vfs/caller.js";
 import { FsError } from "../vfs/errors.js";
-import type { MountedFilesystem, TreeApi, XattrProvider } from "../vfs/mounted.js";
+import type { MountedFilesystem, TreeApi, UnsavedFile, XattrProvider } from "../vfs/mounted.js";
 import type { DirEntry, FileStat, FsStatfs } from "../vfs/types.js";
-import type { DirtyFile } from "../write/dirty-file.js";
 import { SignedUrlXattrs, URL_XATTR } from "./url-xattr.js";
 
 export interface AuditRecord {
@@ -256,7 +255,7 @@ export class AuditedFilesystem implements MountedFilesystem {
     return this.inner.statfs();
   }
 
-  unsavedFiles(): DirtyFile[] {
+  unsavedFiles(): UnsavedFile[] {
     return this.inner.unsavedFiles();
   }
 

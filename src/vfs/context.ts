@@ -4,9 +4,7 @@ import type { RangeFill } from "../read/fill-ahead.js";
 import type { RangeReader } from "../read/range-reader.js";
 import type { PrefetcherConfig } from "../read/prefetcher.js";
 import type { ObjectStore } from "../store/object-store.js";
-import type { UploadJournal } from "../write/journal.js";
-import type { StagingArea } from "../write/staging.js";
-import type { Uploader } from "../write/uploader.js";
+import type { WriteBack } from "../write/write-back.js";
 import type { WritableNamespace } from "./namespace.js";
 import type { OpenFiles } from "./open-files.js";
 
@@ -21,10 +19,8 @@ export interface FsContext {
   store: ObjectStore;
   namespace: WritableNamespace;
   openFiles: OpenFiles;
-  uploader: Uploader;
-  staging: StagingArea;
-  /** Crash-safe record of staged files whose upload has not succeeded yet. */
-  journal: UploadJournal;
+  /** Files opened for writing: staging, upload, journal, recovery (src/write). */
+  writes: WriteBack;
   reader: RangeReader;
   /** Puts ranges into the disk cache without reading them (native reads); absent otherwise. */
   fill?: RangeFill;

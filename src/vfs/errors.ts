@@ -7,6 +7,8 @@ export type ErrnoCode =
   | "EROFS" | "ENOSPC" | "ENAMETOOLONG" | "ENOTSUP" | "EBADF" | "ESTALE" | "EFBIG" | "EXDEV" | "EINTR"
   | "ENODATA" | "ENOSYS" | "EAGAIN" | "EBUSY";
 
+import { WriteError } from "../write/errors.js";
+
 export class FsError extends Error {
   override readonly name = "FsError";
   constructor(readonly code: ErrnoCode, message: string, options?: { cause?: unknown }) {
@@ -16,3 +18,8 @@ export class FsError extends Error {
 
 export const notFound = (path: string): FsError => new FsError("ENOENT", `no such file or directory: ${path}`);
 export const badHandle = (fh: number): FsError => new FsError("EBADF", `no open file handle ${fh}`);
+
+/** A write-back failure as the filesystem reports it (same code, message and cause); others pass through. */
+export function fromWriteError(err: unknown): unknown {
+  return err instanceof WriteError ? new FsError(err.code, err.message, { cause: err.cause }) : err;
+}

@@ -3,19 +3,20 @@
  * the read chain, with write-back when the namespace is writable. It knows nothing of FUSE; the
  * adapter in src/fuse translates kernel calls into these methods and errors into errno.
  * Directory-changing operations (mkdir, rename, chmod, …) live in tree-operations.ts.
- * A read-only namespace (IDC) has no write-back: every change is refused in `writable()`.
+ * A read-only namespace (IDC) has no write-back: every change is refused by refuseChange().
  */
 import { FillAhead, fillAheadConfig, type RangeFill } from "../read/fill-ahead.js";
 import { Prefetcher, type PrefetcherConfig } from "../read/prefetcher.js";
 import type { ObjectVersion, RangeReader } from "../read/range-reader.js";
-import type { DirtyFile } from "../write/dirty-file.js";
-import { journalUploadStatus } from "../write/journal-status.js";
 import { DirtyBudget } from "../write/dirty-budget.js";
+import type { DirtyFile } from "../write/dirty-file.js";
+import type { RecoveryResult } from "../write/recovery.js";
+import type { UnsavedFile } from "../write/unsaved-file.js";
+import { WriteBack } from "../write/write-back.js";
 import type { UploadStatusProvider } from "../metrics/status.js";
 import { currentCaller } from "./caller.js";
-import { FsError } from "./errors.js";
+import { FsError, fromWriteError } from "./errors.js";
 import type { FsContext } from "./context.js";
-import { FileSync } from "./file-sync.js";
 import type { TreeApi, XattrProvider } from "./mounted.js";
 import type { Namespace } from "./namespace.js";
 import type { OpenFiles } from "./open-files.js";
@@ -25,6 +26,10 @@ import { TreeOperations } from "./tree-operations.js";
 import { O_APPEND, O_TRUNC, S_IFMT, S_IFREG, isWriteFlags, type DirEntry, type FileStat, type FsStatfs } from "./types.js";
 
 const FALLOC_FL_KEEP_SIZE = 1;
+
+const rethrowAsFsError = (err: unknown): never => {
+  throw fromWriteError(err);
+};
 
 /** What every Filesystem reads through, whatever its namespace. */
 export interface ReadSide {
@@ -37,21 +42,21 @@ export interface ReadSide {
 }
 
 /** Write-back over a writable namespace (the bucket's tree). */
-export interface WriteSide {
+interface WriteSide {
   ctx: FsContext;
-  sync: FileSync;
+  writes: WriteBack;
   budget: DirtyBudget;
 }
 
 export class Filesystem {
   readonly tree: TreeApi;
-  private readonly writes?: WriteSide;
+  private readonly writeBack?: WriteSide;
 
-  constructor(private readonly reads: ReadSide, writeBack?: { ctx: FsContext; sync: FileSync; maxDirtyBytes?: number }) {
+  constructor(private readonly reads: ReadSide, writeBack?: { ctx: FsContext; maxDirtyBytes?: number }) {
     if (writeBack) {
-      const { ctx, sync } = writeBack;
-      this.writes = { ctx, sync, budget: new DirtyBudget(writeBack.maxDirtyBytes ?? Number.POSITIVE_INFINITY, () => sync.dirtyMeasure()) };
-      this.tree = new TreeOperations(ctx, sync);
+      const { ctx } = writeBack;
+      this.writeBack = { ctx, writes: ctx.writes, budget: new DirtyBudget(writeBack.maxDirtyBytes ?? Number.POSITIVE_INFINITY, () => ctx.writes.dirtyMeasure()) };
+      this.tree = new TreeOperations(ctx);
     } else {
       this.tree = readOnlyTree(reads.namespace, refuseChange);
     }
@@ -80,9 +85,9 @@ export class Filesystem {
     const stat = await this.reads.namespace.lookup(path);
     if (stat.kind === "dir") throw new FsError("EISDIR", `is a directory: ${path}`);
     if (isWriteFlags(flags)) {
-      const { sync } = this.writable();
-      const file = await sync.openForWrite(path, stat, (flags & O_TRUNC) !== 0);
-      file.openCount++;
+      const { writes } = this.writable();
+      const file = await writes.openForWrite(path, stat, (flags & O_TRUNC) !== 0);
+      file.retain();
       return this.reads.openFiles.add({ kind: "write", path, flags, file });
     }
     const version = await this.reads.namespace.readVersion(path, stat);
@@ -93,11 +98,11 @@ export class Filesystem {
 
   async create(path: string, mode: number, flags = 0o1): Promise<number> {
     const caller = currentCaller(); // before the first await (caller.ts)
-    const { ctx, sync } = this.writable();
+    const { ctx, writes } = this.writable();
     if (Buffer.byteLength(baseName(path)) > 255) throw new FsError("ENAMETOOLONG", `name too long: ${path}`);
     const parent = await ctx.namespace.lookupDir(parentOf(path));
-    const file = await sync.create(path, S_IFREG | (mode & ~S_IFMT), ownerOfNew(caller, parent, ctx.namespace.defaultAttributes()));
-    file.openCount++;
+    const file = await writes.create(path, S_IFREG | (mode & ~S_IFMT), ownerOfNew(caller, parent, ctx.namespace.defaultAttributes()));
+    file.retain();
     // The new file shows through the local overlay until its upload remembers it.
     ctx.namespace.forgetStat(path);
     return this.reads.openFiles.add({ kind: "write", path, flags, file });
@@ -105,7 +110,7 @@ export class Filesystem {
 
   async read(fh: number, offset: number, length: number): Promise<Buffer> {
     const handle = this.reads.openFiles.get(fh);
-    const local = this.reads.openFiles.dirtyAt(handle.path);
+    const local = this.localAt(handle.path);
     if (local) return local.read(offset, length);
     if (handle.kind === "write") return handle.file.read(offset, length);
     return handle.prefetcher.read(offset, length);
@@ -122,7 +127,7 @@ export class Filesystem {
     } catch {
       return undefined;
     }
-    if (handle.kind !== "read" || this.reads.openFiles.dirtyAt(handle.path)) return undefined;
+    if (handle.kind !== "read" || this.localAt(handle.path)) return undefined;
     return handle.version;
   }
 
@@ -134,7 +139,7 @@ export class Filesystem {
   async prepareCached(fh: number, offset: number, length: number): Promise<boolean> {
     const handle = this.reads.openFiles.get(fh);
     // Without an ETag nothing is cached (a version could not be pinned): JavaScript reads it.
-    if (handle.kind !== "read" || !handle.fillAhead || !handle.version.etag || this.reads.openFiles.dirtyAt(handle.path)) return false;
+    if (handle.kind !== "read" || !handle.fillAhead || !handle.version.etag || this.localAt(handle.path)) return false;
     await handle.fillAhead.ensure(offset, length);
     return true;
   }
@@ -163,14 +168,14 @@ export class Filesystem {
     await this.writeSide().budget.admit();
     const position = (handle.flags & O_APPEND) !== 0 ? handle.file.size : offset;
     return handle.file.write(data, position).catch((err: unknown) => {
-      throw FileSync.writeError(err);
+      throw fromWriteError(WriteBack.writeError(err));
     });
   }
 
   /** Called on every close(2) of a descriptor: uploads changes so close can report failures. */
   async flush(fh: number): Promise<void> {
     const handle = this.reads.openFiles.get(fh);
-    if (handle.kind === "write") await this.writeSide().sync.sync(handle.file);
+    if (handle.kind === "write") await this.writeSide().writes.sync(handle.file).catch(rethrowAsFsError);
   }
 
   async fsync(fh: number): Promise<void> {
@@ -183,14 +188,7 @@ export class Filesystem {
       handle.prefetcher.close();
       return;
     }
-    const file = handle.file;
-    const { sync } = this.writeSide();
-    file.openCount--;
-    if (file.openCount === 0 && file.dirty && !file.unlinked) {
-      // Normally flush already uploaded; this catches writes after the last flush (e.g. mmap).
-      await sync.sync(file).catch(() => undefined);
-    }
-    await sync.releaseIfIdle(file);
+    await this.writeSide().writes.closed(handle.file);
   }
 
   async ftruncate(fh: number, size: number): Promise<void> {
@@ -212,17 +210,17 @@ export class Filesystem {
   }
 
   async truncate(path: string, size: number): Promise<void> {
-    const { sync } = this.writable();
+    const { writes } = this.writable();
     const stat = await this.reads.namespace.lookup(path);
     if (stat.kind === "dir") throw new FsError("EISDIR", `is a directory: ${path}`);
-    const file = await sync.openForWrite(path, stat, size === 0);
-    file.openCount++;
+    const file = await writes.openForWrite(path, stat, size === 0);
+    file.retain();
     try {
       if (file.size !== size) await file.truncate(size);
-      if (file.openCount === 1) await sync.sync(file);
+      if (file.openCount === 1) await writes.sync(file).catch(rethrowAsFsError);
     } finally {
-      file.openCount--;
-      await sync.releaseIfIdle(file);
+      file.releaseHandle();
+      await writes.releaseIfIdle(file);
     }
   }
 
@@ -230,31 +228,25 @@ export class Filesystem {
     return this.reads.namespace.statfs();
   }
 
-  /** Files whose changes are not in the bucket yet (status, metrics); `lastError` marks failed uploads. */
-  unsavedFiles(): DirtyFile[] {
-    return this.reads.openFiles.allDirty().filter((f) => f.dirty && !f.unlinked);
+  /** Files whose changes are not in the bucket yet (status, metrics), as plain records. */
+  unsavedFiles(): UnsavedFile[] {
+    return this.writeBack?.writes.unsaved() ?? [];
   }
 
   /** Pending and failed uploads for `bucketfs status`: from the upload journal, or none (read-only namespace). */
   uploadStatus(sentBytes: (key: string) => number | undefined = () => undefined): UploadStatusProvider {
-    if (!this.writes) return { uploads: () => [] };
-    return journalUploadStatus(this.writes.ctx.journal, () => this.unsavedFiles(), sentBytes);
+    return this.writeBack?.writes.uploadStatus(sentBytes) ?? { uploads: () => [] };
   }
 
-  /** Finishes the uploads a previous run left in the upload journal (see FileSync.recover); nothing without write-back. */
-  async recoverUploads(): ReturnType<FileSync["recover"]> {
-    if (!this.writes) return { adopted: 0, done: Promise.resolve({ recovered: 0, failed: 0 }) };
-    return this.writes.sync.recover();
+  /** Finishes the uploads a previous run left in the upload journal (see write/recovery.ts); nothing without write-back. */
+  async recoverUploads(): Promise<RecoveryResult> {
+    if (!this.writeBack) return { adopted: 0, done: Promise.resolve({ recovered: 0, failed: 0 }) };
+    return this.writeBack.writes.recover();
   }
 
   /** Uploads every file with unsaved changes (unmount, SIGTERM). Returns the paths that failed. */
   async flushAll(): Promise<string[]> {
-    const failed: string[] = [];
-    if (!this.writes) return failed;
-    for (const file of this.reads.openFiles.allDirty()) {
-      await this.writes.sync.sync(file).catch(() => failed.push(file.path));
-    }
-    return failed;
+    return this.writeBack ? this.writeBack.writes.flushAll() : [];
   }
 
   /**
@@ -263,7 +255,7 @@ export class Filesystem {
    * failed to upload stay on disk and in the journal for the next mount.
    */
   close(): void {
-    this.writes?.ctx.journal.close();
+    this.writeBack?.writes.close();
     this.reads.namespace.close();
   }
 
@@ -273,8 +265,12 @@ export class Filesystem {
    * of recovery; a daemon that dies leaves this to the kernel.
    */
   async abandon(): Promise<void> {
-    await Promise.all(this.reads.openFiles.allDirty().map((file) => file.staging.handle.close().catch(() => undefined)));
-    this.writes?.ctx.journal.close();
+    await this.writeBack?.writes.abandon();
+  }
+
+  /** The file with local data at a path, which reads answer from instead of the bucket. */
+  private localAt(path: string): DirtyFile | undefined {
+    return this.writeBack?.writes.at(path);
   }
 
   /** Write-back, or EROFS for a read-only namespace or a --read-only mount. */
@@ -286,7 +282,7 @@ export class Filesystem {
 
   /** Write-back for a handle already open for writing (which only a writable namespace hands out). */
   private writeSide(): WriteSide {
-    return this.writes ?? refuseChange();
+    return this.writeBack ?? refuseChange();
   }
 }
 

@@ -10,19 +10,19 @@ import type { ObjectStore } from "../store/object-store.js";
 import { UploadJournal } from "../write/journal.js";
 import { StagingArea, type StagingOpener } from "../write/staging.js";
 import { DEFAULT_UPLOADER_CONFIG, Uploader, type UploaderConfig } from "../write/uploader.js";
-import { FileSync } from "./file-sync.js";
+import { WriteBack, type LocalVersion } from "../write/write-back.js";
 import { KnownAttributes } from "./known-attributes.js";
 import { Filesystem } from "./filesystem.js";
 import { BucketNamespace, type LocalOverlay, type Namespace, type NamespaceConfig } from "./namespace.js";
 import { OpenFiles } from "./open-files.js";
 import { KeyMapper, baseName, parentOf } from "./paths.js";
-import type { DirEntry } from "./types.js";
+import type { DirEntry, FileStat } from "./types.js";
 
 export { Filesystem } from "./filesystem.js";
 export { FsError, type ErrnoCode } from "./errors.js";
 export { TIME_OMIT } from "./tree-operations.js";
 export type { DirEntry, FileStat, FsStatfs } from "./types.js";
-export type { MountedFilesystem, TreeApi, XattrProvider } from "./mounted.js";
+export type { MountedFilesystem, TreeApi, UnsavedFile, XattrProvider } from "./mounted.js";
 export type { Namespace, WritableNamespace } from "./namespace.js";
 
 export interface FilesystemOptions {
@@ -55,15 +55,19 @@ export interface FilesystemOptions {
 
 export function createFilesystem(options: FilesystemOptions): Filesystem {
   const openFiles = new OpenFiles();
-  let fileSync: FileSync | undefined;
+  let writes: WriteBack | undefined;
+  // Files with local data show their local size and mtime (the write-back answers for them).
+  const statOf = (local: LocalVersion): FileStat => ({
+    ...namespace.statFromObject({ key: local.key, size: local.size, etag: local.etag, lastModified: new Date(local.mtimeMs) }, local.metadata),
+    mtimeMs: local.mtimeMs,
+  });
   const overlay: LocalOverlay = {
     statOf: (path) => {
-      const file = openFiles.dirtyAt(path);
-      return file && fileSync ? fileSync.statOf(file) : undefined;
+      const local = writes?.localVersion(path);
+      return local && statOf(local);
     },
     entriesIn: (dir): DirEntry[] =>
-      openFiles.allDirty().filter((f) => parentOf(f.path) === dir && fileSync)
-        .map((f) => ({ name: baseName(f.path), stat: fileSync!.statOf(f) })),
+      (writes?.localVersions() ?? []).filter((v) => parentOf(v.path) === dir).map((v) => ({ name: baseName(v.path), stat: statOf(v) })),
   };
   const namespaceConfig: NamespaceConfig = {
     uid: options.uid ?? process.getuid?.() ?? 0,
@@ -76,14 +80,24 @@ export function createFilesystem(options: FilesystemOptions): Filesystem {
   };
   const known = new KnownAttributes(options.attributesPath ?? ":memory:");
   const namespace = new BucketNamespace(options.store, new KeyMapper(options.prefix), namespaceConfig, options.log, overlay, known);
+  const reader = options.reader ?? new DirectReader(options.store);
+  writes = new WriteBack({
+    store: options.store,
+    uploader: new Uploader(options.store, { ...DEFAULT_UPLOADER_CONFIG, ...options.upload }),
+    staging: new StagingArea(options.stagingDir, options.stagingOpener),
+    journal: new UploadJournal(options.journalPath ?? ":memory:"),
+    log: options.log,
+    keyOf: (path) => namespace.mapper.fileKey(path),
+    readBase: (base, start, length) => reader.read(base, start, length),
+    saved: (local) => namespace.remember(local.path, statOf(local)),
+    stale: (path) => namespace.forget(path),
+  });
   const ctx = {
     store: options.store,
     namespace,
     openFiles,
-    uploader: new Uploader(options.store, { ...DEFAULT_UPLOADER_CONFIG, ...options.upload }),
-    staging: new StagingArea(options.stagingDir, options.stagingOpener),
-    journal: new UploadJournal(options.journalPath ?? ":memory:"),
-    reader: options.reader ?? new DirectReader(options.store),
+    writes,
+    reader,
     fill: options.fill,
     log: options.log,
     config: {
@@ -92,9 +106,8 @@ export function createFilesystem(options: FilesystemOptions): Filesystem {
       renameConcurrency: 16,
     },
   };
-  fileSync = new FileSync(ctx);
   const reads = { namespace, openFiles, reader: ctx.reader, fill: ctx.fill, prefetch: ctx.config.prefetch };
-  return new Filesystem(reads, { ctx, sync: fileSync, maxDirtyBytes: options.maxDirtyBytes });
+  return new Filesystem(reads, { ctx, maxDirtyBytes: options.maxDirtyBytes });
 }
 
 /** A Filesystem over a read-only namespace (IDC's index tree): handles and the read chain, no write-back. */

@@ -14,7 +14,7 @@
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import { privateDatabase, privateDir } from "../security/private-file.js";
-import { decodeAttributes, encodeAttributes } from "./metadata.js";
+import { decodeAttributes, encodeAttributes } from "../store/s3fs-metadata.js";
 
 const SCHEMA = `CREATE TABLE IF NOT EXISTS attributes (
   key TEXT PRIMARY KEY, etag TEXT NOT NULL, modified_s INTEGER NOT NULL, metadata TEXT NOT NULL)`;

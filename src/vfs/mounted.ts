@@ -5,8 +5,11 @@
  * `xattrs` provider has none (getxattr → ENODATA, listxattr → empty).
  */
 import type { ObjectVersion } from "../read/range-reader.js";
-import type { DirtyFile } from "../write/dirty-file.js";
+import type { UnsavedFile } from "../write/unsaved-file.js";
 import type { DirEntry, FileStat, FsStatfs } from "./types.js";
+
+/** A file whose changes are not in the bucket yet: plain data (path, state, staging path, error). */
+export type { UnsavedFile };
 
 /** Directory-changing operations (read-only namespaces reject them with EROFS). */
 export interface TreeApi {
@@ -54,7 +57,7 @@ export interface MountedFilesystem {
   /** The object version a read-only handle reads, when nothing local overrides it (native reads). */
   readVersion?(fh: number): ObjectVersion | undefined;
   /** Files whose changes are not saved yet (none on read-only namespaces). */
-  unsavedFiles(): DirtyFile[];
+  unsavedFiles(): UnsavedFile[];
   /** Saves everything before unmount; returns the paths that failed. */
   flushAll(): Promise<string[]>;
 }

@@ -1,5 +1,5 @@
 /**
- * The table of open file handles, and the registry of files with local (staged) data.
+ * The table of open file handles (files with local data are kept by the write-back).
  * Handle numbers start at 1: fuse-native treats 0 as "no handle".
  */
 import type { FillAhead } from "../read/fill-ahead.js";
@@ -29,8 +29,6 @@ export type OpenHandle = ReadHandle | WriteHandle;
 
 export class OpenFiles {
   private readonly handles = new Map<number, OpenHandle>();
-  /** INVARIANT: keyed by the file's current path; `file.path` equals its key. */
-  private readonly dirty = new Map<string, DirtyFile>();
   private nextId = 1;
 
   add(handle: OpenHandle): number {
@@ -52,40 +50,10 @@ export class OpenFiles {
     return handle;
   }
 
-  dirtyAt(path: string): DirtyFile | undefined {
-    return this.dirty.get(path);
-  }
-
-  setDirty(file: DirtyFile): void {
-    this.dirty.set(file.path, file);
-  }
-
-  dropDirty(file: DirtyFile): void {
-    if (this.dirty.get(file.path) === file) this.dirty.delete(file.path);
-  }
-
-  /** Files with local data at or below `dirPath`. */
-  dirtyUnder(dirPath: string): DirtyFile[] {
-    const below = dirPath === "/" ? "/" : `${dirPath}/`;
-    return [...this.dirty.values()].filter((f) => f.path.startsWith(below));
-  }
-
-  allDirty(): DirtyFile[] {
-    return [...this.dirty.values()];
-  }
-
-  /** Moves a path (and, for a directory, everything below it) after a rename. */
+  /** Moves the handles of a path (and, for a directory, everything below it) after a rename. */
   movePath(from: string, to: string, newKey: (path: string) => string): void {
     const moved = (p: string): string | undefined =>
       p === from ? to : p.startsWith(`${from}/`) ? to + p.slice(from.length) : undefined;
-    for (const file of [...this.dirty.values()]) {
-      const target = moved(file.path);
-      if (target === undefined) continue;
-      this.dirty.delete(file.path);
-      file.path = target;
-      file.key = newKey(target);
-      this.dirty.set(target, file);
-    }
     for (const handle of this.handles.values()) {
       const target = moved(handle.path);
       if (target === undefined) continue;

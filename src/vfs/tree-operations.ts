@@ -9,10 +9,11 @@ import { isStoreError } from "../store/errors.js";
 import { listAll } from "../store/object-store.js";
 import { currentCaller } from "./caller.js";
 import type { FsContext } from "./context.js";
-import { FsError, notFound } from "./errors.js";
-import type { FileSync } from "./file-sync.js";
-import { isSpecialType, withAttributes, type PosixAttributes } from "./metadata.js";
-import { copyObject } from "./object-copy.js";
+import { FsError, fromWriteError, notFound } from "./errors.js";
+import { withAttributes, type PosixAttributes } from "../store/s3fs-metadata.js";
+import { copyObject } from "../store/object-copy.js";
+import type { DirtyFile } from "../write/dirty-file.js";
+import { isSpecialType } from "./file-kind.js";
 import { chmodMode, chownAttributes, inheritedDirMode, ownerOfNew } from "./ownership.js";
 import { parentOf } from "./paths.js";
 import { S_IFDIR, S_IFLNK, S_IFMT, type FileStat } from "./types.js";
@@ -21,7 +22,14 @@ import { S_IFDIR, S_IFLNK, S_IFMT, type FileStat } from "./types.js";
 export const TIME_OMIT = 2 ** 62;
 
 export class TreeOperations {
-  constructor(private readonly ctx: FsContext, private readonly sync: FileSync) {}
+  constructor(private readonly ctx: FsContext) {}
+
+  /** Uploads a file's local changes before its object is copied; failures as FsError. */
+  private save(file: DirtyFile): Promise<void> {
+    return this.ctx.writes.sync(file).catch((err: unknown) => {
+      throw fromWriteError(err);
+    });
+  }
 
   async mkdir(path: string, mode: number): Promise<void> {
     const caller = currentCaller(); // before the first await (caller.ts)
@@ -44,7 +52,7 @@ export class TreeOperations {
     const prefix = namespace.mapper.dirPrefix(path);
     const page = await store.list({ prefix, maxKeys: 2 });
     const children = page.objects.filter((o) => o.key !== prefix);
-    if (children.length > 0 || this.ctx.openFiles.dirtyUnder(path).length > 0) {
+    if (children.length > 0 || this.ctx.writes.under(path).length > 0) {
       throw new FsError("ENOTEMPTY", `directory not empty: ${path}`);
     }
     await store.delete({ key: prefix });
@@ -54,12 +62,12 @@ export class TreeOperations {
 
   async unlink(path: string): Promise<void> {
     this.assertWritable();
-    const { namespace, store, openFiles } = this.ctx;
+    const { namespace, store, writes } = this.ctx;
     const stat = await namespace.lookup(path);
     if (stat.kind === "dir") throw new FsError("EISDIR", `is a directory: ${path}`);
     // After its upload is cancelled or done: an upload landing after the DELETE would bring it back.
-    const local = openFiles.dirtyAt(path);
-    if (local) await this.sync.unlinked(local);
+    const local = writes.at(path);
+    if (local) await writes.unlinked(local);
     await store.delete({ key: namespace.mapper.fileKey(path) });
     namespace.rememberMissing(path);
   }
@@ -149,32 +157,32 @@ export class TreeOperations {
   }
 
   private async renameFile(from: string, to: string, source: FileStat): Promise<void> {
-    const { namespace, store, openFiles } = this.ctx;
-    const local = openFiles.dirtyAt(from);
-    if (local) await this.sync.sync(local);
+    const { namespace, store, openFiles, writes } = this.ctx;
+    const local = writes.at(from);
+    if (local) await this.save(local);
     // rename(2) unlinks the file it replaces: an open handle on it keeps its data, but its
     // close must not upload over the renamed file (and shutdown must not look for it).
-    const replaced = openFiles.dirtyAt(to);
-    if (replaced && replaced !== local) await this.sync.unlinked(replaced);
+    const replaced = writes.at(to);
+    if (replaced && replaced !== local) await writes.unlinked(replaced);
     const fromKey = namespace.mapper.fileKey(from);
     const toKey = namespace.mapper.fileKey(to);
     const { etag } = await copyObject(store, { sourceKey: fromKey, key: toKey, size: source.size });
     await store.delete({ key: fromKey });
     openFiles.movePath(from, to, (p) => namespace.mapper.fileKey(p));
-    // Later uploads of the open file replace the copy, so they are conditional on its ETag.
-    if (local) local.baseEtag = etag;
-    // A sparse file's unfetched bytes are now in the copy (the source is gone).
-    if (local?.sparse) local.sparse.base = { ...local.sparse.base, key: toKey, etag };
+    writes.moved(from, to);
+    // Later uploads of the open file replace the copy, so they are conditional on its ETag; a
+    // sparse file's unfetched bytes are now in the copy (the source is gone).
+    local?.rebase(etag, toKey);
     namespace.rememberMissing(from);
     namespace.remember(to, { ...source, etag });
   }
 
   private async renameDir(from: string, to: string): Promise<void> {
-    const { namespace, store, openFiles } = this.ctx;
-    for (const file of openFiles.dirtyUnder(from)) {
-      await this.sync.sync(file);
+    const { namespace, store, openFiles, writes } = this.ctx;
+    for (const file of writes.under(from)) {
+      await this.save(file);
       // The copies' ETags are not tracked (below), so sparse files cannot keep reading their base.
-      await this.sync.materialize(file);
+      await writes.materialize(file);
     }
     const fromPrefix = namespace.mapper.dirPrefix(from);
     const toPrefix = namespace.mapper.dirPrefix(to);
@@ -189,8 +197,9 @@ export class TreeOperations {
     // Only after every copy succeeded are sources deleted, so a failure never loses an object.
     await Promise.all(copied.map((key) => limit(() => store.delete({ key }))));
     openFiles.movePath(from, to, (p) => namespace.mapper.fileKey(p));
+    writes.moved(from, to);
     // The copies' ETags are not tracked per file: later uploads of moved open files are unconditional.
-    for (const file of openFiles.dirtyUnder(to)) file.conflictCheck = false;
+    for (const file of writes.under(to)) file.forgetBaseVersion();
     namespace.forgetTree(from);
     namespace.forgetTree(to);
     namespace.rememberMissing(from);
@@ -198,29 +207,17 @@ export class TreeOperations {
 
   private async setAttributes(path: string, change: (stat: FileStat) => PosixAttributes): Promise<void> {
     this.assertWritable();
-    const { namespace, openFiles } = this.ctx;
+    const { namespace, writes } = this.ctx;
     const stat = await namespace.lookup(path);
     // Every attribute change is a status change: ctime follows (stored as s3fs does).
     const attrs = { ...change(stat), ctimeMs: Date.now() };
-    const local = openFiles.dirtyAt(path);
-    if (local?.dirty) {
-      // Not uploaded yet: the attributes travel with the next upload.
-      local.metadata = withAttributes(local.metadata, attrs);
-      if (attrs.mtimeMs !== undefined) local.mtimeMs = attrs.mtimeMs;
-      local.generation++;
-      return;
-    }
+    // Local changes not uploaded yet: the attributes travel with the next upload.
+    if (writes.changeAttributes(path, attrs)) return;
     if (path === "/") return;
     const key = stat.kind === "dir" ? namespace.mapper.dirPrefix(path) : namespace.mapper.fileKey(path);
     const etag = await this.rewriteMetadata(path, key, stat, attrs);
-    if (local) {
-      // Open but unchanged (touch opens for writing, then sets times): the metadata was changed in
-      // the bucket, so no upload of the bytes follows; the open file takes the new attributes.
-      local.metadata = withAttributes(local.metadata, attrs);
-      if (attrs.mtimeMs !== undefined) local.mtimeMs = attrs.mtimeMs;
-      if (etag) local.baseEtag = etag;
-      if (etag && local.sparse) local.sparse.base = { ...local.sparse.base, etag };
-    }
+    // Open but unchanged (touch opens for writing, then sets times): no upload of the bytes follows.
+    writes.attributesRewritten(path, attrs, etag);
   }
 
   private async rewriteMetadata(path: string, key: string, stat: FileStat, attrs: PosixAttributes): Promise<string | undefined> {

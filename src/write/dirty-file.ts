@@ -7,8 +7,13 @@
  * `sparse`, bytes it does not hold come from the base object (see sparse-content.ts).
  * `generation` counts changes; the upload of generation G leaves the file clean only if no
  * change happened while it ran.
+ *
+ * Its state is private: the write-back (write-back.ts) and the filesystem change it only through
+ * the methods below, each an event of the state machine in dirty-state.ts.
  */
 import type { ByteRange } from "../store/object-store.js";
+import { withAttributes, type PosixAttributes } from "../store/s3fs-metadata.js";
+import { checkTransition, type DirtyState } from "./dirty-state.js";
 import type { SparseContent } from "./sparse-content.js";
 import type { StagingFile } from "./staging.js";
 import type { StreamingUpload } from "./streaming-upload.js";
@@ -33,75 +38,254 @@ export interface SequentialWriting {
   lastPartStaged: Promise<void>;
 }
 
+export interface DirtyFileInit {
+  path: string;
+  key: string;
+  staging: StagingFile;
+  /** User metadata the object will be written with (s3fs attributes included). */
+  metadata: Record<string, string>;
+  /** ETag of the object the data started from, when it existed. */
+  baseEtag?: string;
+  contentType?: string;
+  size?: number;
+  mtimeMs?: number;
+  conflictCheck?: boolean;
+  conflictKey?: string;
+}
+
+/** What a successful upload sent (see uploadSucceeded). */
+export interface UploadOutcome {
+  /** The generation the upload captured when it began. */
+  generation: number;
+  etag: string;
+  /** The metadata object the upload began with, and the one it sent. */
+  captured: Record<string, string>;
+  sent: Record<string, string>;
+}
+
 export class DirtyFile {
-  size = 0;
-  generation = 0;
-  uploadedGeneration = 0;
-  openCount = 0;
+  readonly staging: StagingFile;
+  readonly contentType?: string;
+  private _path: string;
+  private _key: string;
+  private _metadata: Record<string, string>;
+  private _baseEtag?: string;
+  private _size = 0;
+  private _generation = 0;
+  private uploadedGeneration = 0;
+  private _openCount = 0;
   /** Set when the path is unlinked while open: nothing is uploaded on close. */
-  unlinked = false;
+  private _unlinked = false;
   /** The last upload's failure, reported by every flush/fsync until an upload succeeds. */
-  lastError?: unknown;
+  private _lastError?: unknown;
   /** Serialises uploads of this file. */
-  uploading: Promise<unknown> = Promise.resolve();
-  mtimeMs = Date.now();
+  private uploadQueue: Promise<unknown> = Promise.resolve();
+  private uploadRunning = false;
+  private _mtimeMs = Date.now();
   /**
    * False when the version the data is based on is unknown (after a directory rename), so the
    * upload cannot be conditional.
    */
-  conflictCheck = true;
+  private conflictCheck = true;
   /** Set after a conflict: this data goes to a `.conflict-<ts>` sibling instead of `key`. */
-  conflictKey?: string;
+  private _conflictKey?: string;
   /** Set when a staging write failed (disk full, or an I/O error): the content is incomplete. */
-  incomplete?: Error;
+  private _incomplete?: Error;
   /**
    * Set while the file has only ever been written front to back from empty (new, or truncated
    * on open): writes collect in `tail`, and each whole part starts uploading at once.
    */
-  sequential?: SequentialWriting;
+  private sequential?: SequentialWriting;
   /** The streaming upload in progress, if any. */
-  stream?: StreamingUpload;
+  private stream?: StreamingUpload;
   /** Set while some bytes are only in the base object (a large object opened without O_TRUNC). */
-  sparse?: SparseContent;
+  private _sparse?: SparseContent;
   /** Reads a range of the base object (set with `sparse`). */
-  fetchBase?: (range: ByteRange) => Promise<Buffer>;
+  private fetchBase?: (range: ByteRange) => Promise<Buffer>;
   /** Serialises changes to the staging file, so fetched base bytes never overwrite a user's write. */
   private staged: Promise<unknown> = Promise.resolve();
+  private _state: DirtyState = "clean";
 
-  constructor(
-    public path: string,
-    public key: string,
-    readonly staging: StagingFile,
-    /** User metadata the object will be written with (s3fs attributes included). */
-    public metadata: Record<string, string>,
-    /** ETag of the object the data started from, when it existed. */
-    public baseEtag?: string,
-    public contentType?: string,
-  ) {}
+  constructor(init: DirtyFileInit) {
+    this._path = init.path;
+    this._key = init.key;
+    this.staging = init.staging;
+    this._metadata = init.metadata;
+    this._baseEtag = init.baseEtag;
+    this.contentType = init.contentType;
+    this._size = init.size ?? 0;
+    this._mtimeMs = init.mtimeMs ?? Date.now();
+    this.conflictCheck = init.conflictCheck ?? true;
+    this._conflictKey = init.conflictKey;
+    this.settle();
+  }
+
+  get path(): string { return this._path; }
+  get key(): string { return this._key; }
+  get size(): number { return this._size; }
+  get mtimeMs(): number { return this._mtimeMs; }
+  get metadata(): Record<string, string> { return this._metadata; }
+  get baseEtag(): string | undefined { return this._baseEtag; }
+  get generation(): number { return this._generation; }
+  get openCount(): number { return this._openCount; }
+  get unlinked(): boolean { return this._unlinked; }
+  get lastError(): unknown { return this._lastError; }
+  get incomplete(): Error | undefined { return this._incomplete; }
+  get conflictKey(): string | undefined { return this._conflictKey; }
+  get sparse(): SparseContent | undefined { return this._sparse; }
+  get state(): DirtyState { return this._state; }
+  /** True while the file is written front to back from empty (see allowStreaming). */
+  get frontToBack(): boolean { return this.sequential !== undefined; }
+  /** False once the base version is unknown (see forgetBaseVersion). */
+  get checksConflicts(): boolean { return this.conflictCheck; }
+  /** True while parts of a streaming upload are in flight (they will free staged data). */
+  get streamBusy(): boolean { return this.stream?.busy ?? false; }
+
+  /** The state the private fields describe; the order says which wins when several hold. */
+  private classify(): DirtyState {
+    if (this.uploadRunning) return "uploading";
+    if (this._conflictKey !== undefined) return "conflict";
+    if (this._incomplete || this._lastError !== undefined) return "failed";
+    if (!this.dirty) return "clean";
+    if (this.sequential) return "streaming";
+    if (this._sparse && !this._sparse.complete) return "sparse";
+    return "staged";
+  }
+
+  /** Moves to the state the fields now describe, along the transition table. */
+  private settle(): void {
+    const next = this.classify();
+    checkTransition(this._state, next, this._path);
+    this._state = next;
+  }
 
   /** The key the next upload writes to. */
   get uploadKey(): string {
-    return this.conflictKey ?? this.key;
+    return this._conflictKey ?? this._key;
   }
 
   /** What the object must still be for the next upload to replace it. */
   get precondition(): Precondition {
-    if (this.conflictKey !== undefined || !this.conflictCheck) return { kind: "none" };
-    return this.baseEtag === undefined ? { kind: "absent" } : { kind: "etag", etag: this.baseEtag };
+    if (this._conflictKey !== undefined || !this.conflictCheck) return { kind: "none" };
+    return this._baseEtag === undefined ? { kind: "absent" } : { kind: "etag", etag: this._baseEtag };
   }
 
   get dirty(): boolean {
-    return this.generation !== this.uploadedGeneration;
+    return this._generation !== this.uploadedGeneration;
   }
 
   markChanged(): void {
-    this.generation++;
-    this.mtimeMs = Date.now();
+    this._generation++;
+    this._mtimeMs = Date.now();
+    this.settle();
   }
 
   /** Bytes staged here and not yet in the bucket (for --max-dirty). */
   get unsavedBytes(): number {
-    return this.sparse ? this.sparse.unsavedBytes : this.size - (this.stream?.streamedBytes ?? 0);
+    return this._sparse ? this._sparse.unsavedBytes : this._size - (this.stream?.streamedBytes ?? 0);
+  }
+
+  /** A handle opened the file. */
+  retain(): void {
+    this._openCount++;
+  }
+
+  /** A handle on the file closed. */
+  releaseHandle(): void {
+    this._openCount--;
+  }
+
+  /** The path was unlinked (or renamed over): nothing of this file may reach the bucket any more. */
+  markUnlinked(): void {
+    this._unlinked = true;
+  }
+
+  /** The path (and key) after a rename. */
+  moveTo(path: string, key: string): void {
+    this._path = path;
+    this._key = key;
+  }
+
+  /** The object now at the key is the given version (a rename's copy, a metadata rewrite): later uploads replace it. */
+  rebase(etag: string, key?: string): void {
+    this._baseEtag = etag;
+    if (this._sparse) this._sparse.base = { ...this._sparse.base, key: key ?? this._sparse.base.key, etag };
+  }
+
+  /** The base version is no longer known (after a directory rename): later uploads are unconditional. */
+  forgetBaseVersion(): void {
+    this.conflictCheck = false;
+  }
+
+  /** New attributes; `unsaved`: they travel with the next upload (the file counts as changed). */
+  changeAttributes(attrs: PosixAttributes, unsaved: boolean): void {
+    this._metadata = withAttributes(this._metadata, attrs);
+    if (attrs.mtimeMs !== undefined) this._mtimeMs = attrs.mtimeMs;
+    if (unsaved) this._generation++;
+    this.settle();
+  }
+
+  /** Lets bytes stay in the base object; `fetchBase` reads them (through the read chain and cache). */
+  makeSparse(content: SparseContent, fetchBase: (range: ByteRange) => Promise<Buffer>): void {
+    this._sparse = content;
+    this.fetchBase = fetchBase;
+    this.settle();
+  }
+
+  /** Drops the sparse bookkeeping once staging holds every byte. */
+  dropSparseIfComplete(): void {
+    if (this._sparse?.complete) this._sparse = undefined;
+    this.settle();
+  }
+
+  /** The file is written front to back from empty: whole parts may stream while it is written. */
+  allowStreaming(partSize: number, startStream: () => StreamingUpload): void {
+    this.sequential = { partSize, startStream, lastPartStaged: Promise.resolve() };
+    this.settle();
+  }
+
+  /** Runs `work` (an upload) after any upload of this file still running; the file is "uploading" meanwhile. */
+  runUpload<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.uploadQueue.then(async () => {
+      this.uploadRunning = true;
+      this.settle();
+      try {
+        return await work();
+      } finally {
+        this.uploadRunning = false;
+        this.settle();
+      }
+    });
+    this.uploadQueue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Resolves when no upload of this file runs or is queued. */
+  uploadsDone(): Promise<unknown> {
+    return this.uploadQueue;
+  }
+
+  /** An upload succeeded: the file is clean unless it changed while the upload ran. */
+  uploadSucceeded(outcome: UploadOutcome): void {
+    // A chmod/chown/touch during the upload replaced the metadata: keep it (the file stays
+    // dirty and the next upload carries it); overwriting it lost the change (rsync -a twice).
+    if (this._metadata === outcome.captured) this._metadata = outcome.sent;
+    this.uploadedGeneration = outcome.generation;
+    this._lastError = undefined;
+    if (this._conflictKey === undefined && !this._unlinked) this._baseEtag = outcome.etag;
+    this.settle();
+  }
+
+  /** An upload failed: every flush reports it until one succeeds. */
+  uploadFailed(err: unknown): void {
+    this._lastError = err;
+    this.settle();
+  }
+
+  /** The object changed in the bucket: this data now goes to `conflictKey`. */
+  divertToConflictCopy(conflictKey: string): void {
+    this._conflictKey = conflictKey;
+    this.settle();
   }
 
   /**
@@ -109,18 +293,18 @@ export class DirtyFile {
    * adapter passes the kernel's buffer without copying it).
    */
   async write(data: Buffer, offset: number): Promise<number> {
-    if (this.incomplete) throw this.incomplete;
-    if (this.sequential && offset === this.size) return this.append(data);
+    if (this._incomplete) throw this._incomplete;
+    if (this.sequential && offset === this._size) return this.append(data);
     if (this.sequential) this.stopStreaming();
     try {
       await this.exclusive(async () => {
         await this.writeStaging(data, offset);
-        this.sparse?.noteWrite(offset, offset + data.length);
+        this._sparse?.noteWrite(offset, offset + data.length);
       });
     } catch (err) {
       throw this.stagingFailed(err);
     }
-    this.size = Math.max(this.size, offset + data.length);
+    this._size = Math.max(this._size, offset + data.length);
     this.markChanged();
     return data.length;
   }
@@ -128,16 +312,16 @@ export class DirtyFile {
   /** A write at the end of a file written front to back: into the tail, whole parts onwards. */
   private async append(data: Buffer): Promise<number> {
     const sequential = this.sequential!;
-    const offset = this.size;
+    const offset = this._size;
     let done = 0;
     while (done < data.length) {
       // Front-to-back mode can end while a part is committed (a flush or a seek on another
       // handle took the stream): the rest of this write goes to staging like any other write.
       if (this.sequential !== sequential) return done + (await this.write(data.subarray(done), offset + done));
-      sequential.tail ??= new PartTail(this.size, sequential.partSize);
+      sequential.tail ??= new PartTail(this._size, sequential.partSize);
       const taken = sequential.tail.take(data, done);
       done += taken;
-      this.size += taken;
+      this._size += taken;
       if (sequential.tail.full) await this.commitPart(sequential);
     }
     this.markChanged();
@@ -153,14 +337,14 @@ export class DirtyFile {
   private async commitPart(sequential: SequentialWriting): Promise<void> {
     const part = sequential.tail!;
     sequential.tail = undefined;
-    if (this.incomplete) throw this.incomplete;
+    if (this._incomplete) throw this._incomplete;
     const previous = sequential.lastPartStaged;
     const staged = this.stageUnstaged(part);
     sequential.lastPartStaged = staged;
     const stream = (this.stream ??= sequential.startStream());
     // At most one part waits for the staging disk: a slow disk slows the writer down.
     await previous;
-    if (this.incomplete) throw this.incomplete;
+    if (this._incomplete) throw this._incomplete;
     // Waits while the stream has its maximum of parts in flight: backpressure on the writer. A
     // stream taken meanwhile (flush, seek) is closed and skips the part: staging has it.
     const { released } = await stream.add(part.start, part.bytes());
@@ -183,12 +367,12 @@ export class DirtyFile {
   /** Records a failed staging write: the file can no longer be uploaded as the writer meant it. */
   private stagingFailed(err: unknown): unknown {
     const code = (err as { code?: unknown }).code;
-    this.incomplete ??= typeof code === "string" && DISK_FULL.has(code)
-      ? new StagingFullError(`staging disk full while writing ${this.path}`, { cause: err })
-      : new Error(`staging write failed for ${this.path}`, { cause: err });
+    this._incomplete ??= typeof code === "string" && DISK_FULL.has(code)
+      ? new StagingFullError(`staging disk full while writing ${this._path}`, { cause: err })
+      : new Error(`staging write failed for ${this._path}`, { cause: err });
     this.stopStreaming();
     this.markChanged();
-    return this.incomplete;
+    return this._incomplete;
   }
 
   /**
@@ -202,6 +386,7 @@ export class DirtyFile {
     if (tail) void this.stageUnstaged(tail).then(() => tail.recycle());
     const stream = this.stream;
     this.stream = undefined;
+    this.settle();
     return stream;
   }
 
@@ -231,13 +416,13 @@ export class DirtyFile {
   /** Waits for every queued staging write; rejects if one failed. */
   async settled(): Promise<void> {
     await this.staged;
-    if (this.incomplete) throw this.incomplete;
+    if (this._incomplete) throw this._incomplete;
   }
 
   async read(offset: number, length: number): Promise<Buffer> {
-    const end = Math.min(offset + length, this.size);
+    const end = Math.min(offset + length, this._size);
     if (end <= offset) return Buffer.alloc(0);
-    if (this.sparse) return this.readSparse(this.sparse, offset, end);
+    if (this._sparse) return this.readSparse(this._sparse, offset, end);
     for (;;) {
       const tail = this.sequential?.tail;
       await this.staged; // whole parts being written to staging
@@ -260,18 +445,18 @@ export class DirtyFile {
   }
 
   async truncate(size: number): Promise<void> {
-    if (size !== this.size) this.stopStreaming();
+    if (size !== this._size) this.stopStreaming();
     await this.exclusive(async () => {
       await this.staging.handle.truncate(size);
-      this.sparse?.truncate(size);
+      this._sparse?.truncate(size);
     });
-    this.size = size;
+    this._size = size;
     this.markChanged();
   }
 
   /** Fetches the base bytes of [start, end) the staging file lacks, so it holds all of them. */
   async fill(start: number, end: number): Promise<void> {
-    const sparse = this.sparse;
+    const sparse = this._sparse;
     if (!sparse) return;
     for (const range of sparse.missing(start, end)) {
       const data = await this.base(range);
@@ -283,10 +468,11 @@ export class DirtyFile {
         }
       });
     }
+    this.settle();
   }
 
   private base(range: ByteRange): Promise<Buffer> {
-    if (!this.fetchBase) throw new Error(`${this.path}: sparse file without a base reader`);
+    if (!this.fetchBase) throw new Error(`${this._path}: sparse file without a base reader`);
     return this.fetchBase(range);
   }
 

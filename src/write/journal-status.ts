@@ -4,10 +4,10 @@
  * plus files being written that have not reached a flush yet.
  */
 import type { UploadState, UploadStatusProvider } from "../metrics/status.js";
-import type { DirtyFile } from "./dirty-file.js";
 import type { UploadJournal } from "./journal.js";
+import type { UnsavedFile } from "./unsaved-file.js";
 
-export function journalUploadStatus(journal: UploadJournal, unsaved: () => DirtyFile[], sentBytes: (key: string) => number | undefined): UploadStatusProvider {
+export function journalUploadStatus(journal: UploadJournal, unsaved: () => UnsavedFile[], sentBytes: (key: string) => number | undefined): UploadStatusProvider {
   return {
     uploads: (): UploadState[] => {
       const states = new Map<string, UploadState>();
@@ -19,10 +19,10 @@ export function journalUploadStatus(journal: UploadJournal, unsaved: () => Dirty
         });
       }
       for (const file of unsaved()) {
-        if (states.has(file.staging.path)) continue;
+        if (states.has(file.stagingPath)) continue;
         // Single PUTs are journaled only if they fail: one in flight shows here, with its progress.
         const sent = sentBytes(file.uploadKey);
-        states.set(file.staging.path, { path: file.path, state: sent !== undefined ? "uploading" : "pending", sizeBytes: file.size, sentBytes: sent, stagingFile: file.staging.path });
+        states.set(file.stagingPath, { path: file.path, state: sent !== undefined ? "uploading" : "pending", sizeBytes: file.size, sentBytes: sent, stagingFile: file.stagingPath });
       }
       return [...states.values()];
     },

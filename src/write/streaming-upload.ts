@@ -12,7 +12,8 @@
  * Writers get backpressure from here: `add` waits while `concurrency` parts are in flight.
  */
 import { StoreError } from "../store/errors.js";
-import type { CompletedPart, ObjectStore } from "../store/object-store.js";
+import { MultipartSession } from "../store/multipart.js";
+import type { ObjectStore } from "../store/object-store.js";
 import type { StagingHandle } from "./staging.js";
 import { readRange, type Precondition, type Uploader } from "./uploader.js";
 
@@ -28,15 +29,18 @@ export interface StreamingUploadOptions {
 }
 
 export class StreamingUpload {
-  private uploadId?: Promise<string>;
-  private readonly parts: CompletedPart[] = [];
+  private readonly session: MultipartSession;
+  /** Parts handed to the session (uploaded or in flight). */
+  private partCount = 0;
   private readonly inFlight = new Set<Promise<void>>();
   /** Bytes handed to part uploads so far (a multiple of partSize). */
   private started = 0;
   private error?: unknown;
   private closed = false;
 
-  constructor(private readonly o: StreamingUploadOptions) {}
+  constructor(private readonly o: StreamingUploadOptions) {
+    this.session = new MultipartSession(o.store, { key: o.key, metadata: o.metadata, contentType: o.contentType });
+  }
 
   /** Bytes uploaded or in flight: the data that no longer counts as dirty. */
   get streamedBytes(): number {
@@ -57,7 +61,7 @@ export class StreamingUpload {
   async add(start: number, body: Buffer): Promise<{ released: Promise<void> }> {
     const { concurrency, store } = this.o;
     const skipped = { released: Promise.resolve() };
-    if (start !== this.started || this.parts.length + this.inFlight.size + 1 >= store.capabilities.maxParts) return skipped;
+    if (start !== this.started || this.partCount + 1 >= store.capabilities.maxParts) return skipped;
     while (this.inFlight.size >= concurrency) await Promise.race(this.inFlight);
     if (this.closed || this.error !== undefined) return skipped;
     this.started += body.length;
@@ -74,8 +78,7 @@ export class StreamingUpload {
       await Promise.all([...this.inFlight]);
       if (this.error !== undefined) throw this.error;
       await this.o.uploader.checkPrecondition(this.o.key, precondition);
-      const parts = [...this.parts].sort((a, b) => a.partNumber - b.partNumber);
-      return await this.o.store.completeMultipart({ key: this.o.key, uploadId: await this.id(), parts });
+      return await this.session.complete();
     } catch (err) {
       await this.abort();
       throw err;
@@ -86,23 +89,15 @@ export class StreamingUpload {
   async abort(): Promise<void> {
     this.closed = true;
     await Promise.allSettled([...this.inFlight]);
-    if (!this.uploadId) return;
-    const uploadId = await this.uploadId.catch(() => undefined);
-    this.uploadId = undefined;
-    if (uploadId) await this.o.store.abortMultipart({ key: this.o.key, uploadId }).catch(() => undefined);
-  }
-
-  private id(): Promise<string> {
-    this.uploadId ??= this.o.store.createMultipart({ key: this.o.key, metadata: this.o.metadata, contentType: this.o.contentType }).then((r) => r.uploadId);
-    return this.uploadId;
+    await this.session.abort();
   }
 
   private startPart(start: number, read: () => Promise<Buffer>): Promise<void> {
     const partNumber = start / this.o.partSize + 1;
+    this.partCount++;
     const work = (async (): Promise<void> => {
-      const uploadId = await this.id();
-      const body = await read();
-      this.parts.push(await this.o.store.uploadPart({ key: this.o.key, uploadId, partNumber, body }));
+      await this.session.id();
+      await this.session.uploadPart(partNumber, await read());
     })().catch((err: unknown) => {
       this.error ??= err;
     });

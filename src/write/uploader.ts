@@ -12,7 +12,9 @@
  */
 import type { StagingHandle } from "./staging.js";
 import { StoreError, isStoreError } from "../store/errors.js";
-import type { CompletedPart, ObjectStore, PutRequest } from "../store/object-store.js";
+import { partSizeFor, runParts, type PartJob } from "../store/multipart.js";
+import { COPY_PART_TARGET } from "../store/object-copy.js";
+import type { ObjectStore, PutRequest } from "../store/object-store.js";
 import { planParts } from "./part-plan.js";
 import type { BaseObject } from "./sparse-content.js";
 
@@ -36,11 +38,6 @@ export interface UploadRequest {
   /** Cancels the upload (the file was deleted): parts stop, the multipart upload is aborted. */
   signal?: AbortSignal;
 }
-
-const COPY_PART_TARGET = 512 * 1024 * 1024;
-
-/** Uploads one part of a multipart upload. */
-type PartJob = (uploadId: string, partNumber: number) => Promise<CompletedPart>;
 
 export interface RewriteRequest extends UploadRequest {
   base: BaseObject;
@@ -93,20 +90,16 @@ export class Uploader {
 
   /** Part size grows past the configured one only when the object would need more parts than allowed. */
   partSizeFor(size: number): number {
-    const { maxParts, minPartSize } = this.store.capabilities;
-    const partSize = Math.max(this.config.partSize, minPartSize);
-    if (Math.ceil(size / partSize) <= maxParts) return partSize;
-    const mib = 1024 * 1024;
-    return Math.ceil(size / maxParts / mib) * mib;
+    return partSizeFor(size, this.config.partSize, this.store.capabilities);
   }
 
   private multipart(req: UploadRequest): Promise<{ etag: string }> {
     const partSize = this.partSizeFor(req.size);
     const parts: PartJob[] = Array.from({ length: Math.ceil(req.size / partSize) }, (_, i) => {
       const start = i * partSize;
-      return async (uploadId, partNumber) => {
+      return async (session, partNumber) => {
         const body = await readRange(req.source, start, Math.min(partSize, req.size - start));
-        return this.store.uploadPart({ key: req.key, uploadId, partNumber, body, signal: req.signal });
+        await session.uploadPart(partNumber, body);
       };
     });
     return this.runMultipart(req, parts);
@@ -127,9 +120,9 @@ export class Uploader {
     if (this.store.append && req.key === base.key && tail > 0 && tail <= this.config.partSize && req.copyable(0, base.size)) {
       return this.append(req, this.store.append.bind(this.store));
     }
-    const parts: PartJob[] = plan.map((part) => async (uploadId, partNumber) => {
+    const parts: PartJob[] = plan.map((part) => async (session, partNumber) => {
       if (part.source === "copy") {
-        return this.store.copyPart({ key: req.key, uploadId, partNumber, sourceKey: base.key, sourceRange: part, sourceEtag: base.etag, signal: req.signal })
+        return session.copyPart(partNumber, { key: base.key, etag: base.etag, start: part.start, end: part.end })
           .catch((err: unknown) => {
             // The base was deleted since the file was opened: that is a conflict too.
             throw isStoreError(err, "NotFound") ? new StoreError("PreconditionFailed", `${base.key} changed in the bucket since it was opened`, base.key, { cause: err }) : err;
@@ -137,7 +130,7 @@ export class Uploader {
       }
       await req.prepare(part.start, part.end);
       const body = await readRange(req.source, part.start, part.end - part.start);
-      return this.store.uploadPart({ key: req.key, uploadId, partNumber, body, signal: req.signal });
+      await session.uploadPart(partNumber, body);
     });
     return this.runMultipart(req, parts);
   }
@@ -149,37 +142,11 @@ export class Uploader {
     return append({ key: req.key, baseEtag: req.base.etag, tail, metadata: req.metadata, contentType: req.contentType });
   }
 
-  /** Runs the part jobs with `concurrency` workers; aborts the upload if any fails. */
+  /** Runs the part jobs through the shared multipart loop, checking the precondition before and after. */
   private async runMultipart(req: Omit<UploadRequest, "source" | "size">, jobs: PartJob[]): Promise<{ etag: string }> {
     await this.checkPrecondition(req.key, req.precondition);
-    const { uploadId } = await this.store.createMultipart({ key: req.key, metadata: req.metadata, contentType: req.contentType, signal: req.signal });
-    const parts: CompletedPart[] = [];
-    let next = 0;
-    let failed = false;
-    const worker = async (): Promise<void> => {
-      while (!failed && next < jobs.length) {
-        req.signal?.throwIfAborted();
-        const index = next++;
-        parts.push(await jobs[index]!(uploadId, index + 1));
-      }
-    };
-    const results = await Promise.allSettled(
-      Array.from({ length: Math.min(this.config.concurrency, jobs.length) }, () => worker().catch((err) => { failed = true; throw err; })),
-    );
-    const rejection = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
-    if (rejection) {
-      await this.store.abortMultipart({ key: req.key, uploadId }).catch(() => undefined);
-      throw rejection.reason;
-    }
-    parts.sort((a, b) => a.partNumber - b.partNumber);
-    try {
-      req.signal?.throwIfAborted();
-      await this.checkPrecondition(req.key, req.precondition);
-    } catch (err) {
-      await this.store.abortMultipart({ key: req.key, uploadId }).catch(() => undefined);
-      throw err;
-    }
-    return this.store.completeMultipart({ key: req.key, uploadId, parts });
+    const target = { key: req.key, metadata: req.metadata, contentType: req.contentType, signal: req.signal };
+    return runParts(this.store, target, jobs, { concurrency: this.config.concurrency, beforeComplete: () => this.checkPrecondition(req.key, req.precondition) });
   }
 }
 
