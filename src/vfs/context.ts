@@ -4,7 +4,7 @@ import type { RangeFill } from "../read/fill-ahead.js";
 import type { RangeReader } from "../read/range-reader.js";
 import type { PrefetcherConfig } from "../read/prefetcher.js";
 import type { ObjectStore } from "../store/object-store.js";
-import type { WriteBack } from "../write/write-back.js";
+import type { LocalWrites } from "../write/write-back.js";
 import type { WritableNamespace } from "./namespace.js";
 import type { OpenFiles } from "./open-files.js";
 
@@ -20,7 +20,7 @@ export interface FsContext {
   namespace: WritableNamespace;
   openFiles: OpenFiles;
   /** Files opened for writing: staging, upload, journal, recovery (src/write). */
-  writes: WriteBack;
+  writes: LocalWrites;
   reader: RangeReader;
   /** Puts ranges into the disk cache without reading them (native reads); absent otherwise. */
   fill?: RangeFill;

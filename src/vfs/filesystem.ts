@@ -12,7 +12,7 @@ import { DirtyBudget } from "../write/dirty-budget.js";
 import type { DirtyFile } from "../write/dirty-file.js";
 import type { RecoveryResult } from "../write/recovery.js";
 import type { UnsavedFile } from "../write/unsaved-file.js";
-import { WriteBack } from "../write/write-back.js";
+import { writeErrorOf, type LocalWrites } from "../write/write-back.js";
 import type { UploadStatusProvider } from "../metrics/status.js";
 import { currentCaller } from "./caller.js";
 import { FsError, fromWriteError } from "./errors.js";
@@ -44,7 +44,7 @@ export interface ReadSide {
 /** Write-back over a writable namespace (the bucket's tree). */
 interface WriteSide {
   ctx: FsContext;
-  writes: WriteBack;
+  writes: LocalWrites;
   budget: DirtyBudget;
 }
 
@@ -168,7 +168,7 @@ export class Filesystem {
     await this.writeSide().budget.admit();
     const position = (handle.flags & O_APPEND) !== 0 ? handle.file.size : offset;
     return handle.file.write(data, position).catch((err: unknown) => {
-      throw fromWriteError(WriteBack.writeError(err));
+      throw fromWriteError(writeErrorOf(err));
     });
   }
 

@@ -18,50 +18,12 @@ import type { SparseContent } from "./sparse-content.js";
 import type { StagingFile } from "./staging.js";
 import type { StreamingUpload } from "./streaming-upload.js";
 import { PartTail } from "./part-tail.js";
+import { SaveState } from "./save-state.js";
+import { DISK_FULL, StagingFullError, type DirtyFileInit, type SequentialWriting, type UploadOutcome } from "./dirty-file-types.js";
+import { writeAll } from "./staging.js";
 import { readRange, type Precondition } from "./uploader.js";
 
-/** Node error codes of a staging disk that cannot take more data. */
-const DISK_FULL = new Set(["ENOSPC", "EDQUOT"]);
-
-/** A write the staging disk could not take: the file's content is incomplete and must never be uploaded. */
-export class StagingFullError extends Error {
-  override readonly name = "StagingFullError";
-  readonly code = "ENOSPC";
-}
-
-export interface SequentialWriting {
-  partSize: number;
-  /** Starts the multipart upload, when the first whole part is there. */
-  startStream: () => StreamingUpload;
-  tail?: PartTail;
-  /** The staging write of the last whole part (one runs while the next part fills). */
-  lastPartStaged: Promise<void>;
-}
-
-export interface DirtyFileInit {
-  path: string;
-  key: string;
-  staging: StagingFile;
-  /** User metadata the object will be written with (s3fs attributes included). */
-  metadata: Record<string, string>;
-  /** ETag of the object the data started from, when it existed. */
-  baseEtag?: string;
-  contentType?: string;
-  size?: number;
-  mtimeMs?: number;
-  conflictCheck?: boolean;
-  conflictKey?: string;
-}
-
-/** What a successful upload sent (see uploadSucceeded). */
-export interface UploadOutcome {
-  /** The generation the upload captured when it began. */
-  generation: number;
-  etag: string;
-  /** The metadata object the upload began with, and the one it sent. */
-  captured: Record<string, string>;
-  sent: Record<string, string>;
-}
+export { StagingFullError, type DirtyFileInit, type SequentialWriting, type UploadOutcome } from "./dirty-file-types.js";
 
 export class DirtyFile {
   readonly staging: StagingFile;
@@ -69,26 +31,13 @@ export class DirtyFile {
   private _path: string;
   private _key: string;
   private _metadata: Record<string, string>;
-  private _baseEtag?: string;
   private _size = 0;
-  private _generation = 0;
-  private uploadedGeneration = 0;
   private _openCount = 0;
   /** Set when the path is unlinked while open: nothing is uploaded on close. */
   private _unlinked = false;
-  /** The last upload's failure, reported by every flush/fsync until an upload succeeds. */
-  private _lastError?: unknown;
-  /** Serialises uploads of this file. */
-  private uploadQueue: Promise<unknown> = Promise.resolve();
-  private uploadRunning = false;
+  /** Base version, upload target, saved generation and upload queue. */
+  private readonly saves = new SaveState();
   private _mtimeMs = Date.now();
-  /**
-   * False when the version the data is based on is unknown (after a directory rename), so the
-   * upload cannot be conditional.
-   */
-  private conflictCheck = true;
-  /** Set after a conflict: this data goes to a `.conflict-<ts>` sibling instead of `key`. */
-  private _conflictKey?: string;
   /** Set when a staging write failed (disk full, or an I/O error): the content is incomplete. */
   private _incomplete?: Error;
   /**
@@ -111,12 +60,12 @@ export class DirtyFile {
     this._key = init.key;
     this.staging = init.staging;
     this._metadata = init.metadata;
-    this._baseEtag = init.baseEtag;
+    this.saves.baseEtag = init.baseEtag;
     this.contentType = init.contentType;
     this._size = init.size ?? 0;
     this._mtimeMs = init.mtimeMs ?? Date.now();
-    this.conflictCheck = init.conflictCheck ?? true;
-    this._conflictKey = init.conflictKey;
+    this.saves.conflictCheck = init.conflictCheck ?? true;
+    this.saves.conflictKey = init.conflictKey;
     this.settle();
   }
 
@@ -125,27 +74,27 @@ export class DirtyFile {
   get size(): number { return this._size; }
   get mtimeMs(): number { return this._mtimeMs; }
   get metadata(): Record<string, string> { return this._metadata; }
-  get baseEtag(): string | undefined { return this._baseEtag; }
-  get generation(): number { return this._generation; }
+  get baseEtag(): string | undefined { return this.saves.baseEtag; }
+  get generation(): number { return this.saves.generation; }
   get openCount(): number { return this._openCount; }
   get unlinked(): boolean { return this._unlinked; }
-  get lastError(): unknown { return this._lastError; }
+  get lastError(): unknown { return this.saves.lastError; }
   get incomplete(): Error | undefined { return this._incomplete; }
-  get conflictKey(): string | undefined { return this._conflictKey; }
+  get conflictKey(): string | undefined { return this.saves.conflictKey; }
   get sparse(): SparseContent | undefined { return this._sparse; }
   get state(): DirtyState { return this._state; }
   /** True while the file is written front to back from empty (see allowStreaming). */
   get frontToBack(): boolean { return this.sequential !== undefined; }
   /** False once the base version is unknown (see forgetBaseVersion). */
-  get checksConflicts(): boolean { return this.conflictCheck; }
+  get checksConflicts(): boolean { return this.saves.conflictCheck; }
   /** True while parts of a streaming upload are in flight (they will free staged data). */
   get streamBusy(): boolean { return this.stream?.busy ?? false; }
 
   /** The state the private fields describe; the order says which wins when several hold. */
   private classify(): DirtyState {
-    if (this.uploadRunning) return "uploading";
-    if (this._conflictKey !== undefined) return "conflict";
-    if (this._incomplete || this._lastError !== undefined) return "failed";
+    if (this.saves.running) return "uploading";
+    if (this.saves.conflictKey !== undefined) return "conflict";
+    if (this._incomplete || this.saves.lastError !== undefined) return "failed";
     if (!this.dirty) return "clean";
     if (this.sequential) return "streaming";
     if (this._sparse && !this._sparse.complete) return "sparse";
@@ -161,21 +110,20 @@ export class DirtyFile {
 
   /** The key the next upload writes to. */
   get uploadKey(): string {
-    return this._conflictKey ?? this._key;
+    return this.saves.conflictKey ?? this._key;
   }
 
   /** What the object must still be for the next upload to replace it. */
   get precondition(): Precondition {
-    if (this._conflictKey !== undefined || !this.conflictCheck) return { kind: "none" };
-    return this._baseEtag === undefined ? { kind: "absent" } : { kind: "etag", etag: this._baseEtag };
+    return this.saves.precondition;
   }
 
   get dirty(): boolean {
-    return this._generation !== this.uploadedGeneration;
+    return this.saves.dirty;
   }
 
   markChanged(): void {
-    this._generation++;
+    this.saves.generation++;
     this._mtimeMs = Date.now();
     this.settle();
   }
@@ -208,20 +156,20 @@ export class DirtyFile {
 
   /** The object now at the key is the given version (a rename's copy, a metadata rewrite): later uploads replace it. */
   rebase(etag: string, key?: string): void {
-    this._baseEtag = etag;
+    this.saves.baseEtag = etag;
     if (this._sparse) this._sparse.base = { ...this._sparse.base, key: key ?? this._sparse.base.key, etag };
   }
 
   /** The base version is no longer known (after a directory rename): later uploads are unconditional. */
   forgetBaseVersion(): void {
-    this.conflictCheck = false;
+    this.saves.conflictCheck = false;
   }
 
   /** New attributes; `unsaved`: they travel with the next upload (the file counts as changed). */
   changeAttributes(attrs: PosixAttributes, unsaved: boolean): void {
     this._metadata = withAttributes(this._metadata, attrs);
     if (attrs.mtimeMs !== undefined) this._mtimeMs = attrs.mtimeMs;
-    if (unsaved) this._generation++;
+    if (unsaved) this.saves.generation++;
     this.settle();
   }
 
@@ -246,23 +194,12 @@ export class DirtyFile {
 
   /** Runs `work` (an upload) after any upload of this file still running; the file is "uploading" meanwhile. */
   runUpload<T>(work: () => Promise<T>): Promise<T> {
-    const run = this.uploadQueue.then(async () => {
-      this.uploadRunning = true;
-      this.settle();
-      try {
-        return await work();
-      } finally {
-        this.uploadRunning = false;
-        this.settle();
-      }
-    });
-    this.uploadQueue = run.catch(() => undefined);
-    return run;
+    return this.saves.enqueue(work, () => this.settle());
   }
 
   /** Resolves when no upload of this file runs or is queued. */
   uploadsDone(): Promise<unknown> {
-    return this.uploadQueue;
+    return this.saves.idle();
   }
 
   /** An upload succeeded: the file is clean unless it changed while the upload ran. */
@@ -270,21 +207,21 @@ export class DirtyFile {
     // A chmod/chown/touch during the upload replaced the metadata: keep it (the file stays
     // dirty and the next upload carries it); overwriting it lost the change (rsync -a twice).
     if (this._metadata === outcome.captured) this._metadata = outcome.sent;
-    this.uploadedGeneration = outcome.generation;
-    this._lastError = undefined;
-    if (this._conflictKey === undefined && !this._unlinked) this._baseEtag = outcome.etag;
+    this.saves.uploadedGeneration = outcome.generation;
+    this.saves.lastError = undefined;
+    if (this.saves.conflictKey === undefined && !this._unlinked) this.saves.baseEtag = outcome.etag;
     this.settle();
   }
 
   /** An upload failed: every flush reports it until one succeeds. */
   uploadFailed(err: unknown): void {
-    this._lastError = err;
+    this.saves.lastError = err;
     this.settle();
   }
 
   /** The object changed in the bucket: this data now goes to `conflictKey`. */
   divertToConflictCopy(conflictKey: string): void {
-    this._conflictKey = conflictKey;
+    this.saves.conflictKey = conflictKey;
     this.settle();
   }
 
@@ -476,12 +413,8 @@ export class DirtyFile {
     return this.fetchBase(range);
   }
 
-  private async writeStaging(data: Buffer, offset: number): Promise<void> {
-    let done = 0;
-    while (done < data.length) {
-      const { bytesWritten } = await this.staging.handle.write(data, done, data.length - done, offset + done);
-      done += bytesWritten;
-    }
+  private writeStaging(data: Buffer, offset: number): Promise<void> {
+    return writeAll(this.staging.handle, data, offset);
   }
 
   private exclusive<T>(work: () => Promise<T>): Promise<T> {

@@ -56,3 +56,12 @@ export class StagingArea {
     await rm(file.path, { force: true });
   }
 }
+
+/** Writes all of `data` at `offset` (a write may take fewer bytes than asked). */
+export async function writeAll(handle: StagingHandle, data: Buffer, offset: number): Promise<void> {
+  let done = 0;
+  while (done < data.length) {
+    const { bytesWritten } = await handle.write(data, done, data.length - done, offset + done);
+    done += bytesWritten;
+  }
+}

@@ -92,12 +92,12 @@ export class WriteBack {
     return [...this.files.values()];
   }
 
-  /** Registers a file at its path (recovery adopts files through here). */
-  show(file: DirtyFile): void {
+  /** Registers a file at its path. */
+  private show(file: DirtyFile): void {
     this.files.set(file.path, file);
   }
 
-  hide(file: DirtyFile): void {
+  private hide(file: DirtyFile): void {
     if (this.files.get(file.path) === file) this.files.delete(file.path);
   }
 
@@ -346,11 +346,18 @@ export class WriteBack {
     }
   }
 
-  /** Turns a full staging disk into ENOSPC for the writer (the only error a write can give). */
-  static writeError(err: unknown): unknown {
-    return err instanceof StagingFullError ? new WriteError("ENOSPC", err.message, { cause: err }) : err;
-  }
 }
+
+/** Turns a full staging disk into ENOSPC for the writer (the only error a write can give). */
+export function writeErrorOf(err: unknown): unknown {
+  return err instanceof StagingFullError ? new WriteError("ENOSPC", err.message, { cause: err }) : err;
+}
+
+/** What the filesystem (src/vfs) calls: the write-back's whole surface towards it. */
+export type LocalWrites = Pick<WriteBack,
+  | "at" | "under" | "moved" | "localVersion" | "localVersions" | "openForWrite" | "create" | "materialize" | "sync"
+  | "closed" | "releaseIfIdle" | "unlinked" | "changeAttributes" | "attributesRewritten" | "unsaved" | "uploadStatus"
+  | "dirtyMeasure" | "recover" | "flushAll" | "abandon" | "close">;
 
 function versionOf(file: DirtyFile): LocalVersion {
   return { path: file.path, key: file.key, size: file.size, mtimeMs: file.mtimeMs, etag: file.baseEtag ?? "", metadata: file.metadata };
