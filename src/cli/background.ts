@@ -36,7 +36,9 @@ export function startInBackground(req: DaemonRequest, entryScript: string): Prom
   if (logFile !== LOG_TO_STDERR) mkdirSync(dirname(logFile), { recursive: true, mode: 0o700 });
   const out = logFile === LOG_TO_STDERR ? "inherit" : openSync(logFile, "a", 0o600);
   const request: DaemonRequest = { ...req, config: { ...req.config, logFile } };
-  const child = spawn(process.execPath, [...DAEMON_NODE_FLAGS, entryScript, "__daemon"], {
+  // The source and mountpoint on the command line make room for the title (daemonTitle) and let
+  // `pgrep -f /mnt/x` find the daemon even before it sets it.
+  const child = spawn(process.execPath, [...DAEMON_NODE_FLAGS, entryScript, "__daemon", req.source.url, req.mountpoint], {
     detached: true,
     stdio: ["ignore", out === "inherit" ? "ignore" : out, out, "ipc"],
     env: { ...process.env, [DAEMON_ENV]: JSON.stringify(request) },
@@ -55,6 +57,15 @@ export function startInBackground(req: DaemonRequest, entryScript: string): Prom
       reject(new Error(`the mount daemon exited (code ${code}) before it was ready; see ${logFile}`));
     });
   });
+}
+
+/**
+ * What ps and pgrep -f show for a mount's daemon, like s3fs's command line: `bucketfs SOURCE
+ * MOUNTPOINT`, so an admin tells daemons apart. Linux keeps the title in the space of the
+ * original command line, which holds both (startInBackground puts them there).
+ */
+export function setDaemonTitle(req: Pick<DaemonRequest, "source" | "mountpoint">): void {
+  process.title = `bucketfs ${req.source.url} ${req.mountpoint}`;
 }
 
 /** In the daemon child: report readiness to the parent, then detach from it. */

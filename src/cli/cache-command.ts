@@ -8,25 +8,25 @@
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { Command } from "commander";
 import { CacheIndex } from "../cache/cache-index.js";
 import { CacheBusyError, ChunkCache, lockHolder } from "../cache/chunk-cache.js";
+import { resolveOptions } from "../config/load.js";
 import { formatSize } from "../config/units.js";
 import { controlRequest, controlSocketPath } from "../mount/control.js";
 import { defaultCacheDir, readCacheDir } from "../mount/dirs.js";
 import { allMountRecords } from "./mount-table.js";
 import { UsageError } from "./preflight.js";
 
-interface CacheOptions {
-  cacheDir?: string;
+/** Flags as commander hands them over (main.ts declares them from the one option table). */
+interface CacheOptions extends Record<string, unknown> {
   json?: boolean;
 }
 
 function cacheDirOf(opts: CacheOptions): string {
-  return readCacheDir(opts.cacheDir ?? process.env.BUCKETFS_CACHE_DIR ?? defaultCacheDir());
+  return readCacheDir(resolveOptions(["cacheDir"], opts).cacheDir ?? defaultCacheDir());
 }
 
-async function stats(opts: CacheOptions): Promise<void> {
+export async function stats(opts: CacheOptions): Promise<void> {
   const dir = cacheDirOf(opts);
   const dbPath = join(dir, "index.sqlite");
   const summary = existsSync(dbPath) ? readSummary(dbPath) : { chunks: 0, bytes: 0, objects: 0 };
@@ -84,7 +84,7 @@ function openForChange(opts: CacheOptions): ChunkCache {
   }
 }
 
-async function clear(opts: CacheOptions): Promise<void> {
+export async function clear(opts: CacheOptions): Promise<void> {
   const cache = openForChange(opts);
   try {
     const before = cache.stats();
@@ -95,7 +95,7 @@ async function clear(opts: CacheOptions): Promise<void> {
   }
 }
 
-async function verify(opts: CacheOptions): Promise<void> {
+export async function verify(opts: CacheOptions): Promise<void> {
   const cache = openForChange(opts);
   try {
     const result = await cache.verifyAll();
@@ -104,14 +104,4 @@ async function verify(opts: CacheOptions): Promise<void> {
   } finally {
     cache.close();
   }
-}
-
-export function cacheCommand(): Command {
-  const command = new Command("cache").description("inspect or manage the on-disk read cache");
-  const dirOption = ["--cache-dir <dir>", "the mount's --cache-dir (default $XDG_CACHE_HOME/bucketfs) [env BUCKETFS_CACHE_DIR]"] as const;
-  command.command("stats").description("size, chunks, and the hit ratio since mount if a mount uses the cache")
-    .option(...dirOption).option("--json", "machine-readable output").action(stats);
-  command.command("clear").description("remove every cached chunk (refused while a mount uses the cache)").option(...dirOption).action(clear);
-  command.command("verify").description("re-checksum every chunk; report and drop bad ones").option(...dirOption).action(verify);
-  return command;
 }

@@ -6,8 +6,7 @@
  */
 import { createReadStream, readdirSync, realpathSync, statSync, statfsSync } from "node:fs";
 import { join, relative } from "node:path";
-import cliProgress from "cli-progress";
-import { Command } from "commander";
+import type { MountConfig } from "../config/schema.js";
 import {
   IdcIndexDb, IdcTree, SeriesListings, attributesOf, downloadIndex, listingsPath, listOption, loadedVersions, resolveIndex, type ResolvedIndex,
 } from "../idc/index.js";
@@ -17,25 +16,17 @@ import { UsageError } from "./preflight.js";
 import { formatSize } from "../config/units.js";
 import { createIdcStore } from "../mount/stores.js";
 
-interface IdcFlags {
-  idcIndex?: string;
-  idcVersion?: string;
-  idcIndexUrl?: string;
-  cacheDir?: string;
-  collections?: string;
-  modality?: string;
-  endpoint?: string;
-  idcSource?: string;
-}
+/** The options `bucketfs idc …` takes from the one table (main.ts declares the flags). */
+const IDC_KEYS = ["idcIndex", "idcVersion", "idcIndexUrl", "cacheDir", "collections", "modality", "endpoint", "idcSource"] as const;
+type IdcFlags = Pick<MountConfig, (typeof IDC_KEYS)[number]>;
 
-function withIndexOptions(command: Command): Command {
-  return command
-    .option("--idc-index <file>", "a local idc_index.parquet instead of the published one")
-    .option("--idc-version <version>", "idc-index-data release, e.g. 24.2.2 (default: current)")
-    .option("--idc-index-url <url>", "base URL of the published index artifacts")
-    .option("--cache-dir <dir>", "bucketfs cache directory (where indexes are kept)")
-    .option("--collections <list>", "only these collections (comma-separated)")
-    .option("--modality <list>", "only these modalities (comma-separated)");
+/**
+ * The option checks (zod) and the progress bar are loaded by the commands that use them (this
+ * file stays light for main.ts).
+ */
+async function idcFlags(flags: Record<string, unknown>): Promise<IdcFlags> {
+  const { resolveOptions } = await import("../config/load.js");
+  return resolveOptions(IDC_KEYS, flags);
 }
 
 async function indexFor(flags: IdcFlags): Promise<{ resolved: ResolvedIndex; db: IdcIndexDb }> {
@@ -52,14 +43,16 @@ function printTable(rows: string[][]): void {
   for (const row of rows) console.log(row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join("  "));
 }
 
-async function collections(flags: IdcFlags): Promise<void> {
+export async function collections(given: Record<string, unknown>): Promise<void> {
+  const flags = await idcFlags(given);
   const { db } = await indexFor(flags);
   const rows = db.collections().map((c) => [c.collection_id, String(c.patients), String(c.series), formatSize(c.size_mb * 1e6)]);
   printTable([["COLLECTION", "PATIENTS", "SERIES", "SIZE"], ...rows]);
   db.close();
 }
 
-async function indexUpdate(flags: IdcFlags): Promise<void> {
+export async function indexUpdate(given: Record<string, unknown>): Promise<void> {
+  const flags = await idcFlags(given);
   const resolved = await downloadIndex({
     cacheDir: flags.cacheDir ?? defaultCacheDir(), version: flags.idcVersion, baseUrl: flags.idcIndexUrl,
     onProgress: (message) => console.error(`bucketfs: ${message}`),
@@ -67,7 +60,8 @@ async function indexUpdate(flags: IdcFlags): Promise<void> {
   console.log(`bucketfs: IDC index ${resolved.version} ready (${resolved.dbPath})`);
 }
 
-async function indexInfo(flags: IdcFlags): Promise<void> {
+export async function indexInfo(given: Record<string, unknown>): Promise<void> {
+  const flags = await idcFlags(given);
   const { resolved, db } = await indexFor(flags);
   const meta = db.meta();
   console.log(`version:     ${resolved.version}\nrows:        ${meta.rows}\nloaded at:   ${meta.loaded_at}`);
@@ -92,10 +86,11 @@ function treePath(path: string): string {
   return relative(mount.mountpoint, real);
 }
 
-async function info(path: string, flags: IdcFlags): Promise<void> {
+export async function info(path: string, given: Record<string, unknown>): Promise<void> {
+  const flags = await idcFlags(given);
   const { resolved, db } = await indexFor(flags);
   const cacheDir = flags.cacheDir ?? defaultCacheDir();
-  const store = createIdcStore({ endpoint: flags.endpoint, idcSource: flags.idcSource ?? "aws" });
+  const store = createIdcStore(flags);
   const listings = new SeriesListings(listingsPath(cacheDir), store);
   try {
     const node = await new IdcTree(db, listings).resolve(`/${treePath(path)}`);
@@ -111,18 +106,6 @@ async function info(path: string, flags: IdcFlags): Promise<void> {
   }
 }
 
-export function idcCommand(): Command {
-  const idc = new Command("idc").description("NCI Imaging Data Commons: the index behind `bucketfs mount idc`");
-  withIndexOptions(idc.command("collections").description("collections with patients, series and size")).action(collections);
-  const index = idc.command("index").description("the IDC index on this machine");
-  withIndexOptions(index.command("update").description("download and load the published index (again)")).action(indexUpdate);
-  withIndexOptions(index.command("info").description("which index version is in use, and where")).action(indexInfo);
-  withIndexOptions(idc.command("info").description("what the index says about a mounted directory or file").argument("<path>"))
-    .option("--endpoint <url>", "S3-compatible endpoint serving IDC's buckets").option("--idc-source <aws|gcs>", "buckets to list")
-    .action(info);
-  return idc;
-}
-
 /** Every regular file under a directory of a mount (or the file itself), with sizes. */
 function filesUnder(path: string): { path: string; size: number }[] {
   const stat = statSync(path);
@@ -130,10 +113,11 @@ function filesUnder(path: string): { path: string; size: number }[] {
   return readdirSync(path, { withFileTypes: true }).flatMap((e) => filesUnder(join(path, e.name)));
 }
 
-async function prefetch(path: string, flags: { cacheDir?: string; concurrency: string }): Promise<void> {
+export async function prefetch(path: string, flags: { concurrency?: string } & Record<string, unknown>): Promise<void> {
   const files = filesUnder(path);
   const total = files.reduce((s, f) => s + f.size, 0);
-  const cacheDir = flags.cacheDir ?? defaultCacheDir();
+  const [{ resolveOptions }, { default: cliProgress }] = await Promise.all([import("../config/load.js"), import("cli-progress")]);
+  const cacheDir = resolveOptions(["cacheDir"], flags).cacheDir ?? defaultCacheDir();
   const fsStat = statfsSync(existsDir(cacheDir));
   const free = fsStat.bavail * fsStat.bsize;
   if (total > free) {
@@ -170,12 +154,4 @@ function existsDir(dir: string): string {
       if (d === "/") return "/";
     }
   }
-}
-
-export function prefetchCommand(): Command {
-  return new Command("prefetch").description("warm the read cache of a mounted file, series, study or collection (like s5cmd cp, in place)")
-    .argument("<path>", "a path inside a bucketfs mount")
-    .option("--cache-dir <dir>", "cache directory of that mount (for the free-space check)")
-    .option("--concurrency <n>", "files read in parallel", "4")
-    .action(prefetch);
 }

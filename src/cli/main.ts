@@ -1,120 +1,108 @@
 /**
- * The `bucketfs` command line: mount, unmount, list. Options for mount are derived from the one
- * schema in config/schema.ts.
+ * The `bucketfs` command line. Every command takes its options from the one table
+ * (config/options.ts, through ./options.ts). Building the program loads only commander and that
+ * table: each action imports its module when it runs, so `bucketfs --version` loads no SDK,
+ * `bucketfs list` no FUSE binding, and an S3 mount no GCS or Azure client.
  */
-import { realpathSync } from "node:fs";
-import { resolve as resolvePath } from "node:path";
-import { fileURLToPath } from "node:url";
-import { Command, Option } from "commander";
-import { ConfigError, resolveMountOptions } from "../config/load.js";
-import { MOUNT_OPTIONS } from "../config/schema.js";
-import { parseSource, SourceError } from "../config/source.js";
-import { unmountPath } from "../fuse/binding.js";
-import { DAEMON_ENV, reportToParent, startInBackground } from "./background.js";
-import { cacheCommand } from "./cache-command.js";
-import { runDaemon, type DaemonRequest } from "./daemon.js";
-import { idcCommand, prefetchCommand } from "./idc-command.js";
-import { daemonAlive } from "./mount-health.js";
-import { isMountpoint, processAlive, readMountRecord, removeMountRecord, takeExitReport, UploadsFailedError } from "./mount-table.js";
-import { listCommand, statusCommand } from "./status-command.js";
-import { UsageError } from "./preflight.js";
-import { signCommand } from "./sign-command.js";
+import { Command } from "commander";
+import { addCommandOptions, addMountOptions, ALL_MOUNT_OPTION_KEYS } from "./options.js";
+import { VERSION } from "./version.js";
 
-const ENTRY = fileURLToPath(new URL("../../bin/bucketfs.js", import.meta.url));
+const IDC_INDEX_KEYS = ["idcIndex", "idcVersion", "idcIndexUrl", "cacheDir", "collections", "modality"] as const;
 
 function mountCommand(): Command {
-  const command = new Command("mount")
-    .description("mount a bucket (s3://bucket[/prefix]) on a directory")
+  const command = new Command("mount").description("mount a bucket (s3://bucket[/prefix]) on a directory")
     .argument("<source>", "s3://bucket[/prefix]")
-    .argument("<mountpoint>", "an existing, empty directory")
-    .option("-o, --options <options...>", "comma-separated mount options (fstab style), e.g. ro,allow_other,endpoint=URL");
-  for (const spec of MOUNT_OPTIONS) {
-    const flag = `${spec.short ? `-${spec.short}, ` : ""}--${spec.name}${spec.type === "boolean" ? "" : " <value>"}`;
-    const help = `${spec.help}${spec.env ? ` [env ${spec.env}]` : ""}`;
-    const option = new Option(flag, help);
-    if (spec.default !== undefined && spec.type !== "boolean") option.default(undefined, String(spec.default));
-    command.addOption(option);
-  }
+    .argument("<mountpoint>", "an existing, empty directory");
+  addCommandOptions(command, ["options"]);
+  addMountOptions(command, ALL_MOUNT_OPTION_KEYS);
   return command.action(async (source: string, mountpoint: string, flags: Record<string, unknown>) => {
-    const { options, ...rest } = flags;
-    const { config, fuseOptions } = resolveMountOptions(rest, (options as string[] | undefined) ?? []);
-    const req: DaemonRequest = { source: parseSource(source), mountpoint: realpathOr(mountpoint), config, fuseOptions };
-    if (config.foreground) {
-      await runDaemon(req, (error) => { if (!error) console.error(`bucketfs: ${req.source.url} mounted on ${req.mountpoint}`); });
-      return;
-    }
-    const { pid, logFile } = await startInBackground(req, ENTRY);
-    console.log(`bucketfs: ${req.source.url} mounted on ${req.mountpoint} (daemon pid ${pid}, log ${logFile})`);
+    const { mount } = await import("./mount-command.js");
+    await mount(source, mountpoint, flags);
   });
 }
 
-function realpathOr(path: string): string {
-  // A mountpoint is taken as given: resolving it would stat it, which blocks if its daemon hangs.
-  if (isMountpoint(resolvePath(path))) return resolvePath(path);
-  try {
-    return realpathSync(path);
-  } catch {
-    // A dead FUSE mountpoint cannot be resolved (ENOTCONN): use the absolute path as given.
-    return resolvePath(path);
-  }
+function signCommand(): Command {
+  const command = new Command("sign").description("print a presigned GET URL for a file in a mount, an s3:// object or an az:// blob")
+    .argument("<target>", "path of a file in a bucketfs mount, s3://bucket/key, or az://account/container/key");
+  addCommandOptions(command, ["expires", "maxExpiry"]);
+  addMountOptions(command, ["endpoint", "region", "profile", "caBundle"], {
+    endpoint: "s3:// and az:// targets: S3-compatible endpoint, or blob service (Azurite)",
+    region: "s3:// targets: region", profile: "s3:// targets: credentials profile", caBundle: "s3:// targets: extra CA certificates (PEM)",
+  });
+  return command.action(async (target: string, flags: Record<string, unknown>) => {
+    const { sign } = await import("./sign-command.js");
+    console.log(await sign(target, flags));
+  });
 }
 
-async function unmount(mountpoint: string, opts: { lazy?: boolean }): Promise<void> {
-  const path = realpathOr(mountpoint);
-  const record = readMountRecord(path);
-  if (record && daemonAlive(record.pid)) {
-    // The daemon uploads unsaved data, unmounts and exits; wait for it so data is safe on return.
-    process.kill(record.pid, "SIGTERM");
-    for (let waited = 0; processAlive(record.pid); waited += 100) {
-      if (waited > 10 * 60_000) throw new UsageError(`daemon ${record.pid} did not stop within 10 minutes`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    const report = takeExitReport(path);
-    if (report) {
-      if (isMountpoint(path)) await unmountPath(path, true);
-      removeMountRecord(path);
-      throw new UploadsFailedError(`unmounted ${path}, but ${report.failed.length} file(s) could not be uploaded: ${report.failed.join(", ")}; their data is kept in the staging directory (see the daemon log)`);
-    }
-  } else if (isMountpoint(path)) {
-    // No live daemon serves this mount: it is stale ("Transport endpoint is not connected").
-    // A lazy unmount detaches it at once; a plain one could block or fail while programs hold it.
-    console.error(`bucketfs: no daemon serves ${path}; removing the stale mount`);
-    await unmountPath(path, true);
-  }
-  if (isMountpoint(path)) await unmountPath(path, opts.lazy);
-  removeMountRecord(path);
-  console.log(`bucketfs: unmounted ${path}`);
+function cacheCommand(): Command {
+  const command = new Command("cache").description("inspect or manage the on-disk read cache");
+  const cacheDirHelp = { cacheDir: "the mount's --cache-dir (default $XDG_CACHE_HOME/bucketfs)" };
+  const run = (name: "stats" | "clear" | "verify") => async (flags: Record<string, unknown>): Promise<void> => {
+    const commands = await import("./cache-command.js");
+    await commands[name](flags);
+  };
+  const stats = command.command("stats").description("size, chunks, and the hit ratio since mount if a mount uses the cache");
+  addCommandOptions(addMountOptions(stats, ["cacheDir"], cacheDirHelp), ["json"]).action(run("stats"));
+  addMountOptions(command.command("clear").description("remove every cached chunk (refused while a mount uses the cache)"), ["cacheDir"], cacheDirHelp).action(run("clear"));
+  addMountOptions(command.command("verify").description("re-checksum every chunk; report and drop bad ones"), ["cacheDir"], cacheDirHelp).action(run("verify"));
+  return command;
+}
+
+function idcCommand(): Command {
+  const idc = new Command("idc").description("NCI Imaging Data Commons: the index behind `bucketfs mount idc`");
+  const run = (name: "collections" | "indexUpdate" | "indexInfo") => async (flags: Record<string, unknown>): Promise<void> => {
+    const commands = await import("./idc-command.js");
+    await commands[name](flags);
+  };
+  addMountOptions(idc.command("collections").description("collections with patients, series and size"), IDC_INDEX_KEYS).action(run("collections"));
+  const index = idc.command("index").description("the IDC index on this machine");
+  addMountOptions(index.command("update").description("download and load the published index (again)"), IDC_INDEX_KEYS).action(run("indexUpdate"));
+  addMountOptions(index.command("info").description("which index version is in use, and where"), IDC_INDEX_KEYS).action(run("indexInfo"));
+  const info = idc.command("info").description("what the index says about a mounted directory or file").argument("<path>");
+  addMountOptions(info, [...IDC_INDEX_KEYS, "endpoint", "idcSource"], { endpoint: "S3-compatible endpoint serving IDC's buckets" })
+    .action(async (path: string, flags: Record<string, unknown>) => (await import("./idc-command.js")).info(path, flags));
+  return idc;
+}
+
+function prefetchCommand(): Command {
+  const command = new Command("prefetch").description("warm the read cache of a mounted file, series, study or collection (like s5cmd cp, in place)")
+    .argument("<path>", "a path inside a bucketfs mount");
+  addMountOptions(command, ["cacheDir"], { cacheDir: "cache directory of that mount (for the free-space check)" });
+  addCommandOptions(command, ["concurrency"]);
+  return command.action(async (path: string, flags: Record<string, unknown>) => (await import("./idc-command.js")).prefetch(path, flags));
 }
 
 export function buildProgram(): Command {
-  const program = new Command("bucketfs").description("mount object storage buckets as a filesystem").version("0.1.0");
+  const program = new Command("bucketfs").description("mount object storage buckets as a filesystem").version(VERSION);
   program.addCommand(mountCommand());
   program.addCommand(idcCommand());
   program.addCommand(prefetchCommand());
   program.addCommand(cacheCommand());
   program.addCommand(signCommand());
-  program.command("unmount").alias("umount").description("upload unsaved data, then unmount")
-    .argument("<mountpoint>").option("-l, --lazy", "detach now even if busy").action(unmount);
-  program.command("list").description("list bucketfs mounts on this machine, with dead daemons flagged")
-    .option("--json", "machine-readable output").action(listCommand);
-  program.command("status").description("what a mount is doing: traffic, cache, unsaved data and uploads (all mounts if none given)")
-    .argument("[mountpoint]").option("--json", "machine-readable output")
-    .action((mountpoint: string | undefined, opts: { json?: boolean }) => statusCommand(mountpoint && realpathOr(mountpoint), opts));
+  addCommandOptions(program.command("unmount").alias("umount").description("upload unsaved data, then unmount").argument("<mountpoint>"), ["lazy"])
+    .action(async (mountpoint: string, opts: { lazy?: boolean }) => (await import("./mount-command.js")).unmount(mountpoint, opts));
+  addCommandOptions(program.command("list").description("list bucketfs mounts on this machine, with dead daemons flagged"), ["json"])
+    .action(async (opts: { json?: boolean }) => (await import("./status-command.js")).listCommand(opts));
+  addCommandOptions(program.command("status").description("what a mount is doing: traffic, cache, unsaved data and uploads (all mounts if none given)")
+    .argument("[mountpoint]"), ["json"])
+    .action(async (mountpoint: string | undefined, opts: { json?: boolean }) => {
+      const [{ statusCommand }, { realpathOr }] = await Promise.all([import("./status-command.js"), import("./paths.js")]);
+      await statusCommand(mountpoint && realpathOr(mountpoint), opts);
+    });
   return program;
 }
 
-async function runDaemonChild(): Promise<void> {
-  const req = JSON.parse(process.env[DAEMON_ENV] ?? "{}") as DaemonRequest;
-  delete process.env[DAEMON_ENV];
-  await runDaemon(req, reportToParent);
-}
+/** Errors whose message says it all; others also print their stack under BUCKETFS_DEBUG. By name: no module is loaded to test them. */
+const KNOWN_ERRORS = new Set(["UsageError", "SourceError", "ConfigError", "UploadsFailedError"]);
 
 export async function main(argv: string[]): Promise<void> {
   try {
-    if (argv[2] === "__daemon") return await runDaemonChild();
+    if (argv[2] === "__daemon") return await (await import("./daemon-child.js")).runDaemonChild(argv);
     await buildProgram().parseAsync(argv);
   } catch (err) {
-    const known = err instanceof UsageError || err instanceof SourceError || err instanceof ConfigError || err instanceof UploadsFailedError;
+    const known = err instanceof Error && KNOWN_ERRORS.has(err.name);
     console.error(`bucketfs: ${err instanceof Error ? err.message : String(err)}`);
     if (!known && process.env.BUCKETFS_DEBUG) console.error(err);
     process.exit(1);

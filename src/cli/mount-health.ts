@@ -33,7 +33,7 @@ export const BUCKETFS_FSTYPE = "fuse.bucketfs";
 export function daemonAlive(pid: number): boolean {
   if (!processAlive(pid)) return false;
   try {
-    // Background daemons run `bucketfs.js __daemon`, foreground ones `bucketfs.js mount … -f`.
+    // Daemons are titled `bucketfs SOURCE MOUNTPOINT` (background.ts), foreground ones run `bucketfs.js mount … -f`.
     return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("bucketfs");
   } catch {
     return false;

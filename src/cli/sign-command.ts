@@ -8,7 +8,7 @@
  */
 import { realpathSync } from "node:fs";
 import { basename, dirname, join, relative, sep } from "node:path";
-import { Command } from "commander";
+import { resolveOptions } from "../config/load.js";
 import { parseDuration } from "../config/units.js";
 import { AzureUrlSigner } from "../security/azure-sign.js";
 import { S3UrlSigner, SignError, SIGV4_MAX_EXPIRY_SECONDS, checkExpiry } from "../security/sign.js";
@@ -16,13 +16,10 @@ import { chooseAzureAuth } from "../store/azure/azure-auth.js";
 import { controlRequest, controlSocketPath } from "../mount/control.js";
 import { allMountRecords } from "./mount-table.js";
 
-interface SignOptions {
-  expires: string;
-  maxExpiry: string;
-  endpoint?: string;
-  region: string;
-  profile?: string;
-  caBundle?: string;
+/** Flags as commander hands them over (main.ts declares them from the one option table). */
+interface SignFlags extends Record<string, unknown> {
+  expires?: string;
+  maxExpiry?: string;
 }
 
 /** Durations for URLs: the config units plus days ("7d"). */
@@ -31,21 +28,10 @@ export function parseExpiry(text: string): number {
   return days ? Number(days[1]) * 86_400 : parseDuration(text) / 1000;
 }
 
-export function signCommand(): Command {
-  return new Command("sign").description("print a presigned GET URL for a file in a mount, an s3:// object or an az:// blob")
-    .argument("<target>", "path of a file in a bucketfs mount, s3://bucket/key, or az://account/container/key")
-    .option("--expires <duration>", "how long the URL is valid (e.g. 15m, 1h, 2d)", "1h")
-    .option("--max-expiry <duration>", "refuse expiries longer than this", "7d")
-    .option("--endpoint <url>", "s3:// and az:// targets: S3-compatible endpoint, or blob service (Azurite)", process.env.BUCKETFS_ENDPOINT)
-    .option("--region <region>", "s3:// targets: region", process.env.AWS_REGION ?? "us-east-1")
-    .option("--profile <name>", "s3:// targets: credentials profile", process.env.AWS_PROFILE)
-    .option("--ca-bundle <file>", "s3:// targets: extra CA certificates (PEM)", process.env.AWS_CA_BUNDLE)
-    .action(async (target: string, opts: SignOptions) => console.log(await sign(target, opts)));
-}
-
-async function sign(target: string, opts: SignOptions): Promise<string> {
-  const max = Math.min(parseExpiry(opts.maxExpiry), SIGV4_MAX_EXPIRY_SECONDS);
-  const seconds = checkExpiry(parseExpiry(opts.expires), max);
+export async function sign(target: string, flags: SignFlags): Promise<string> {
+  const opts = resolveOptions(["endpoint", "region", "profile", "caBundle"], flags);
+  const max = Math.min(parseExpiry(flags.maxExpiry ?? "7d"), SIGV4_MAX_EXPIRY_SECONDS);
+  const seconds = checkExpiry(parseExpiry(flags.expires ?? "1h"), max);
   if (target.startsWith("s3://")) {
     // Not parseSource: a mount source's prefix is normalised to a directory, an object key is not.
     const match = /^s3:\/\/([^/]+)\/(.+)$/.exec(target);

@@ -70,3 +70,6 @@ export function planColumns(topLevelColumns: string[], source: string): ColumnPl
 export function uuidFromSeriesUrl(url: string): string {
   return url.split("/")[3] ?? "";
 }
+
+/** Bumped when the SQLite layout changes; older files are rebuilt. */
+export const DB_SCHEMA_VERSION = "1";

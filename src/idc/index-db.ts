@@ -5,7 +5,7 @@
  */
 import Database from "better-sqlite3";
 import { ATTRIBUTE_COLUMNS } from "./columns.js";
-import { DB_SCHEMA_VERSION } from "./index-loader.js";
+import { DB_SCHEMA_VERSION } from "./columns.js";
 
 export interface IdcFilter {
   collections?: string[];

@@ -12,10 +12,9 @@ import Database from "better-sqlite3";
 import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects, parquetSchema } from "hyparquet";
 import { compressors } from "hyparquet-compressors";
 import { privateDatabase } from "../security/private-file.js";
-import { ATTRIBUTE_COLUMNS, REQUIRED_COLUMNS, VERSION_METADATA_KEY, planColumns, uuidFromSeriesUrl } from "./columns.js";
+import { ATTRIBUTE_COLUMNS, DB_SCHEMA_VERSION, REQUIRED_COLUMNS, VERSION_METADATA_KEY, planColumns, uuidFromSeriesUrl } from "./columns.js";
 
-/** Bumped when the SQLite layout changes; older files are rebuilt. */
-export const DB_SCHEMA_VERSION = "1";
+export { DB_SCHEMA_VERSION } from "./columns.js";
 
 export interface LoadResult {
   rows: number;

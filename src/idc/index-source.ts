@@ -21,7 +21,6 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { privateDir } from "../security/private-file.js";
 import { IdcIndexDb } from "./index-db.js";
-import { loadIndex } from "./index-loader.js";
 
 export const DEFAULT_INDEX_BASE_URL = "https://storage.googleapis.com/idc-index-data-artifacts";
 export const CURRENT = "current";
@@ -77,6 +76,9 @@ export interface ResolvedIndex {
   parquetPath: string;
 }
 
+/** The parquet reader is loaded only to load an index: a mount whose index is on disk never needs it. */
+const loadIndexModule = (): Promise<typeof import("./index-loader.js")> => import("./index-loader.js");
+
 export function indexRoot(cacheDir: string): string {
   return join(cacheDir, "idc", "index");
 }
@@ -105,6 +107,7 @@ export async function downloadIndex(options: IndexSourceOptions): Promise<Resolv
     if (actual !== expected) throw new IdcIndexError(`checksum mismatch for ${url}: expected sha256 ${expected}, got ${actual}; try again, or pass --idc-index FILE`);
     writeFileSync(join(work, `${PARQUET}.sha256`), `${expected}  ${PARQUET}\n`, { mode: 0o600 });
     options.onProgress?.("loading the index into SQLite");
+    const { loadIndex } = await loadIndexModule();
     const loaded = await loadIndex(join(work, PARQUET), join(work, DB), { meta: { source_url: url, source_sha256: expected } });
     const resolved = loaded.dataVersion ?? (version === CURRENT ? `current-${new Date().toISOString().slice(0, 10)}` : version);
     if (!isPlainVersion(resolved)) {
@@ -136,6 +139,7 @@ async function localIndex(options: IndexSourceOptions): Promise<ResolvedIndex> {
   if (!IdcIndexDb.isCurrent(dbPath)) {
     privateDir(dir);
     options.onProgress?.(`loading ${file} into SQLite`);
+    const { loadIndex } = await loadIndexModule();
     await loadIndex(file, dbPath, { meta: { source_file: file } });
   }
   return { dbPath, version: `local:${file}`, parquetPath: file };

@@ -10,7 +10,6 @@ import { mkdirSync } from "node:fs";
 import { releaseLock, takeLock } from "../cache/cache-lock.js";
 import type { MountConfig } from "../config/schema.js";
 import type { Source } from "../config/source.js";
-import { listOption, openIdc } from "../idc/index.js";
 import type { Logger } from "../log/logger.js";
 import { BucketfsMetrics } from "../metrics/registry.js";
 import type { NativeFill } from "../read/native-fill.js";
@@ -187,6 +186,8 @@ function createBucketFilesystem(
 /** IDC's index tree, read-only: the index is loaded (or downloaded) first. */
 async function openIdcFilesystem(config: MountConfig, cacheDir: string, store: ReadableStore, chain: ReadChain, log: Logger): Promise<Filesystem> {
   const started = Date.now();
+  // The index reader and IDC tree are loaded for idc mounts only (start time of bucket mounts).
+  const { listOption, openIdc } = await import("../idc/index.js");
   const idc = await openIdc({
     cacheDir, indexFile: config.idcIndex, version: config.idcVersion, baseUrl: config.idcIndexUrl,
     filter: { collections: listOption(config.collections), modalities: listOption(config.modality) },

@@ -1,10 +1,12 @@
 /** Builds the store of a mount source: one bucket's ObjectStore, or IDC's buckets as one ReadableStore. */
-import type { MountConfig } from "../config/schema.js";
+import type { IdcConfig, MountConfig, StoreConfig } from "../config/schema.js";
 import type { Source } from "../config/source.js";
 import type { ObjectStore, ReadableStore } from "../store/object-store.js";
 import { MemoryStore } from "../store/memory/memory-store.js";
 import { S3Store } from "../store/s3/s3-store.js";
-import { bucketFor, GCS_XML_ENDPOINT, IdcStore, parseIdcSource } from "../idc/index.js";
+// Not ../idc/index.js: that barrel pulls in the index reader, which an S3 mount does not need.
+import { bucketFor, GCS_XML_ENDPOINT, parseIdcSource } from "../idc/buckets.js";
+import { IdcStore } from "../idc/idc-store.js";
 
 /**
  * The GCS client is loaded only for gs:// mounts, and the Azure client only for az:// mounts: each
@@ -48,7 +50,7 @@ export async function createBucketStore(source: Source, config: MountConfig): Pr
  * IDC's public buckets, unsigned: AWS (default), Google's mirror (--idc-source gcs), or --endpoint.
  * `wrap` decorates each bucket's store (the mount measures them).
  */
-export function createIdcStore(config: Pick<MountConfig, "endpoint" | "idcSource">, wrap: (store: ObjectStore) => ReadableStore = (s) => s): IdcStore {
+export function createIdcStore(config: Pick<IdcConfig, "idcSource"> & Pick<StoreConfig, "endpoint">, wrap: (store: ObjectStore) => ReadableStore = (s) => s): IdcStore {
   const source = parseIdcSource(config.idcSource);
   const endpoint = config.endpoint ?? (source === "gcs" ? GCS_XML_ENDPOINT : undefined);
   const store = (awsBucket: string): ReadableStore => wrap(new S3Store({

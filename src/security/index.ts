@@ -10,7 +10,7 @@
  * shows in /proc/<pid>/environ is the environment the process was started with, readable only
  * by its user and root; a key file keeps the key out of it altogether.)
  */
-import type { MountConfig } from "../config/schema.js";
+import type { FuseConfig, SecurityConfig, StoreConfig } from "../config/schema.js";
 import type { Source } from "../config/source.js";
 import type { MountedFilesystem } from "../vfs/mounted.js";
 import { atRestProtection, type AtRestProtection } from "./at-rest.js";
@@ -36,22 +36,27 @@ export interface MountSecurity {
   close(): void;
 }
 
+/** The configuration a URL signer needs: the store's, and the longest expiry. */
+export type SignerConfig = StoreConfig & Pick<SecurityConfig, "signMaxExpiry">;
+/** The slice of the configuration the security layer reads. */
+export type MountSecurityConfig = SecurityConfig & StoreConfig & Pick<FuseConfig, "allowOther">;
+
 /** What a mount that cannot sign says when asked to. */
 export const UNSIGNABLE = "only s3:// mounts with credentials, and az:// mounts with an account key or Entra ID, can sign";
 
-export function signerFor(source: Source, config: MountConfig): UrlSigner | undefined {
+export function signerFor(source: Source, config: SignerConfig): UrlSigner | undefined {
   return source.scheme === "az" ? azureSignerFor(source, config) : s3SignerFor(source, config);
 }
 
 /** az:// mounts sign with an account key (also from a connection string) or Entra ID; not with a SAS or anonymously. */
-export function azureSignerFor(source: Source, config: MountConfig): UrlSigner | undefined {
+export function azureSignerFor(source: Source, config: SignerConfig): UrlSigner | undefined {
   if (source.scheme !== "az" || !source.account) return undefined;
   const auth = chooseAzureAuth({ anonymous: config.anonymous || config.noSignRequest, sourceSas: source.sas, sas: config.sas });
   if (auth.kind === "anonymous" || auth.kind === "sas") return undefined;
   return new AzureUrlSigner({ account: source.account, container: source.bucket, endpoint: config.endpoint, auth, requestTimeoutMs: config.requestTimeout }, config.signMaxExpiry / 1000);
 }
 
-export function s3SignerFor(source: Source, config: MountConfig): UrlSigner | undefined {
+export function s3SignerFor(source: Source, config: SignerConfig): UrlSigner | undefined {
   if (source.scheme !== "s3" || config.noSignRequest) return undefined;
   return new S3UrlSigner({
     bucket: source.bucket, endpoint: config.endpoint, region: config.region, profile: config.profile,
@@ -69,7 +74,7 @@ function takeEnvKey(): string | undefined {
   return key;
 }
 
-export function openMountSecurity(source: Source, config: MountConfig): MountSecurity {
+export function openMountSecurity(source: Source, config: MountSecurityConfig): MountSecurity {
   process.umask(DAEMON_UMASK);
   const envKey = takeEnvKey();
   const atRest = config.encryptCache ? atRestProtection(loadCipher({ keyFile: config.encryptionKeyFile, envKey })) : undefined;
