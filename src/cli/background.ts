@@ -6,7 +6,7 @@
 import { spawn } from "node:child_process";
 import { mkdirSync, openSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { defaultCacheDir, idOf } from "./dirs.js";
+import { defaultCacheDir, idOf } from "../mount/dirs.js";
 import type { DaemonRequest } from "./daemon.js";
 
 export const DAEMON_ENV = "BUCKETFS_DAEMON_REQUEST";

@@ -12,8 +12,8 @@ import { CacheIndex } from "../cache/cache-index.js";
 import { CacheBusyError, ChunkCache, lockHolder } from "../cache/chunk-cache.js";
 import { resolveOptions } from "../config/load.js";
 import { formatSize } from "../config/units.js";
-import { controlRequest, controlSocketPath } from "./control.js";
-import { defaultCacheDir, readCacheDir } from "./dirs.js";
+import { controlRequest, controlSocketPath } from "../mount/control.js";
+import { defaultCacheDir, readCacheDir } from "../mount/dirs.js";
 import { allMountRecords } from "./mount-table.js";
 import { UsageError } from "./preflight.js";
 

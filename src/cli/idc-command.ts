@@ -1,6 +1,5 @@
 /**
- * The IDC side of the CLI: the composition of an `idc` mount (index → tree → read-only
- * filesystem over the mount's store and read chain), `bucketfs idc collections | index update |
+ * The IDC side of the CLI: `bucketfs idc collections | index update |
  * index info | info <path>`, and `bucketfs prefetch <path>`, which warms the read cache of a
  * mounted series/study/collection through the mount itself, with a progress bar and a
  * disk-space check first.
@@ -9,39 +8,21 @@ import { createReadStream, readdirSync, realpathSync, statSync, statfsSync } fro
 import { join, relative } from "node:path";
 import type { MountConfig } from "../config/schema.js";
 import {
-  IdcIndexDb, IdcTree, SeriesListings, attributesOf, downloadIndex, listingsPath, listOption, loadedVersions, openIdc, resolveIndex,
-  type IdcFilesystem, type ResolvedIndex,
+  IdcIndexDb, IdcTree, SeriesListings, attributesOf, downloadIndex, listingsPath, listOption, loadedVersions, resolveIndex, type ResolvedIndex,
 } from "../idc/index.js";
-import type { Logger } from "../log/logger.js";
-import type { ReadChain } from "../read/read-chain.js";
-import type { ObjectStore } from "../store/object-store.js";
-import { defaultCacheDir } from "./dirs.js";
+import { defaultCacheDir } from "../mount/dirs.js";
 import { allMountRecords } from "./mount-table.js";
 import { UsageError } from "./preflight.js";
 import { formatSize } from "../config/units.js";
-import { createIdcStore } from "./store-factory.js";
-
-/** Builds the filesystem of an `idc` mount; the index is loaded (or downloaded) first. */
-export async function openIdcForMount(config: MountConfig, store: ObjectStore, chain: ReadChain, log: Logger): Promise<IdcFilesystem> {
-  const started = Date.now();
-  const mount = await openIdc({
-    cacheDir: config.cacheDir ?? defaultCacheDir(), indexFile: config.idcIndex, version: config.idcVersion, baseUrl: config.idcIndexUrl,
-    filter: { collections: listOption(config.collections), modalities: listOption(config.modality) },
-    store, reader: chain.reader, prefetch: { budget: chain.budget },
-    uid: config.uid ?? process.getuid?.() ?? 0, gid: config.gid ?? process.getgid?.() ?? 0,
-    onProgress: (message) => log.info(message),
-  });
-  log.info({ version: mount.index.version, ms: Date.now() - started }, "IDC index ready");
-  return mount.fs;
-}
+import { createIdcStore } from "../mount/stores.js";
 
 /** The options `bucketfs idc …` takes from the one table (main.ts declares the flags). */
 const IDC_KEYS = ["idcIndex", "idcVersion", "idcIndexUrl", "cacheDir", "collections", "modality", "endpoint", "idcSource"] as const;
 type IdcFlags = Pick<MountConfig, (typeof IDC_KEYS)[number]>;
 
 /**
- * The option checks (zod) and the progress bar are loaded by the commands that use them: an idc
- * mount's daemon imports this file for openIdcForMount only.
+ * The option checks (zod) and the progress bar are loaded by the commands that use them (this
+ * file stays light for main.ts).
  */
 async function idcFlags(flags: Record<string, unknown>): Promise<IdcFlags> {
   const { resolveOptions } = await import("../config/load.js");

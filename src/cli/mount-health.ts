@@ -5,7 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import type { MountStatus } from "../metrics/status.js";
-import { controlRequest, controlSocketPath, ControlUnavailableError } from "./control.js";
+import { controlRequest, controlSocketPath, ControlUnavailableError } from "../mount/control.js";
 import { allMountRecords, kernelMounts, processAlive, readMountRecord, type MountRecord } from "./mount-table.js";
 
 export type MountHealth =

@@ -8,7 +8,7 @@
  */
 import { readFileSync, writeFileSync, rmSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { existingRuntimeDir, idOf, privateRuntimeDir, runtimeDir } from "./dirs.js";
+import { existingRuntimeDir, idOf, privateRuntimeDir, runtimeDir } from "../mount/dirs.js";
 
 export interface MountRecord {
   pid: number;

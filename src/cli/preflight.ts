@@ -4,7 +4,7 @@
  */
 import { accessSync, constants, readdirSync, statSync } from "node:fs";
 import { StoreError } from "../store/errors.js";
-import type { ObjectStore } from "../store/object-store.js";
+import type { ReadableStore } from "../store/object-store.js";
 import { isMountpoint } from "./mount-table.js";
 
 export class UsageError extends Error {
@@ -55,7 +55,7 @@ const CREDENTIAL_HINTS: Record<string, string> = {
 };
 const ANONYMOUS_HINTS: Record<string, string> = { s3: "--no-sign-request", gs: "--anonymous", az: "--anonymous" };
 
-export async function checkStoreAccess(store: ObjectStore, endpoint: string | undefined, scheme = "s3"): Promise<void> {
+export async function checkStoreAccess(store: ReadableStore, endpoint: string | undefined, scheme = "s3"): Promise<void> {
   const signal = AbortSignal.timeout(ACCESS_TIMEOUT_MS);
   try {
     await store.checkAccess(signal);

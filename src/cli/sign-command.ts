@@ -13,7 +13,7 @@ import { parseDuration } from "../config/units.js";
 import { AzureUrlSigner } from "../security/azure-sign.js";
 import { S3UrlSigner, SignError, SIGV4_MAX_EXPIRY_SECONDS, checkExpiry } from "../security/sign.js";
 import { chooseAzureAuth } from "../store/azure/azure-auth.js";
-import { controlRequest, controlSocketPath } from "./control.js";
+import { controlRequest, controlSocketPath } from "../mount/control.js";
 import { allMountRecords } from "./mount-table.js";
 
 /** Flags as commander hands them over (main.ts declares them from the one option table). */

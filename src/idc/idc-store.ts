@@ -1,14 +1,12 @@
 /**
- * IDC's read-only store preset: one ObjectStore over IDC's several public buckets, addressed as
+ * IDC's store: one ReadableStore over IDC's several public buckets, addressed as
  * `<aws_bucket>/<key>`, so the ordinary read chain (chunk cache → ranged GET), the metrics
  * decorator and the series listing all work on it unchanged. Each bucket is served by its own
- * unsigned store (the CLI builds them: AWS, the Google mirror, or --endpoint); every mutating
- * call rejects with StoreError "ReadOnly".
+ * unsigned store (the mount builds them: AWS, the Google mirror, or --endpoint). It offers no
+ * change at all: the type has no put, copy or delete to refuse.
  */
 import { StoreError } from "../store/errors.js";
-import type {
-  CompletedPart, GetRequest, HeadRequest, ListPage, ListRequest, ObjectInfo, ObjectStore, StoreCapabilities,
-} from "../store/object-store.js";
+import type { GetRequest, HeadRequest, ListPage, ListRequest, ObjectInfo, ReadableStore, StoreCapabilities } from "../store/object-store.js";
 import { PRIMARY_BUCKET } from "./buckets.js";
 
 const READ_ONLY_CAPABILITIES: StoreCapabilities = { readOnly: true, minPartSize: 5 * 1024 * 1024, maxParts: 10_000, maxCopySize: 0, maxCopyPartSize: 0 };
@@ -19,17 +17,17 @@ function split(key: string): [bucket: string, key: string] {
   return [key.slice(0, cut), key.slice(cut + 1)];
 }
 
-export class IdcStore implements ObjectStore {
+export class IdcStore implements ReadableStore {
   readonly capabilities = READ_ONLY_CAPABILITIES;
   readonly description: string;
-  private readonly stores = new Map<string, ObjectStore>();
+  private readonly stores = new Map<string, ReadableStore>();
 
   /** `storeFor` maps an index aws_bucket to the store that serves it (created once per bucket). */
-  constructor(private readonly storeFor: (awsBucket: string) => ObjectStore, where: string) {
+  constructor(private readonly storeFor: (awsBucket: string) => ReadableStore, where: string) {
     this.description = `idc (${where})`;
   }
 
-  private store(bucket: string): ObjectStore {
+  private store(bucket: string): ReadableStore {
     let store = this.stores.get(bucket);
     if (!store) {
       store = this.storeFor(bucket);
@@ -62,33 +60,4 @@ export class IdcStore implements ObjectStore {
       nextToken: page.nextToken,
     };
   }
-
-  put(): Promise<{ etag: string }> {
-    return readOnly();
-  }
-  copy(): Promise<{ etag: string }> {
-    return readOnly();
-  }
-  delete(): Promise<void> {
-    return readOnly();
-  }
-  createMultipart(): Promise<{ uploadId: string }> {
-    return readOnly();
-  }
-  uploadPart(): Promise<CompletedPart> {
-    return readOnly();
-  }
-  copyPart(): Promise<CompletedPart> {
-    return readOnly();
-  }
-  completeMultipart(): Promise<{ etag: string }> {
-    return readOnly();
-  }
-  abortMultipart(): Promise<void> {
-    return readOnly();
-  }
-}
-
-function readOnly(): Promise<never> {
-  return Promise.reject(new StoreError("ReadOnly", "IDC buckets are read-only"));
 }

@@ -1,21 +1,23 @@
 /**
  * Public surface of the IDC namespace and its composition: resolve the index (download or local
- * file → SQLite), open it with the mount's filters, and build the read-only filesystem over a
- * store per bucket. The CLI passes the stores in (it owns credentials, endpoints and metrics).
+ * file → SQLite), open it with the mount's filters, and serve it through the one Filesystem,
+ * read-only, over a store per bucket. The Mount passes the stores in (it owns credentials,
+ * endpoints and metrics).
  */
 import { join } from "node:path";
 import type { Logger } from "../log/logger.js";
 import type { PrefetcherConfig } from "../read/prefetcher.js";
 import { DirectReader, type RangeReader } from "../read/range-reader.js";
 import { privateDir } from "../os/private-file.js";
-import type { ObjectStore } from "../store/object-store.js";
-import { IdcFilesystem } from "./idc-filesystem.js";
+import type { ReadableStore } from "../store/object-store.js";
+import { createReadOnlyFilesystem, type Filesystem } from "../vfs/index.js";
+import { IdcNamespace } from "./idc-namespace.js";
 import { IdcTree } from "./idc-tree.js";
 import { IdcIndexDb, type IdcFilter } from "./index-db.js";
 import { resolveIndex, type IndexSourceOptions, type ResolvedIndex } from "./index-source.js";
 import { SeriesListings } from "./series-listing.js";
 
-export { IdcFilesystem } from "./idc-filesystem.js";
+export { IdcNamespace } from "./idc-namespace.js";
 export { IdcStore } from "./idc-store.js";
 export { IdcTree } from "./idc-tree.js";
 export { IdcIndexDb, type IdcFilter, type SeriesRecord } from "./index-db.js";
@@ -28,7 +30,7 @@ export { SeriesListings } from "./series-listing.js";
 export interface IdcMountOptions extends IndexSourceOptions {
   filter: IdcFilter;
   /** IDC's buckets as one store (an IdcStore, possibly metered): keys are `<aws_bucket>/<key>`. */
-  store: ObjectStore;
+  store: ReadableStore;
   uid: number;
   gid: number;
   prefetch?: Partial<PrefetcherConfig>;
@@ -39,7 +41,8 @@ export interface IdcMountOptions extends IndexSourceOptions {
 }
 
 export interface IdcMount {
-  fs: IdcFilesystem;
+  /** The one Filesystem over the IDC namespace; closing it closes the index and listing databases. */
+  fs: Filesystem;
   tree: IdcTree;
   index: ResolvedIndex;
   close(): void;
@@ -57,8 +60,10 @@ export async function openIdc(options: IdcMountOptions): Promise<IdcMount> {
   const listings = new SeriesListings(listingsPath(options.cacheDir), options.store, options.log);
   const tree = new IdcTree(db, listings, options.log);
   const loadedAt = Date.parse(db.meta().loaded_at ?? "") || Date.now();
-  const fs = new IdcFilesystem(tree, options.reader ?? new DirectReader(options.store), {
-    uid: options.uid, gid: options.gid, mtimeMs: loadedAt, version: index.version, prefetch: options.prefetch,
+  const namespace = new IdcNamespace(tree, { uid: options.uid, gid: options.gid, mtimeMs: loadedAt, version: index.version }, () => {
+    db.close();
+    listings.close();
   });
-  return { fs, tree, index, close: () => { db.close(); listings.close(); } };
+  const fs = createReadOnlyFilesystem(namespace, { reader: options.reader ?? new DirectReader(options.store), prefetch: options.prefetch });
+  return { fs, tree, index, close: () => fs.close() };
 }

@@ -10,7 +10,7 @@ import Database from "better-sqlite3";
 import { LRUCache } from "lru-cache";
 import type { Logger } from "../log/logger.js";
 import { privateDatabase } from "../os/private-file.js";
-import { listAll, type ObjectStore } from "../store/object-store.js";
+import { listAll, type ReadableStore } from "../store/object-store.js";
 import { HiddenNames } from "./names.js";
 
 export interface InstanceEntry {
@@ -31,7 +31,7 @@ export class SeriesListings {
 
   private readonly hidden: HiddenNames;
 
-  constructor(dbPath: string, private readonly store: ObjectStore, log?: Logger) {
+  constructor(dbPath: string, private readonly store: ReadableStore, log?: Logger) {
     this.hidden = new HiddenNames(log);
     privateDatabase(dbPath);
     this.db = new Database(dbPath);

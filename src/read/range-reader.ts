@@ -4,7 +4,7 @@
  * the object, or throws. Reads are pinned to the ETag the file was opened with (If-Match), so an
  * object replaced underneath raises PreconditionFailed (ESTALE) instead of mixing bytes.
  */
-import type { ObjectStore } from "../store/object-store.js";
+import type { ReadableStore } from "../store/object-store.js";
 
 export interface ObjectVersion {
   key: string;
@@ -18,7 +18,7 @@ export interface RangeReader {
 
 /** The last link: one ranged GET per call, never more than was asked for. */
 export class DirectReader implements RangeReader {
-  constructor(private readonly store: ObjectStore) {}
+  constructor(private readonly store: ReadableStore) {}
 
   async read(version: ObjectVersion, offset: number, length: number, signal?: AbortSignal): Promise<Buffer> {
     const end = Math.min(offset + length, version.size);

@@ -8,7 +8,7 @@
  */
 import { CacheBusyError, ChunkCache, type CacheObserver, type ChunkFileCodec } from "../cache/chunk-cache.js";
 import type { Logger } from "../log/logger.js";
-import type { ObjectStore } from "../store/object-store.js";
+import type { ReadableStore } from "../store/object-store.js";
 import { CachingReader } from "./cached-reader.js";
 import { MemoryBudget } from "./memory-budget.js";
 import { NativeChunkFiller, type NativeFillOptions } from "./native-fill.js";
@@ -17,7 +17,7 @@ import { DirectReader, type ObjectVersion, type RangeReader } from "./range-read
 import { VersionPins } from "./version-pins.js";
 
 export interface ReadChainOptions {
-  store: ObjectStore;
+  store: ReadableStore;
   /** Directory of the chunk cache (its own: lock, index, chunks). */
   cacheDir: string;
   cacheSizeBytes: number;
@@ -40,7 +40,8 @@ export interface ReadChain {
   chunkLocator?(versionOf: (fh: number) => ObjectVersion | undefined, prepare?: CachedChunkLocator["prepare"], readAheadPoint?: CachedChunkLocator["readAheadPoint"]): CachedChunkLocator;
   /** Fills ranges into the disk cache natively (when a filler was given and the cache is on). */
   fill?: (version: ObjectVersion, offset: number, length: number) => Promise<void>;
-  close(): void;
+  /** Waits for chunk writes in flight (each holds a temporary file open), then closes the cache. */
+  close(): Promise<void>;
 }
 
 export function createReadChain(options: ReadChainOptions): ReadChain {
@@ -48,7 +49,7 @@ export function createReadChain(options: ReadChainOptions): ReadChain {
   const budget = new MemoryBudget(options.maxMemoryBytes);
   const pins = new VersionPins();
   const cache = options.cacheSizeBytes > 0 ? openCache(options) : undefined;
-  if (!cache) return { reader: direct, budget, pins, close: () => undefined };
+  if (!cache) return { reader: direct, budget, pins, close: async () => undefined };
   const sign = options.store.signRangeGet?.bind(options.store);
   const filler = options.nativeFill && sign && !options.codec
     ? new NativeChunkFiller(cache, options.store.description, { timeoutSeconds: 30, ...options.nativeFill, sign })
@@ -60,7 +61,8 @@ export function createReadChain(options: ReadChainOptions): ReadChain {
     // Fetched bytes waiting for their cache write share the memory budget's order of magnitude.
     maxPendingWriteBytes: Math.max(8 * 1024 * 1024, Math.floor(options.maxMemoryBytes / 4)),
   });
-  const close = (): void => {
+  const close = async (): Promise<void> => {
+    await reader.writesSettled();
     cache.close();
     // How much event-loop time the synchronous SQLite index cost (the benchmark reports it).
     const stats = cache.stats();

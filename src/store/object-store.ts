@@ -182,8 +182,14 @@ export interface ObjectStore {
   readonly signRangeGet?: RangeSigner;
 }
 
+/**
+ * What reading a tree needs: lookups, listings and ranged GETs. IDC's public buckets offer only
+ * this, so its namespace and the read chain take a ReadableStore and nothing has to refuse writes.
+ */
+export type ReadableStore = Pick<ObjectStore, "capabilities" | "description" | "checkAccess" | "head" | "get" | "list" | "signRangeGet">;
+
 /** Lists every object under a prefix (no delimiter), page by page. */
-export async function* listAll(store: ObjectStore, prefix: string, signal?: AbortSignal): AsyncGenerator<ListedObject> {
+export async function* listAll(store: ReadableStore, prefix: string, signal?: AbortSignal): AsyncGenerator<ListedObject> {
   let token: string | undefined;
   do {
     const page = await store.list({ prefix, token, signal });

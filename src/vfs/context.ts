@@ -6,7 +6,7 @@ import type { VersionPins } from "../read/version-pins.js";
 import type { PrefetcherConfig } from "../read/prefetcher.js";
 import type { ObjectStore } from "../store/object-store.js";
 import type { LocalWrites } from "../write/write-back.js";
-import type { Namespace } from "./namespace.js";
+import type { WritableNamespace } from "./namespace.js";
 import type { OpenFiles } from "./open-files.js";
 
 export interface FilesystemConfig {
@@ -18,7 +18,7 @@ export interface FilesystemConfig {
 
 export interface FsContext {
   store: ObjectStore;
-  namespace: Namespace;
+  namespace: WritableNamespace;
   openFiles: OpenFiles;
   /** Files opened for writing: staging, upload, journal, recovery (src/write). */
   writes: LocalWrites;

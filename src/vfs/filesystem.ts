@@ -1,12 +1,16 @@
 /**
- * The filesystem core: POSIX file operations on paths, over an ObjectStore. It knows nothing of
- * FUSE; the adapter in src/fuse translates kernel calls into these methods and errors into errno.
+ * The filesystem core: POSIX file operations on paths, over a Namespace (the tree of names) and
+ * the read chain, with write-back when the namespace is writable. It knows nothing of FUSE; the
+ * adapter in src/fuse translates kernel calls into these methods and errors into errno.
  * Directory-changing operations (mkdir, rename, chmod, …) live in tree-operations.ts.
+ * A read-only namespace (IDC) has no write-back: every change is refused by refuseChange().
  */
-import { FillAhead, fillAheadConfig } from "../read/fill-ahead.js";
-import { Prefetcher } from "../read/prefetcher.js";
-import type { ObjectVersion } from "../read/range-reader.js";
+import { FillAhead, fillAheadConfig, type RangeFill } from "../read/fill-ahead.js";
+import { Prefetcher, type PrefetcherConfig } from "../read/prefetcher.js";
+import type { ObjectVersion, RangeReader } from "../read/range-reader.js";
+import type { VersionPins } from "../read/version-pins.js";
 import { DirtyBudget } from "../write/dirty-budget.js";
+import type { DirtyFile } from "../write/dirty-file.js";
 import type { RecoveryResult } from "../write/recovery.js";
 import type { UnsavedFile } from "../write/unsaved-file.js";
 import { writeErrorOf, type LocalWrites } from "../write/write-back.js";
@@ -15,7 +19,9 @@ import { currentCaller } from "./caller.js";
 import { FsError, fromWriteError } from "./errors.js";
 import type { PageCacheMode } from "./page-cache.js";
 import type { FsContext } from "./context.js";
-import { Namespace } from "./namespace.js";
+import type { TreeApi, XattrProvider } from "./mounted.js";
+import type { Namespace } from "./namespace.js";
+import type { OpenFiles } from "./open-files.js";
 import { ownerOfNew } from "./ownership.js";
 import { baseName, parentOf } from "./paths.js";
 import { TreeOperations } from "./tree-operations.js";
@@ -27,73 +33,98 @@ const rethrowAsFsError = (err: unknown): never => {
   throw fromWriteError(err);
 };
 
+/** What every Filesystem reads through, whatever its namespace. */
+export interface ReadSide {
+  namespace: Namespace;
+  openFiles: OpenFiles;
+  reader: RangeReader;
+  /** Puts ranges into the disk cache without reading them (native reads); absent otherwise. */
+  fill?: RangeFill;
+  prefetch: PrefetcherConfig;
+  /** Keeps an open version's cached chunks while another version of the key is fetched. */
+  pins?: VersionPins;
+}
+
+/** Write-back over a writable namespace (the bucket's tree). */
+interface WriteSide {
+  ctx: FsContext;
+  writes: LocalWrites;
+  budget: DirtyBudget;
+}
+
 export class Filesystem {
-  readonly tree: TreeOperations;
-  private readonly writes: LocalWrites;
+  readonly tree: TreeApi;
+  private readonly writeBack?: WriteSide;
 
-  private readonly budget: DirtyBudget;
-
-  constructor(private readonly ctx: FsContext, maxDirtyBytes = Number.POSITIVE_INFINITY) {
-    this.writes = ctx.writes;
-    this.tree = new TreeOperations(ctx);
-    this.budget = new DirtyBudget(maxDirtyBytes, () => this.writes.dirtyMeasure());
+  constructor(private readonly reads: ReadSide, writeBack?: { ctx: FsContext; maxDirtyBytes?: number }) {
+    if (writeBack) {
+      const { ctx } = writeBack;
+      this.writeBack = { ctx, writes: ctx.writes, budget: new DirtyBudget(writeBack.maxDirtyBytes ?? Number.POSITIVE_INFINITY, () => ctx.writes.dirtyMeasure()) };
+      this.tree = new TreeOperations(ctx);
+    } else {
+      this.tree = readOnlyTree(reads.namespace, refuseChange);
+    }
   }
 
   get namespace(): Namespace {
-    return this.ctx.namespace;
+    return this.reads.namespace;
+  }
+
+  get xattrs(): XattrProvider | undefined {
+    return this.reads.namespace.xattrs;
   }
 
   getattr(path: string): Promise<FileStat> {
-    return this.ctx.namespace.lookup(path);
+    return this.reads.namespace.lookup(path);
   }
 
   async readdir(path: string): Promise<DirEntry[]> {
-    const self = await this.ctx.namespace.lookupDir(path);
-    const parent = path === "/" ? self : await this.ctx.namespace.lookup(parentOf(path));
-    const entries = await this.ctx.namespace.list(path);
+    const self = await this.reads.namespace.lookupDir(path);
+    const parent = path === "/" ? self : await this.reads.namespace.lookup(parentOf(path));
+    const entries = await this.reads.namespace.list(path);
     return [{ name: ".", stat: self }, { name: "..", stat: parent }, ...entries];
   }
 
   async open(path: string, flags: number): Promise<number> {
-    const stat = await this.ctx.namespace.lookup(path);
+    const stat = await this.reads.namespace.lookup(path);
     if (stat.kind === "dir") throw new FsError("EISDIR", `is a directory: ${path}`);
     if (isWriteFlags(flags)) {
-      this.assertWritable();
-      const file = await this.writes.openForWrite(path, stat, (flags & O_TRUNC) !== 0);
+      const { writes } = this.writable();
+      const file = await writes.openForWrite(path, stat, (flags & O_TRUNC) !== 0);
       file.retain();
-      return this.ctx.openFiles.add({ kind: "write", path, flags, file, pageCache: this.ctx.openFiles.pageCache.openForWrite(path) });
+      return this.reads.openFiles.add({ kind: "write", path, flags, file, pageCache: this.reads.openFiles.pageCache.openForWrite(path) });
     }
-    const version = { key: this.ctx.namespace.mapper.fileKey(path), etag: stat.etag ?? "", size: stat.size };
-    const prefetcher = new Prefetcher(version, this.ctx.reader, this.ctx.config.prefetch);
-    const fillAhead = this.ctx.fill && new FillAhead(version, this.ctx.fill, fillAheadConfig(this.ctx.config.prefetch));
+    const version = await this.reads.namespace.readVersion(path, stat);
+    const prefetcher = new Prefetcher(version, this.reads.reader, this.reads.prefetch);
+    const fillAhead = this.reads.fill && new FillAhead(version, this.reads.fill, fillAheadConfig(this.reads.prefetch));
     // Pinned: another version's first fetch must not drop this one's cached chunks while it is read.
-    const unpin = version.etag ? this.ctx.pins?.pin(version.key, version.etag) : undefined;
-    const pageCache = this.ctx.openFiles.pageCache.openForRead(path, version.etag);
-    return this.ctx.openFiles.add({ kind: "read", path, flags, version, prefetcher, fillAhead, pageCache, unpin });
+    const unpin = version.etag ? this.reads.pins?.pin(version.key, version.etag) : undefined;
+    const pageCache = this.reads.openFiles.pageCache.openForRead(path, version.etag);
+    return this.reads.openFiles.add({ kind: "read", path, flags, version, prefetcher, fillAhead, pageCache, unpin });
   }
 
   /** How the kernel may cache what `fh` reads (the FUSE open reply's keep_cache / direct_io). */
   pageCacheMode(fh: number): PageCacheMode {
-    const handle = this.ctx.openFiles.get(fh);
+    const handle = this.reads.openFiles.get(fh);
     return handle.kind === "read" ? handle.pageCache.mode : handle.pageCache;
   }
 
   async create(path: string, mode: number, flags = 0o1): Promise<number> {
     const caller = currentCaller(); // before the first await (caller.ts)
-    this.assertWritable();
+    const { ctx, writes } = this.writable();
     if (Buffer.byteLength(baseName(path)) > 255) throw new FsError("ENAMETOOLONG", `name too long: ${path}`);
-    const parent = await this.ctx.namespace.lookupDir(parentOf(path));
-    const file = await this.writes.create(path, S_IFREG | (mode & ~S_IFMT), ownerOfNew(caller, parent, this.ctx.namespace.defaultAttributes()));
+    const parent = await ctx.namespace.lookupDir(parentOf(path));
+    const file = await writes.create(path, S_IFREG | (mode & ~S_IFMT), ownerOfNew(caller, parent, ctx.namespace.defaultAttributes()));
     file.retain();
     // The new file shows through the local overlay until its upload remembers it.
-    this.ctx.namespace.forgetStat(path);
-    this.ctx.namespace.touchDir(parentOf(path));
-    return this.ctx.openFiles.add({ kind: "write", path, flags, file, pageCache: this.ctx.openFiles.pageCache.openForWrite(path) });
+    ctx.namespace.forgetStat(path);
+    ctx.namespace.touchDir(parentOf(path));
+    return this.reads.openFiles.add({ kind: "write", path, flags, file, pageCache: this.reads.openFiles.pageCache.openForWrite(path) });
   }
 
   async read(fh: number, offset: number, length: number): Promise<Buffer> {
-    const handle = this.ctx.openFiles.get(fh);
-    const local = this.writes.at(handle.path);
+    const handle = this.reads.openFiles.get(fh);
+    const local = this.localAt(handle.path);
     if (local) return local.read(offset, length);
     if (handle.kind === "write") return handle.file.read(offset, length);
     return handle.prefetcher.read(offset, length);
@@ -106,11 +137,11 @@ export class Filesystem {
   readVersion(fh: number): ObjectVersion | undefined {
     let handle;
     try {
-      handle = this.ctx.openFiles.get(fh);
+      handle = this.reads.openFiles.get(fh);
     } catch {
       return undefined;
     }
-    if (handle.kind !== "read" || this.writes.at(handle.path)) return undefined;
+    if (handle.kind !== "read" || this.localAt(handle.path)) return undefined;
     return handle.version;
   }
 
@@ -120,9 +151,9 @@ export class Filesystem {
    * (local changes at the path, no disk cache). Rejects if the transfer failed.
    */
   async prepareCached(fh: number, offset: number, length: number): Promise<boolean> {
-    const handle = this.ctx.openFiles.get(fh);
+    const handle = this.reads.openFiles.get(fh);
     // Without an ETag nothing is cached (a version could not be pinned): JavaScript reads it.
-    if (handle.kind !== "read" || !handle.fillAhead || !handle.version.etag || this.writes.at(handle.path)) return false;
+    if (handle.kind !== "read" || !handle.fillAhead || !handle.version.etag || this.localAt(handle.path)) return false;
     await handle.fillAhead.ensure(offset, length);
     return true;
   }
@@ -134,7 +165,7 @@ export class Filesystem {
   readAheadPoint(fh: number, reached: number): number {
     let handle;
     try {
-      handle = this.ctx.openFiles.get(fh);
+      handle = this.reads.openFiles.get(fh);
     } catch {
       return -1; // closed meanwhile
     }
@@ -145,10 +176,10 @@ export class Filesystem {
 
   /** `data` is only read until the returned promise settles (it may be the kernel's buffer). */
   async write(fh: number, data: Buffer, offset: number): Promise<number> {
-    const handle = this.ctx.openFiles.get(fh);
+    const handle = this.reads.openFiles.get(fh);
     if (handle.kind !== "write") throw new FsError("EBADF", `file handle ${fh} is not open for writing`);
     // O_APPEND writes go to the end we know, even if the kernel's idea of the size is stale.
-    await this.budget.admit();
+    await this.writeSide().budget.admit();
     const position = (handle.flags & O_APPEND) !== 0 ? handle.file.size : offset;
     return handle.file.write(data, position).catch((err: unknown) => {
       throw fromWriteError(writeErrorOf(err));
@@ -157,8 +188,8 @@ export class Filesystem {
 
   /** Called on every close(2) of a descriptor: uploads changes so close can report failures. */
   async flush(fh: number): Promise<void> {
-    const handle = this.ctx.openFiles.get(fh);
-    if (handle.kind === "write") await this.writes.sync(handle.file).catch(rethrowAsFsError);
+    const handle = this.reads.openFiles.get(fh);
+    if (handle.kind === "write") await this.writeSide().writes.sync(handle.file).catch(rethrowAsFsError);
   }
 
   async fsync(fh: number): Promise<void> {
@@ -166,18 +197,18 @@ export class Filesystem {
   }
 
   async release(fh: number): Promise<void> {
-    const handle = this.ctx.openFiles.remove(fh);
+    const handle = this.reads.openFiles.remove(fh);
     if (handle.kind === "read") {
       handle.prefetcher.close();
       handle.pageCache.release();
       handle.unpin?.();
       return;
     }
-    await this.writes.closed(handle.file);
+    await this.writeSide().writes.closed(handle.file);
   }
 
   async ftruncate(fh: number, size: number): Promise<void> {
-    const handle = this.ctx.openFiles.get(fh);
+    const handle = this.reads.openFiles.get(fh);
     if (handle.kind !== "write") throw new FsError("EBADF", `file handle ${fh} is not open for writing`);
     await handle.file.truncate(size);
   }
@@ -188,61 +219,61 @@ export class Filesystem {
    * Punching holes, collapsing or zeroing ranges are not offered (EOPNOTSUPP).
    */
   async fallocate(fh: number, mode: number, offset: number, length: number): Promise<void> {
-    const handle = this.ctx.openFiles.get(fh);
+    const handle = this.reads.openFiles.get(fh);
     if (handle.kind !== "write") throw new FsError("EBADF", `file handle ${fh} is not open for writing`);
     if (mode !== 0 && mode !== FALLOC_FL_KEEP_SIZE) throw new FsError("ENOTSUP", `fallocate mode ${mode} is not supported on object storage`);
     if (mode === 0 && offset + length > handle.file.size) await handle.file.truncate(offset + length);
   }
 
   async truncate(path: string, size: number): Promise<void> {
-    this.assertWritable();
-    const stat = await this.ctx.namespace.lookup(path);
+    const { writes } = this.writable();
+    const stat = await this.reads.namespace.lookup(path);
     if (stat.kind === "dir") throw new FsError("EISDIR", `is a directory: ${path}`);
-    const file = await this.writes.openForWrite(path, stat, size === 0);
-    this.ctx.openFiles.pageCache.openForWrite(path);
+    const file = await writes.openForWrite(path, stat, size === 0);
+    this.reads.openFiles.pageCache.openForWrite(path);
     file.retain();
     try {
       if (file.size !== size) await file.truncate(size);
-      if (file.openCount === 1) await this.writes.sync(file).catch(rethrowAsFsError);
+      if (file.openCount === 1) await writes.sync(file).catch(rethrowAsFsError);
     } finally {
       file.releaseHandle();
-      await this.writes.releaseIfIdle(file);
+      await writes.releaseIfIdle(file);
     }
   }
 
   statfs(): FsStatfs {
-    // Buckets have no capacity limit; report a large, stable size (1 PiB in 1 MiB blocks, which
-    // fits fuse-native's 32-bit fields) so that df, cp and installers see plenty of room.
-    const blocks = 2 ** 30;
-    return { blockSize: 1024 * 1024, blocks, blocksFree: blocks, files: 2 ** 31, filesFree: 2 ** 31, nameMax: 255 };
+    return this.reads.namespace.statfs();
   }
 
   /** Files whose changes are not in the bucket yet (status, metrics), as plain records. */
   unsavedFiles(): UnsavedFile[] {
-    return this.writes.unsaved();
+    return this.writeBack?.writes.unsaved() ?? [];
   }
 
-  /** Pending and failed uploads for `bucketfs status`, from the upload journal. */
+  /** Pending and failed uploads for `bucketfs status`: from the upload journal, or none (read-only namespace). */
   uploadStatus(sentBytes: (key: string) => number | undefined = () => undefined): UploadStatusProvider {
-    return this.writes.uploadStatus(sentBytes);
+    return this.writeBack?.writes.uploadStatus(sentBytes) ?? { uploads: () => [] };
   }
 
-  /** Finishes the uploads a previous run left in the upload journal (see write/recovery.ts). */
-  recoverUploads(): Promise<RecoveryResult> {
-    return this.writes.recover();
+  /** Finishes the uploads a previous run left in the upload journal (see write/recovery.ts); nothing without write-back. */
+  async recoverUploads(): Promise<RecoveryResult> {
+    if (!this.writeBack) return { adopted: 0, done: Promise.resolve({ recovered: 0, failed: 0 }) };
+    return this.writeBack.writes.recover();
   }
 
   /** Uploads every file with unsaved changes (unmount, SIGTERM). Returns the paths that failed. */
-  flushAll(): Promise<string[]> {
-    return this.writes.flushAll();
+  async flushAll(): Promise<string[]> {
+    return this.writeBack ? this.writeBack.writes.flushAll() : [];
   }
 
   /**
-   * Unmount, after flushAll: closes the attribute table (KnownAttributes) so its last batch of
-   * rows, still waiting for the timer that writes it, reaches the disk.
+   * Closes what the filesystem holds open, after flushAll and unmount (the kernel has released
+   * every handle by then): the upload journal and the namespace's databases. Staged files that
+   * failed to upload stay on disk and in the journal for the next mount.
    */
   close(): void {
-    this.ctx.namespace.close();
+    this.writeBack?.writes.close();
+    this.reads.namespace.close();
   }
 
   /**
@@ -252,11 +283,41 @@ export class Filesystem {
    */
   async abandon(): Promise<void> {
     // Also files unlinked while open: their staging is only the dead process's to close.
-    await Promise.all(this.ctx.openFiles.openForWriting().map((file) => file.staging.handle.close().catch(() => undefined)));
-    await this.writes.abandon();
+    await Promise.all(this.reads.openFiles.openForWriting().map((file) => file.staging.handle.close().catch(() => undefined)));
+    await this.writeBack?.writes.abandon();
   }
 
-  private assertWritable(): void {
-    if (this.ctx.config.readOnly) throw new FsError("EROFS", "read-only mount");
+  /** The file with local data at a path, which reads answer from instead of the bucket. */
+  private localAt(path: string): DirtyFile | undefined {
+    return this.writeBack?.writes.at(path);
   }
+
+  /** Write-back, or EROFS for a read-only namespace or a --read-only mount. */
+  private writable(): WriteSide {
+    const writes = this.writeSide();
+    if (writes.ctx.config.readOnly) refuseChange();
+    return writes;
+  }
+
+  /** Write-back for a handle already open for writing (which only a writable namespace hands out). */
+  private writeSide(): WriteSide {
+    return this.writeBack ?? refuseChange();
+  }
+}
+
+/** The one place a change is refused on a read-only namespace or mount. */
+function refuseChange(): never {
+  throw new FsError("EROFS", "read-only file system");
+}
+
+/** The tree of a read-only namespace: readlink finds no link, every change is refused. */
+function readOnlyTree(namespace: Namespace, refuse: () => never): TreeApi {
+  const refused = async (): Promise<never> => refuse();
+  return {
+    mkdir: refused, rmdir: refused, unlink: refused, symlink: refused, rename: refused, chmod: refused, chown: refused, utimens: refused, mknodSpecial: refused,
+    readlink: async (path) => {
+      await namespace.lookup(path);
+      throw new FsError("EINVAL", `not a symbolic link: ${path}`);
+    },
+  };
 }

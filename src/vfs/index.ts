@@ -14,7 +14,7 @@ import { DEFAULT_UPLOADER_CONFIG, Uploader, type UploaderConfig } from "../write
 import { WriteBack, type LocalVersion } from "../write/write-back.js";
 import { KnownAttributes } from "./known-attributes.js";
 import { Filesystem } from "./filesystem.js";
-import { Namespace, type LocalOverlay, type NamespaceConfig } from "./namespace.js";
+import { BucketNamespace, type LocalOverlay, type Namespace, type NamespaceConfig } from "./namespace.js";
 import { OpenFiles } from "./open-files.js";
 import { KeyMapper, baseName, parentOf } from "./paths.js";
 import type { DirEntry, FileStat } from "./types.js";
@@ -25,6 +25,7 @@ export { TIME_OMIT } from "./tree-operations.js";
 export type { DirEntry, FileStat, FsStatfs } from "./types.js";
 export type { MountedFilesystem, TreeApi, UnsavedFile, XattrProvider } from "./mounted.js";
 export type { PageCacheMode } from "./page-cache.js";
+export type { Namespace, WritableNamespace } from "./namespace.js";
 
 export interface FilesystemOptions {
   store: ObjectStore;
@@ -82,7 +83,7 @@ export function createFilesystem(options: FilesystemOptions): Filesystem {
     clock: options.clock,
   };
   const known = new KnownAttributes(options.attributesPath ?? ":memory:");
-  const namespace = new Namespace(options.store, new KeyMapper(options.prefix), namespaceConfig, options.log, overlay, known);
+  const namespace = new BucketNamespace(options.store, new KeyMapper(options.prefix), namespaceConfig, options.log, overlay, known);
   const reader = options.reader ?? new DirectReader(options.store);
   writes = new WriteBack({
     store: options.store,
@@ -110,6 +111,12 @@ export function createFilesystem(options: FilesystemOptions): Filesystem {
       renameConcurrency: 16,
     },
   };
-  return new Filesystem(ctx, options.maxDirtyBytes);
+  const reads = { namespace, openFiles, reader: ctx.reader, fill: ctx.fill, prefetch: ctx.config.prefetch, pins: options.pins };
+  return new Filesystem(reads, { ctx, maxDirtyBytes: options.maxDirtyBytes });
+}
+
+/** A Filesystem over a read-only namespace (IDC's index tree): handles and the read chain, no write-back. */
+export function createReadOnlyFilesystem(namespace: Namespace, options: { reader: RangeReader; prefetch?: Partial<PrefetcherConfig>; fill?: RangeFill }): Filesystem {
+  return new Filesystem({ namespace, openFiles: new OpenFiles(), reader: options.reader, fill: options.fill, prefetch: { ...DEFAULT_PREFETCHER_CONFIG, ...options.prefetch } });
 }
 export { currentCaller, runAs, type Caller } from "./caller.js";

@@ -1,7 +1,7 @@
 /**
- * What a mount serves: the operations the FUSE adapter and the daemon call. The bucket-prefix
- * `Filesystem` implements it, and so do other namespaces (the read-only IDC tree in src/idc),
- * so one adapter serves them all. Extended attributes are optional: a filesystem without an
+ * What a mount serves: the operations the FUSE adapter calls. The one `Filesystem` implements it
+ * over any Namespace (the bucket's tree, IDC's index tree); the security layer wraps it (audit,
+ * URL attribute) in the same shape. Extended attributes are optional: a filesystem without an
  * `xattrs` provider has none (getxattr → ENODATA, listxattr → empty).
  */
 import type { ObjectVersion } from "../read/range-reader.js";

@@ -22,13 +22,53 @@ import { LRUCache } from "lru-cache";
 import pLimit from "p-limit";
 import type { Logger } from "../log/logger.js";
 import { isStoreError } from "../store/errors.js";
+import type { ObjectVersion } from "../read/range-reader.js";
 import type { ListedObject, ObjectInfo, ObjectStore } from "../store/object-store.js";
 import { FsError, notFound } from "./errors.js";
 import type { KnownAttributes } from "./known-attributes.js";
 import { decodeAttributes } from "../store/s3fs-metadata.js";
 import { kindFromMode, typeBits } from "./file-kind.js";
 import { NAME_MAX, invalidNameReason, joinPath, parentOf, type KeyMapper } from "./paths.js";
-import { S_IFDIR, S_IFMT, type DirEntry, type FileStat } from "./types.js";
+import type { XattrProvider } from "./mounted.js";
+import { S_IFDIR, S_IFMT, type DirEntry, type FileStat, type FsStatfs } from "./types.js";
+
+/**
+ * A tree of names over a store: what one Filesystem serves. The bucket's listing-based tree
+ * (BucketNamespace, below) and IDC's index tree (src/idc) implement it; the Filesystem owns the
+ * handles, the read chain and, for a WritableNamespace, write-back.
+ */
+export interface Namespace {
+  /** The stat of a path; rejects with FsError (ENOENT, ENAMETOOLONG, …). */
+  lookup(path: string): Promise<FileStat>;
+  /** As lookup, and ENOTDIR unless a directory. */
+  lookupDir(path: string): Promise<FileStat>;
+  /** The entries of a directory (without "." and ".."). */
+  list(path: string): Promise<DirEntry[]>;
+  /** The object a read of this file fetches, for the stat `lookup` gave. */
+  readVersion(path: string, stat: FileStat): Promise<ObjectVersion>;
+  statfs(): FsStatfs;
+  /** Extended attributes the tree itself provides (none when absent). */
+  readonly xattrs?: XattrProvider;
+  /** Closes what the tree holds open (attribute and index databases). */
+  close(): void;
+}
+
+/** The hooks write-back and tree operations use to keep a writable tree's caches true. */
+export interface WritableNamespace extends Namespace {
+  readonly mapper: KeyMapper;
+  tryLookup(path: string): Promise<FileStat | undefined>;
+  remember(path: string, stat: FileStat): void;
+  rememberNewDir(path: string, stat: FileStat): void;
+  rememberMissing(path: string): void;
+  forget(path: string): void;
+  forgetStat(path: string): void;
+  forgetTree(path: string): void;
+  statFromObject(object: ObjectInfo | ListedObject, metadata?: Record<string, string>): FileStat;
+  dirStat(metadata?: Record<string, string>, lastModified?: Date): FileStat;
+  defaultAttributes(): { uid: number; gid: number };
+  /** An entry of `dir` was created, removed or renamed: its mtime and ctime move to now. */
+  touchDir(dir: string, now?: number): void;
+}
 
 export interface NamespaceConfig {
   uid: number;
@@ -75,7 +115,7 @@ class AttributeHeads {
 /** A listed entry whose attributes are not known yet (a LIST does not carry metadata). */
 type Listed = DirEntry & { unknown?: "object" | "dir" };
 
-export class Namespace {
+export class BucketNamespace implements WritableNamespace {
   private readonly cache: LRUCache<string, CachedStat>;
   /** Bucket entries of recently listed directories (without the local overlay). */
   private readonly listings: LRUCache<string, DirEntry[]>;
@@ -138,6 +178,21 @@ export class Namespace {
     if (stat) this.cache.set(path, { stat });
     else this.cache.set(path, { missing: true }, { ttl: Math.max(1, this.config.negativeTtlMs) });
     return stat;
+  }
+
+  async readVersion(path: string, stat: FileStat): Promise<ObjectVersion> {
+    return { key: this.mapper.fileKey(path), etag: stat.etag ?? "", size: stat.size };
+  }
+
+  statfs(): FsStatfs {
+    // Buckets have no capacity limit; report a large, stable size (1 PiB in 1 MiB blocks, which
+    // fits fuse-native's 32-bit fields) so that df, cp and installers see plenty of room.
+    const blocks = 2 ** 30;
+    return { blockSize: 1024 * 1024, blocks, blocksFree: blocks, files: 2 ** 31, filesFree: 2 ** 31, nameMax: 255 };
+  }
+
+  close(): void {
+    this.known?.close();
   }
 
   async lookupDir(path: string): Promise<FileStat> {
@@ -214,11 +269,6 @@ export class Namespace {
   /** The object at `path` changed in a way its ETag may not show (a metadata copy keeps it). */
   private forgetKnown(path: string): void {
     if (this.known && path !== "/") this.known.forget(this.mapper.fileKey(path));
-  }
-
-  /** Unmount: the attribute table writes its last rows and closes. */
-  close(): void {
-    this.known?.close();
   }
 
   /** Drops only the cached stat of a path, e.g. the miss cached before a file was created. */

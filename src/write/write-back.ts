@@ -326,6 +326,11 @@ export class WriteBack {
     return failed;
   }
 
+  /** After flushAll and unmount: closes the journal (what failed stays in it for the next mount). */
+  close(): void {
+    this.deps.journal.close();
+  }
+
   /** What a crash leaves: staging files and journal closed as they are (tests of recovery). */
   async abandon(): Promise<void> {
     await Promise.all(this.all().map((file) => file.staging.handle.close().catch(() => undefined)));
@@ -354,7 +359,7 @@ export function writeErrorOf(err: unknown): unknown {
 export type LocalWrites = Pick<WriteBack,
   | "at" | "under" | "moved" | "localVersion" | "localVersions" | "openForWrite" | "create" | "materialize" | "sync"
   | "closed" | "releaseIfIdle" | "unlinked" | "changeAttributes" | "attributesRewritten" | "unsaved" | "uploadStatus"
-  | "dirtyMeasure" | "recover" | "flushAll" | "abandon">;
+  | "dirtyMeasure" | "recover" | "flushAll" | "abandon" | "close">;
 
 function versionOf(file: DirtyFile): LocalVersion {
   return { path: file.path, key: file.key, size: file.size, mtimeMs: file.mtimeMs, etag: file.baseEtag ?? "", metadata: file.metadata };

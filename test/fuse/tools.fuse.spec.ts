@@ -6,15 +6,22 @@
  * gaps are listed in test/integ/azure-store.integ.spec.ts), via the session factories, and
  * both FUSE bindings (`--fuse-binding native`, the libfuse3 addon, and `fuse-native`).
  *
+ * IDC (`bucketfs mount idc` over IDC-named buckets on the S3 server) is served by the same
+ * Filesystem over its read-only index namespace: the reading tools, and every change refused
+ * with "Read-only file system", run on it too (backend name `idc`).
+ *
  * BUCKETFS_TEST_BACKENDS / BUCKETFS_TEST_FUSE_BINDINGS (comma-separated) narrow the matrix;
  * BUCKETFS_TEST_EXPECT_ASAN=1 also checks that the daemon runs the AddressSanitizer build of
  * the addon (scripts/asan-tools.sh).
  */
+import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { dirname } from "node:path";
+import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { makeIdcFixtures, uploadIdcFixtures, type IdcFixtures } from "../../scripts/make-idc-fixtures.js";
 import { BACKENDS, objectSha256 } from "../helpers/backends.js";
 import { until } from "../helpers/eventually.js";
+import { sdkClient } from "../helpers/s3.js";
 import { BIN, sh, shResult, tempDir, TestMount } from "../helpers/mount.js";
 
 const only = (variable: string): string[] | undefined => process.env[variable]?.split(",").map((s) => s.trim()).filter(Boolean);
@@ -151,5 +158,54 @@ describe.each(CASES)("a mounted $name bucket ($binding binding) used with ordina
     await until("the object written outside to show", () => shResult(`cat ${mount.path("outside/deep/file.txt")}`).stdout === "from sdk");
     expect((await sh(`ls ${mount.path("outside")}`)).split("\n").filter(Boolean).sort()).toEqual(["bad", "deep"]);
     expect((await sh(`ls -A ${mount.path("outside/bad")}`)).trim()).toBe("");
+  });
+});
+
+const IDC_CASES = (only("BUCKETFS_TEST_BACKENDS")?.includes("idc") ?? true) ? BINDINGS.map((binding) => ({ binding })) : [];
+
+describe.each(IDC_CASES)("a mounted IDC index ($binding binding) used with ordinary tools, read-only", ({ binding }) => {
+  let fixtures: IdcFixtures;
+  let mount: TestMount;
+  let local: string;
+  const sha256 = (bytes: Buffer): string => createHash("sha256").update(bytes).digest("hex");
+
+  beforeAll(async () => {
+    local = tempDir("idc-tools");
+    fixtures = makeIdcFixtures(join(local, "fx"));
+    await uploadIdcFixtures(fixtures, sdkClient());
+    mount = await TestMount.start("idc", ["--idc-index", fixtures.parquet, "--fuse-binding", binding]);
+  });
+  afterAll(async () => {
+    await mount?.stop();
+    await sh(`rm -rf ${local}`);
+  });
+
+  it(`serves through the ${binding} binding`, () => {
+    expect(mount.log()).toContain(`"binding":"${binding}"`);
+  });
+
+  it("sha256sum, cat, dd, cp -r, rsync and tar read every file byte for byte", async () => {
+    const files = fixtures.series.flatMap((s) => s.instances.map((i) => ({ path: `${s.dir}/${i.uuid}.dcm`, bytes: i.bytes })));
+    const sums = (await mount.sh(`sha256sum ${files.map((f) => f.path).join(" ")}`)).trim().split("\n").map((l) => l.split(/\s+/)[0]);
+    expect(sums).toEqual(files.map((f) => sha256(f.bytes)));
+    const first = files[0];
+    expect((await mount.sh(`cat ${first.path} | wc -c`)).trim()).toBe(String(first.bytes.length));
+    expect(await mount.sh(`dd if=${first.path} bs=1 skip=128 count=4 status=none`)).toBe("DICM");
+    await sh(`cp -r ${mount.path("test_ct")} ${local}/cp && rsync -a ${mount.path("test_sm")}/ ${local}/rsync/ && tar -C ${mount.dir} -cf ${local}/all.tar .`);
+    const copied = files.filter((f) => f.path.startsWith("test_ct/"));
+    expect(copied.length).toBeGreaterThan(0);
+    for (const f of copied) expect(sha256(readFileSync(join(local, "cp", f.path.slice("test_ct/".length))))).toBe(sha256(f.bytes));
+    for (const f of files.filter((x) => x.path.startsWith("test_sm/"))) expect(sha256(readFileSync(join(local, "rsync", f.path.slice("test_sm/".length))))).toBe(sha256(f.bytes));
+    expect((await sh(`tar -tf ${local}/all.tar | grep -c '\\.dcm$'`)).trim()).toBe(String(files.length));
+  });
+
+  it("ls -l and stat show read-only modes; every change is refused with Read-only file system", async () => {
+    const file = `${fixtures.series[0].dir}/${fixtures.series[0].instances[0].uuid}.dcm`;
+    expect((await mount.sh(`stat -c '%A %s' ${file}`)).trim()).toBe(`-r--r--r-- ${fixtures.series[0].instances[0].bytes.length}`);
+    expect((await mount.sh("stat -c %A test_ct")).trim()).toBe("dr-xr-xr-x");
+    for (const change of [`cp ${local}/all.tar new.tar`, "touch test_ct/x", "mkdir test_ct/d", `rm ${file}`, `mv ${file} moved.dcm`, "ln -s test_ct link", `truncate -s 0 ${file}`]) {
+      const result = shResult(`cd ${mount.dir} && ${change}`);
+      expect({ change, code: result.code, readOnly: /Read-only file system/.test(result.stderr) }).toEqual({ change, code: 1, readOnly: true });
+    }
   });
 });

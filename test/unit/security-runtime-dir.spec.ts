@@ -9,9 +9,9 @@ import { createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { privateRuntimeDir, RuntimeDirError } from "../../src/cli/dirs.js";
+import { privateRuntimeDir, RuntimeDirError } from "../../src/mount/dirs.js";
 import { allMountRecords, readMountRecord, writeExitReport, writeMountRecord } from "../../src/cli/mount-table.js";
-import { controlRequest, startControlServer } from "../../src/cli/control.js";
+import { controlRequest, startControlServer } from "../../src/mount/control.js";
 
 const OTHER = 65534;
 const me = process.getuid!();

@@ -1,7 +1,7 @@
-/** Builds the ObjectStore for a mount source. */
+/** Builds the store of a mount source: one bucket's ObjectStore, or IDC's buckets as one ReadableStore. */
 import type { IdcConfig, MountConfig, StoreConfig } from "../config/schema.js";
 import type { Source } from "../config/source.js";
-import type { ObjectStore } from "../store/object-store.js";
+import type { ObjectStore, ReadableStore } from "../store/object-store.js";
 import { MemoryStore } from "../store/memory/memory-store.js";
 import { S3Store } from "../store/s3/s3-store.js";
 // Not ../idc/index.js: that barrel pulls in the index reader, which an S3 mount does not need.
@@ -13,7 +13,7 @@ import { IdcStore } from "../idc/idc-store.js";
  * costs resident memory and a noticeable part of the start time, which S3 and IDC mounts should
  * not pay.
  */
-export async function createStore(source: Source, config: MountConfig): Promise<ObjectStore> {
+export async function createBucketStore(source: Source, config: MountConfig): Promise<ObjectStore> {
   switch (source.scheme) {
     case "s3":
       return new S3Store({
@@ -42,17 +42,20 @@ export async function createStore(source: Source, config: MountConfig): Promise<
     case "az":
       return createAzureStore(source, config);
     case "idc":
-      return createIdcStore(config);
+      throw new Error("an idc source is several buckets: createIdcStore builds its store");
   }
 }
 
-/** IDC's public buckets, unsigned: AWS (default), Google's mirror (--idc-source gcs), or --endpoint. */
-export function createIdcStore(config: Pick<IdcConfig, "idcSource"> & Pick<StoreConfig, "endpoint">): IdcStore {
+/**
+ * IDC's public buckets, unsigned: AWS (default), Google's mirror (--idc-source gcs), or --endpoint.
+ * `wrap` decorates each bucket's store (the mount measures them).
+ */
+export function createIdcStore(config: Pick<IdcConfig, "idcSource"> & Pick<StoreConfig, "endpoint">, wrap: (store: ObjectStore) => ReadableStore = (s) => s): IdcStore {
   const source = parseIdcSource(config.idcSource);
   const endpoint = config.endpoint ?? (source === "gcs" ? GCS_XML_ENDPOINT : undefined);
-  const store = (awsBucket: string): S3Store => new S3Store({
+  const store = (awsBucket: string): ReadableStore => wrap(new S3Store({
     bucket: bucketFor(awsBucket, source), endpoint, region: "us-east-1", noSignRequest: true, pathStyle: Boolean(endpoint),
-  });
+  }));
   return new IdcStore(store, endpoint ?? "AWS us-east-1");
 }
 

@@ -1,0 +1,33 @@
+/**
+ * What a Mount holds open, closed in the reverse order of opening (what was opened last depends
+ * on what was opened before it). Opening registers each resource as soon as it exists, so a mount
+ * that fails half-way closes exactly what it had opened. A close that fails is logged and the
+ * others still close.
+ */
+import type { Logger } from "../log/logger.js";
+
+export class Resources {
+  private readonly open: { name: string; close: () => void | Promise<void> }[] = [];
+
+  constructor(readonly logger: Logger) {}
+
+  /** Registers `value` (already open) and returns it. */
+  add<T>(name: string, value: T, close: (value: T) => void | Promise<void>): T {
+    this.open.push({ name, close: () => close(value) });
+    return value;
+  }
+
+  /** Closes everything, last opened first; returns the names closed, in order. Idempotent. */
+  async closeAll(): Promise<string[]> {
+    const closed: string[] = [];
+    for (let resource = this.open.pop(); resource; resource = this.open.pop()) {
+      try {
+        await resource.close();
+        closed.push(resource.name);
+      } catch (err) {
+        this.logger.error({ err, resource: resource.name }, "closing a mount resource failed");
+      }
+    }
+    return closed;
+  }
+}
