@@ -20,13 +20,23 @@ if (!force && fs.existsSync(built) && fs.statSync(built).mtimeMs > newest) {
   console.error("build-addon: native/build/Release/bucketfs_fuse.node is up to date");
   process.exit(0);
 }
-const nodeGyp = require.resolve("node-gyp/bin/node-gyp.js", { paths: [path.join(path.dirname(process.execPath), "../lib/node_modules/npm"), dir] });
+const nodeGyp = require.resolve("node-gyp/bin/node-gyp.js", {
+  paths: [path.join(path.dirname(process.execPath), "../lib/node_modules/npm"), dir],
+});
 const nodedir = ["/usr/include/node/node.h", "/usr/local/include/node/node.h"].find((h) => fs.existsSync(h));
-const args = [nodeGyp, "rebuild", "--release", "--loglevel=error", ...(nodedir ? [`--nodedir=${path.resolve(nodedir, "../../..")}`] : [])];
+const args = [
+  nodeGyp,
+  "rebuild",
+  "--release",
+  "--loglevel=error",
+  ...(nodedir ? [`--nodedir=${path.resolve(nodedir, "../../..")}`] : []),
+];
 try {
   execFileSync(process.execPath, args, { cwd: dir, stdio: ["ignore", "ignore", "inherit"] });
 } catch {
   console.error("build-addon: could not build the libfuse3 addon (needs libfuse3-dev, zlib1g-dev, a C compiler)");
   process.exit(1);
 }
-console.error(`build-addon: built ${path.relative(process.cwd(), built)}${process.env.BUCKETFS_ASAN === "1" ? " (AddressSanitizer)" : ""}`);
+console.error(
+  `build-addon: built ${path.relative(process.cwd(), built)}${process.env.BUCKETFS_ASAN === "1" ? " (AddressSanitizer)" : ""}`,
+);

@@ -25,7 +25,8 @@ if (!code.includes(MARKER)) {
   const bugged = "  FUSE_UINT64_TO_INTS_ARGV(l->atime, 3)\n  FUSE_UINT64_TO_INTS_ARGV(l->atime, 5)";
   const fixed = "  FUSE_UINT64_TO_INTS_ARGV(l->atime, 3)\n  FUSE_UINT64_TO_INTS_ARGV(l->mtime, 5)";
   const oldConv = "static uint64_t timespec_to_uint64 (const struct timespec* ts) {\n";
-  const newConv = `${MARKER}\nstatic uint64_t timespec_to_uint64 (const struct timespec* ts) {\n` +
+  const newConv =
+    `${MARKER}\nstatic uint64_t timespec_to_uint64 (const struct timespec* ts) {\n` +
     "  if (ts->tv_nsec == UTIME_OMIT) return UINT64_MAX;\n" +
     "  if (ts->tv_nsec == UTIME_NOW) { struct timespec now; clock_gettime(CLOCK_REALTIME, &now); return (uint64_t) now.tv_sec * 1000 + now.tv_nsec / 1000000; }\n";
   if (!code.includes(bugged) || !code.includes(oldConv)) {
@@ -40,7 +41,8 @@ if (!code.includes(MARKER)) {
 /* open/create: `signal(err, fh, cache)`; a missing or non-number code drops the cache (the safe choice). */
 const CACHE_MARKER = "/* bucketfs: page cache per open */";
 if (!code.includes(CACHE_MARKER)) {
-  const setCache = `  ${CACHE_MARKER}\n  int32_t cache = 1;\n` +
+  const setCache =
+    `  ${CACHE_MARKER}\n  int32_t cache = 1;\n` +
     "  if (argc < 4 || napi_get_value_int32(env, argv[3], &cache) != napi_ok) cache = 1;\n" +
     "  l->info->keep_cache = cache != 1;\n  l->info->direct_io = cache == 2;\n";
   const signalFd = "  NAPI_ARGV_INT32(fd, 2)\n  if (fd != 0) {\n    l->info->fh = fd;\n  }\n})";
@@ -51,8 +53,14 @@ if (!code.includes(CACHE_MARKER)) {
       console.error(`patch-fuse-native: ${method} not found as expected; not patching`);
       process.exit(1);
     }
-    code = code.slice(0, at) + method.replace(", 1,", ", 2,") + code.slice(at + method.length, end) +
-      signalFd.slice(0, -2) + setCache + "})" + code.slice(end + signalFd.length);
+    code =
+      code.slice(0, at) +
+      method.replace(", 1,", ", 2,") +
+      code.slice(at + method.length, end) +
+      signalFd.slice(0, -2) +
+      setCache +
+      "})" +
+      code.slice(end + signalFd.length);
   }
   fs.writeFileSync(source, code);
 }
@@ -61,10 +69,17 @@ const built = path.join(dir, "build", "Release", "fuse.node");
 // Renamed with each addition, so a build from an earlier patch level is rebuilt.
 const stamp = path.join(dir, "build", "bucketfs-patched-2");
 if (!fs.existsSync(built) || !fs.existsSync(stamp)) {
-  const nodeGyp = require.resolve("node-gyp/bin/node-gyp.js", { paths: [path.dirname(process.execPath) + "/../lib/node_modules/npm", dir] });
+  const nodeGyp = require.resolve("node-gyp/bin/node-gyp.js", {
+    paths: [path.dirname(process.execPath) + "/../lib/node_modules/npm", dir],
+  });
   // Build against the installed Node headers (Debian's nodejs ships them) instead of downloading them.
   const nodedir = ["/usr/include/node/node.h", "/usr/local/include/node/node.h"].find((h) => fs.existsSync(h));
-  const args = [nodeGyp, "rebuild", "--release", ...(nodedir ? [`--nodedir=${path.resolve(nodedir, "../../..")}`] : [])];
+  const args = [
+    nodeGyp,
+    "rebuild",
+    "--release",
+    ...(nodedir ? [`--nodedir=${path.resolve(nodedir, "../../..")}`] : []),
+  ];
   execFileSync(process.execPath, args, { cwd: dir, stdio: ["ignore", "ignore", "inherit"] });
   fs.writeFileSync(stamp, new Date().toISOString() + "\n");
 }

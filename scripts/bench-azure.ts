@@ -27,16 +27,25 @@ const root = resolve(import.meta.dirname, "..");
 const work = mkdtempSync(join(tmpdir(), "bucketfs-bench-azure-"));
 const CLOCK_TICKS = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim());
 
-interface Azurite { endpoint: string; account: string; key: string; stop: () => void }
+interface Azurite {
+  endpoint: string;
+  account: string;
+  key: string;
+  stop: () => void;
+}
 
 function startAzurite(): Azurite {
   const script = join(root, "scripts/azurite.sh");
   const state = join(work, "azurite");
   const external = process.env.AZURITE_BLOB_ENDPOINT;
-  const out = external ? "" : execFileSync("bash", [script, "start", process.env.AZURITE_PORT ?? "10100", state], { encoding: "utf8" });
+  const out = external
+    ? ""
+    : execFileSync("bash", [script, "start", process.env.AZURITE_PORT ?? "10100", state], { encoding: "utf8" });
   const value = (name: string): string => process.env[name] ?? new RegExp(`^${name}=(\\S+)$`, "m").exec(out)![1];
   return {
-    endpoint: external ?? value("AZURITE_BLOB_ENDPOINT"), account: value("AZURITE_ACCOUNT"), key: value("AZURITE_KEY"),
+    endpoint: external ?? value("AZURITE_BLOB_ENDPOINT"),
+    account: value("AZURITE_ACCOUNT"),
+    key: value("AZURITE_KEY"),
     stop: external ? () => undefined : () => execFileSync("bash", [script, "stop", state, "--purge"]),
   };
 }
@@ -62,8 +71,20 @@ const mounted = new Set<string>();
 function mount(azurite: Azurite, container: string): { dir: string; pid: number; stop: () => void } {
   const dir = mkdtempSync(join(work, "mnt-"));
   const env = { ...process.env, AZURE_STORAGE_KEY: azurite.key };
-  const out = execFileSync(process.execPath, [join(root, "bin/bucketfs.js"), "mount", `az://${azurite.account}/${container}`, dir,
-    "--endpoint", azurite.endpoint, "--cache-dir", mkdtempSync(join(work, "cache-"))], { encoding: "utf8", env });
+  const out = execFileSync(
+    process.execPath,
+    [
+      join(root, "bin/bucketfs.js"),
+      "mount",
+      `az://${azurite.account}/${container}`,
+      dir,
+      "--endpoint",
+      azurite.endpoint,
+      "--cache-dir",
+      mkdtempSync(join(work, "cache-")),
+    ],
+    { encoding: "utf8", env },
+  );
   const pid = Number(/\(daemon pid (\d+)/.exec(out)?.[1]);
   if (!pid) throw new Error(`no daemon pid in: ${out}`);
   mounted.add(dir);
@@ -85,13 +106,23 @@ async function measured(pid: number, command: string): Promise<{ secs: number; c
 async function main(): Promise<void> {
   const azurite = startAzurite();
   try {
-    const service = new BlobServiceClient(`${azurite.endpoint}/${azurite.account}`, new StorageSharedKeyCredential(azurite.account, azurite.key));
+    const service = new BlobServiceClient(
+      `${azurite.endpoint}/${azurite.account}`,
+      new StorageSharedKeyCredential(azurite.account, azurite.key),
+    );
     const containerName = `bench-${Date.now().toString(36)}`;
     const container = service.getContainerClient(containerName);
     await container.create();
     const source = join(work, "source.bin");
     sh(`head -c ${sizeMiB * MIB} /dev/urandom > ${source}`);
-    const t = { rawWrite: [] as number[], mountWrite: [] as number[], rawRead: [] as number[], mountRead: [] as number[], writeCpu: [] as number[], readCpu: [] as number[] };
+    const t = {
+      rawWrite: [] as number[],
+      mountWrite: [] as number[],
+      rawRead: [] as number[],
+      mountRead: [] as number[],
+      writeCpu: [] as number[],
+      readCpu: [] as number[],
+    };
 
     const writer = mount(azurite, containerName);
     for (let r = 0; r < runs; r++) {
@@ -114,9 +145,13 @@ async function main(): Promise<void> {
     reader.stop();
 
     const gib = sizeMiB / 1024;
-    const mbps = (secs: number[]): string => `${(sizeMiB * MIB / 1e6 / median(secs)).toFixed(0)} MB/s (median ${median(secs).toFixed(2)} s of ${secs.map((s) => s.toFixed(2)).join(", ")})`;
-    const perGiB = (cpu: number[]): string => `${(median(cpu) / gib).toFixed(2)} CPU-s/GiB (${cpu.map((c) => (c / gib).toFixed(2)).join(", ")})`;
-    console.log(`Azurite 3.35.0, @azure/storage-blob 12.28.0, ${sizeMiB} MiB, ${runs} runs, load average ${sh("cut -d' ' -f1-3 /proc/loadavg").trim()}`);
+    const mbps = (secs: number[]): string =>
+      `${((sizeMiB * MIB) / 1e6 / median(secs)).toFixed(0)} MB/s (median ${median(secs).toFixed(2)} s of ${secs.map((s) => s.toFixed(2)).join(", ")})`;
+    const perGiB = (cpu: number[]): string =>
+      `${(median(cpu) / gib).toFixed(2)} CPU-s/GiB (${cpu.map((c) => (c / gib).toFixed(2)).join(", ")})`;
+    console.log(
+      `Azurite 3.35.0, @azure/storage-blob 12.28.0, ${sizeMiB} MiB, ${runs} runs, load average ${sh("cut -d' ' -f1-3 /proc/loadavg").trim()}`,
+    );
     console.log(`write  @azure/storage-blob uploadFile (8 MiB x 4) : ${mbps(t.rawWrite)}`);
     console.log(`write  through the az:// mount (cp)               : ${mbps(t.mountWrite)}`);
     console.log(`read   @azure/storage-blob download (one stream)  : ${mbps(t.rawRead)}`);

@@ -34,7 +34,7 @@ async function cacheReads(codec: ChunkFileCodec | undefined, run: number): Promi
   const dir = join(work, `cache-${codec ? "enc" : "plain"}-${run}`);
   const cache = ChunkCache.open(dir, { capacityBytes: (sizeMiB + 64) * MIB, codec });
   const chunks = (sizeMiB * MIB) / CHUNK;
-  const id = (index: number) => ({ source: "bench", key: "obj", etag: "\"e\"", index });
+  const id = (index: number) => ({ source: "bench", key: "obj", etag: '"e"', index });
   for (let i = 0; i < chunks; i++) await cache.put(id(i), i * CHUNK, payload);
   const start = process.hrtime.bigint();
   for (let i = 0; i < chunks; i++) {
@@ -49,7 +49,9 @@ async function cacheReads(codec: ChunkFileCodec | undefined, run: number): Promi
 
 async function staging(encrypted: boolean, run: number): Promise<number> {
   const path = join(work, `staging-${encrypted ? "enc" : "plain"}-${run}`);
-  const file: StagingHandle = encrypted ? await EncryptedFile.open(path, "w+", 0o600, cipher) : await open(path, "w+", 0o600);
+  const file: StagingHandle = encrypted
+    ? await EncryptedFile.open(path, "w+", 0o600, cipher)
+    : await open(path, "w+", 0o600);
   const start = process.hrtime.bigint();
   const piece = payload.subarray(0, 128 * 1024);
   for (let off = 0; off < sizeMiB * MIB; off += piece.length) await file.write(piece, 0, piece.length, off);
@@ -61,7 +63,12 @@ async function staging(encrypted: boolean, run: number): Promise<number> {
   return seconds;
 }
 
-const results = { cachePlain: [] as number[], cacheEnc: [] as number[], stagePlain: [] as number[], stageEnc: [] as number[] };
+const results = {
+  cachePlain: [] as number[],
+  cacheEnc: [] as number[],
+  stagePlain: [] as number[],
+  stageEnc: [] as number[],
+};
 for (let run = 0; run < runs; run++) {
   results.cachePlain.push(await cacheReads(undefined, run));
   results.cacheEnc.push(await cacheReads(chunkCodec(cipher), run));
@@ -73,7 +80,9 @@ const rate = (s: number): string => `${(sizeMiB / s).toFixed(0)} MiB/s`;
 const line = (name: string, plain: number[], enc: number[]): void => {
   const p = median(plain);
   const e = median(enc);
-  console.log(`${name.padEnd(26)} plain ${rate(p).padStart(10)}  encrypted ${rate(e).padStart(10)}  time ratio ${(e / p).toFixed(2)}x`);
+  console.log(
+    `${name.padEnd(26)} plain ${rate(p).padStart(10)}  encrypted ${rate(e).padStart(10)}  time ratio ${(e / p).toFixed(2)}x`,
+  );
 };
 console.log(`bench-encrypt: ${sizeMiB} MiB, median of ${runs} runs, node ${process.version}`);
 line("cache-hit reads (512 KiB)", results.cachePlain, results.cacheEnc);

@@ -32,8 +32,15 @@ const work = mkdtempSync(join(tmpdir(), "bucketfs-bench-gcs-"));
 function startEmulator(): { endpoint: string; stop: () => void } {
   if (process.env.STORAGE_EMULATOR_HOST) return { endpoint: process.env.STORAGE_EMULATOR_HOST, stop: () => undefined };
   const state = join(work, "emulator");
-  const out = execFileSync("bash", [join(root, "scripts/gcs-emulator.sh"), "start", process.env.GCS_PORT ?? "9230", state], { encoding: "utf8" });
-  return { endpoint: /STORAGE_EMULATOR_HOST=(\S+)/.exec(out)![1], stop: () => execFileSync("bash", [join(root, "scripts/gcs-emulator.sh"), "stop", state, "--purge"]) };
+  const out = execFileSync(
+    "bash",
+    [join(root, "scripts/gcs-emulator.sh"), "start", process.env.GCS_PORT ?? "9230", state],
+    { encoding: "utf8" },
+  );
+  return {
+    endpoint: /STORAGE_EMULATOR_HOST=(\S+)/.exec(out)![1],
+    stop: () => execFileSync("bash", [join(root, "scripts/gcs-emulator.sh"), "stop", state, "--purge"]),
+  };
 }
 
 async function timed(run: () => Promise<unknown>): Promise<number> {
@@ -44,7 +51,8 @@ async function timed(run: () => Promise<unknown>): Promise<number> {
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const sh = (command: string): string => execFileSync("bash", ["-c", command], { encoding: "utf8" });
-const bucketfs = (...args: string[]): string => execFileSync(process.execPath, [join(root, "bin/bucketfs.js"), ...args], { encoding: "utf8" });
+const bucketfs = (...args: string[]): string =>
+  execFileSync(process.execPath, [join(root, "bin/bucketfs.js"), ...args], { encoding: "utf8" });
 
 const mounted = new Set<string>();
 
@@ -52,7 +60,13 @@ function mount(bucket: string, endpoint: string): { dir: string; stop: () => voi
   const dir = mkdtempSync(join(work, "mnt-"));
   bucketfs("mount", `gs://${bucket}`, dir, "--endpoint", endpoint, "--cache-dir", mkdtempSync(join(work, "cache-")));
   mounted.add(dir);
-  return { dir, stop: () => { bucketfs("unmount", dir); mounted.delete(dir); } };
+  return {
+    dir,
+    stop: () => {
+      bucketfs("unmount", dir);
+      mounted.delete(dir);
+    },
+  };
 }
 
 async function main(): Promise<void> {
@@ -62,20 +76,34 @@ async function main(): Promise<void> {
     const bucketName = `bench-${Date.now().toString(36)}`;
     await client.createBucket(bucketName);
     const bucket = client.bucket(bucketName);
-    const composite = new Uploader(new GcsStore({ bucket: bucketName, endpoint: emulator.endpoint, uploadStrategy: "composite" }), { partSize: 8 * MIB, concurrency: 4 });
+    const composite = new Uploader(
+      new GcsStore({ bucket: bucketName, endpoint: emulator.endpoint, uploadStrategy: "composite" }),
+      { partSize: 8 * MIB, concurrency: 4 },
+    );
     const store = new GcsStore({ bucket: bucketName, endpoint: emulator.endpoint }); // the mount's default: resumable
     const session = new Uploader(store, { partSize: 8 * MIB, concurrency: 4 });
     const source = join(work, "source.bin");
     sh(`head -c ${sizeMiB * MIB} /dev/urandom > ${source}`);
     const size = sizeMiB * MIB;
-    const t = { resumable: [] as number[], session: [] as number[], composite: [] as number[], mountWrite: [] as number[], rawRead: [] as number[], mountRead: [] as number[] };
+    const t = {
+      resumable: [] as number[],
+      session: [] as number[],
+      composite: [] as number[],
+      mountWrite: [] as number[],
+      rawRead: [] as number[],
+      mountRead: [] as number[],
+    };
 
     const writer = mount(bucketName, emulator.endpoint);
     for (let r = 0; r < runs; r++) {
-      t.resumable.push(await timed(() => bucket.upload(source, { destination: `raw-${r}`, resumable: true, validation: false })));
+      t.resumable.push(
+        await timed(() => bucket.upload(source, { destination: `raw-${r}`, resumable: true, validation: false })),
+      );
       await bucket.file(`raw-${r}`).delete(); // keep the emulator's disk and memory flat between runs
       const handle = await open(source, "r");
-      t.composite.push(await timed(() => composite.upload({ key: `composite-${r}`, source: handle, size, metadata: {} })));
+      t.composite.push(
+        await timed(() => composite.upload({ key: `composite-${r}`, source: handle, size, metadata: {} })),
+      );
       await store.delete({ key: `composite-${r}` });
       t.session.push(await timed(() => session.upload({ key: `session-${r}`, source: handle, size, metadata: {} })));
       await store.delete({ key: `session-${r}` });
@@ -91,7 +119,8 @@ async function main(): Promise<void> {
     }
     reader.stop();
 
-    const mibps = (secs: number[]): string => `${(sizeMiB / median(secs)).toFixed(0)} MiB/s (median ${median(secs).toFixed(2)} s of ${secs.map((s) => s.toFixed(2)).join(", ")})`;
+    const mibps = (secs: number[]): string =>
+      `${(sizeMiB / median(secs)).toFixed(0)} MiB/s (median ${median(secs).toFixed(2)} s of ${secs.map((s) => s.toFixed(2)).join(", ")})`;
     console.log(`GCS emulator, ${sizeMiB} MiB, ${runs} runs`);
     console.log(`write  raw client, one streaming resumable upload : ${mibps(t.resumable)}`);
     console.log(`write  GcsStore parallel composite (8 MiB x 4)    : ${mibps(t.composite)}`);
@@ -100,7 +129,9 @@ async function main(): Promise<void> {
     console.log(`read   raw client, one streaming download         : ${mibps(t.rawRead)}`);
     console.log(`read   through the gs:// mount (cat)              : ${mibps(t.mountRead)}`);
     console.log(`ratio  composite / resumable time   : ${(median(t.composite) / median(t.resumable)).toFixed(2)}`);
-    console.log(`ratio  GcsStore session / raw resumable time : ${(median(t.session) / median(t.resumable)).toFixed(2)}`);
+    console.log(
+      `ratio  GcsStore session / raw resumable time : ${(median(t.session) / median(t.resumable)).toFixed(2)}`,
+    );
     console.log(`ratio  mount write / raw write time : ${(median(t.mountWrite) / median(t.resumable)).toFixed(2)}`);
     console.log(`ratio  mount read / raw read time   : ${(median(t.mountRead) / median(t.rawRead)).toFixed(2)}`);
   } finally {

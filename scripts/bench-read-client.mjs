@@ -7,14 +7,23 @@
 //   parallel-get <bucket> <key>       whole object as 8 MiB ranged GETs, 8 in flight: prints MB/s
 //   ranges <bucket> <key> <file>      one GET per "offset length" line, one after another: prints seconds
 import { readFileSync } from "node:fs";
-import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import {
+  CreateBucketCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+  S3Client,
+} from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 
 const client = new S3Client({
-  endpoint: process.env.S3_ENDPOINT, region: process.env.AWS_REGION ?? "us-east-1", forcePathStyle: true,
-  requestChecksumCalculation: "WHEN_REQUIRED", responseChecksumValidation: "WHEN_REQUIRED",
+  endpoint: process.env.S3_ENDPOINT,
+  region: process.env.AWS_REGION ?? "us-east-1",
+  forcePathStyle: true,
+  requestChecksumCalculation: "WHEN_REQUIRED",
+  responseChecksumValidation: "WHEN_REQUIRED",
 });
 const [command, bucket, key, arg] = process.argv.slice(2);
 
@@ -34,7 +43,12 @@ async function put() {
       yield piece.subarray(0, Math.min(8, mib - sent) << 20);
     }
   }
-  await new Upload({ client, params: { Bucket: bucket, Key: key, Body: Readable.from(body()) }, partSize: 16 << 20, queueSize: 4 }).done();
+  await new Upload({
+    client,
+    params: { Bucket: bucket, Key: key, Body: Readable.from(body()) },
+    partSize: 16 << 20,
+    queueSize: 4,
+  }).done();
   console.log(mib);
 }
 
@@ -45,7 +59,9 @@ async function putMany() {
   const worker = async () => {
     while (next < n) {
       const i = next++;
-      await client.send(new PutObjectCommand({ Bucket: bucket, Key: `${key}/f${String(i).padStart(5, "0")}`, Body: `object ${i}\n` }));
+      await client.send(
+        new PutObjectCommand({ Bucket: bucket, Key: `${key}/f${String(i).padStart(5, "0")}`, Body: `object ${i}\n` }),
+      );
     }
   };
   await Promise.all(Array.from({ length: 16 }, worker));
@@ -69,7 +85,10 @@ async function parallelGet() {
 }
 
 async function ranges() {
-  const list = readFileSync(arg, "utf8").trim().split("\n").map((line) => line.split(" ").map(Number));
+  const list = readFileSync(arg, "utf8")
+    .trim()
+    .split("\n")
+    .map((line) => line.split(" ").map(Number));
   const started = performance.now();
   for (const [offset, length] of list) await get(offset, offset + length);
   console.log(((performance.now() - started) / 1000).toFixed(3));

@@ -73,8 +73,13 @@ async function measure(bytes: number, work: () => Promise<void>): Promise<Sample
 }
 
 async function ensureObject(store: S3Store, part: Buffer): Promise<void> {
-  await new S3Client({ endpoint, region, forcePathStyle: true, credentials }).send(new CreateBucketCommand({ Bucket: bucket })).catch(() => undefined);
-  const size = await store.head({ key: KEY }).then((info) => info.size, () => -1);
+  await new S3Client({ endpoint, region, forcePathStyle: true, credentials })
+    .send(new CreateBucketCommand({ Bucket: bucket }))
+    .catch(() => undefined);
+  const size = await store.head({ key: KEY }).then(
+    (info) => info.size,
+    () => -1,
+  );
   if (size === OBJECT_SIZE) return;
   console.log(`uploading the 1 GiB test object to s3://${bucket}/${KEY} ...`);
   const { uploadId } = await store.createMultipart({ key: KEY });
@@ -90,7 +95,8 @@ function readRun(store: S3Store): Promise<Sample> {
     pool(OBJECT_SIZE / PART, READ_CONCURRENCY, async (i) => {
       const body = await store.get({ key: KEY, range: { start: i * PART, end: (i + 1) * PART } });
       if (body.length !== PART) throw new Error(`short read: ${body.length}`);
-    }));
+    }),
+  );
 }
 
 async function uploadRun(store: S3Store, part: Buffer): Promise<Sample> {
@@ -99,7 +105,8 @@ async function uploadRun(store: S3Store, part: Buffer): Promise<Sample> {
   const sample = await measure(UPLOAD_BYTES, () =>
     pool(Math.ceil(UPLOAD_BYTES / PART), UPLOAD_CONCURRENCY, async (i) => {
       await store.uploadPart({ key, uploadId, partNumber: i + 1, body: part });
-    }));
+    }),
+  );
   await store.abortMultipart({ key, uploadId });
   return sample;
 }
@@ -115,15 +122,23 @@ function median(values: number[]): number {
 
 function report(what: string, samples: Record<"sdk" | "lean", Sample[]>): void {
   const row = (path: "sdk" | "lean"): Sample => ({
-    mbPerSec: median(samples[path].map((s) => s.mbPerSec)), cpuSecPerGiB: median(samples[path].map((s) => s.cpuSecPerGiB)),
+    mbPerSec: median(samples[path].map((s) => s.mbPerSec)),
+    cpuSecPerGiB: median(samples[path].map((s) => s.cpuSecPerGiB)),
   });
   const [sdk, lean] = [row("sdk"), row("lean")];
   console.log(`\n${what} (median of ${RUNS})`);
-  for (const [name, s, runs] of [["sdk ", sdk, samples.sdk], ["lean", lean, samples.lean]] as const) {
+  for (const [name, s, runs] of [
+    ["sdk ", sdk, samples.sdk],
+    ["lean", lean, samples.lean],
+  ] as const) {
     const each = runs.map((r) => `${r.mbPerSec.toFixed(0)} MB/s ${r.cpuSecPerGiB.toFixed(2)} s`).join(" | ");
-    console.log(`  ${name}  ${s.mbPerSec.toFixed(0).padStart(5)} MB/s  ${s.cpuSecPerGiB.toFixed(3)} CPU-s/GiB   (runs: ${each})`);
+    console.log(
+      `  ${name}  ${s.mbPerSec.toFixed(0).padStart(5)} MB/s  ${s.cpuSecPerGiB.toFixed(3)} CPU-s/GiB   (runs: ${each})`,
+    );
   }
-  console.log(`  lean/sdk: throughput ×${(lean.mbPerSec / sdk.mbPerSec).toFixed(2)}, CPU per GiB ×${(lean.cpuSecPerGiB / sdk.cpuSecPerGiB).toFixed(2)}`);
+  console.log(
+    `  lean/sdk: throughput ×${(lean.mbPerSec / sdk.mbPerSec).toFixed(2)}, CPU per GiB ×${(lean.cpuSecPerGiB / sdk.cpuSecPerGiB).toFixed(2)}`,
+  );
 }
 
 async function main(): Promise<void> {

@@ -11,15 +11,23 @@ import { Upload } from "@aws-sdk/lib-storage";
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 const [command, bucket, key, file] = process.argv.slice(2);
 const client = new S3Client({
-  endpoint: process.env.S3_ENDPOINT, region: "us-east-1", forcePathStyle: true,
-  requestChecksumCalculation: "WHEN_REQUIRED", responseChecksumValidation: "WHEN_REQUIRED",
+  endpoint: process.env.S3_ENDPOINT,
+  region: "us-east-1",
+  forcePathStyle: true,
+  requestChecksumCalculation: "WHEN_REQUIRED",
+  responseChecksumValidation: "WHEN_REQUIRED",
 });
 const PART = 8 * 1024 * 1024;
 
 async function upload() {
   const started = performance.now();
   const body = createReadStream(file, { highWaterMark: PART });
-  await new Upload({ client, params: { Bucket: bucket, Key: key, Body: body, ContentLength: statSync(file).size }, partSize: PART, queueSize: 4 }).done();
+  await new Upload({
+    client,
+    params: { Bucket: bucket, Key: key, Body: body, ContentLength: statSync(file).size },
+    partSize: PART,
+    queueSize: 4,
+  }).done();
   return (performance.now() - started) / 1000;
 }
 
@@ -32,7 +40,9 @@ async function download() {
     while (next < size) {
       const start = next;
       next = Math.min(size, next + PART);
-      const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key, Range: `bytes=${start}-${next - 1}` }));
+      const out = await client.send(
+        new GetObjectCommand({ Bucket: bucket, Key: key, Range: `bytes=${start}-${next - 1}` }),
+      );
       const bytes = await out.Body.transformToByteArray();
       writeSync(fd, bytes, 0, bytes.length, start);
     }

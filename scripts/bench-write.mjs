@@ -18,7 +18,13 @@ import { appendFileSync, closeSync, mkdirSync, mkdtempSync, openSync, writeFileS
 import http from "node:http";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { CreateBucketCommand, DeleteObjectCommand, HeadObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
+import {
+  CreateBucketCommand,
+  DeleteObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  S3Client,
+} from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
@@ -31,7 +37,13 @@ const METRICS_PORT = 19_000 + (process.pid % 1000);
 const PART = 8 * 1024 * 1024;
 const endpoint = process.env.S3_ENDPOINT;
 const BIN = resolve(import.meta.dirname, "../bin/bucketfs.js");
-const client = new S3Client({ endpoint, region: "us-east-1", forcePathStyle: true, requestChecksumCalculation: "WHEN_REQUIRED", responseChecksumValidation: "WHEN_REQUIRED" });
+const client = new S3Client({
+  endpoint,
+  region: "us-east-1",
+  forcePathStyle: true,
+  requestChecksumCalculation: "WHEN_REQUIRED",
+  responseChecksumValidation: "WHEN_REQUIRED",
+});
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const sh = (cmd) => execFileSync("bash", ["-c", cmd], { stdio: ["ignore", "pipe", "inherit"] }).toString();
@@ -47,16 +59,22 @@ async function freshBucket(label) {
 /** Waits until `key` exists (with `size` bytes, when given); returns its size. */
 async function inBucket(bucket, key, size) {
   for (const deadline = Date.now() + 600_000; Date.now() < deadline; await sleep(50)) {
-    const length = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key })).then((h) => h.ContentLength, () => undefined);
+    const length = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key })).then(
+      (h) => h.ContentLength,
+      () => undefined,
+    );
     if (length !== undefined && (size === undefined || length === size)) return length;
   }
   throw new Error(`${key} never appeared in ${bucket}${size === undefined ? "" : ` with ${size} bytes`}`);
 }
 
 async function countUnder(bucket, prefix) {
-  let n = 0, token;
+  let n = 0,
+    token;
   do {
-    const out = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
+    const out = await client.send(
+      new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
+    );
     n += out.KeyCount ?? 0;
     token = out.IsTruncated ? out.NextContinuationToken : undefined;
   } while (token);
@@ -87,24 +105,52 @@ function writeThrough(path) {
 const mounts = {
   async bucketfs(bucket, dir) {
     const cache = tmp("cache");
-    sh(`node ${BIN} mount s3://${bucket} ${dir} --endpoint ${endpoint} --cache-dir ${cache} --part-size 8M --upload-concurrency 4 --metrics-addr 127.0.0.1:${METRICS_PORT}`);
+    sh(
+      `node ${BIN} mount s3://${bucket} ${dir} --endpoint ${endpoint} --cache-dir ${cache} --part-size 8M --upload-concurrency 4 --metrics-addr 127.0.0.1:${METRICS_PORT}`,
+    );
     return () => sh(`node ${BIN} unmount ${dir}`);
   },
   async s3fs(bucket, dir) {
     const passwd = join(tmp("s3fs"), "passwd");
     writeFileSync(passwd, `${process.env.AWS_ACCESS_KEY_ID}:${process.env.AWS_SECRET_ACCESS_KEY}`, { mode: 0o600 });
-    sh(`s3fs ${bucket} ${dir} -o url=${endpoint},use_path_request_style,passwd_file=${passwd},multipart_size=8,parallel_count=4`);
+    sh(
+      `s3fs ${bucket} ${dir} -o url=${endpoint},use_path_request_style,passwd_file=${passwd},multipart_size=8,parallel_count=4`,
+    );
     for (let i = 0; i < 100 && !sh(`mountpoint -q ${dir} && echo y || true`).includes("y"); i++) await sleep(100);
     return () => sh(`fusermount -u ${dir}`);
   },
   async rclone(bucket, dir) {
-    const env = { ...process.env, RCLONE_CONFIG_B_TYPE: "s3", RCLONE_CONFIG_B_PROVIDER: "Ceph", RCLONE_CONFIG_B_ENDPOINT: endpoint,
-      RCLONE_CONFIG_B_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID, RCLONE_CONFIG_B_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY };
+    const env = {
+      ...process.env,
+      RCLONE_CONFIG_B_TYPE: "s3",
+      RCLONE_CONFIG_B_PROVIDER: "Ceph",
+      RCLONE_CONFIG_B_ENDPOINT: endpoint,
+      RCLONE_CONFIG_B_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID,
+      RCLONE_CONFIG_B_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY,
+    };
     delete env.AWS_CA_BUNDLE; // rclone 1.60 refuses to start with it set
-    const child = spawn("rclone", ["mount", `B:${bucket}`, dir, "--vfs-cache-mode", "writes", "--cache-dir", tmp("rclone"),
-      "--s3-chunk-size", "8M", "--s3-upload-concurrency", "4"], { env, stdio: "ignore" });
+    const child = spawn(
+      "rclone",
+      [
+        "mount",
+        `B:${bucket}`,
+        dir,
+        "--vfs-cache-mode",
+        "writes",
+        "--cache-dir",
+        tmp("rclone"),
+        "--s3-chunk-size",
+        "8M",
+        "--s3-upload-concurrency",
+        "4",
+      ],
+      { env, stdio: "ignore" },
+    );
     for (let i = 0; i < 100 && !sh(`mountpoint -q ${dir} && echo y || true`).includes("y"); i++) await sleep(100);
-    return () => { sh(`fusermount -u ${dir}`); child.kill(); };
+    return () => {
+      sh(`fusermount -u ${dir}`);
+      child.kill();
+    };
   },
 };
 
@@ -112,7 +158,9 @@ async function measure(name) {
   const bucket = await freshBucket(name);
   const dir = tmp("mnt");
   const unmount = await mounts[name](bucket, dir);
-  const seconds = [], closeWait = [], filesPerSecond = [];
+  const seconds = [],
+    closeWait = [],
+    filesPerSecond = [];
   try {
     for (let run = 0; run < RUNS; run++) {
       const key = `big-${run}`;
@@ -136,17 +184,29 @@ async function measure(name) {
   } finally {
     unmount();
   }
-  return { mbps: SIZE_MIB * 1.048576 / median(seconds), closeWait: median(closeWait), filesPerSecond: median(filesPerSecond) };
+  return {
+    mbps: (SIZE_MIB * 1.048576) / median(seconds),
+    closeWait: median(closeWait),
+    filesPerSecond: median(filesPerSecond),
+  };
 }
 
 /** Bytes bucketfs has sent to the store so far (its Prometheus counter). */
 async function bytesSent() {
   // A fresh connection each time: a kept-alive one may have been closed by the server meanwhile.
   const text = await new Promise((resolveText, reject) => {
-    http.get(`http://127.0.0.1:${METRICS_PORT}/metrics`, { agent: false }, (res) => {
-      let body = "";
-      res.setEncoding("utf8").on("data", (d) => { body += d; }).on("end", () => resolveText(body)).on("error", reject);
-    }).on("error", reject);
+    http
+      .get(`http://127.0.0.1:${METRICS_PORT}/metrics`, { agent: false }, (res) => {
+        let body = "";
+        res
+          .setEncoding("utf8")
+          .on("data", (d) => {
+            body += d;
+          })
+          .on("end", () => resolveText(body))
+          .on("error", reject);
+      })
+      .on("error", reject);
   });
   return Number(/^bucketfs_store_bytes_total\{direction="out"\} (\S+)$/m.exec(text)?.[1] ?? 0);
 }
@@ -155,10 +215,16 @@ async function bytesSent() {
 async function measureAppend(name, runs) {
   const bucket = await freshBucket(`append-${name}`);
   const base = Buffer.alloc(APPEND_BASE_MIB * 1024 * 1024, 5);
-  await new Upload({ client, params: { Bucket: bucket, Key: "base", Body: base }, partSize: PART, queueSize: 4 }).done();
+  await new Upload({
+    client,
+    params: { Bucket: bucket, Key: "base", Body: base },
+    partSize: PART,
+    queueSize: 4,
+  }).done();
   const dir = tmp("mnt");
   const unmount = await mounts[name](bucket, dir);
-  const seconds = [], sent = [];
+  const seconds = [],
+    sent = [];
   try {
     for (let run = 0; run < runs; run++) {
       const before = name === "bucketfs" ? await bytesSent() : 0;
@@ -168,7 +234,9 @@ async function measureAppend(name, runs) {
       const size = await inBucket(bucket, "base", base.length + (run + 1) * chunk.length);
       seconds.push((performance.now() - started) / 1000);
       if (name === "bucketfs") sent.push((await bytesSent()) - before);
-      console.error(`${name} append run ${run}: ${seconds.at(-1).toFixed(2)} s, object now ${size} bytes${name === "bucketfs" ? `, sent ${sent.at(-1)} bytes` : ""}`);
+      console.error(
+        `${name} append run ${run}: ${seconds.at(-1).toFixed(2)} s, object now ${size} bytes${name === "bucketfs" ? `, sent ${sent.at(-1)} bytes` : ""}`,
+      );
     }
   } finally {
     unmount();
@@ -179,27 +247,42 @@ async function measureAppend(name, runs) {
 
 if (!process.env.SKIP_PEERS) {
   // The peers come from Debian's packages; install them on a machine that lacks them.
-  const missing = PEERS.filter((p) => { try { execFileSync("which", [p], { stdio: "ignore" }); return false; } catch { return true; } });
+  const missing = PEERS.filter((p) => {
+    try {
+      execFileSync("which", [p], { stdio: "ignore" });
+      return false;
+    } catch {
+      return true;
+    }
+  });
   if (missing.length > 0) execFileSync("apt-get", ["install", "-y", "-q", ...missing], { stdio: "inherit" });
 }
 
 if (!process.env.SKIP_WRITE) {
-console.error("sdk baseline…");
-const sdkBucket = await freshBucket("sdk");
-const sdkSeconds = [];
-for (let run = 0; run < RUNS; run++) sdkSeconds.push(await sdkUpload(sdkBucket));
-const sdk = SIZE_MIB * 1.048576 / median(sdkSeconds);
-console.error(`sdk ${sdk.toFixed(0)} MB/s`);
-const results = { bucketfs: await measure("bucketfs") };
-if (!process.env.SKIP_PEERS) for (const peer of PEERS) results[peer] = await measure(peer);
+  console.error("sdk baseline…");
+  const sdkBucket = await freshBucket("sdk");
+  const sdkSeconds = [];
+  for (let run = 0; run < RUNS; run++) sdkSeconds.push(await sdkUpload(sdkBucket));
+  const sdk = (SIZE_MIB * 1.048576) / median(sdkSeconds);
+  console.error(`sdk ${sdk.toFixed(0)} MB/s`);
+  const results = { bucketfs: await measure("bucketfs") };
+  if (!process.env.SKIP_PEERS) for (const peer of PEERS) results[peer] = await measure(peer);
 
-console.log(`\nwrite ${SIZE_MIB} MiB (1 MiB writes + close), median of ${RUNS}; lib-storage Upload from memory: ${sdk.toFixed(0)} MB/s`);
-console.log("| system | MB/s until in bucket | × SDK | × this system (bucketfs ÷) | last write → close returned | cp -r of " + FILES + " × 64 KiB, files/s |");
-console.log("|---|---|---|---|---|---|");
-for (const [name, r] of Object.entries(results)) {
-  const ratio = (results.bucketfs.mbps / r.mbps).toFixed(2);
-  console.log(`| ${name} | ${r.mbps.toFixed(0)} | ${(r.mbps / sdk).toFixed(2)} | ${name === "bucketfs" ? "–" : ratio} | ${r.closeWait.toFixed(2)} s | ${r.filesPerSecond.toFixed(0)} (bucketfs ÷ = ${(results.bucketfs.filesPerSecond / r.filesPerSecond).toFixed(2)}) |`);
-}
+  console.log(
+    `\nwrite ${SIZE_MIB} MiB (1 MiB writes + close), median of ${RUNS}; lib-storage Upload from memory: ${sdk.toFixed(0)} MB/s`,
+  );
+  console.log(
+    "| system | MB/s until in bucket | × SDK | × this system (bucketfs ÷) | last write → close returned | cp -r of " +
+      FILES +
+      " × 64 KiB, files/s |",
+  );
+  console.log("|---|---|---|---|---|---|");
+  for (const [name, r] of Object.entries(results)) {
+    const ratio = (results.bucketfs.mbps / r.mbps).toFixed(2);
+    console.log(
+      `| ${name} | ${r.mbps.toFixed(0)} | ${(r.mbps / sdk).toFixed(2)} | ${name === "bucketfs" ? "–" : ratio} | ${r.closeWait.toFixed(2)} s | ${r.filesPerSecond.toFixed(0)} (bucketfs ÷ = ${(results.bucketfs.filesPerSecond / r.filesPerSecond).toFixed(2)}) |`,
+    );
+  }
 }
 
 const appends = { bucketfs: await measureAppend("bucketfs", RUNS) };
@@ -207,12 +290,16 @@ if (!process.env.SKIP_PEERS) for (const peer of PEERS) appends[peer] = await mea
 
 const whole = APPEND_BASE_MIB * 1024 * 1024;
 console.log(`\nappend 1 MiB to a ${APPEND_BASE_MIB} MiB object (8 MiB parts), bucketfs median of ${RUNS}, peers 1 run`);
-console.log("| system | bytes sent to the store | ÷ part size (target ≤ 2) | ÷ whole re-upload | seconds until in the bucket | bucketfs speed-up |");
+console.log(
+  "| system | bytes sent to the store | ÷ part size (target ≤ 2) | ÷ whole re-upload | seconds until in the bucket | bucketfs speed-up |",
+);
 console.log("|---|---|---|---|---|---|");
 for (const [name, r] of Object.entries(appends)) {
   const bytes = r.sent === undefined ? "not measured" : String(r.sent);
   const parts = r.sent === undefined ? "–" : (r.sent / PART).toFixed(2);
   const ofWhole = r.sent === undefined ? "–" : (r.sent / whole).toFixed(4);
-  console.log(`| ${name} | ${bytes} | ${parts} | ${ofWhole} | ${r.seconds.toFixed(2)} | ${name === "bucketfs" ? "–" : (r.seconds / appends.bucketfs.seconds).toFixed(1) + "× faster"} |`);
+  console.log(
+    `| ${name} | ${bytes} | ${parts} | ${ofWhole} | ${r.seconds.toFixed(2)} | ${name === "bucketfs" ? "–" : (r.seconds / appends.bucketfs.seconds).toFixed(1) + "× faster"} |`,
+  );
 }
 process.exit(0);

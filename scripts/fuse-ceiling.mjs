@@ -34,7 +34,15 @@ const ops = {
 };
 
 // The same options as a bucketfs mount (src/cli/daemon.ts fuseOptionsFor), read-only.
-const session = new FuseSession(mountpoint, ops, ["fsname=fuse-ceiling", "subtype=ceiling", "big_writes", "max_write=131072", "max_read=131072", "auto_cache", "ro"]);
+const session = new FuseSession(mountpoint, ops, [
+  "fsname=fuse-ceiling",
+  "subtype=ceiling",
+  "big_writes",
+  "max_write=131072",
+  "max_read=131072",
+  "auto_cache",
+  "ro",
+]);
 await session.mount();
 console.log(`fuse-ceiling: ${mountpoint}/data (${sizeMib} MiB) mounted`);
 const stop = () => unmountPath(mountpoint).finally(() => process.exit(0));

@@ -16,40 +16,49 @@
 // Usage: node scripts/gcs-emulator.cjs [--host 127.0.0.1] [--port 9230]
 // Prints "READY http://HOST:PORT" once the port answers; stops cleanly on SIGTERM/SIGINT.
 // Blobs go to $TMPDIR/firebase/storage/blobs: give each instance its own TMPDIR.
-'use strict';
-const path = require('node:path');
+"use strict";
+const path = require("node:path");
 
 function arg(name, fallback) {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 && process.argv[i + 1] ? process.argv[i + 1] : fallback;
 }
 
-const host = arg('host', '127.0.0.1');
-const port = Number(arg('port', '9230'));
-const ftDir = path.dirname(require.resolve('firebase-tools/package.json', { paths: [__dirname, process.cwd()] }));
-const lib = (p) => require(path.join(ftDir, 'lib', p));
+const host = arg("host", "127.0.0.1");
+const port = Number(arg("port", "9230"));
+const ftDir = path.dirname(require.resolve("firebase-tools/package.json", { paths: [__dirname, process.cwd()] }));
+const lib = (p) => require(path.join(ftDir, "lib", p));
 
-require('./gcs-emulator-overlay.cjs')(ftDir);
+require("./gcs-emulator-overlay.cjs")(ftDir);
 
-const { StorageRulesRuntime } = lib('emulator/storage/rules/runtime');
-StorageRulesRuntime.prototype.start = async function start() { this._alive = false; };
+const { StorageRulesRuntime } = lib("emulator/storage/rules/runtime");
+StorageRulesRuntime.prototype.start = async function start() {
+  this._alive = false;
+};
 StorageRulesRuntime.prototype.stop = async function stop() {};
 
-const { StorageEmulator } = lib('emulator/storage');
-const { EmulatorRegistry } = lib('emulator/registry');
-const { Emulators } = lib('emulator/types');
+const { StorageEmulator } = lib("emulator/storage");
+const { EmulatorRegistry } = lib("emulator/registry");
+const { Emulators } = lib("emulator/types");
 
 (async () => {
-  const emulator = new StorageEmulator({ host, port, projectId: 'demo-bucketfs', rules: [], auto_download: false });
+  const emulator = new StorageEmulator({ host, port, projectId: "demo-bucketfs", rules: [], auto_download: false });
   await EmulatorRegistry.start(emulator);
   process.stdout.write(`READY http://${host}:${port}\n`);
   let stopping = false;
   const stop = async () => {
     if (stopping) return;
     stopping = true;
-    try { await EmulatorRegistry.stop(Emulators.STORAGE); } catch (err) { console.error(err); }
+    try {
+      await EmulatorRegistry.stop(Emulators.STORAGE);
+    } catch (err) {
+      console.error(err);
+    }
     process.exit(0);
   };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
-})().catch((err) => { console.error(err); process.exit(1); });
+  process.on("SIGINT", stop);
+  process.on("SIGTERM", stop);
+})().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

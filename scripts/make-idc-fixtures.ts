@@ -35,7 +35,11 @@ function zstdCompress(input: Uint8Array): Uint8Array {
 }
 
 /** Writes rows (missing cells = NULL) as an idc_index parquet, plus `<path>.sha256`. Returns the sha256. */
-export function writeIdcIndexParquet(path: string, rows: IndexRow[], options: { version?: string; rowGroupSize?: number; omit?: string[] } = {}): string {
+export function writeIdcIndexParquet(
+  path: string,
+  rows: IndexRow[],
+  options: { version?: string; rowGroupSize?: number; omit?: string[] } = {},
+): string {
   const omit = new Set(options.omit ?? []);
   const columnData = IDC_INDEX_COLUMNS.filter(([name]) => !omit.has(name)).map(([name, type]) => ({
     name,
@@ -49,7 +53,10 @@ export function writeIdcIndexParquet(path: string, rows: IndexRow[], options: { 
   }));
   mkdirSync(dirname(path), { recursive: true });
   parquetWriteFile({
-    filename: path, columnData, codec: "ZSTD", compressors: { ZSTD: zstdCompress },
+    filename: path,
+    columnData,
+    codec: "ZSTD",
+    compressors: { ZSTD: zstdCompress },
     rowGroupSize: options.rowGroupSize ?? 100_000,
     kvMetadata: options.version ? [{ key: VERSION_METADATA_KEY, value: options.version }] : [],
   });
@@ -83,11 +90,51 @@ interface SeriesPlan {
 }
 
 const PLANS: SeriesPlan[] = [
-  { collection: "test_ct", bucket: "idc-open-data", patient: "CT-001", study: 1, modality: "CT", instances: 3, license: "CC BY 4.0" },
-  { collection: "test_ct", bucket: "idc-open-data", patient: "CT-001", study: 1, modality: "MR", instances: 2, license: "CC BY 4.0" },
-  { collection: "test_ct", bucket: "idc-open-data", patient: "CT-002", study: 2, modality: "CT", instances: 2, license: "CC BY 4.0" },
-  { collection: "test_sm", bucket: "idc-open-data-cr", patient: "SM-001", study: 3, modality: "SM", instances: 2, license: "CC BY-NC 4.0" },
-  { collection: "test_two", bucket: "idc-open-data-two", patient: "HN-001", study: 4, modality: "CT", instances: 1, license: "CC BY 3.0" },
+  {
+    collection: "test_ct",
+    bucket: "idc-open-data",
+    patient: "CT-001",
+    study: 1,
+    modality: "CT",
+    instances: 3,
+    license: "CC BY 4.0",
+  },
+  {
+    collection: "test_ct",
+    bucket: "idc-open-data",
+    patient: "CT-001",
+    study: 1,
+    modality: "MR",
+    instances: 2,
+    license: "CC BY 4.0",
+  },
+  {
+    collection: "test_ct",
+    bucket: "idc-open-data",
+    patient: "CT-002",
+    study: 2,
+    modality: "CT",
+    instances: 2,
+    license: "CC BY 4.0",
+  },
+  {
+    collection: "test_sm",
+    bucket: "idc-open-data-cr",
+    patient: "SM-001",
+    study: 3,
+    modality: "SM",
+    instances: 2,
+    license: "CC BY-NC 4.0",
+  },
+  {
+    collection: "test_two",
+    bucket: "idc-open-data-two",
+    patient: "HN-001",
+    study: 4,
+    modality: "CT",
+    instances: 1,
+    license: "CC BY 3.0",
+  },
 ];
 
 function uid(...parts: number[]): string {
@@ -105,26 +152,56 @@ function buildSeries(plan: SeriesPlan, index: number): FixtureSeries {
     const frames = sm && i === 0 ? 16 : 1;
     const size = sm ? 256 : 64;
     const bytes = dicomFile({
-      sopClassUid: SOP_CLASS[plan.modality], sopInstanceUid: uid(3, index + 1, i + 1), studyInstanceUid: studyUid,
-      seriesInstanceUid: seriesUid, patientId: plan.patient, modality: plan.modality, studyDate: "20200102",
-      seriesDescription: `${plan.modality} series ${index + 1}`, instanceNumber: i + 1, rows: size, columns: size,
-      frames, samplesPerPixel: sm ? 3 : 1, seed: index * 100 + i + 1,
+      sopClassUid: SOP_CLASS[plan.modality],
+      sopInstanceUid: uid(3, index + 1, i + 1),
+      studyInstanceUid: studyUid,
+      seriesInstanceUid: seriesUid,
+      patientId: plan.patient,
+      modality: plan.modality,
+      studyDate: "20200102",
+      seriesDescription: `${plan.modality} series ${index + 1}`,
+      instanceNumber: i + 1,
+      rows: size,
+      columns: size,
+      frames,
+      samplesPerPixel: sm ? 3 : 1,
+      seed: index * 100 + i + 1,
     });
     const uuid = uuidFor(`instance-${seriesUid}-${i}`);
     instances.push({ uuid, key: `${seriesUuid}/${uuid}.dcm`, bytes });
   }
   const sizeMb = instances.reduce((s, x) => s + x.bytes.length, 0) / 1e6;
   const row: IndexRow = {
-    collection_id: plan.collection, analysis_result_id: null, PatientID: plan.patient, SeriesInstanceUID: seriesUid,
-    StudyInstanceUID: studyUid, source_DOI: `10.0000/${plan.collection}`, PatientAge: "058Y", PatientSex: "F",
-    StudyDate: "2020-01-02", StudyDescription: `study ${plan.study}`, BodyPartExamined: plan.modality === "SM" ? null : "CHEST",
-    Modality: plan.modality, SOPClassUID: SOP_CLASS[plan.modality], sop_class_name: `${plan.modality} Image Storage`,
-    TransferSyntaxUID: "1.2.840.10008.1.2.1", transfer_syntax_name: "Explicit VR Little Endian",
-    PhotometricInterpretation: plan.modality === "SM" ? "RGB" : "MONOCHROME2", PixelRepresentation: "0",
-    Manufacturer: "bucketfs", ManufacturerModelName: "fixture", SeriesDate: "2020-01-02",
-    SeriesDescription: `${plan.modality} series ${index + 1}`, SeriesNumber: String(index + 1), instanceCount: plan.instances,
-    license_short_name: plan.license, series_init_idc_version: 20, series_revised_idc_version: 24,
-    aws_bucket: plan.bucket, crdc_series_uuid: seriesUuid, series_aws_url: `s3://${plan.bucket}/${seriesUuid}/*`,
+    collection_id: plan.collection,
+    analysis_result_id: null,
+    PatientID: plan.patient,
+    SeriesInstanceUID: seriesUid,
+    StudyInstanceUID: studyUid,
+    source_DOI: `10.0000/${plan.collection}`,
+    PatientAge: "058Y",
+    PatientSex: "F",
+    StudyDate: "2020-01-02",
+    StudyDescription: `study ${plan.study}`,
+    BodyPartExamined: plan.modality === "SM" ? null : "CHEST",
+    Modality: plan.modality,
+    SOPClassUID: SOP_CLASS[plan.modality],
+    sop_class_name: `${plan.modality} Image Storage`,
+    TransferSyntaxUID: "1.2.840.10008.1.2.1",
+    transfer_syntax_name: "Explicit VR Little Endian",
+    PhotometricInterpretation: plan.modality === "SM" ? "RGB" : "MONOCHROME2",
+    PixelRepresentation: "0",
+    Manufacturer: "bucketfs",
+    ManufacturerModelName: "fixture",
+    SeriesDate: "2020-01-02",
+    SeriesDescription: `${plan.modality} series ${index + 1}`,
+    SeriesNumber: String(index + 1),
+    instanceCount: plan.instances,
+    license_short_name: plan.license,
+    series_init_idc_version: 20,
+    series_revised_idc_version: 24,
+    aws_bucket: plan.bucket,
+    crdc_series_uuid: seriesUuid,
+    series_aws_url: `s3://${plan.bucket}/${seriesUuid}/*`,
     series_size_MB: sizeMb,
   };
   const dir = `${plan.collection}/${plan.patient}/${studyUid}/${plan.modality}_${seriesUid}`;
@@ -142,7 +219,11 @@ export interface IdcFixtures {
 export function makeIdcFixtures(outDir: string, version = "24.2.2"): IdcFixtures {
   const series = PLANS.map(buildSeries);
   const parquet = join(outDir, "idc_index.parquet");
-  const sha256 = writeIdcIndexParquet(parquet, series.map((s) => s.row), { version });
+  const sha256 = writeIdcIndexParquet(
+    parquet,
+    series.map((s) => s.row),
+    { version },
+  );
   for (const s of series) {
     for (const inst of s.instances) {
       const file = join(outDir, "data", s.bucket, inst.key);
@@ -164,15 +245,26 @@ export async function uploadIdcFixtures(fixtures: IdcFixtures, client: S3Client)
   }
   for (const s of fixtures.series) {
     for (const inst of s.instances) {
-      await client.send(new PutObjectCommand({ Bucket: s.bucket, Key: inst.key, Body: inst.bytes, ACL: "public-read", ContentType: "application/dicom" }));
+      await client.send(
+        new PutObjectCommand({
+          Bucket: s.bucket,
+          Key: inst.key,
+          Body: inst.bytes,
+          ACL: "public-read",
+          ContentType: "application/dicom",
+        }),
+      );
     }
   }
 }
 
 export function clientFromEnv(env = process.env): S3Client {
   return new S3Client({
-    endpoint: env.S3_ENDPOINT, region: env.AWS_REGION ?? "us-east-1", forcePathStyle: true,
-    requestChecksumCalculation: "WHEN_REQUIRED", responseChecksumValidation: "WHEN_REQUIRED",
+    endpoint: env.S3_ENDPOINT,
+    region: env.AWS_REGION ?? "us-east-1",
+    forcePathStyle: true,
+    requestChecksumCalculation: "WHEN_REQUIRED",
+    responseChecksumValidation: "WHEN_REQUIRED",
   });
 }
 
@@ -184,5 +276,7 @@ if (process.argv[1]?.endsWith("make-idc-fixtures.ts")) {
   }
   const fixtures = makeIdcFixtures(outDir);
   if (flag === "--upload") await uploadIdcFixtures(fixtures, clientFromEnv());
-  console.log(`wrote ${fixtures.parquet} (sha256 ${fixtures.sha256}) and ${fixtures.series.length} series${flag === "--upload" ? ", uploaded" : ""}`);
+  console.log(
+    `wrote ${fixtures.parquet} (sha256 ${fixtures.sha256}) and ${fixtures.series.length} series${flag === "--upload" ? ", uploaded" : ""}`,
+  );
 }

@@ -12,7 +12,21 @@
  */
 import { execFileSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync, openSync, writeSync, closeSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+  openSync,
+  writeSync,
+  closeSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
@@ -28,7 +42,9 @@ const work = mkdtempSync(join(tmpdir(), "bucketfs-soak-"));
 const bin = join(root, "bin/bucketfs.js");
 let ownServer = false;
 if (!process.env.S3_ENDPOINT) {
-  const out = execFileSync("bash", [join(root, "scripts/s3-server.sh"), "start", "7570", join(work, "s3")], { encoding: "utf8" });
+  const out = execFileSync("bash", [join(root, "scripts/s3-server.sh"), "start", "7570", join(work, "s3")], {
+    encoding: "utf8",
+  });
   for (const line of out.split("\n")) {
     const [k, v] = line.split(/=(.*)/s);
     if (k && v !== undefined) process.env[k] = v;
@@ -36,14 +52,34 @@ if (!process.env.S3_ENDPOINT) {
   ownServer = true;
 }
 const bucket = `soak-${Date.now().toString(36)}`;
-await new S3Client({ endpoint: process.env.S3_ENDPOINT, region: "us-east-1", forcePathStyle: true }).send(new CreateBucketCommand({ Bucket: bucket }));
+await new S3Client({ endpoint: process.env.S3_ENDPOINT, region: "us-east-1", forcePathStyle: true }).send(
+  new CreateBucketCommand({ Bucket: bucket }),
+);
 const mnt = join(work, "mnt");
 mkdirSync(mnt);
 const keyFile = join(work, "key");
 writeFileSync(keyFile, randomBytes(32).toString("hex"), { mode: 0o600 });
-execFileSync(process.execPath, [bin, "mount", `s3://${bucket}`, mnt, "--endpoint", process.env.S3_ENDPOINT!, "--cache-dir", join(work, "cache"),
-  "--cache-size", "256M", ...(encrypt ? ["--encrypt-cache", "--encryption-key-file", keyFile] : [])], { stdio: "inherit" });
-const mounts = JSON.parse(execFileSync(process.execPath, [bin, "list", "--json"], { encoding: "utf8" })) as Array<{ mountpoint: string; pid: number }>;
+execFileSync(
+  process.execPath,
+  [
+    bin,
+    "mount",
+    `s3://${bucket}`,
+    mnt,
+    "--endpoint",
+    process.env.S3_ENDPOINT!,
+    "--cache-dir",
+    join(work, "cache"),
+    "--cache-size",
+    "256M",
+    ...(encrypt ? ["--encrypt-cache", "--encryption-key-file", keyFile] : []),
+  ],
+  { stdio: "inherit" },
+);
+const mounts = JSON.parse(execFileSync(process.execPath, [bin, "list", "--json"], { encoding: "utf8" })) as Array<{
+  mountpoint: string;
+  pid: number;
+}>;
 const pid = mounts.find((m) => m.mountpoint === mnt)!.pid;
 
 const rssMiB = (): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]) / 1024;
@@ -135,7 +171,11 @@ const warm = samples[Math.min(warmIndex, samples.length - 1)];
 const last = samples[samples.length - 1];
 const max = Math.max(...samples.map((s) => s.rss));
 const growth = (last.rss - warm.rss) / warm.rss;
-console.log(`soak: ${minutes} min${encrypt ? " (--encrypt-cache)" : ""}, ${stats.ops} ops, ${(stats.bytesWritten / 2 ** 20).toFixed(0)} MiB written, ${(stats.bytesVerified / 2 ** 20).toFixed(0)} MiB read and verified, ${stats.mismatches} mismatches`);
+console.log(
+  `soak: ${minutes} min${encrypt ? " (--encrypt-cache)" : ""}, ${stats.ops} ops, ${(stats.bytesWritten / 2 ** 20).toFixed(0)} MiB written, ${(stats.bytesVerified / 2 ** 20).toFixed(0)} MiB read and verified, ${stats.mismatches} mismatches`,
+);
 console.log(`RSS curve (s:MiB): ${samples.map((s) => `${s.t}:${s.rss.toFixed(0)}`).join(" ")}`);
-console.log(`RSS after warm-up ${warm.rss.toFixed(1)} MiB (t=${warm.t}s), end ${last.rss.toFixed(1)} MiB, max ${max.toFixed(1)} MiB: ${(growth * 100).toFixed(1)}% -> ${Math.abs(growth) <= 0.1 ? "PASS (within 10%)" : "FAIL (beyond 10%)"}`);
+console.log(
+  `RSS after warm-up ${warm.rss.toFixed(1)} MiB (t=${warm.t}s), end ${last.rss.toFixed(1)} MiB, max ${max.toFixed(1)} MiB: ${(growth * 100).toFixed(1)}% -> ${Math.abs(growth) <= 0.1 ? "PASS (within 10%)" : "FAIL (beyond 10%)"}`,
+);
 process.exit(stats.mismatches === 0 && growth <= 0.1 ? 0 : 1);

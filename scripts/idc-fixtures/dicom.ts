@@ -75,7 +75,9 @@ function pixelBytes(spec: InstanceSpec): Buffer {
   const data = Buffer.allocUnsafe(size);
   let x = spec.seed >>> 0 || 1;
   for (let i = 0; i < size; i += 4) {
-    x ^= x << 13; x ^= x >>> 17; x ^= x << 5; // xorshift32: cheap, deterministic, incompressible
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5; // xorshift32: cheap, deterministic, incompressible
     data.writeUInt32LE(x >>> 0, i);
   }
   return data;

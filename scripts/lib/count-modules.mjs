@@ -12,5 +12,12 @@ if (dir) {
   const file = join(dir, `${process.pid}.modules`);
   register("./count-modules-hook.mjs", import.meta.url, { data: { file } });
   const cache = createRequire(import.meta.url).cache;
-  process.on("exit", () => appendFileSync(file, Object.keys(cache).map((p) => `${p}\n`).join("")));
+  process.on("exit", () =>
+    appendFileSync(
+      file,
+      Object.keys(cache)
+        .map((p) => `${p}\n`)
+        .join(""),
+    ),
+  );
 }

@@ -49,7 +49,16 @@ export interface IndexRow extends ChunkHeader {
 }
 
 interface RawRow {
-  id: string; source: string; key: string; etag: string; idx: number; offset: number; length: number; charged: number; crc: number; atime: number;
+  id: string;
+  source: string;
+  key: string;
+  etag: string;
+  idx: number;
+  offset: number;
+  length: number;
+  charged: number;
+  crc: number;
+  atime: number;
   sealed: Buffer | null;
 }
 
@@ -65,7 +74,11 @@ export class CacheIndex {
   private readonly touchStatement: Database.Statement;
 
   /** Opens (or creates) the index; throws if the file is not a usable database. */
-  constructor(path: string, readonly readonly = false, private readonly protector?: IndexProtector) {
+  constructor(
+    path: string,
+    readonly readonly = false,
+    private readonly protector?: IndexProtector,
+  ) {
     if (!readonly) privateDatabase(path);
     this.db = new Database(path, { readonly, fileMustExist: readonly });
     if (!readonly) {
@@ -78,7 +91,8 @@ export class CacheIndex {
     this.db.pragma("quick_check");
     this.upsertStatement = this.db.prepare(
       `INSERT OR REPLACE INTO chunks (id, source, key, etag, idx, offset, length, charged, crc, atime, sealed)
-       VALUES (@id, @source, @key, @etag, @index, @offset, @length, @charged, @crc, @atime, @sealed)`);
+       VALUES (@id, @source, @key, @etag, @index, @offset, @length, @charged, @crc, @atime, @sealed)`,
+    );
     this.deleteStatement = this.db.prepare("DELETE FROM chunks WHERE id = ?");
     this.touchStatement = this.db.prepare("UPDATE chunks SET atime = ? WHERE id = ?");
     if (!readonly) this.settleProtection();
@@ -88,14 +102,34 @@ export class CacheIndex {
   all(): IndexRow[] {
     const rows = this.db.prepare("SELECT * FROM chunks ORDER BY atime ASC").all() as RawRow[];
     return rows.flatMap((r) => {
-      if (!this.protector) return r.sealed ? [] : [{ id: r.id, source: r.source, key: r.key, etag: r.etag, index: r.idx, offset: r.offset, length: r.length, charged: r.charged, crc: r.crc >>> 0, atime: r.atime }];
+      if (!this.protector)
+        return r.sealed
+          ? []
+          : [
+              {
+                id: r.id,
+                source: r.source,
+                key: r.key,
+                etag: r.etag,
+                index: r.idx,
+                offset: r.offset,
+                length: r.length,
+                charged: r.charged,
+                crc: r.crc >>> 0,
+                atime: r.atime,
+              },
+            ];
       const fields = r.sealed ? this.unseal(r.id, r.sealed) : undefined;
       return fields ? [{ ...fields, charged: r.charged, atime: r.atime }] : [];
     });
   }
 
   summary(): { chunks: number; bytes: number; objects: number } {
-    const row = this.db.prepare("SELECT COUNT(*) AS chunks, COALESCE(SUM(charged), 0) AS bytes, COUNT(DISTINCT source || char(0) || key || char(0) || etag) AS objects FROM chunks").get() as { chunks: number; bytes: number; objects: number };
+    const row = this.db
+      .prepare(
+        "SELECT COUNT(*) AS chunks, COALESCE(SUM(charged), 0) AS bytes, COUNT(DISTINCT source || char(0) || key || char(0) || etag) AS objects FROM chunks",
+      )
+      .get() as { chunks: number; bytes: number; objects: number };
     return row;
   }
 
@@ -125,10 +159,27 @@ export class CacheIndex {
     if (!this.protector) return { ...row, sealed: null };
     const p = this.protector;
     const id = this.storedId(row.id);
-    const fields: SealedFields = { id: row.id, source: row.source, key: row.key, etag: row.etag, index: row.index, offset: row.offset, length: row.length, crc: row.crc };
+    const fields: SealedFields = {
+      id: row.id,
+      source: row.source,
+      key: row.key,
+      etag: row.etag,
+      index: row.index,
+      offset: row.offset,
+      length: row.length,
+      crc: row.crc,
+    };
     return {
-      id, source: p.tag("source", row.source), key: p.tag("key", `${row.source}\0${row.key}`), etag: p.tag("etag", `${row.source}\0${row.key}\0${row.etag}`),
-      index: 0, offset: 0, length: 0, crc: 0, charged: row.charged, atime: row.atime,
+      id,
+      source: p.tag("source", row.source),
+      key: p.tag("key", `${row.source}\0${row.key}`),
+      etag: p.tag("etag", `${row.source}\0${row.key}\0${row.etag}`),
+      index: 0,
+      offset: 0,
+      length: 0,
+      crc: 0,
+      charged: row.charged,
+      atime: row.atime,
       sealed: p.seal(Buffer.from(JSON.stringify(fields)), Buffer.from(id)),
     };
   }
@@ -157,7 +208,20 @@ export class CacheIndex {
       if (!this.protector) return;
       for (const r of clear) {
         this.db.prepare("DELETE FROM chunks WHERE id = ?").run(r.id);
-        this.upsertStatement.run(this.stored({ id: r.id, source: r.source, key: r.key, etag: r.etag, index: r.idx, offset: r.offset, length: r.length, charged: r.charged, crc: r.crc >>> 0, atime: r.atime }));
+        this.upsertStatement.run(
+          this.stored({
+            id: r.id,
+            source: r.source,
+            key: r.key,
+            etag: r.etag,
+            index: r.idx,
+            offset: r.offset,
+            length: r.length,
+            charged: r.charged,
+            crc: r.crc >>> 0,
+            atime: r.atime,
+          }),
+        );
       }
     })();
   }
@@ -195,7 +259,10 @@ export class IndexWriter {
   /** Batches written and the time spent in SQLite: shown by the benchmark and `cache stats`. */
   readonly stats = { batches: 0, rows: 0, millis: 0 };
 
-  constructor(private readonly index: CacheIndex, private readonly onError: (err: unknown) => void) {}
+  constructor(
+    private readonly index: CacheIndex,
+    private readonly onError: (err: unknown) => void,
+  ) {}
 
   upsert(row: IndexRow): void {
     this.deletes.delete(row.id);

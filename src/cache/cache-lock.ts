@@ -10,7 +10,11 @@ import { join } from "node:path";
 /** Another live process holds the cache directory. */
 export class CacheBusyError extends Error {
   override readonly name = "CacheBusyError";
-  constructor(readonly dir: string, readonly pid: number, what = "cache directory") {
+  constructor(
+    readonly dir: string,
+    readonly pid: number,
+    what = "cache directory",
+  ) {
     super(`${what} ${dir} is in use by process ${pid}`);
   }
 }

@@ -34,7 +34,6 @@ const readFile = promisify(readFileCallback);
 
 export { CacheBusyError, lockHolder };
 
-
 export interface ChunkCacheOptions {
   capacityBytes: number;
   /** Called for problems worth a log line (bad chunk files, index errors); never thrown. */
@@ -60,7 +59,6 @@ export interface CacheObserver {
   evicted(): void;
   size(bytes: number): void;
 }
-
 
 /** Where the cached chunks of one object version are, for reads served outside JavaScript. */
 export interface CachedChunks {
@@ -123,7 +121,11 @@ export class ChunkCache {
   /** Chunks whose file this process wrote or has checked; others are checked on first use. */
   private readonly verified = new Set<string>();
 
-  private constructor(readonly dir: string, private readonly index: CacheIndex, private readonly options: ChunkCacheOptions) {
+  private constructor(
+    readonly dir: string,
+    private readonly index: CacheIndex,
+    private readonly options: ChunkCacheOptions,
+  ) {
     this.budget = Math.max(0, options.capacityBytes - indexAllowance(options.capacityBytes));
     this.writer = new IndexWriter(index, (err) => this.warn("cache index write failed", { err }));
   }
@@ -152,7 +154,13 @@ export class ChunkCache {
       rebuild = true;
     }
     const cache = new ChunkCache(dir, index, options);
-    const rows = rebuild ? scanChunkFiles(chunksDir, (file) => cache.warn("dropped unreadable chunk file", { file }), (bytes, name) => cache.decode(bytes, name)) : index.all();
+    const rows = rebuild
+      ? scanChunkFiles(
+          chunksDir,
+          (file) => cache.warn("dropped unreadable chunk file", { file }),
+          (bytes, name) => cache.decode(bytes, name),
+        )
+      : index.all();
     if (rebuild) index.replaceAll(rows);
     for (const row of rows) cache.adopt(row);
     cache.clock = rows.reduce((max, row) => Math.max(max, row.atime), 0);
@@ -184,7 +192,11 @@ export class ChunkCache {
     }
     let data: Buffer;
     try {
-      data = verifyChunk(this.decode(await readFile(this.pathOf(key)), key), { ...id, crc: entry.crc, length: entry.length });
+      data = verifyChunk(this.decode(await readFile(this.pathOf(key)), key), {
+        ...id,
+        crc: entry.crc,
+        length: entry.length,
+      });
     } catch (err) {
       if (this.entries.get(key) === entry) {
         if (err instanceof ChunkFormatError) this.count("corrupt");
@@ -215,7 +227,11 @@ export class ChunkCache {
     const tmp = join(this.dir, "tmp", `${process.pid}-${this.tmpCounter++}`);
     try {
       this.ensureSubdir(key);
-      await writeFileAtomically(tmp, this.pathOf(key), this.options.codec ? this.options.codec.seal([header, data], key) : [header, data]);
+      await writeFileAtomically(
+        tmp,
+        this.pathOf(key),
+        this.options.codec ? this.options.codec.seal([header, data], key) : [header, data],
+      );
     } catch (err) {
       this.used -= charged;
       await unlink(tmp).catch(() => undefined);
@@ -239,26 +255,35 @@ export class ChunkCache {
    * The chunk files of one version that are in the cache, for the native read path; undefined
    * when chunk files are sealed (`--encrypt-cache`: only JavaScript can open them).
    */
-  localChunks(version: Omit<ChunkIdentity, "index">, size: number, chunkSize: number, range = { first: 0, last: Infinity }): CachedChunks | undefined {
+  localChunks(
+    version: Omit<ChunkIdentity, "index">,
+    size: number,
+    chunkSize: number,
+    range = { first: 0, last: Infinity },
+  ): CachedChunks | undefined {
     if (this.options.codec || this.closed || size <= 0) return undefined;
     const prefix = chunkId({ ...version, index: 0 }).slice(0, -2); // "<hash>.0" → "<hash>"
     const count = Math.min(Math.ceil(size / chunkSize), range.last + 1);
     const found: IndexRow[] = [];
     const fits = (row: IndexRow): boolean =>
-      row.index >= range.first && row.offset === row.index * chunkSize && row.length === Math.min(chunkSize, size - row.offset);
+      row.index >= range.first &&
+      row.offset === row.index * chunkSize &&
+      row.length === Math.min(chunkSize, size - row.offset);
     if (count - range.first <= this.entries.size) {
       for (let index = range.first; index < count; index++) {
         const row = this.entries.get(`${prefix}.${index}`);
         if (row && fits(row)) found.push(row);
       }
     } else {
-      for (const row of this.entries.values()) if (row.id.startsWith(`${prefix}.`) && row.index < count && fits(row)) found.push(row);
+      for (const row of this.entries.values())
+        if (row.id.startsWith(`${prefix}.`) && row.index < count && fits(row)) found.push(row);
     }
     // Even with no chunk yet, the geometry lets the binding wait for transfers it is told about.
     return {
       base: join(this.dir, "chunks", prefix.slice(0, 2), `${prefix}.`),
       headerLength: encodeHeader({ ...version, index: 0, offset: 0, length: 0, crc: 0 }).length,
-      chunkSize, size,
+      chunkSize,
+      size,
       indexes: Uint32Array.from(found, (row) => row.index),
       crcs: Uint32Array.from(found, (row) => row.crc >>> 0),
       verified: Uint8Array.from(found, (row) => (this.verified.has(row.id) ? 1 : 0)),
@@ -266,7 +291,11 @@ export class ChunkCache {
   }
 
   /** After a native-served file closes: its chunks were used (LRU) and checked; bad ones go. */
-  async nativeReadsDone(version: Omit<ChunkIdentity, "index">, served: Iterable<number>, bad: Iterable<number>): Promise<void> {
+  async nativeReadsDone(
+    version: Omit<ChunkIdentity, "index">,
+    served: Iterable<number>,
+    bad: Iterable<number>,
+  ): Promise<void> {
     for (const index of served) {
       const key = chunkId({ ...version, index });
       const entry = this.entries.get(key);
@@ -309,7 +338,15 @@ export class ChunkCache {
       if (this.closed) void unlink(slot.path).catch(() => undefined); // no index row would ever own it
       return;
     }
-    const row: IndexRow = { id: slot.key, ...slot.id, offset: slot.offset, length: slot.length, charged: slot.charged, crc: crc >>> 0, atime: this.tick() };
+    const row: IndexRow = {
+      id: slot.key,
+      ...slot.id,
+      offset: slot.offset,
+      length: slot.length,
+      charged: slot.charged,
+      crc: crc >>> 0,
+      atime: this.tick(),
+    };
     this.entries.set(slot.key, row);
     this.verified.add(slot.key);
     this.writer.upsert(row);
@@ -358,8 +395,12 @@ export class ChunkCache {
 
   stats(): CacheStats {
     return {
-      dir: this.dir, capacityBytes: this.options.capacityBytes, usedBytes: this.used, chunks: this.entries.size,
-      ...this.counters, index: { ...this.writer.stats },
+      dir: this.dir,
+      capacityBytes: this.options.capacityBytes,
+      usedBytes: this.used,
+      chunks: this.entries.size,
+      ...this.counters,
+      index: { ...this.writer.stats },
     };
   }
 

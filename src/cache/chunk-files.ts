@@ -3,7 +3,16 @@
  * one, and the rebuild of index rows from the files' own headers.
  */
 import { createHash } from "node:crypto";
-import { close, open as openCallback, readFileSync, readdirSync, rename as renameCallback, rmSync, statSync, writev } from "node:fs";
+import {
+  close,
+  open as openCallback,
+  readFileSync,
+  readdirSync,
+  rename as renameCallback,
+  rmSync,
+  statSync,
+  writev,
+} from "node:fs";
 import { join } from "node:path";
 import type { IndexRow } from "./cache-index.js";
 import { ChunkFormatError, decodeHeader, verifyChunk, type ChunkIdentity } from "./chunk-format.js";
@@ -42,7 +51,11 @@ export function writeFileAtomically(tmp: string, path: string, parts: Buffer[]):
 }
 
 /** Rebuilds index rows from the chunk files' own headers; unreadable files are deleted. */
-export function scanChunkFiles(chunksDir: string, dropped: (file: string) => void, decode: (file: Buffer, name: string) => Buffer): IndexRow[] {
+export function scanChunkFiles(
+  chunksDir: string,
+  dropped: (file: string) => void,
+  decode: (file: Buffer, name: string) => Buffer,
+): IndexRow[] {
   const rows: IndexRow[] = [];
   for (const sub of readdirSync(chunksDir)) {
     const subDir = join(chunksDir, sub);

@@ -69,13 +69,16 @@ export function encodeHeader(header: ChunkHeader): Buffer {
 
 /** Parses and checks a header; throws ChunkFormatError on any inconsistency. */
 export function decodeHeader(file: Buffer): { header: ChunkHeader; headerLength: number } {
-  if (file.length < FIXED_BYTES + 4 || !file.subarray(0, 8).equals(MAGIC)) throw new ChunkFormatError("not a chunk file");
+  if (file.length < FIXED_BYTES + 4 || !file.subarray(0, 8).equals(MAGIC))
+    throw new ChunkFormatError("not a chunk file");
   const version = file.readUInt32LE(8);
-  if (version !== CHUNK_FORMAT_VERSION) throw new ChunkFormatError(`chunk format ${version}, expected ${CHUNK_FORMAT_VERSION}`);
+  if (version !== CHUNK_FORMAT_VERSION)
+    throw new ChunkFormatError(`chunk format ${version}, expected ${CHUNK_FORMAT_VERSION}`);
   const headerLength = file.readUInt32LE(12);
   if (headerLength < FIXED_BYTES + 4 || headerLength > file.length) throw new ChunkFormatError("bad header length");
   const stored = file.readUInt32LE(headerLength - 4);
-  if ((crc32(file.subarray(0, headerLength - 4)) >>> 0) !== stored) throw new ChunkFormatError("header checksum mismatch");
+  if (crc32(file.subarray(0, headerLength - 4)) >>> 0 !== stored)
+    throw new ChunkFormatError("header checksum mismatch");
   const index = file.readUInt32LE(16);
   const offset = Number(file.readBigUInt64LE(20));
   const length = file.readUInt32LE(28);
@@ -83,10 +86,19 @@ export function decodeHeader(file: Buffer): { header: ChunkHeader; headerLength:
   const sourceLength = file.readUInt16LE(36);
   const keyLength = file.readUInt16LE(38);
   const etagLength = file.readUInt16LE(40);
-  if (FIXED_BYTES + sourceLength + keyLength + etagLength + 4 !== headerLength) throw new ChunkFormatError("bad field lengths");
+  if (FIXED_BYTES + sourceLength + keyLength + etagLength + 4 !== headerLength)
+    throw new ChunkFormatError("bad field lengths");
   let at = FIXED_BYTES;
   const text = (n: number): string => file.toString("utf8", at, (at += n));
-  const header = { index, offset, length, crc, source: text(sourceLength), key: text(keyLength), etag: text(etagLength) };
+  const header = {
+    index,
+    offset,
+    length,
+    crc,
+    source: text(sourceLength),
+    key: text(keyLength),
+    etag: text(etagLength),
+  };
   return { header, headerLength };
 }
 
@@ -96,12 +108,19 @@ export function decodeHeader(file: Buffer): { header: ChunkHeader; headerLength:
  */
 export function verifyChunk(file: Buffer, expected: ChunkIdentity & { crc?: number; length?: number }): Buffer {
   const { header, headerLength } = decodeHeader(file);
-  if (header.source !== expected.source || header.key !== expected.key || header.etag !== expected.etag || header.index !== expected.index) {
+  if (
+    header.source !== expected.source ||
+    header.key !== expected.key ||
+    header.etag !== expected.etag ||
+    header.index !== expected.index
+  ) {
     throw new ChunkFormatError("chunk file holds a different chunk");
   }
   const data = file.subarray(headerLength);
-  if (data.length !== header.length || (expected.length !== undefined && expected.length !== header.length)) throw new ChunkFormatError("chunk length mismatch");
-  if (expected.crc !== undefined && expected.crc !== header.crc) throw new ChunkFormatError("checksum differs from the index");
+  if (data.length !== header.length || (expected.length !== undefined && expected.length !== header.length))
+    throw new ChunkFormatError("chunk length mismatch");
+  if (expected.crc !== undefined && expected.crc !== header.crc)
+    throw new ChunkFormatError("checksum differs from the index");
   if (dataChecksum(data) !== header.crc) throw new ChunkFormatError("data checksum mismatch");
   return data;
 }

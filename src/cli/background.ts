@@ -38,13 +38,20 @@ export function startInBackground(req: DaemonRequest, entryScript: string): Prom
   const request: DaemonRequest = { ...req, config: { ...req.config, logFile } };
   // The source and mountpoint on the command line make room for the title (daemonTitle) and let
   // `pgrep -f /mnt/x` find the daemon even before it sets it.
-  const child = spawn(process.execPath, [...DAEMON_NODE_FLAGS, entryScript, "__daemon", req.source.url, req.mountpoint], {
-    detached: true,
-    stdio: ["ignore", out === "inherit" ? "ignore" : out, out, "ipc"],
-    env: { ...process.env, [DAEMON_ENV]: JSON.stringify(request) },
-  });
+  const child = spawn(
+    process.execPath,
+    [...DAEMON_NODE_FLAGS, entryScript, "__daemon", req.source.url, req.mountpoint],
+    {
+      detached: true,
+      stdio: ["ignore", out === "inherit" ? "ignore" : out, out, "ipc"],
+      env: { ...process.env, [DAEMON_ENV]: JSON.stringify(request) },
+    },
+  );
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the mount did not become ready within ${READY_TIMEOUT_MS / 1000} s; see ${logFile}`)), READY_TIMEOUT_MS);
+    const timer = setTimeout(
+      () => reject(new Error(`the mount did not become ready within ${READY_TIMEOUT_MS / 1000} s; see ${logFile}`)),
+      READY_TIMEOUT_MS,
+    );
     child.once("message", (message: ReadyMessage) => {
       clearTimeout(timer);
       child.disconnect();

@@ -37,14 +37,18 @@ export async function stats(opts: CacheOptions): Promise<void> {
     return;
   }
   console.log(`cache dir  ${dir}`);
-  console.log(`size       ${formatSize(summary.bytes)}${live?.capacityBytes ? ` of ${formatSize(live.capacityBytes)}` : ""}`);
+  console.log(
+    `size       ${formatSize(summary.bytes)}${live?.capacityBytes ? ` of ${formatSize(live.capacityBytes)}` : ""}`,
+  );
   console.log(`chunks     ${summary.chunks} (of ${summary.objects} object versions)`);
   if (owner === undefined) console.log("in use     no (hit ratio is reported while mounted)");
   else if (!live) console.log(`in use     by pid ${owner} (its control socket did not answer)`);
   else {
     const lookups = live.hits + live.misses;
     console.log(`in use     by ${live.mountpoint} (pid ${owner}); index may lag by up to 1 s`);
-    console.log(`hit ratio  ${lookups > 0 ? `${((100 * live.hits) / lookups).toFixed(1)} %` : "-"} (${live.hits} hits, ${live.misses} misses since mount)`);
+    console.log(
+      `hit ratio  ${lookups > 0 ? `${((100 * live.hits) / lookups).toFixed(1)} %` : "-"} (${live.hits} hits, ${live.misses} misses since mount)`,
+    );
   }
 }
 
@@ -57,13 +61,17 @@ function readSummary(dbPath: string): { chunks: number; bytes: number; objects: 
   }
 }
 
-async function liveCounters(pid: number): Promise<{ mountpoint: string; hits: number; misses: number; capacityBytes: number } | undefined> {
+async function liveCounters(
+  pid: number,
+): Promise<{ mountpoint: string; hits: number; misses: number; capacityBytes: number } | undefined> {
   const record = allMountRecords().find((r) => r.pid === pid);
   if (!record) return undefined;
   try {
     const response = await controlRequest(controlSocketPath(record.mountpoint), { op: "status" }, 2_000);
     const cache = response.ok ? response.status?.cache : undefined;
-    return cache ? { mountpoint: record.mountpoint, hits: cache.hits, misses: cache.misses, capacityBytes: cache.capacityBytes } : undefined;
+    return cache
+      ? { mountpoint: record.mountpoint, hits: cache.hits, misses: cache.misses, capacityBytes: cache.capacityBytes }
+      : undefined;
   } catch {
     return undefined;
   }
@@ -78,7 +86,9 @@ function openForChange(opts: CacheOptions): ChunkCache {
   } catch (err) {
     if (err instanceof CacheBusyError) {
       const record = allMountRecords().find((r) => r.pid === err.pid);
-      throw new UsageError(`the cache in ${dir} is in use by ${record ? `the mount on ${record.mountpoint}` : "process"} (pid ${err.pid}); unmount it first`);
+      throw new UsageError(
+        `the cache in ${dir} is in use by ${record ? `the mount on ${record.mountpoint}` : "process"} (pid ${err.pid}); unmount it first`,
+      );
     }
     throw err;
   }
@@ -100,7 +110,9 @@ export async function verify(opts: CacheOptions): Promise<void> {
   try {
     const result = await cache.verifyAll();
     for (const bad of result.bad) console.log(`bad chunk dropped: ${bad}`);
-    console.log(`bucketfs: verified ${result.checked} chunks: ${result.checked - result.bad.length} good, ${result.bad.length} bad (dropped)`);
+    console.log(
+      `bucketfs: verified ${result.checked} chunks: ${result.checked - result.bad.length} good, ${result.bad.length} bad (dropped)`,
+    );
   } finally {
     cache.close();
   }

@@ -32,13 +32,25 @@ export async function runDaemon(req: DaemonRequest, ready: (error?: string) => v
     checkFuseDevice();
     checkMountpoint(mountpoint, req.fuseOptions.includes("nonempty"));
     const binding = resolveBinding(req.config.fuseBinding, (message) => log.warn(message));
-    mount = await Mount.open({ source: req.source, mountpoint, config: req.config }, {
-      log, nativeFill: binding.kind === "native" ? binding.addon.fill : undefined,
-      checkAccess: (store) => checkStoreAccess(store, req.config.endpoint, req.source.scheme),
-    });
+    mount = await Mount.open(
+      { source: req.source, mountpoint, config: req.config },
+      {
+        log,
+        nativeFill: binding.kind === "native" ? binding.addon.fill : undefined,
+        checkAccess: (store) => checkStoreAccess(store, req.config.endpoint, req.source.scheme),
+      },
+    );
     await mount.start();
-    const ops = new FuseAdapter(mount.served, log, mount.metrics.fuseOperation, mount.served.pageCacheMode?.bind(mount.served)).operations();
-    const session = createSession(mountpoint, ops, fuseOptionsFor(req, mount), binding, { accelerator: mount.accelerator(), observe: mount.metrics.fuseOperation });
+    const ops = new FuseAdapter(
+      mount.served,
+      log,
+      mount.metrics.fuseOperation,
+      mount.served.pageCacheMode?.bind(mount.served),
+    ).operations();
+    const session = createSession(mountpoint, ops, fuseOptionsFor(req, mount), binding, {
+      accelerator: mount.accelerator(),
+      observe: mount.metrics.fuseOperation,
+    });
     await session.mount();
     if (session.nativeStats) mount.metrics.watchNativeReads(session.nativeStats);
     log.info({ binding: session.binding }, "FUSE binding");
@@ -47,7 +59,13 @@ export async function runDaemon(req: DaemonRequest, ready: (error?: string) => v
     ready(err instanceof Error ? err.message : String(err));
     throw err;
   }
-  writeMountRecord({ pid: process.pid, source: req.source.url, mountpoint, startedAt: new Date().toISOString(), logFile: req.config.logFile });
+  writeMountRecord({
+    pid: process.pid,
+    source: req.source.url,
+    mountpoint,
+    startedAt: new Date().toISOString(),
+    logFile: req.config.logFile,
+  });
   log.info({ source: req.source.url, mountpoint }, "mounted");
   mount.ready();
   ready();
@@ -56,7 +74,11 @@ export async function runDaemon(req: DaemonRequest, ready: (error?: string) => v
 
 function fuseOptionsFor(req: DaemonRequest, mount: Mount): string[] {
   const options = [
-    `fsname=${req.source.url}`, "subtype=bucketfs", "big_writes", "max_write=131072", "max_read=131072",
+    `fsname=${req.source.url}`,
+    "subtype=bucketfs",
+    "big_writes",
+    "max_write=131072",
+    "max_read=131072",
     ...pageCacheOptions(mount),
     ...(mount.readOnly ? ["ro"] : []),
     // An immutable tree (an IDC index version): let the kernel keep names and attributes for an hour.
@@ -91,7 +113,10 @@ function installShutdown(mount: Mount, mountpoint: string, log: Logger): void {
       log.error({ failed }, "some files could not be uploaded; their data is kept in the staging directory");
       writeExitReport(mountpoint, { failed });
     }
-    if (isMountpoint(mountpoint)) await unmountPath(mountpoint).catch(() => unmountPath(mountpoint, true)).catch((err: unknown) => log.error({ err }, "unmount failed"));
+    if (isMountpoint(mountpoint))
+      await unmountPath(mountpoint)
+        .catch(() => unmountPath(mountpoint, true))
+        .catch((err: unknown) => log.error({ err }, "unmount failed"));
     removeMountRecord(mountpoint);
     await mount.close();
     log.info("unmounted");

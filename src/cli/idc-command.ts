@@ -8,7 +8,16 @@ import { createReadStream, readdirSync, realpathSync, statSync, statfsSync } fro
 import { join, relative } from "node:path";
 import type { MountConfig } from "../config/schema.js";
 import {
-  IdcIndexDb, IdcTree, SeriesListings, attributesOf, downloadIndex, listingsPath, listOption, loadedVersions, resolveIndex, type ResolvedIndex,
+  IdcIndexDb,
+  IdcTree,
+  SeriesListings,
+  attributesOf,
+  downloadIndex,
+  listingsPath,
+  listOption,
+  loadedVersions,
+  resolveIndex,
+  type ResolvedIndex,
 } from "../idc/index.js";
 import { defaultCacheDir } from "../mount/dirs.js";
 import { allMountRecords } from "./mount-table.js";
@@ -17,7 +26,16 @@ import { formatSize } from "../config/units.js";
 import { createIdcStore } from "../mount/stores.js";
 
 /** The options `bucketfs idc …` takes from the one table (main.ts declares the flags). */
-const IDC_KEYS = ["idcIndex", "idcVersion", "idcIndexUrl", "cacheDir", "collections", "modality", "endpoint", "idcSource"] as const;
+const IDC_KEYS = [
+  "idcIndex",
+  "idcVersion",
+  "idcIndexUrl",
+  "cacheDir",
+  "collections",
+  "modality",
+  "endpoint",
+  "idcSource",
+] as const;
 type IdcFlags = Pick<MountConfig, (typeof IDC_KEYS)[number]>;
 
 /**
@@ -31,22 +49,31 @@ async function idcFlags(flags: Record<string, unknown>): Promise<IdcFlags> {
 
 async function indexFor(flags: IdcFlags): Promise<{ resolved: ResolvedIndex; db: IdcIndexDb }> {
   const resolved = await resolveIndex({
-    cacheDir: flags.cacheDir ?? defaultCacheDir(), indexFile: flags.idcIndex, version: flags.idcVersion, baseUrl: flags.idcIndexUrl,
+    cacheDir: flags.cacheDir ?? defaultCacheDir(),
+    indexFile: flags.idcIndex,
+    version: flags.idcVersion,
+    baseUrl: flags.idcIndexUrl,
     onProgress: (message) => console.error(`bucketfs: ${message}`),
   });
-  const db = new IdcIndexDb(resolved.dbPath, { collections: listOption(flags.collections), modalities: listOption(flags.modality) });
+  const db = new IdcIndexDb(resolved.dbPath, {
+    collections: listOption(flags.collections),
+    modalities: listOption(flags.modality),
+  });
   return { resolved, db };
 }
 
 function printTable(rows: string[][]): void {
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  for (const row of rows) console.log(row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join("  "));
+  for (const row of rows)
+    console.log(row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join("  "));
 }
 
 export async function collections(given: Record<string, unknown>): Promise<void> {
   const flags = await idcFlags(given);
   const { db } = await indexFor(flags);
-  const rows = db.collections().map((c) => [c.collection_id, String(c.patients), String(c.series), formatSize(c.size_mb * 1e6)]);
+  const rows = db
+    .collections()
+    .map((c) => [c.collection_id, String(c.patients), String(c.series), formatSize(c.size_mb * 1e6)]);
   printTable([["COLLECTION", "PATIENTS", "SERIES", "SIZE"], ...rows]);
   db.close();
 }
@@ -54,7 +81,9 @@ export async function collections(given: Record<string, unknown>): Promise<void>
 export async function indexUpdate(given: Record<string, unknown>): Promise<void> {
   const flags = await idcFlags(given);
   const resolved = await downloadIndex({
-    cacheDir: flags.cacheDir ?? defaultCacheDir(), version: flags.idcVersion, baseUrl: flags.idcIndexUrl,
+    cacheDir: flags.cacheDir ?? defaultCacheDir(),
+    version: flags.idcVersion,
+    baseUrl: flags.idcIndexUrl,
     onProgress: (message) => console.error(`bucketfs: ${message}`),
   });
   console.log(`bucketfs: IDC index ${resolved.version} ready (${resolved.dbPath})`);
@@ -65,11 +94,14 @@ export async function indexInfo(given: Record<string, unknown>): Promise<void> {
   const { resolved, db } = await indexFor(flags);
   const meta = db.meta();
   console.log(`version:     ${resolved.version}\nrows:        ${meta.rows}\nloaded at:   ${meta.loaded_at}`);
-  console.log(`source:      ${meta.source_url ?? meta.source_file ?? resolved.parquetPath}${meta.source_sha256 ? ` (sha256 ${meta.source_sha256})` : ""}`);
+  console.log(
+    `source:      ${meta.source_url ?? meta.source_file ?? resolved.parquetPath}${meta.source_sha256 ? ` (sha256 ${meta.source_sha256})` : ""}`,
+  );
   console.log(`sqlite:      ${resolved.dbPath} (${formatSize(statSync(resolved.dbPath).size)})`);
   db.close();
   const others = loadedVersions(flags.cacheDir ?? defaultCacheDir());
-  if (others.length > 0) console.log(`on disk:     ${others.map((v) => v.version + (v.current ? " (current)" : "")).join(", ")}`);
+  if (others.length > 0)
+    console.log(`on disk:     ${others.map((v) => v.version + (v.current ? " (current)" : "")).join(", ")}`);
 }
 
 /** `path` inside a mount → its tree path; or a tree path as written (`collection/patient/...`). */
@@ -80,9 +112,11 @@ function treePath(path: string): string {
   } catch {
     return path;
   }
-  const mount = allMountRecords().filter((r) => real === r.mountpoint || real.startsWith(`${r.mountpoint}/`))
+  const mount = allMountRecords()
+    .filter((r) => real === r.mountpoint || real.startsWith(`${r.mountpoint}/`))
     .sort((a, b) => b.mountpoint.length - a.mountpoint.length)[0];
-  if (!mount) throw new UsageError(`${path} is not inside a bucketfs mount (give a mounted path, or collection/patient/... )`);
+  if (!mount)
+    throw new UsageError(`${path} is not inside a bucketfs mount (give a mounted path, or collection/patient/... )`);
   return relative(mount.mountpoint, real);
 }
 
@@ -98,7 +132,8 @@ export async function info(path: string, given: Record<string, unknown>): Promis
     const width = Math.max(...Object.keys(attributes).map((k) => k.length)) + 2;
     for (const [name, value] of Object.entries(attributes)) console.log(`${`${name}:`.padEnd(width)}${value}`);
   } catch (err) {
-    if ((err as { code?: string }).code === "ENOENT") throw new UsageError(`${path}: not in IDC index ${resolved.version}`);
+    if ((err as { code?: string }).code === "ENOENT")
+      throw new UsageError(`${path}: not in IDC index ${resolved.version}`);
     throw err;
   } finally {
     listings.close();
@@ -116,17 +151,26 @@ function filesUnder(path: string): { path: string; size: number }[] {
 export async function prefetch(path: string, flags: { concurrency?: string } & Record<string, unknown>): Promise<void> {
   const files = filesUnder(path);
   const total = files.reduce((s, f) => s + f.size, 0);
-  const [{ resolveOptions }, { default: cliProgress }] = await Promise.all([import("../config/load.js"), import("cli-progress")]);
+  const [{ resolveOptions }, { default: cliProgress }] = await Promise.all([
+    import("../config/load.js"),
+    import("cli-progress"),
+  ]);
   const cacheDir = resolveOptions(["cacheDir"], flags).cacheDir ?? defaultCacheDir();
   const fsStat = statfsSync(existsDir(cacheDir));
   const free = fsStat.bavail * fsStat.bsize;
   if (total > free) {
-    throw new UsageError(`${path} is ${formatSize(total)} but only ${formatSize(free)} is free for the cache at ${cacheDir}: free space or choose a smaller directory`);
+    throw new UsageError(
+      `${path} is ${formatSize(total)} but only ${formatSize(free)} is free for the cache at ${cacheDir}: free space or choose a smaller directory`,
+    );
   }
   console.error(`bucketfs: prefetching ${files.length} files, ${formatSize(total)}`);
-  const bar = new cliProgress.SingleBar({
-    format: "{bar} {percentage}% | {done} / {size} | {rate}/s | ETA {eta_formatted}", hideCursor: true,
-  }, cliProgress.Presets.shades_classic);
+  const bar = new cliProgress.SingleBar(
+    {
+      format: "{bar} {percentage}% | {done} / {size} | {rate}/s | ETA {eta_formatted}",
+      hideCursor: true,
+    },
+    cliProgress.Presets.shades_classic,
+  );
   const started = Date.now();
   let done = 0;
   bar.start(total, 0, { done: formatSize(0), size: formatSize(total), rate: formatSize(0) });

@@ -11,7 +11,8 @@ import { VERSION } from "./version.js";
 const IDC_INDEX_KEYS = ["idcIndex", "idcVersion", "idcIndexUrl", "cacheDir", "collections", "modality"] as const;
 
 function mountCommand(): Command {
-  const command = new Command("mount").description("mount a bucket (s3://bucket[/prefix]) on a directory")
+  const command = new Command("mount")
+    .description("mount a bucket (s3://bucket[/prefix]) on a directory")
     .argument("<source>", "s3://bucket[/prefix]")
     .argument("<mountpoint>", "an existing, empty directory");
   addCommandOptions(command, ["options"]);
@@ -23,12 +24,15 @@ function mountCommand(): Command {
 }
 
 function signCommand(): Command {
-  const command = new Command("sign").description("print a presigned GET URL for a file in a mount, an s3:// object or an az:// blob")
+  const command = new Command("sign")
+    .description("print a presigned GET URL for a file in a mount, an s3:// object or an az:// blob")
     .argument("<target>", "path of a file in a bucketfs mount, s3://bucket/key, or az://account/container/key");
   addCommandOptions(command, ["expires", "maxExpiry"]);
   addMountOptions(command, ["endpoint", "region", "profile", "caBundle"], {
     endpoint: "s3:// and az:// targets: S3-compatible endpoint, or blob service (Azurite)",
-    region: "s3:// targets: region", profile: "s3:// targets: credentials profile", caBundle: "s3:// targets: extra CA certificates (PEM)",
+    region: "s3:// targets: region",
+    profile: "s3:// targets: credentials profile",
+    caBundle: "s3:// targets: extra CA certificates (PEM)",
   });
   return command.action(async (target: string, flags: Record<string, unknown>) => {
     const { sign } = await import("./sign-command.js");
@@ -39,39 +43,70 @@ function signCommand(): Command {
 function cacheCommand(): Command {
   const command = new Command("cache").description("inspect or manage the on-disk read cache");
   const cacheDirHelp = { cacheDir: "the mount's --cache-dir (default $XDG_CACHE_HOME/bucketfs)" };
-  const run = (name: "stats" | "clear" | "verify") => async (flags: Record<string, unknown>): Promise<void> => {
-    const commands = await import("./cache-command.js");
-    await commands[name](flags);
-  };
-  const stats = command.command("stats").description("size, chunks, and the hit ratio since mount if a mount uses the cache");
+  const run =
+    (name: "stats" | "clear" | "verify") =>
+    async (flags: Record<string, unknown>): Promise<void> => {
+      const commands = await import("./cache-command.js");
+      await commands[name](flags);
+    };
+  const stats = command
+    .command("stats")
+    .description("size, chunks, and the hit ratio since mount if a mount uses the cache");
   addCommandOptions(addMountOptions(stats, ["cacheDir"], cacheDirHelp), ["json"]).action(run("stats"));
-  addMountOptions(command.command("clear").description("remove every cached chunk (refused while a mount uses the cache)"), ["cacheDir"], cacheDirHelp).action(run("clear"));
-  addMountOptions(command.command("verify").description("re-checksum every chunk; report and drop bad ones"), ["cacheDir"], cacheDirHelp).action(run("verify"));
+  addMountOptions(
+    command.command("clear").description("remove every cached chunk (refused while a mount uses the cache)"),
+    ["cacheDir"],
+    cacheDirHelp,
+  ).action(run("clear"));
+  addMountOptions(
+    command.command("verify").description("re-checksum every chunk; report and drop bad ones"),
+    ["cacheDir"],
+    cacheDirHelp,
+  ).action(run("verify"));
   return command;
 }
 
 function idcCommand(): Command {
   const idc = new Command("idc").description("NCI Imaging Data Commons: the index behind `bucketfs mount idc`");
-  const run = (name: "collections" | "indexUpdate" | "indexInfo") => async (flags: Record<string, unknown>): Promise<void> => {
-    const commands = await import("./idc-command.js");
-    await commands[name](flags);
-  };
-  addMountOptions(idc.command("collections").description("collections with patients, series and size"), IDC_INDEX_KEYS).action(run("collections"));
+  const run =
+    (name: "collections" | "indexUpdate" | "indexInfo") =>
+    async (flags: Record<string, unknown>): Promise<void> => {
+      const commands = await import("./idc-command.js");
+      await commands[name](flags);
+    };
+  addMountOptions(
+    idc.command("collections").description("collections with patients, series and size"),
+    IDC_INDEX_KEYS,
+  ).action(run("collections"));
   const index = idc.command("index").description("the IDC index on this machine");
-  addMountOptions(index.command("update").description("download and load the published index (again)"), IDC_INDEX_KEYS).action(run("indexUpdate"));
-  addMountOptions(index.command("info").description("which index version is in use, and where"), IDC_INDEX_KEYS).action(run("indexInfo"));
-  const info = idc.command("info").description("what the index says about a mounted directory or file").argument("<path>");
-  addMountOptions(info, [...IDC_INDEX_KEYS, "endpoint", "idcSource"], { endpoint: "S3-compatible endpoint serving IDC's buckets" })
-    .action(async (path: string, flags: Record<string, unknown>) => (await import("./idc-command.js")).info(path, flags));
+  addMountOptions(
+    index.command("update").description("download and load the published index (again)"),
+    IDC_INDEX_KEYS,
+  ).action(run("indexUpdate"));
+  addMountOptions(index.command("info").description("which index version is in use, and where"), IDC_INDEX_KEYS).action(
+    run("indexInfo"),
+  );
+  const info = idc
+    .command("info")
+    .description("what the index says about a mounted directory or file")
+    .argument("<path>");
+  addMountOptions(info, [...IDC_INDEX_KEYS, "endpoint", "idcSource"], {
+    endpoint: "S3-compatible endpoint serving IDC's buckets",
+  }).action(async (path: string, flags: Record<string, unknown>) =>
+    (await import("./idc-command.js")).info(path, flags),
+  );
   return idc;
 }
 
 function prefetchCommand(): Command {
-  const command = new Command("prefetch").description("warm the read cache of a mounted file, series, study or collection (like s5cmd cp, in place)")
+  const command = new Command("prefetch")
+    .description("warm the read cache of a mounted file, series, study or collection (like s5cmd cp, in place)")
     .argument("<path>", "a path inside a bucketfs mount");
   addMountOptions(command, ["cacheDir"], { cacheDir: "cache directory of that mount (for the free-space check)" });
   addCommandOptions(command, ["concurrency"]);
-  return command.action(async (path: string, flags: Record<string, unknown>) => (await import("./idc-command.js")).prefetch(path, flags));
+  return command.action(async (path: string, flags: Record<string, unknown>) =>
+    (await import("./idc-command.js")).prefetch(path, flags),
+  );
 }
 
 export function buildProgram(): Command {
@@ -81,16 +116,33 @@ export function buildProgram(): Command {
   program.addCommand(prefetchCommand());
   program.addCommand(cacheCommand());
   program.addCommand(signCommand());
-  addCommandOptions(program.command("unmount").alias("umount").description("upload unsaved data, then unmount").argument("<mountpoint>"), ["lazy"])
-    .action(async (mountpoint: string, opts: { lazy?: boolean }) => (await import("./mount-command.js")).unmount(mountpoint, opts));
-  addCommandOptions(program.command("list").description("list bucketfs mounts on this machine, with dead daemons flagged"), ["json"])
-    .action(async (opts: { json?: boolean }) => (await import("./status-command.js")).listCommand(opts));
-  addCommandOptions(program.command("status").description("what a mount is doing: traffic, cache, unsaved data and uploads (all mounts if none given)")
-    .argument("[mountpoint]"), ["json"])
-    .action(async (mountpoint: string | undefined, opts: { json?: boolean }) => {
-      const [{ statusCommand }, { realpathOr }] = await Promise.all([import("./status-command.js"), import("./paths.js")]);
-      await statusCommand(mountpoint && realpathOr(mountpoint), opts);
-    });
+  addCommandOptions(
+    program
+      .command("unmount")
+      .alias("umount")
+      .description("upload unsaved data, then unmount")
+      .argument("<mountpoint>"),
+    ["lazy"],
+  ).action(async (mountpoint: string, opts: { lazy?: boolean }) =>
+    (await import("./mount-command.js")).unmount(mountpoint, opts),
+  );
+  addCommandOptions(
+    program.command("list").description("list bucketfs mounts on this machine, with dead daemons flagged"),
+    ["json"],
+  ).action(async (opts: { json?: boolean }) => (await import("./status-command.js")).listCommand(opts));
+  addCommandOptions(
+    program
+      .command("status")
+      .description("what a mount is doing: traffic, cache, unsaved data and uploads (all mounts if none given)")
+      .argument("[mountpoint]"),
+    ["json"],
+  ).action(async (mountpoint: string | undefined, opts: { json?: boolean }) => {
+    const [{ statusCommand }, { realpathOr }] = await Promise.all([
+      import("./status-command.js"),
+      import("./paths.js"),
+    ]);
+    await statusCommand(mountpoint && realpathOr(mountpoint), opts);
+  });
   return program;
 }
 

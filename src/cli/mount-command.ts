@@ -9,7 +9,14 @@ import { parseSource } from "../config/source.js";
 import { setDaemonTitle, startInBackground } from "./background.js";
 import type { DaemonRequest } from "./daemon.js";
 import { daemonAlive } from "./mount-health.js";
-import { isMountpoint, processAlive, readMountRecord, removeMountRecord, takeExitReport, UploadsFailedError } from "./mount-table.js";
+import {
+  isMountpoint,
+  processAlive,
+  readMountRecord,
+  removeMountRecord,
+  takeExitReport,
+  UploadsFailedError,
+} from "./mount-table.js";
 import { realpathOr } from "./paths.js";
 import { UsageError } from "./preflight.js";
 
@@ -23,7 +30,9 @@ export async function mount(source: string, mountpoint: string, flags: Record<st
     setDaemonTitle(req);
     // The daemon (FUSE, stores, caches) is loaded only here: in background mode its own process loads it.
     const { runDaemon } = await import("./daemon.js");
-    await runDaemon(req, (error) => { if (!error) console.error(`bucketfs: ${req.source.url} mounted on ${req.mountpoint}`); });
+    await runDaemon(req, (error) => {
+      if (!error) console.error(`bucketfs: ${req.source.url} mounted on ${req.mountpoint}`);
+    });
     return;
   }
   const { pid, logFile } = await startInBackground(req, ENTRY);
@@ -45,7 +54,9 @@ export async function unmount(mountpoint: string, opts: { lazy?: boolean }): Pro
     if (report) {
       if (isMountpoint(path)) await unmountPath(path, true);
       removeMountRecord(path);
-      throw new UploadsFailedError(`unmounted ${path}, but ${report.failed.length} file(s) could not be uploaded: ${report.failed.join(", ")}; their data is kept in the staging directory (see the daemon log)`);
+      throw new UploadsFailedError(
+        `unmounted ${path}, but ${report.failed.length} file(s) could not be uploaded: ${report.failed.join(", ")}; their data is kept in the staging directory (see the daemon log)`,
+      );
     }
   } else if (isMountpoint(path)) {
     // No live daemon serves this mount: it is stale ("Transport endpoint is not connected").

@@ -40,8 +40,17 @@ export function daemonAlive(pid: number): boolean {
   }
 }
 
-export async function checkMount(record: MountRecord, kernel: Map<string, string>, timeoutMs = 3_000): Promise<MountEntry> {
-  const base = { mountpoint: record.mountpoint, source: record.source, pid: record.pid, mounted: kernel.has(record.mountpoint) };
+export async function checkMount(
+  record: MountRecord,
+  kernel: Map<string, string>,
+  timeoutMs = 3_000,
+): Promise<MountEntry> {
+  const base = {
+    mountpoint: record.mountpoint,
+    source: record.source,
+    pid: record.pid,
+    mounted: kernel.has(record.mountpoint),
+  };
   if (!daemonAlive(record.pid)) {
     const advice = base.mounted
       ? `the daemon (pid ${record.pid}) died; the mountpoint is stale: run bucketfs unmount ${record.mountpoint}`
@@ -55,7 +64,11 @@ export async function checkMount(record: MountRecord, kernel: Map<string, string
     return { ...base, health: "unresponsive", advice: response.ok ? "no status in the answer" : response.error };
   } catch (err) {
     if (!(err instanceof ControlUnavailableError)) throw err;
-    return { ...base, health: "unresponsive", advice: `${err.message}; see the daemon's log${record.logFile ? ` (${record.logFile})` : ""}` };
+    return {
+      ...base,
+      health: "unresponsive",
+      advice: `${err.message}; see the daemon's log${record.logFile ? ` (${record.logFile})` : ""}`,
+    };
   }
 }
 
@@ -67,7 +80,13 @@ export async function inventory(): Promise<MountEntry[]> {
   const recorded = new Set(records.map((r) => r.mountpoint));
   for (const [mountpoint, type] of kernel) {
     if (type !== BUCKETFS_FSTYPE || recorded.has(mountpoint)) continue;
-    entries.push({ mountpoint, source: kernelSource(mountpoint), mounted: true, health: "foreign", advice: "no daemon record in this runtime dir (mounted by another user, or its record was removed)" });
+    entries.push({
+      mountpoint,
+      source: kernelSource(mountpoint),
+      mounted: true,
+      health: "foreign",
+      advice: "no daemon record in this runtime dir (mounted by another user, or its record was removed)",
+    });
   }
   return entries.sort((a, b) => a.mountpoint.localeCompare(b.mountpoint));
 }

@@ -4,7 +4,14 @@
  * building the program must stay cheap (`bucketfs --version`).
  */
 import { Option, type Command } from "commander";
-import { COMMAND_OPTIONS, MOUNT_OPTIONS, type CommandOptionKey, type MountOptionKey, type OptionSpec, placeholderOf } from "../config/options.js";
+import {
+  COMMAND_OPTIONS,
+  MOUNT_OPTIONS,
+  type CommandOptionKey,
+  type MountOptionKey,
+  type OptionSpec,
+  placeholderOf,
+} from "../config/options.js";
 
 /** A command's own wording of an option's help, where the mount's would mislead. */
 export type HelpOverrides = Partial<Record<MountOptionKey, string>>;
@@ -23,8 +30,12 @@ export function addMountOptions(command: Command, keys: readonly MountOptionKey[
   for (const key of keys) {
     const spec: OptionSpec = MOUNT_OPTIONS[key];
     // The default is shown in the text, not set: commander would hand it over as if it were given.
-    const shownDefault = spec.default !== undefined && spec.type !== "boolean" ? ` (default: ${String(spec.default)})` : "";
-    const option = new Option(flagOf(spec), `${help[key] ?? spec.help}${shownDefault}${spec.env ? ` [env ${spec.env}]` : ""}`);
+    const shownDefault =
+      spec.default !== undefined && spec.type !== "boolean" ? ` (default: ${String(spec.default)})` : "";
+    const option = new Option(
+      flagOf(spec),
+      `${help[key] ?? spec.help}${shownDefault}${spec.env ? ` [env ${spec.env}]` : ""}`,
+    );
     option.attributeName = () => key;
     // `--no-sign-request` is a switch of its own, not commander's negation of `--sign-request`
     // (which would set signRequest=false and leave noSignRequest unset).
@@ -38,7 +49,10 @@ export function addMountOptions(command: Command, keys: readonly MountOptionKey[
 export function addCommandOptions(command: Command, keys: readonly CommandOptionKey[]): Command {
   for (const key of keys) {
     const spec: { name: string; short?: string; value?: string; help: string; default?: string } = COMMAND_OPTIONS[key];
-    const option = new Option(`${spec.short ? `-${spec.short}, ` : ""}--${spec.name}${spec.value ? ` <${spec.value}>` : ""}`, spec.help);
+    const option = new Option(
+      `${spec.short ? `-${spec.short}, ` : ""}--${spec.name}${spec.value ? ` <${spec.value}>` : ""}`,
+      spec.help,
+    );
     if (spec.default !== undefined) option.default(spec.default);
     command.addOption(option);
   }

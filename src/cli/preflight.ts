@@ -17,10 +17,13 @@ export function checkFuseDevice(device = process.env.BUCKETFS_FUSE_DEVICE || "/d
     accessSync(device, constants.R_OK | constants.W_OK);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    const hint = code === "ENOENT"
-      ? "load the module (modprobe fuse) or, in a container, pass --device /dev/fuse --cap-add SYS_ADMIN"
-      : "add yourself to the group that owns it, or run as root";
-    throw new UsageError(`${device} is not usable (${code}): ${hint}; also install FUSE (apt-get install fuse3 libfuse2)`);
+    const hint =
+      code === "ENOENT"
+        ? "load the module (modprobe fuse) or, in a container, pass --device /dev/fuse --cap-add SYS_ADMIN"
+        : "add yourself to the group that owns it, or run as root";
+    throw new UsageError(
+      `${device} is not usable (${code}): ${hint}; also install FUSE (apt-get install fuse3 libfuse2)`,
+    );
   }
 }
 
@@ -31,7 +34,9 @@ export function checkMountpoint(mountpoint: string, allowNonEmpty: boolean): voi
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === "ENOTCONN") {
-      throw new UsageError(`mountpoint ${mountpoint} is a dead FUSE mount ("Transport endpoint is not connected"): run bucketfs unmount ${mountpoint}`);
+      throw new UsageError(
+        `mountpoint ${mountpoint} is a dead FUSE mount ("Transport endpoint is not connected"): run bucketfs unmount ${mountpoint}`,
+      );
     }
     throw new UsageError(`mountpoint ${mountpoint} does not exist: create it with mkdir -p ${mountpoint}`);
   }
@@ -40,7 +45,9 @@ export function checkMountpoint(mountpoint: string, allowNonEmpty: boolean): voi
     throw new UsageError(`mountpoint ${mountpoint} is busy: something is already mounted there (unmount it first)`);
   }
   if (!allowNonEmpty && readdirSync(mountpoint).length > 0) {
-    throw new UsageError(`mountpoint ${mountpoint} is not empty: use an empty directory, or -o nonempty to mount over its contents`);
+    throw new UsageError(
+      `mountpoint ${mountpoint} is not empty: use an empty directory, or -o nonempty to mount over its contents`,
+    );
   }
 }
 
@@ -55,7 +62,11 @@ const CREDENTIAL_HINTS: Record<string, string> = {
 };
 const ANONYMOUS_HINTS: Record<string, string> = { s3: "--no-sign-request", gs: "--anonymous", az: "--anonymous" };
 
-export async function checkStoreAccess(store: ReadableStore, endpoint: string | undefined, scheme = "s3"): Promise<void> {
+export async function checkStoreAccess(
+  store: ReadableStore,
+  endpoint: string | undefined,
+  scheme = "s3",
+): Promise<void> {
   const signal = AbortSignal.timeout(ACCESS_TIMEOUT_MS);
   try {
     await store.checkAccess(signal);

@@ -37,10 +37,17 @@ export async function sign(target: string, flags: SignFlags): Promise<string> {
     const match = /^s3:\/\/([^/]+)\/(.+)$/.exec(target);
     if (!match) throw new SignError(`${target} names no object (expected s3://bucket/key)`);
     const [, bucket, key] = match;
-    const signer = new S3UrlSigner({
-      bucket, endpoint: opts.endpoint, region: opts.region, profile: opts.profile,
-      pathStyle: Boolean(opts.endpoint), caBundle: opts.caBundle,
-    }, max);
+    const signer = new S3UrlSigner(
+      {
+        bucket,
+        endpoint: opts.endpoint,
+        region: opts.region,
+        profile: opts.profile,
+        pathStyle: Boolean(opts.endpoint),
+        caBundle: opts.caBundle,
+      },
+      max,
+    );
     return signer.presignGet(key, seconds);
   }
   if (target.startsWith("az://")) return signAzure(target, opts.endpoint, seconds, max);
@@ -68,8 +75,13 @@ function locateInMount(target: string): { mountpoint: string; path: string } {
   } catch {
     throw new SignError(`${target}: no such directory`);
   }
-  const mounts = allMountRecords().map((r) => r.mountpoint).sort((a, b) => b.length - a.length);
+  const mounts = allMountRecords()
+    .map((r) => r.mountpoint)
+    .sort((a, b) => b.length - a.length);
   const mountpoint = mounts.find((m) => absolute === m || absolute.startsWith(m.endsWith(sep) ? m : m + sep));
-  if (!mountpoint) throw new SignError(`${target} is not in a bucketfs mount (give s3://bucket/key or az://account/container/key instead)`);
+  if (!mountpoint)
+    throw new SignError(
+      `${target} is not in a bucketfs mount (give s3://bucket/key or az://account/container/key instead)`,
+    );
   return { mountpoint, path: "/" + relative(mountpoint, absolute).split(sep).join("/") };
 }

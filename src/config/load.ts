@@ -5,7 +5,13 @@
  * command (sign, idc, cache …) takes from the same table, with the same environment and checks.
  */
 import { z } from "zod";
-import { IGNORED_MOUNT_OPTIONS, MOUNT_OPTIONS, mountOptionEntries, type MountOptionKey, type OptionSpec } from "./options.js";
+import {
+  IGNORED_MOUNT_OPTIONS,
+  MOUNT_OPTIONS,
+  mountOptionEntries,
+  type MountOptionKey,
+  type OptionSpec,
+} from "./options.js";
 import { mountConfigSchema, type MountConfig } from "./schema.js";
 
 export class ConfigError extends Error {
@@ -21,7 +27,10 @@ export interface ResolvedMountOptions {
 const camel = (name: string): string => name.replace(/[-_]([a-z])/g, (_, c: string) => c.toUpperCase());
 
 export function splitDashO(values: string[]): string[] {
-  return values.flatMap((v) => v.split(",")).map((v) => v.trim()).filter((v) => v !== "");
+  return values
+    .flatMap((v) => v.split(","))
+    .map((v) => v.trim())
+    .filter((v) => v !== "");
 }
 
 function fromEnvironment(keys: readonly MountOptionKey[], env: NodeJS.ProcessEnv): Record<string, unknown> {
@@ -34,7 +43,11 @@ function fromEnvironment(keys: readonly MountOptionKey[], env: NodeJS.ProcessEnv
   return raw;
 }
 
-function fromFlags(keys: readonly MountOptionKey[], flags: Record<string, unknown>, raw: Record<string, unknown>): void {
+function fromFlags(
+  keys: readonly MountOptionKey[],
+  flags: Record<string, unknown>,
+  raw: Record<string, unknown>,
+): void {
   for (const key of keys) if (flags[key] !== undefined) raw[key] = flags[key];
 }
 
@@ -50,13 +63,19 @@ function parsed<T>(schema: z.ZodType<T, unknown>, raw: Record<string, unknown>):
 
 const ALL_KEYS = mountOptionEntries().map(([key]) => key);
 
-export function resolveMountOptions(flags: Record<string, unknown>, dashO: string[], env: NodeJS.ProcessEnv = process.env): ResolvedMountOptions {
+export function resolveMountOptions(
+  flags: Record<string, unknown>,
+  dashO: string[],
+  env: NodeJS.ProcessEnv = process.env,
+): ResolvedMountOptions {
   const raw = fromEnvironment(ALL_KEYS, env);
   const fuseOptions: string[] = [];
   for (const option of splitDashO(dashO)) {
     const [name, ...rest] = option.split("=");
     const value = rest.length > 0 ? rest.join("=") : true;
-    const entry = mountOptionEntries().find(([key, spec]) => spec.name === name || key === camel(name) || (spec.aliases?.includes(name) ?? false));
+    const entry = mountOptionEntries().find(
+      ([key, spec]) => spec.name === name || key === camel(name) || (spec.aliases?.includes(name) ?? false),
+    );
     if (entry) raw[entry[0]] = value;
     else if (!IGNORED_MOUNT_OPTIONS.some((pattern) => pattern.test(option))) fuseOptions.push(option);
   }
@@ -65,7 +84,11 @@ export function resolveMountOptions(flags: Record<string, unknown>, dashO: strin
 }
 
 /** Some options of the table for a command other than mount: environment, then flags, checked by the schema. */
-export function resolveOptions<K extends MountOptionKey>(keys: readonly K[], flags: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): Pick<MountConfig, K> {
+export function resolveOptions<K extends MountOptionKey>(
+  keys: readonly K[],
+  flags: Record<string, unknown>,
+  env: NodeJS.ProcessEnv = process.env,
+): Pick<MountConfig, K> {
   const raw = fromEnvironment(keys, env);
   fromFlags(keys, flags, raw);
   // The whole schema parses (every other option is optional or has a default); the command sees its keys only.

@@ -4,7 +4,14 @@
  * its slice (e.g. `CacheConfig`), taken with `sliceOf`.
  */
 import { z } from "zod";
-import { MOUNT_OPTIONS, mountOptionEntries, type MountOptionKey, type OptionGroup, type OptionSpec, type OptionType } from "./options.js";
+import {
+  MOUNT_OPTIONS,
+  mountOptionEntries,
+  type MountOptionKey,
+  type OptionGroup,
+  type OptionSpec,
+  type OptionType,
+} from "./options.js";
 import { parseDuration, parseSize } from "./units.js";
 
 export { IGNORED_MOUNT_OPTIONS, MOUNT_OPTIONS, type OptionSpec } from "./options.js";
@@ -21,19 +28,30 @@ interface ValueOfType {
 type Table = typeof MOUNT_OPTIONS;
 type Value<S extends OptionSpec> = ValueOfType[S["type"]];
 /** An option with a default always has a value; one without may be absent. */
-type FieldOf<S extends OptionSpec> = S extends { default: string | number | boolean } ? z.ZodType<Value<S>, unknown> : z.ZodOptional<z.ZodType<Value<S>, unknown>>;
+type FieldOf<S extends OptionSpec> = S extends { default: string | number | boolean }
+  ? z.ZodType<Value<S>, unknown>
+  : z.ZodOptional<z.ZodType<Value<S>, unknown>>;
 type Shape = { [K in MountOptionKey]: FieldOf<Table[K]> };
 
 const BOOLEAN_WORDS = ["true", "false", "1", "0", ""] as const;
 
 function baseField(type: OptionType): z.ZodType<ValueOfType[OptionType], unknown> {
   switch (type) {
-    case "string": return z.string().min(1);
+    case "string":
+      return z.string().min(1);
     // `-o ro` (no value) arrives as true; `-o ro=` as "".
-    case "boolean": return z.union([z.boolean(), z.enum(BOOLEAN_WORDS).transform((v) => v === "true" || v === "1" || v === "")]);
-    case "size": return z.union([z.number(), z.string()]).transform((v, ctx) => (typeof v === "number" ? v : tryParse(() => parseSize(v), ctx)));
-    case "duration": return z.union([z.number(), z.string()]).transform((v, ctx) => (typeof v === "number" ? v : tryParse(() => parseDuration(v), ctx)));
-    case "int": return z.coerce.number().int().nonnegative();
+    case "boolean":
+      return z.union([z.boolean(), z.enum(BOOLEAN_WORDS).transform((v) => v === "true" || v === "1" || v === "")]);
+    case "size":
+      return z
+        .union([z.number(), z.string()])
+        .transform((v, ctx) => (typeof v === "number" ? v : tryParse(() => parseSize(v), ctx)));
+    case "duration":
+      return z
+        .union([z.number(), z.string()])
+        .transform((v, ctx) => (typeof v === "number" ? v : tryParse(() => parseDuration(v), ctx)));
+    case "int":
+      return z.coerce.number().int().nonnegative();
   }
 }
 
@@ -62,7 +80,9 @@ export const mountConfigSchema = z.object(shape);
 export type MountConfig = z.output<typeof mountConfigSchema>;
 
 /** The keys of one group of the table. */
-export type KeysOf<G extends OptionGroup> = { [K in MountOptionKey]: Table[K]["group"] extends G ? K : never }[MountOptionKey];
+export type KeysOf<G extends OptionGroup> = {
+  [K in MountOptionKey]: Table[K]["group"] extends G ? K : never;
+}[MountOptionKey];
 
 /** The options of one group, e.g. `ConfigSlice<"cache">` = { cacheDir?, cacheSize }. */
 export type ConfigSlice<G extends OptionGroup> = Pick<MountConfig, KeysOf<G>>;
@@ -79,7 +99,9 @@ export type IdcConfig = ConfigSlice<"idc">;
 
 /** The keys of a group, at run time (in table order). */
 export function keysOf<G extends OptionGroup>(group: G): KeysOf<G>[] {
-  return mountOptionEntries().filter(([, spec]) => spec.group === group).map(([key]) => key as KeysOf<G>);
+  return mountOptionEntries()
+    .filter(([, spec]) => spec.group === group)
+    .map(([key]) => key as KeysOf<G>);
 }
 
 /** Takes one component's slice of a configuration: the component sees nothing else. */

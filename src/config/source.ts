@@ -35,7 +35,9 @@ export function parseSource(text: string): Source {
   if (text.trim().startsWith("az://")) return parseAzureSource(text);
   const match = /^([a-z0-9]+):\/\/([^/]*)(?:\/(.*))?$/.exec(text.trim());
   if (!match) {
-    throw new SourceError(`malformed source "${text}": expected s3://bucket[/prefix] (or gs://bucket[/prefix], az://account/container[/prefix])`);
+    throw new SourceError(
+      `malformed source "${text}": expected s3://bucket[/prefix] (or gs://bucket[/prefix], az://account/container[/prefix])`,
+    );
   }
   const [, scheme, bucket, rawPrefix = ""] = match;
   if (scheme !== "s3" && scheme !== "gs" && scheme !== "mem") {
@@ -66,11 +68,24 @@ function parseAzureSource(text: string): Source {
   const match = /^az:\/\/([^/]*)\/([^/]*)(?:\/(.*))?$/.exec(path);
   if (!match) throw new SourceError(`malformed source "${shown}": expected az://account/container[/prefix]`);
   const [, account, container, rawPrefix = ""] = match;
-  if (!AZURE_ACCOUNT.test(account)) throw new SourceError(`invalid storage account name "${account}" in "${shown}": 3-24 lower-case letters and digits`);
+  if (!AZURE_ACCOUNT.test(account))
+    throw new SourceError(
+      `invalid storage account name "${account}" in "${shown}": 3-24 lower-case letters and digits`,
+    );
   if (!AZURE_CONTAINER.test(container)) {
-    throw new SourceError(`invalid container name "${container}" in "${shown}": 3-63 of a-z, 0-9 and single '-', starting and ending with a letter or digit`);
+    throw new SourceError(
+      `invalid container name "${container}" in "${shown}": 3-63 of a-z, 0-9 and single '-', starting and ending with a letter or digit`,
+    );
   }
-  if (sas !== undefined && !/\bsig=/.test(sas)) throw new SourceError(`the query of "${shown}" is not a SAS token (it has no sig=)`);
+  if (sas !== undefined && !/\bsig=/.test(sas))
+    throw new SourceError(`the query of "${shown}" is not a SAS token (it has no sig=)`);
   const { prefix, trimmed } = parsePrefix(rawPrefix, shown);
-  return { scheme: "az", account, bucket: container, prefix, url: `az://${account}/${container}${prefix ? `/${trimmed}` : ""}`, ...(sas ? { sas } : {}) };
+  return {
+    scheme: "az",
+    account,
+    bucket: container,
+    prefix,
+    url: `az://${account}/${container}${prefix ? `/${trimmed}` : ""}`,
+    ...(sas ? { sas } : {}),
+  };
 }

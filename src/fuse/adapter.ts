@@ -22,7 +22,9 @@ export interface OperationObserver {
 
 export class FuseAdapter {
   constructor(
-    private readonly fs: MountedFilesystem, private readonly log: Logger, private readonly observe?: OperationObserver,
+    private readonly fs: MountedFilesystem,
+    private readonly log: Logger,
+    private readonly observe?: OperationObserver,
     /** The page-cache decision of an open handle (the core's, unwrapped); absent: always keep. */
     private readonly pageCache?: (fh: number) => PageCacheMode,
   ) {}
@@ -32,11 +34,39 @@ export class FuseAdapter {
     const fs = this.fs;
     const tree = fs.tree;
     const ops = {
-      getattr: (path: string, cb: Reply) => this.run("getattr", path, cb, async () => toFuseStat(await fs.getattr(path)), (s) => [s]),
-      readdir: (path: string, cb: Reply) => this.run("readdir", path, cb, () => fs.readdir(path), (entries) => [entries.map((e) => e.name), entries.map((e) => toFuseStat(e.stat))]),
+      getattr: (path: string, cb: Reply) =>
+        this.run(
+          "getattr",
+          path,
+          cb,
+          async () => toFuseStat(await fs.getattr(path)),
+          (s) => [s],
+        ),
+      readdir: (path: string, cb: Reply) =>
+        this.run(
+          "readdir",
+          path,
+          cb,
+          () => fs.readdir(path),
+          (entries) => [entries.map((e) => e.name), entries.map((e) => toFuseStat(e.stat))],
+        ),
       // The second value (keep_cache / direct_io) is read by the native binding; fuse-native ignores it.
-      open: (path: string, flags: number, cb: Reply) => this.run("open", path, cb, () => fs.open(path, flags), (fh) => [fh, this.cacheCode(fh)]),
-      create: (path: string, mode: number, cb: Reply) => this.run("create", path, cb, () => fs.create(path, mode), (fh) => [fh, this.cacheCode(fh)]),
+      open: (path: string, flags: number, cb: Reply) =>
+        this.run(
+          "open",
+          path,
+          cb,
+          () => fs.open(path, flags),
+          (fh) => [fh, this.cacheCode(fh)],
+        ),
+      create: (path: string, mode: number, cb: Reply) =>
+        this.run(
+          "create",
+          path,
+          cb,
+          () => fs.create(path, mode),
+          (fh) => [fh, this.cacheCode(fh)],
+        ),
       read: (path: string, fh: number, buffer: Buffer, length: number, position: number, cb: Reply) =>
         this.runBytes("read", path, cb, async () => {
           const data = await fs.read(fh, position, length);
@@ -47,28 +77,64 @@ export class FuseAdapter {
         // promise settles (Filesystem.write), so no copy is needed here.
         this.runBytes("write", path, cb, () => fs.write(fh, buffer.subarray(0, length), position)),
       flush: (path: string, fh: number, cb: Reply) => this.run("flush", path, cb, () => fs.flush(fh)),
-      fsync: (path: string, _datasync: number, fh: number, cb: Reply) => this.run("fsync", path, cb, () => fs.fsync(fh)),
+      fsync: (path: string, _datasync: number, fh: number, cb: Reply) =>
+        this.run("fsync", path, cb, () => fs.fsync(fh)),
       release: (path: string, fh: number, cb: Reply) => this.run("release", path, cb, () => fs.release(fh)),
       fallocate: (path: string, fh: number, mode: number, offset: number, length: number, cb: Reply) =>
         this.run("fallocate", path, cb, () => fs.fallocate(fh, mode, offset, length)),
-      truncate: (path: string, size: number, cb: Reply) => this.run("truncate", path, cb, () => fs.truncate(path, size)),
-      ftruncate: (path: string, fh: number, size: number, cb: Reply) => this.run("ftruncate", path, cb, () => fs.ftruncate(fh, size)),
+      truncate: (path: string, size: number, cb: Reply) =>
+        this.run("truncate", path, cb, () => fs.truncate(path, size)),
+      ftruncate: (path: string, fh: number, size: number, cb: Reply) =>
+        this.run("ftruncate", path, cb, () => fs.ftruncate(fh, size)),
       unlink: (path: string, cb: Reply) => this.run("unlink", path, cb, () => tree.unlink(path)),
       mkdir: (path: string, mode: number, cb: Reply) => this.run("mkdir", path, cb, () => tree.mkdir(path, mode)),
       rmdir: (path: string, cb: Reply) => this.run("rmdir", path, cb, () => tree.rmdir(path)),
       rename: (from: string, to: string, cb: Reply) => this.run("rename", from, cb, () => tree.rename(from, to)),
-      symlink: (target: string, path: string, cb: Reply) => this.run("symlink", path, cb, () => tree.symlink(target, path)),
-      readlink: (path: string, cb: Reply) => this.run("readlink", path, cb, () => tree.readlink(path), (target) => [target]),
-      link: (_from: string, to: string, cb: Reply) => this.run("link", to, cb, () => Promise.reject(unsupported("hard links"))),
-      mknod: (path: string, mode: number, dev: number, cb: Reply) => this.run("mknod", path, cb, () => this.mknod(path, mode, dev)),
+      symlink: (target: string, path: string, cb: Reply) =>
+        this.run("symlink", path, cb, () => tree.symlink(target, path)),
+      readlink: (path: string, cb: Reply) =>
+        this.run(
+          "readlink",
+          path,
+          cb,
+          () => tree.readlink(path),
+          (target) => [target],
+        ),
+      link: (_from: string, to: string, cb: Reply) =>
+        this.run("link", to, cb, () => Promise.reject(unsupported("hard links"))),
+      mknod: (path: string, mode: number, dev: number, cb: Reply) =>
+        this.run("mknod", path, cb, () => this.mknod(path, mode, dev)),
       chmod: (path: string, mode: number, cb: Reply) => this.run("chmod", path, cb, () => tree.chmod(path, mode)),
-      chown: (path: string, uid: number, gid: number, cb: Reply) => this.run("chown", path, cb, () => tree.chown(path, uid, gid)),
+      chown: (path: string, uid: number, gid: number, cb: Reply) =>
+        this.run("chown", path, cb, () => tree.chown(path, uid, gid)),
       utimens: (path: string, atime: number, mtime: number, cb: Reply) =>
-        this.run("utimens", path, cb, () => tree.utimens(path, mtime >= TIME_OMIT ? TIME_OMIT : mtime, atime >= TIME_OMIT ? TIME_OMIT : atime)),
+        this.run("utimens", path, cb, () =>
+          tree.utimens(path, mtime >= TIME_OMIT ? TIME_OMIT : mtime, atime >= TIME_OMIT ? TIME_OMIT : atime),
+        ),
       getxattr: (path: string, name: string, _position: number, cb: Reply) =>
-        this.run("getxattr", path, cb, () => (fs.xattrs ? fs.xattrs.getxattr(path, name) : Promise.reject(noAttribute(name))), (value) => [value]),
-      listxattr: (path: string, cb: Reply) => this.run("listxattr", path, cb, () => fs.xattrs?.listxattr(path) ?? Promise.resolve([]), (names) => [names]),
-      statfs: (path: string, cb: Reply) => this.run("statfs", path, cb, async () => toFuseStatfs(fs), (s) => [s]),
+        this.run(
+          "getxattr",
+          path,
+          cb,
+          () => (fs.xattrs ? fs.xattrs.getxattr(path, name) : Promise.reject(noAttribute(name))),
+          (value) => [value],
+        ),
+      listxattr: (path: string, cb: Reply) =>
+        this.run(
+          "listxattr",
+          path,
+          cb,
+          () => fs.xattrs?.listxattr(path) ?? Promise.resolve([]),
+          (names) => [names],
+        ),
+      statfs: (path: string, cb: Reply) =>
+        this.run(
+          "statfs",
+          path,
+          cb,
+          async () => toFuseStatfs(fs),
+          (s) => [s],
+        ),
     };
     if (!fs.xattrs) {
       // Without attributes to show, leave the ops out: the kernel then answers ENOTSUP itself and
@@ -98,7 +164,13 @@ export class FuseAdapter {
     return PAGE_CACHE_CODES[mode];
   }
 
-  private run<T>(op: string, path: string, reply: Reply, work: () => Promise<T>, encode?: (value: T) => unknown[]): void {
+  private run<T>(
+    op: string,
+    path: string,
+    reply: Reply,
+    work: () => Promise<T>,
+    encode?: (value: T) => unknown[],
+  ): void {
     const started = performance.now();
     let result: Promise<T>;
     try {
@@ -118,21 +190,29 @@ export class FuseAdapter {
   /** read/write reply with a byte count instead of 0. */
   private runBytes(op: string, path: string, reply: Reply, work: () => Promise<number>): void {
     const started = performance.now();
-    Promise.resolve().then(work).then(
-      (bytes) => {
-        this.observe?.(op, performance.now() - started, 0);
-        reply(bytes);
-      },
-      (err: unknown) => reply(-this.failed(op, path, err, started)),
-    );
+    Promise.resolve()
+      .then(work)
+      .then(
+        (bytes) => {
+          this.observe?.(op, performance.now() - started, 0);
+          reply(bytes);
+        },
+        (err: unknown) => reply(-this.failed(op, path, err, started)),
+      );
   }
 
   private failed(op: string, path: string, err: unknown, started: number): number {
     const errno = toErrno(err);
     const code = errnoCode(err);
     this.observe?.(op, performance.now() - started, errno);
-    const quiet = code === "ENOENT" || code === "EEXIST" || code === "ENOTEMPTY" || code === "ENOTSUP" || code === "ENODATA";
-    const fields = { op, path, errno: code, err: err instanceof Error ? { name: err.name, message: err.message } : String(err) };
+    const quiet =
+      code === "ENOENT" || code === "EEXIST" || code === "ENOTEMPTY" || code === "ENOTSUP" || code === "ENODATA";
+    const fields = {
+      op,
+      path,
+      errno: code,
+      err: err instanceof Error ? { name: err.name, message: err.message } : String(err),
+    };
     if (quiet) this.log.debug(fields, "operation failed");
     else this.log.warn(fields, "operation failed");
     return errno;
@@ -150,16 +230,33 @@ function unsupported(what: string): FsError {
 
 export function toFuseStat(stat: FileStat): Record<string, number> {
   return {
-    mode: stat.mode, uid: stat.uid, gid: stat.gid, size: stat.size,
-    nlink: stat.kind === "dir" ? 2 : 1, blksize: IO_BLOCK, blocks: Math.ceil(stat.size / 512),
-    mtime: stat.mtimeMs, atime: stat.atimeMs ?? stat.mtimeMs, ctime: stat.ctimeMs, rdev: stat.rdev ?? 0,
+    mode: stat.mode,
+    uid: stat.uid,
+    gid: stat.gid,
+    size: stat.size,
+    nlink: stat.kind === "dir" ? 2 : 1,
+    blksize: IO_BLOCK,
+    blocks: Math.ceil(stat.size / 512),
+    mtime: stat.mtimeMs,
+    atime: stat.atimeMs ?? stat.mtimeMs,
+    ctime: stat.ctimeMs,
+    rdev: stat.rdev ?? 0,
   };
 }
 
 function toFuseStatfs(fs: MountedFilesystem): Record<string, number> {
   const s = fs.statfs();
   return {
-    bsize: s.blockSize, frsize: s.blockSize, blocks: s.blocks, bfree: s.blocksFree, bavail: s.blocksFree,
-    files: s.files, ffree: s.filesFree, favail: s.filesFree, fsid: 0, flag: 0, namemax: s.nameMax,
+    bsize: s.blockSize,
+    frsize: s.blockSize,
+    blocks: s.blocks,
+    bfree: s.blocksFree,
+    bavail: s.blocksFree,
+    files: s.files,
+    ffree: s.filesFree,
+    favail: s.filesFree,
+    fsid: 0,
+    flag: 0,
+    namemax: s.nameMax,
   };
 }

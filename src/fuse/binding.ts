@@ -18,14 +18,24 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import Fuse from "fuse-native";
-import { loadNativeAddon, NativeFuseSession, type NativeAddon, type NativeStats, type ReadAccelerator } from "./native-binding.js";
+import {
+  loadNativeAddon,
+  NativeFuseSession,
+  type NativeAddon,
+  type NativeStats,
+  type ReadAccelerator,
+} from "./native-binding.js";
 
 const run = promisify(execFile);
 
 export type FuseOps = Record<string, (...args: never[]) => void>;
 
 class ConfigurableFuse extends Fuse {
-  constructor(mountpoint: string, ops: FuseOps, private readonly optionList: string[]) {
+  constructor(
+    mountpoint: string,
+    ops: FuseOps,
+    private readonly optionList: string[],
+  ) {
     super(mountpoint, ops as unknown as Record<string, (...args: unknown[]) => void>, { timeout: false });
   }
 
@@ -56,7 +66,11 @@ export class FuseSession implements MountSession {
   readonly binding = "fuse-native";
   private readonly fuse: ConfigurableFuse;
 
-  constructor(readonly mountpoint: string, ops: FuseOps, options: string[]) {
+  constructor(
+    readonly mountpoint: string,
+    ops: FuseOps,
+    options: string[],
+  ) {
     this.fuse = new ConfigurableFuse(mountpoint, ops, options);
   }
 
@@ -77,13 +91,19 @@ export function resolveBinding(choice: string, warn?: (message: string) => void)
   const addon = loadNativeAddon();
   if (!(addon instanceof Error)) return { kind: "native", addon };
   const reason = addon.message.split("\n")[0];
-  if (choice === "native") throw new Error(`the native FUSE binding is not built (${reason}); run scripts/install-deps.sh, or use --fuse-binding fuse-native`);
+  if (choice === "native")
+    throw new Error(
+      `the native FUSE binding is not built (${reason}); run scripts/install-deps.sh, or use --fuse-binding fuse-native`,
+    );
   warn?.(`native FUSE binding unavailable, using fuse-native: ${reason}`);
   return { kind: "fuse-native" };
 }
 
 export function createSession(
-  mountpoint: string, ops: FuseOps, options: string[], binding: ResolvedBinding,
+  mountpoint: string,
+  ops: FuseOps,
+  options: string[],
+  binding: ResolvedBinding,
   extras: { accelerator?: ReadAccelerator; observe?: (op: string, durationMs: number, errno: number) => void } = {},
 ): MountSession {
   if (binding.kind === "fuse-native") return new FuseSession(mountpoint, ops, options);

@@ -23,8 +23,30 @@ const EINVAL = constants.errno.EINVAL;
 
 /** Operation codes; the order matches `enum bfs_op` in native/src/bucketfs_fuse.h. */
 const OP_NAMES = [
-  "getattr", "readdir", "open", "create", "read", "write", "flush", "release", "fsync", "truncate", "unlink", "rmdir",
-  "mkdir", "mknod", "rename", "symlink", "link", "readlink", "chmod", "chown", "utimens", "statfs", "getxattr", "listxattr",
+  "getattr",
+  "readdir",
+  "open",
+  "create",
+  "read",
+  "write",
+  "flush",
+  "release",
+  "fsync",
+  "truncate",
+  "unlink",
+  "rmdir",
+  "mkdir",
+  "mknod",
+  "rename",
+  "symlink",
+  "link",
+  "readlink",
+  "chmod",
+  "chown",
+  "utimens",
+  "statfs",
+  "getxattr",
+  "listxattr",
   "fallocate",
 ] as const;
 type OpName = (typeof OP_NAMES)[number];
@@ -41,10 +63,25 @@ export interface NativeStats {
 }
 
 export interface NativeAddon {
-  mount(mountpoint: string, options: string[], config: { maxThreads: number; xattrs: boolean }, handler: (...args: unknown[]) => void, onExit: (code: number) => void): void;
+  mount(
+    mountpoint: string,
+    options: string[],
+    config: { maxThreads: number; xattrs: boolean },
+    handler: (...args: unknown[]) => void,
+    onExit: (code: number) => void,
+  ): void;
   close(): void;
   reply(slot: number, generation: number, code: number, value?: unknown, value2?: unknown): void;
-  bind(fh: number, base: string, headerLength: number, chunkSize: number, size: number, indexes: Uint32Array, crcs: Uint32Array, verified: Uint8Array): void;
+  bind(
+    fh: number,
+    base: string,
+    headerLength: number,
+    chunkSize: number,
+    size: number,
+    indexes: Uint32Array,
+    crcs: Uint32Array,
+    verified: Uint8Array,
+  ): void;
   unbind(fh: number): { served: Uint32Array; bad: Uint32Array } | undefined;
   stats(): NativeStats;
   /** Ranged GETs written straight into chunk files (native/src/fetch.c). */
@@ -54,7 +91,6 @@ export interface NativeAddon {
   notifyAt(fh: number, offset: number): void;
   readonly maxIo: number;
 }
-
 
 /** Lets reads of cached chunks bypass JavaScript; implemented over the chunk cache (src/read). */
 export interface ReadAccelerator {
@@ -116,12 +152,19 @@ export class NativeFuseSession {
     });
     // Read-ahead that lands is handed to the open files reading it, so their READs stay native.
     this.hooks.accelerator?.onFilled((version, start, end) => {
-      for (const [fh, path] of this.boundPaths) if (this.hooks.accelerator?.reads(fh, version)) this.bind(fh, path, { start, end });
+      for (const [fh, path] of this.boundPaths)
+        if (this.hooks.accelerator?.reads(fh, version)) this.bind(fh, path, { start, end });
     });
     const xattrs = typeof this.ops.getxattr === "function";
-    this.addon.mount(this.mountpoint, nativeMountOptions(this.options, this.addon.maxIo), { maxThreads: FUSE_THREADS, xattrs }, handler, (code) => {
-      for (const listener of this.exitListeners) listener(code);
-    });
+    this.addon.mount(
+      this.mountpoint,
+      nativeMountOptions(this.options, this.addon.maxIo),
+      { maxThreads: FUSE_THREADS, xattrs },
+      handler,
+      (code) => {
+        for (const listener of this.exitListeners) listener(code);
+      },
+    );
     return Promise.resolve();
   }
 
@@ -142,9 +185,20 @@ export class NativeFuseSession {
     // The kernel resets the readahead window when it processes INIT, which happens after mount
     // returns; the first request proves INIT is done.
     if (!this.readAheadRaised) this.readAheadRaised = raiseReadAhead(this.mountpoint) || true;
-    const [op, slot, generation, uid, gid, pid, umask, rawPath, ...rest] = args as [number, number, number, number, number, number, number, Buffer, ...unknown[]];
+    const [op, slot, generation, uid, gid, pid, umask, rawPath, ...rest] = args as [
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+      Buffer,
+      ...unknown[],
+    ];
     const name = OP_NAMES[op];
-    const reply = (code: number, value?: unknown, value2?: unknown): void => this.addon.reply(slot, generation, code, value, value2);
+    const reply = (code: number, value?: unknown, value2?: unknown): void =>
+      this.addon.reply(slot, generation, code, value, value2);
     const path = decodePath(rawPath);
     if (path === undefined || name === undefined) return reply(-(name === undefined ? EINVAL : EILSEQ));
     const run = (): void => this.call(name, path, rest, reply);
@@ -152,35 +206,69 @@ export class NativeFuseSession {
     runAs({ uid, gid, pid, umask }, run);
   }
 
-  private call(name: OpName, path: string, a: unknown[], reply: (code: number, v?: unknown, v2?: unknown) => void): void {
+  private call(
+    name: OpName,
+    path: string,
+    a: unknown[],
+    reply: (code: number, v?: unknown, v2?: unknown) => void,
+  ): void {
     const ops = this.ops as Record<string, (...args: unknown[]) => void>;
     const plain: Reply = (code) => reply(code);
     switch (name) {
-      case "getattr": return ops.getattr(path, (code: number, st?: FuseStatLike) => reply(code, st && statArray(st)));
-      case "readdir": return ops.readdir(path, (code: number, names?: string[], stats?: FuseStatLike[]) => reply(code, names, stats?.map(statArray)));
-      case "open": return this.open(path, a[0] as number, reply);
-      case "create": this.invalidate(path); return ops.create(path, a[0], (code: number, fh?: number, cache?: number) => reply(code, fh, cache));
-      case "read": return this.read(path, a, reply);
-      case "write": return ops.write(path, a[0], a[1], a[2], a[3], plain);
-      case "flush": return ops.flush(path, a[0], plain);
-      case "release": return this.release(path, a[0] as number, plain);
-      case "fsync": return ops.fsync(path, a[1], a[0], plain);
-      case "truncate": this.invalidate(path); return (a[1] as number) >= 0 ? ops.ftruncate(path, a[1], a[0], plain) : ops.truncate(path, a[0], plain);
-      case "unlink": case "rmdir": this.invalidate(path); return ops[name](path, plain);
-      case "mkdir": case "chmod": return ops[name](path, a[0], plain);
-      case "mknod": return ops.mknod(path, a[0], a[1], plain);
-      case "rename": return this.rename(path, a[0] as Buffer, a[1] as number, reply);
-      case "symlink": case "link": {
+      case "getattr":
+        return ops.getattr(path, (code: number, st?: FuseStatLike) => reply(code, st && statArray(st)));
+      case "readdir":
+        return ops.readdir(path, (code: number, names?: string[], stats?: FuseStatLike[]) =>
+          reply(code, names, stats?.map(statArray)),
+        );
+      case "open":
+        return this.open(path, a[0] as number, reply);
+      case "create":
+        this.invalidate(path);
+        return ops.create(path, a[0], (code: number, fh?: number, cache?: number) => reply(code, fh, cache));
+      case "read":
+        return this.read(path, a, reply);
+      case "write":
+        return ops.write(path, a[0], a[1], a[2], a[3], plain);
+      case "flush":
+        return ops.flush(path, a[0], plain);
+      case "release":
+        return this.release(path, a[0] as number, plain);
+      case "fsync":
+        return ops.fsync(path, a[1], a[0], plain);
+      case "truncate":
+        this.invalidate(path);
+        return (a[1] as number) >= 0 ? ops.ftruncate(path, a[1], a[0], plain) : ops.truncate(path, a[0], plain);
+      case "unlink":
+      case "rmdir":
+        this.invalidate(path);
+        return ops[name](path, plain);
+      case "mkdir":
+      case "chmod":
+        return ops[name](path, a[0], plain);
+      case "mknod":
+        return ops.mknod(path, a[0], a[1], plain);
+      case "rename":
+        return this.rename(path, a[0] as Buffer, a[1] as number, reply);
+      case "symlink":
+      case "link": {
         const other = decodePath(a[0] as Buffer);
         return other === undefined ? reply(-EILSEQ) : ops[name](other, path, plain);
       }
-      case "readlink": return ops.readlink(path, (code: number, target?: string) => reply(code, target));
-      case "chown": return ops.chown(path, a[0], a[1], plain);
-      case "utimens": return ops.utimens(path, omitted(a[0] as number), omitted(a[1] as number), plain);
-      case "statfs": return ops.statfs(path, (code: number, s?: Record<string, number>) => reply(code, s && statfsArray(s)));
-      case "getxattr": return ops.getxattr(path, a[0], 0, (code: number, value?: Buffer) => reply(code, value));
-      case "listxattr": return ops.listxattr(path, (code: number, names?: string[]) => reply(code, names));
-      case "fallocate": return ops.fallocate(path, a[0], a[1], a[2], a[3], plain);
+      case "readlink":
+        return ops.readlink(path, (code: number, target?: string) => reply(code, target));
+      case "chown":
+        return ops.chown(path, a[0], a[1], plain);
+      case "utimens":
+        return ops.utimens(path, omitted(a[0] as number), omitted(a[1] as number), plain);
+      case "statfs":
+        return ops.statfs(path, (code: number, s?: Record<string, number>) => reply(code, s && statfsArray(s)));
+      case "getxattr":
+        return ops.getxattr(path, a[0], 0, (code: number, value?: Buffer) => reply(code, value));
+      case "listxattr":
+        return ops.listxattr(path, (code: number, names?: string[]) => reply(code, names));
+      case "fallocate":
+        return ops.fallocate(path, a[0], a[1], a[2], a[3], plain);
     }
   }
 
@@ -221,7 +309,16 @@ export class NativeFuseSession {
   private bind(fh: number, path: string, bytes?: { start: number; end: number }, evenEmpty = false): void {
     const chunks = this.hooks.accelerator?.cachedChunks(fh, bytes);
     if (!chunks || (chunks.indexes.length === 0 && !evenEmpty)) return;
-    this.addon.bind(fh, chunks.base, chunks.headerLength, chunks.chunkSize, chunks.size, chunks.indexes, chunks.crcs, chunks.verified);
+    this.addon.bind(
+      fh,
+      chunks.base,
+      chunks.headerLength,
+      chunks.chunkSize,
+      chunks.size,
+      chunks.indexes,
+      chunks.crcs,
+      chunks.verified,
+    );
     this.boundPaths.set(fh, path);
   }
 
@@ -259,7 +356,16 @@ export class NativeFuseSession {
 }
 
 interface FuseStatLike {
-  mode: number; uid: number; gid: number; size: number; atime: number; mtime: number; ctime: number; nlink: number; blksize: number; rdev?: number;
+  mode: number;
+  uid: number;
+  gid: number;
+  size: number;
+  atime: number;
+  mtime: number;
+  ctime: number;
+  nlink: number;
+  blksize: number;
+  rdev?: number;
 }
 
 /** The addon's stat layout: [mode, uid, gid, size, atimeMs, mtimeMs, ctimeMs, nlink, blksize, rdev]. */
@@ -292,7 +398,9 @@ export function decodePath(raw: Buffer | undefined): string | undefined {
  */
 export function raiseReadAhead(mountpoint: string, kib = READ_AHEAD_KIB): boolean {
   try {
-    const line = readFileSync("/proc/self/mountinfo", "utf8").split("\n").find((l) => unescapeMount(l.split(" ")[4] ?? "") === mountpoint);
+    const line = readFileSync("/proc/self/mountinfo", "utf8")
+      .split("\n")
+      .find((l) => unescapeMount(l.split(" ")[4] ?? "") === mountpoint);
     const device = line?.split(" ")[2];
     if (!device?.startsWith("0:")) return false;
     writeFileSync(`/sys/class/bdi/${device}/read_ahead_kb`, String(kib));

@@ -15,7 +15,15 @@ function put(out: Attributes, name: string, value: string | number | null | unde
   out[name] = typeof value === "number" ? String(Math.round(value * 1e6) / 1e6) : value;
 }
 
-const DISTINCT_COLUMNS = ["Modality", "license_short_name", "source_DOI", "PatientAge", "PatientSex", "StudyDate", "StudyDescription"] as const;
+const DISTINCT_COLUMNS = [
+  "Modality",
+  "license_short_name",
+  "source_DOI",
+  "PatientAge",
+  "PatientSex",
+  "StudyDate",
+  "StudyDescription",
+] as const;
 
 /** Totals and distinct values of the series below a directory, from the index. */
 function summary(out: Attributes, index: IdcIndexDb, parts: string[], shown: readonly string[]): void {
@@ -65,7 +73,13 @@ export function attributesOf(node: IdcNode, index: IdcIndexDb, version: string):
       put(out, "collection_id", node.parts[0]);
       put(out, "PatientID", node.parts[1]);
       put(out, "StudyInstanceUID", node.parts[2]);
-      summary(out, index, node.parts, ["StudyDate", "StudyDescription", "Modality", "license_short_name", "source_DOI"]);
+      summary(out, index, node.parts, [
+        "StudyDate",
+        "StudyDescription",
+        "Modality",
+        "license_short_name",
+        "source_DOI",
+      ]);
       return out;
     case "series":
       return seriesAttributes(node.series);

@@ -24,11 +24,14 @@ export function parseIdcSource(value: string | undefined): IdcSource {
 
 /** The bucket to read for an index `aws_bucket` value. */
 export function bucketFor(awsBucket: string, source: IdcSource): string {
-  return source === "gcs" ? AWS_TO_GCS[awsBucket] ?? awsBucket : awsBucket;
+  return source === "gcs" ? (AWS_TO_GCS[awsBucket] ?? awsBucket) : awsBucket;
 }
 
 /** Splits a comma-separated option (`--collections a,b`) into values. */
 export function listOption(value: string | undefined): string[] | undefined {
-  const items = value?.split(",").map((s) => s.trim()).filter((s) => s !== "");
+  const items = value
+    ?.split(",")
+    .map((s) => s.trim())
+    .filter((s) => s !== "");
   return items && items.length > 0 ? items : undefined;
 }

@@ -9,28 +9,73 @@ export type IdcColumnType = "STRING" | "INT64" | "DOUBLE";
 
 /** Every column of idc_index as published (BigQuery STRING → UTF8, INTEGER → int64, FLOAT → double). */
 export const IDC_INDEX_COLUMNS: ReadonlyArray<readonly [name: string, type: IdcColumnType]> = [
-  ["collection_id", "STRING"], ["analysis_result_id", "STRING"], ["PatientID", "STRING"],
-  ["SeriesInstanceUID", "STRING"], ["StudyInstanceUID", "STRING"], ["source_DOI", "STRING"],
-  ["PatientAge", "STRING"], ["PatientSex", "STRING"], ["StudyDate", "STRING"], ["StudyDescription", "STRING"],
-  ["BodyPartExamined", "STRING"], ["Modality", "STRING"], ["SOPClassUID", "STRING"], ["sop_class_name", "STRING"],
-  ["TransferSyntaxUID", "STRING"], ["transfer_syntax_name", "STRING"], ["PhotometricInterpretation", "STRING"],
-  ["PixelRepresentation", "STRING"], ["Manufacturer", "STRING"], ["ManufacturerModelName", "STRING"],
-  ["SeriesDate", "STRING"], ["SeriesDescription", "STRING"], ["SeriesNumber", "STRING"], ["instanceCount", "INT64"],
-  ["license_short_name", "STRING"], ["series_init_idc_version", "INT64"], ["series_revised_idc_version", "INT64"],
-  ["aws_bucket", "STRING"], ["crdc_series_uuid", "STRING"], ["series_aws_url", "STRING"], ["series_size_MB", "DOUBLE"],
+  ["collection_id", "STRING"],
+  ["analysis_result_id", "STRING"],
+  ["PatientID", "STRING"],
+  ["SeriesInstanceUID", "STRING"],
+  ["StudyInstanceUID", "STRING"],
+  ["source_DOI", "STRING"],
+  ["PatientAge", "STRING"],
+  ["PatientSex", "STRING"],
+  ["StudyDate", "STRING"],
+  ["StudyDescription", "STRING"],
+  ["BodyPartExamined", "STRING"],
+  ["Modality", "STRING"],
+  ["SOPClassUID", "STRING"],
+  ["sop_class_name", "STRING"],
+  ["TransferSyntaxUID", "STRING"],
+  ["transfer_syntax_name", "STRING"],
+  ["PhotometricInterpretation", "STRING"],
+  ["PixelRepresentation", "STRING"],
+  ["Manufacturer", "STRING"],
+  ["ManufacturerModelName", "STRING"],
+  ["SeriesDate", "STRING"],
+  ["SeriesDescription", "STRING"],
+  ["SeriesNumber", "STRING"],
+  ["instanceCount", "INT64"],
+  ["license_short_name", "STRING"],
+  ["series_init_idc_version", "INT64"],
+  ["series_revised_idc_version", "INT64"],
+  ["aws_bucket", "STRING"],
+  ["crdc_series_uuid", "STRING"],
+  ["series_aws_url", "STRING"],
+  ["series_size_MB", "DOUBLE"],
 ];
 
 /** Without these there is no directory tree and no bucket path. */
-export const REQUIRED_COLUMNS = ["collection_id", "PatientID", "StudyInstanceUID", "SeriesInstanceUID", "Modality", "aws_bucket"] as const;
+export const REQUIRED_COLUMNS = [
+  "collection_id",
+  "PatientID",
+  "StudyInstanceUID",
+  "SeriesInstanceUID",
+  "Modality",
+  "aws_bucket",
+] as const;
 
 /**
  * Series attributes kept in SQLite and shown as `user.idc.*` extended attributes. Each is
  * optional in the parquet: a missing one is NULL (and absent from the xattrs).
  */
 export const ATTRIBUTE_COLUMNS = [
-  "analysis_result_id", "source_DOI", "PatientAge", "PatientSex", "StudyDate", "StudyDescription", "BodyPartExamined",
-  "sop_class_name", "transfer_syntax_name", "Manufacturer", "ManufacturerModelName", "SeriesDate", "SeriesDescription",
-  "SeriesNumber", "instanceCount", "license_short_name", "series_size_MB", "series_init_idc_version", "series_revised_idc_version",
+  "analysis_result_id",
+  "source_DOI",
+  "PatientAge",
+  "PatientSex",
+  "StudyDate",
+  "StudyDescription",
+  "BodyPartExamined",
+  "sop_class_name",
+  "transfer_syntax_name",
+  "Manufacturer",
+  "ManufacturerModelName",
+  "SeriesDate",
+  "SeriesDescription",
+  "SeriesNumber",
+  "instanceCount",
+  "license_short_name",
+  "series_size_MB",
+  "series_init_idc_version",
+  "series_revised_idc_version",
 ] as const;
 
 /** The parquet key where idc-index-data records its version (provenance metadata). */
@@ -59,7 +104,7 @@ export function planColumns(topLevelColumns: string[], source: string): ColumnPl
   if (missing.length > 0) {
     throw new IdcSchemaError(
       `${source} is not a usable IDC idc_index parquet: missing column(s) ${missing.join(", ")}; ` +
-      `it has: ${[...present].slice(0, 40).join(", ")}${present.size > 40 ? ", …" : ""}`,
+        `it has: ${[...present].slice(0, 40).join(", ")}${present.size > 40 ? ", …" : ""}`,
     );
   }
   const wanted = [...REQUIRED_COLUMNS, ...ATTRIBUTE_COLUMNS, uuidFromUrl ? "series_aws_url" : "crdc_series_uuid"];

@@ -36,7 +36,11 @@ export class IdcNamespace implements Namespace {
   private readonly attributeCache = new LRUCache<string, Record<string, string>>({ max: 1_000 });
 
   /** `close` releases what the tree reads from (the index database and the listings cache). */
-  constructor(private readonly idc: IdcTree, private readonly config: IdcNamespaceConfig, private readonly onClose: () => void) {}
+  constructor(
+    private readonly idc: IdcTree,
+    private readonly config: IdcNamespaceConfig,
+    private readonly onClose: () => void,
+  ) {}
 
   async lookup(path: string): Promise<FileStat> {
     return this.statOf(await this.idc.resolve(path));
@@ -50,22 +54,37 @@ export class IdcNamespace implements Namespace {
 
   async list(path: string): Promise<DirEntry[]> {
     const children = await this.idc.children(await this.idc.resolve(path));
-    return children.map((c) => ({ name: c.name, stat: c.kind === "dir" ? this.dirStat(c.sizeMb) : this.fileStat(c.instance.size, c.instance.mtimeMs, c.instance.etag) }));
+    return children.map((c) => ({
+      name: c.name,
+      stat:
+        c.kind === "dir" ? this.dirStat(c.sizeMb) : this.fileStat(c.instance.size, c.instance.mtimeMs, c.instance.etag),
+    }));
   }
 
   async readVersion(path: string): Promise<ObjectVersion> {
     const node = await this.idc.resolve(path);
     if (node.level !== "instance") throw new FsError("EISDIR", `is a directory: ${path}`);
-    return { key: `${node.series.aws_bucket}/${node.series.crdc_series_uuid}/${node.instance.name}`, etag: node.instance.etag, size: node.instance.size };
+    return {
+      key: `${node.series.aws_bucket}/${node.series.crdc_series_uuid}/${node.instance.name}`,
+      etag: node.instance.etag,
+      size: node.instance.size,
+    };
   }
 
   statfs(): FsStatfs {
     const summaries = this.idc.index.collections();
     const blockSize = 1024 * 1024;
-    const blocks = Math.ceil(summaries.reduce((s, c) => s + c.size_mb, 0) * 1e6 / blockSize);
+    const blocks = Math.ceil((summaries.reduce((s, c) => s + c.size_mb, 0) * 1e6) / blockSize);
     const files = summaries.reduce((s, c) => s + c.instances, 0);
     // Capped to fuse-native's 32-bit fields.
-    return { blockSize, blocks: Math.min(blocks, 2 ** 32 - 1), blocksFree: 0, files: Math.min(files, 2 ** 32 - 1), filesFree: 0, nameMax: 255 };
+    return {
+      blockSize,
+      blocks: Math.min(blocks, 2 ** 32 - 1),
+      blocksFree: 0,
+      files: Math.min(files, 2 ** 32 - 1),
+      filesFree: 0,
+      nameMax: 255,
+    };
   }
 
   close(): void {
@@ -89,10 +108,27 @@ export class IdcNamespace implements Namespace {
 
   private dirStat(sizeMb: number): FileStat {
     // Directory sizes are what the index says the series under it weigh (du-like, decimal MB).
-    return { kind: "dir", mode: S_IFDIR | 0o555, uid: this.config.uid, gid: this.config.gid, size: Math.round(sizeMb * 1e6), mtimeMs: this.config.mtimeMs, ctimeMs: this.config.mtimeMs };
+    return {
+      kind: "dir",
+      mode: S_IFDIR | 0o555,
+      uid: this.config.uid,
+      gid: this.config.gid,
+      size: Math.round(sizeMb * 1e6),
+      mtimeMs: this.config.mtimeMs,
+      ctimeMs: this.config.mtimeMs,
+    };
   }
 
   private fileStat(size: number, mtimeMs: number, etag: string): FileStat {
-    return { kind: "file", mode: S_IFREG | 0o444, uid: this.config.uid, gid: this.config.gid, size, mtimeMs, ctimeMs: mtimeMs, etag };
+    return {
+      kind: "file",
+      mode: S_IFREG | 0o444,
+      uid: this.config.uid,
+      gid: this.config.gid,
+      size,
+      mtimeMs,
+      ctimeMs: mtimeMs,
+      etag,
+    };
   }
 }

@@ -6,10 +6,24 @@
  * change at all: the type has no put, copy or delete to refuse.
  */
 import { StoreError } from "../store/errors.js";
-import type { GetRequest, HeadRequest, ListPage, ListRequest, ObjectInfo, ReadableStore, StoreCapabilities } from "../store/object-store.js";
+import type {
+  GetRequest,
+  HeadRequest,
+  ListPage,
+  ListRequest,
+  ObjectInfo,
+  ReadableStore,
+  StoreCapabilities,
+} from "../store/object-store.js";
 import { PRIMARY_BUCKET } from "./buckets.js";
 
-const READ_ONLY_CAPABILITIES: StoreCapabilities = { readOnly: true, minPartSize: 5 * 1024 * 1024, maxParts: 10_000, maxCopySize: 0, maxCopyPartSize: 0 };
+const READ_ONLY_CAPABILITIES: StoreCapabilities = {
+  readOnly: true,
+  minPartSize: 5 * 1024 * 1024,
+  maxParts: 10_000,
+  maxCopySize: 0,
+  maxCopyPartSize: 0,
+};
 
 function split(key: string): [bucket: string, key: string] {
   const cut = key.indexOf("/");
@@ -23,7 +37,10 @@ export class IdcStore implements ReadableStore {
   private readonly stores = new Map<string, ReadableStore>();
 
   /** `storeFor` maps an index aws_bucket to the store that serves it (created once per bucket). */
-  constructor(private readonly storeFor: (awsBucket: string) => ReadableStore, where: string) {
+  constructor(
+    private readonly storeFor: (awsBucket: string) => ReadableStore,
+    where: string,
+  ) {
     this.description = `idc (${where})`;
   }
 

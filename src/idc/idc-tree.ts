@@ -18,7 +18,8 @@ export type IdcNode =
   | { level: "series"; parts: string[]; sizeMb: number; series: SeriesRecord }
   | { level: "instance"; parts: string[]; series: SeriesRecord; instance: InstanceEntry };
 
-export type DirChild = { name: string; kind: "dir"; sizeMb: number } | { name: string; kind: "file"; instance: InstanceEntry };
+export type DirChild =
+  { name: string; kind: "dir"; sizeMb: number } | { name: string; kind: "file"; instance: InstanceEntry };
 
 const LEVELS = ["root", "collection", "patient", "study", "series", "instance"] as const;
 
@@ -29,7 +30,11 @@ export class IdcTree {
 
   private readonly hidden: HiddenNames;
 
-  constructor(readonly index: IdcIndexDb, readonly listings: SeriesListings, log?: Logger) {
+  constructor(
+    readonly index: IdcIndexDb,
+    readonly listings: SeriesListings,
+    log?: Logger,
+  ) {
     this.hidden = new HiddenNames(log);
   }
 
@@ -45,7 +50,8 @@ export class IdcTree {
     const parentEntries = this.indexChildren(parts.slice(0, Math.min(parts.length, 4) - 1));
     const entry = parentEntries.get(parts[Math.min(parts.length, 4) - 1]);
     if (!entry) throw notFound(path);
-    if (parts.length < 4) return { level: LEVELS[parts.length] as "collection" | "patient" | "study", parts, sizeMb: entry.sizeMb };
+    if (parts.length < 4)
+      return { level: LEVELS[parts.length] as "collection" | "patient" | "study", parts, sizeMb: entry.sizeMb };
     const series = this.seriesAt(parts.slice(0, 4));
     if (!series) throw notFound(path);
     if (parts.length === 4) return { level: "series", parts, sizeMb: entry.sizeMb, series };
@@ -80,7 +86,9 @@ export class IdcTree {
    * any such name a listing cached by an older version still holds.
    */
   private async instances(series: SeriesRecord): Promise<InstanceEntry[]> {
-    return (await this.listings.list(series.aws_bucket, series.crdc_series_uuid)).filter((i) => nameProblem(i.name) === undefined);
+    return (await this.listings.list(series.aws_bucket, series.crdc_series_uuid)).filter(
+      (i) => nameProblem(i.name) === undefined,
+    );
   }
 
   /** Children of a directory at levels 0–3, from the index (names that are file names only), memoised. */
@@ -88,11 +96,14 @@ export class IdcTree {
     const key = parts.join("/");
     let entries = this.dirs.get(key);
     if (entries) return entries;
-    const rows = parts.length === 0
-      ? this.index.collections().map((c) => ({ name: c.collection_id, sizeMb: c.size_mb }))
-      : parts.length === 1 ? this.index.patients(parts[0])
-        : parts.length === 2 ? this.index.studies(parts[0], parts[1])
-          : this.index.seriesDirs(parts[0], parts[1], parts[2]);
+    const rows =
+      parts.length === 0
+        ? this.index.collections().map((c) => ({ name: c.collection_id, sizeMb: c.size_mb }))
+        : parts.length === 1
+          ? this.index.patients(parts[0])
+          : parts.length === 2
+            ? this.index.studies(parts[0], parts[1])
+            : this.index.seriesDirs(parts[0], parts[1], parts[2]);
     const dir = `/${key}`;
     entries = new Map(rows.filter((r) => this.hidden.showable(dir, r.name)).map((r) => [r.name, r]));
     this.dirs.set(key, entries);

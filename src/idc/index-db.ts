@@ -54,7 +54,10 @@ export class IdcIndexDb {
   private readonly params: string[];
   private readonly statements = new Map<string, Database.Statement>();
 
-  constructor(readonly path: string, readonly filter: IdcFilter = {}) {
+  constructor(
+    readonly path: string,
+    readonly filter: IdcFilter = {},
+  ) {
     this.db = new Database(path, { readonly: true, fileMustExist: true });
     const clauses: string[] = [];
     this.params = [];
@@ -79,7 +82,8 @@ export class IdcIndexDb {
     try {
       const db = new Database(path, { readonly: true, fileMustExist: true });
       try {
-        const row = db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get() as { value: string } | undefined;
+        const row = db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get() as
+          { value: string } | undefined;
         return row?.value === DB_SCHEMA_VERSION;
       } finally {
         db.close();
@@ -104,24 +108,29 @@ export class IdcIndexDb {
 
   /** Summaries per collection; unfiltered mounts read the table precomputed at load time. */
   collections(): CollectionSummary[] {
-    if (!this.where) return this.db.prepare("SELECT * FROM collections ORDER BY collection_id").all() as CollectionSummary[];
+    if (!this.where)
+      return this.db.prepare("SELECT * FROM collections ORDER BY collection_id").all() as CollectionSummary[];
     return this.query<CollectionSummary>(
       `SELECT collection_id, COUNT(DISTINCT PatientID) AS patients, COUNT(DISTINCT StudyInstanceUID) AS studies, COUNT(*) AS series,
               TOTAL(series_size_MB) AS size_mb, TOTAL(instanceCount) AS instances
-       FROM series WHERE 1=1${this.where} GROUP BY collection_id ORDER BY collection_id`);
+       FROM series WHERE 1=1${this.where} GROUP BY collection_id ORDER BY collection_id`,
+    );
   }
 
   patients(collection: string): IndexEntry[] {
     return this.query<IndexEntry>(
       `SELECT PatientID AS name, TOTAL(series_size_MB) AS sizeMb FROM series WHERE collection_id = ?${this.where} GROUP BY PatientID ORDER BY PatientID`,
-      collection);
+      collection,
+    );
   }
 
   studies(collection: string, patient: string): IndexEntry[] {
     return this.query<IndexEntry>(
       `SELECT StudyInstanceUID AS name, TOTAL(series_size_MB) AS sizeMb FROM series WHERE collection_id = ? AND PatientID = ?${this.where}
        GROUP BY StudyInstanceUID ORDER BY StudyInstanceUID`,
-      collection, patient);
+      collection,
+      patient,
+    );
   }
 
   /** Series directories of a study: `<Modality>_<SeriesInstanceUID>`, as idc-index names them. */
@@ -129,7 +138,10 @@ export class IdcIndexDb {
     return this.query<IndexEntry>(
       `SELECT Modality || '_' || SeriesInstanceUID AS name, TOTAL(series_size_MB) AS sizeMb FROM series
        WHERE collection_id = ? AND PatientID = ? AND StudyInstanceUID = ?${this.where} GROUP BY name ORDER BY name`,
-      collection, patient, study);
+      collection,
+      patient,
+      study,
+    );
   }
 
   /** The series behind `<Modality>_<SeriesInstanceUID>` in that study, if the mount shows it. */
@@ -138,7 +150,12 @@ export class IdcIndexDb {
     if (cut < 0) return undefined;
     const rows = this.query<Record<string, string | number | null>>(
       `SELECT * FROM series WHERE SeriesInstanceUID = ? AND Modality = ? AND collection_id = ? AND PatientID = ? AND StudyInstanceUID = ?${this.where} LIMIT 1`,
-      dirName.slice(cut + 1), dirName.slice(0, cut), collection, patient, study);
+      dirName.slice(cut + 1),
+      dirName.slice(0, cut),
+      collection,
+      patient,
+      study,
+    );
     return rows[0] ? toRecord(rows[0]) : undefined;
   }
 
@@ -152,10 +169,23 @@ export class IdcIndexDb {
     const distinct = columns.map((c) => `GROUP_CONCAT(DISTINCT "${c}") AS "${c}"`).join(", ");
     const row = this.query<Record<string, string | number | null>>(
       `SELECT COUNT(*) AS series_count, COUNT(DISTINCT StudyInstanceUID) AS studies, TOTAL(series_size_MB) AS series_size_MB,
-              TOTAL(instanceCount) AS instanceCount, ${distinct} FROM series WHERE 1=1${cond}${this.where}`, ...parts.slice(0, 3))[0];
+              TOTAL(instanceCount) AS instanceCount, ${distinct} FROM series WHERE 1=1${cond}${this.where}`,
+      ...parts.slice(0, 3),
+    )[0];
     const lists: Record<string, string> = {};
-    for (const c of columns) lists[c] = String(row[c] ?? "").split(",").filter((v) => v !== "").sort().join(",");
-    return { seriesCount: Number(row.series_count), studies: Number(row.studies), sizeMb: Number(row.series_size_MB), instances: Number(row.instanceCount), lists };
+    for (const c of columns)
+      lists[c] = String(row[c] ?? "")
+        .split(",")
+        .filter((v) => v !== "")
+        .sort()
+        .join(",");
+    return {
+      seriesCount: Number(row.series_count),
+      studies: Number(row.studies),
+      sizeMb: Number(row.series_size_MB),
+      instances: Number(row.instanceCount),
+      lists,
+    };
   }
 }
 
@@ -163,8 +193,13 @@ function toRecord(row: Record<string, string | number | null>): SeriesRecord {
   const attributes: Record<string, string | number | null> = {};
   for (const c of ATTRIBUTE_COLUMNS) attributes[c] = row[c] ?? null;
   return {
-    collection_id: String(row.collection_id), PatientID: String(row.PatientID), StudyInstanceUID: String(row.StudyInstanceUID),
-    SeriesInstanceUID: String(row.SeriesInstanceUID), Modality: String(row.Modality), aws_bucket: String(row.aws_bucket),
-    crdc_series_uuid: String(row.crdc_series_uuid), attributes,
+    collection_id: String(row.collection_id),
+    PatientID: String(row.PatientID),
+    StudyInstanceUID: String(row.StudyInstanceUID),
+    SeriesInstanceUID: String(row.SeriesInstanceUID),
+    Modality: String(row.Modality),
+    aws_bucket: String(row.aws_bucket),
+    crdc_series_uuid: String(row.crdc_series_uuid),
+    attributes,
   };
 }

@@ -12,7 +12,14 @@ import Database from "better-sqlite3";
 import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects, parquetSchema } from "hyparquet";
 import { compressors } from "hyparquet-compressors";
 import { privateDatabase } from "../os/private-file.js";
-import { ATTRIBUTE_COLUMNS, DB_SCHEMA_VERSION, REQUIRED_COLUMNS, VERSION_METADATA_KEY, planColumns, uuidFromSeriesUrl } from "./columns.js";
+import {
+  ATTRIBUTE_COLUMNS,
+  DB_SCHEMA_VERSION,
+  REQUIRED_COLUMNS,
+  VERSION_METADATA_KEY,
+  planColumns,
+  uuidFromSeriesUrl,
+} from "./columns.js";
 
 export { DB_SCHEMA_VERSION } from "./columns.js";
 
@@ -64,7 +71,10 @@ function cell(value: unknown): string | number | null {
 export async function loadIndex(parquetPath: string, dbPath: string, options: LoadOptions = {}): Promise<LoadResult> {
   const file = await asyncBufferFromFile(parquetPath);
   const metadata = await parquetMetadataAsync(file);
-  const plan = planColumns(parquetSchema(metadata).children.map((c) => c.element.name), parquetPath);
+  const plan = planColumns(
+    parquetSchema(metadata).children.map((c) => c.element.name),
+    parquetPath,
+  );
   const dataVersion = metadata.key_value_metadata?.find((kv) => kv.key === VERSION_METADATA_KEY)?.value ?? undefined;
   const total = Number(metadata.num_rows);
 
@@ -76,7 +86,9 @@ export async function loadIndex(parquetPath: string, dbPath: string, options: Lo
     db.pragma("journal_mode = OFF");
     db.pragma("synchronous = OFF");
     createSchema(db);
-    const insert = db.prepare(`INSERT INTO series(${STORED_COLUMNS.map((c) => `"${c}"`).join(", ")}) VALUES (${STORED_COLUMNS.map(() => "?").join(", ")})`);
+    const insert = db.prepare(
+      `INSERT INTO series(${STORED_COLUMNS.map((c) => `"${c}"`).join(", ")}) VALUES (${STORED_COLUMNS.map(() => "?").join(", ")})`,
+    );
     const insertRows = db.transaction((rows: Record<string, unknown>[]) => {
       for (const row of rows) {
         if (plan.uuidFromUrl) row.crdc_series_uuid = uuidFromSeriesUrl(String(row.series_aws_url ?? ""));
@@ -86,7 +98,14 @@ export async function loadIndex(parquetPath: string, dbPath: string, options: Lo
     let done = 0;
     for (const group of metadata.row_groups) {
       const count = Number(group.num_rows);
-      const rows = await parquetReadObjects({ file, metadata, columns: plan.read, rowStart: done, rowEnd: done + count, compressors });
+      const rows = await parquetReadObjects({
+        file,
+        metadata,
+        columns: plan.read,
+        rowStart: done,
+        rowEnd: done + count,
+        compressors,
+      });
       insertRows(rows as Record<string, unknown>[]);
       done += count;
       options.onProgress?.(done, total);
@@ -94,8 +113,11 @@ export async function loadIndex(parquetPath: string, dbPath: string, options: Lo
     createIndexes(db);
     const meta = db.prepare("INSERT INTO meta(key, value) VALUES (?, ?)");
     const entries: Record<string, string> = {
-      schema_version: DB_SCHEMA_VERSION, rows: String(done), loaded_at: new Date().toISOString(),
-      ...(dataVersion ? { data_version: dataVersion } : {}), ...options.meta,
+      schema_version: DB_SCHEMA_VERSION,
+      rows: String(done),
+      loaded_at: new Date().toISOString(),
+      ...(dataVersion ? { data_version: dataVersion } : {}),
+      ...options.meta,
     };
     for (const [key, value] of Object.entries(entries)) meta.run(key, value);
     db.close();

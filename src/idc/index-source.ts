@@ -15,7 +15,16 @@
  * Everything here is written private (files 0600, directories 0700).
  */
 import { createHash } from "node:crypto";
-import { createWriteStream, existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  createWriteStream,
+  existsSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -45,7 +54,9 @@ export function isPlainVersion(version: string): boolean {
 function requestedVersion(options: IndexSourceOptions): string {
   const version = options.version ?? CURRENT;
   if (!isPlainVersion(version)) {
-    throw new IdcIndexError(`--idc-version ${JSON.stringify(version)} is not an IDC index version: expected a release such as 24.2.2, or "current"`);
+    throw new IdcIndexError(
+      `--idc-version ${JSON.stringify(version)} is not an IDC index version: expected a release such as 24.2.2, or "current"`,
+    );
   }
   return version;
 }
@@ -54,7 +65,9 @@ function requestedVersion(options: IndexSourceOptions): string {
 function versionDir(root: string, version: string): string {
   const dir = join(root, version);
   if (!isPlainVersion(version) || dirname(resolve(dir)) !== resolve(root)) {
-    throw new IdcIndexError(`IDC index version ${JSON.stringify(version)} is not a plain version name; refusing to use it as a directory`);
+    throw new IdcIndexError(
+      `IDC index version ${JSON.stringify(version)} is not a plain version name; refusing to use it as a directory`,
+    );
   }
   return dir;
 }
@@ -104,20 +117,32 @@ export async function downloadIndex(options: IndexSourceOptions): Promise<Resolv
     options.onProgress?.(`downloading ${url}`);
     const expected = parseChecksum(await fetchText(`${url}.sha256`), `${url}.sha256`);
     const actual = await download(url, join(work, PARQUET));
-    if (actual !== expected) throw new IdcIndexError(`checksum mismatch for ${url}: expected sha256 ${expected}, got ${actual}; try again, or pass --idc-index FILE`);
+    if (actual !== expected)
+      throw new IdcIndexError(
+        `checksum mismatch for ${url}: expected sha256 ${expected}, got ${actual}; try again, or pass --idc-index FILE`,
+      );
     writeFileSync(join(work, `${PARQUET}.sha256`), `${expected}  ${PARQUET}\n`, { mode: 0o600 });
     options.onProgress?.("loading the index into SQLite");
     const { loadIndex } = await loadIndexModule();
-    const loaded = await loadIndex(join(work, PARQUET), join(work, DB), { meta: { source_url: url, source_sha256: expected } });
-    const resolved = loaded.dataVersion ?? (version === CURRENT ? `current-${new Date().toISOString().slice(0, 10)}` : version);
+    const loaded = await loadIndex(join(work, PARQUET), join(work, DB), {
+      meta: { source_url: url, source_sha256: expected },
+    });
+    const resolved =
+      loaded.dataVersion ?? (version === CURRENT ? `current-${new Date().toISOString().slice(0, 10)}` : version);
     if (!isPlainVersion(resolved)) {
-      throw new IdcIndexError(`${url} records index version ${JSON.stringify(resolved)}, which is not a plain version name (letters, digits, ".", "_", "-"); refusing to use it as a directory`);
+      throw new IdcIndexError(
+        `${url} records index version ${JSON.stringify(resolved)}, which is not a plain version name (letters, digits, ".", "_", "-"); refusing to use it as a directory`,
+      );
     }
     const target = versionDir(root, resolved);
     rmSync(target, { recursive: true, force: true });
     renameSync(work, target);
     if (version === CURRENT || !readCurrent(root)) {
-      writeFileSync(join(root, "current.json"), JSON.stringify({ version: resolved, fetchedAt: new Date().toISOString() }), { mode: 0o600 });
+      writeFileSync(
+        join(root, "current.json"),
+        JSON.stringify({ version: resolved, fetchedAt: new Date().toISOString() }),
+        { mode: 0o600 },
+      );
     }
     return located(root, resolved);
   } finally {
@@ -165,7 +190,8 @@ export function loadedVersions(cacheDir: string): { version: string; dbPath: str
   const root = indexRoot(cacheDir);
   if (!existsSync(root)) return [];
   const current = readCurrent(root);
-  return readdirSync(root).filter((name) => isPlainVersion(name) && existsSync(join(root, name, DB)))
+  return readdirSync(root)
+    .filter((name) => isPlainVersion(name) && existsSync(join(root, name, DB)))
     .map((version) => ({ version, dbPath: join(root, version, DB), current: version === current }));
 }
 
@@ -180,10 +206,15 @@ async function get(url: string): Promise<Response> {
   try {
     response = await fetch(url);
   } catch (err) {
-    throw new IdcIndexError(`cannot download ${url} (${(err as Error).message}); offline? pass --idc-index FILE with a local idc_index.parquet`, { cause: err });
+    throw new IdcIndexError(
+      `cannot download ${url} (${(err as Error).message}); offline? pass --idc-index FILE with a local idc_index.parquet`,
+      { cause: err },
+    );
   }
   if (!response.ok) {
-    throw new IdcIndexError(`cannot download ${url}: HTTP ${response.status}${response.status === 404 ? " (no such IDC index version? see --idc-version)" : ""}`);
+    throw new IdcIndexError(
+      `cannot download ${url}: HTTP ${response.status}${response.status === 404 ? " (no such IDC index version? see --idc-version)" : ""}`,
+    );
   }
   return response;
 }

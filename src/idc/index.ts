@@ -60,10 +60,17 @@ export async function openIdc(options: IdcMountOptions): Promise<IdcMount> {
   const listings = new SeriesListings(listingsPath(options.cacheDir), options.store, options.log);
   const tree = new IdcTree(db, listings, options.log);
   const loadedAt = Date.parse(db.meta().loaded_at ?? "") || Date.now();
-  const namespace = new IdcNamespace(tree, { uid: options.uid, gid: options.gid, mtimeMs: loadedAt, version: index.version }, () => {
-    db.close();
-    listings.close();
+  const namespace = new IdcNamespace(
+    tree,
+    { uid: options.uid, gid: options.gid, mtimeMs: loadedAt, version: index.version },
+    () => {
+      db.close();
+      listings.close();
+    },
+  );
+  const fs = createReadOnlyFilesystem(namespace, {
+    reader: options.reader ?? new DirectReader(options.store),
+    prefetch: options.prefetch,
   });
-  const fs = createReadOnlyFilesystem(namespace, { reader: options.reader ?? new DirectReader(options.store), prefetch: options.prefetch });
   return { fs, tree, index, close: () => fs.close() };
 }

@@ -31,7 +31,11 @@ export class SeriesListings {
 
   private readonly hidden: HiddenNames;
 
-  constructor(dbPath: string, private readonly store: ReadableStore, log?: Logger) {
+  constructor(
+    dbPath: string,
+    private readonly store: ReadableStore,
+    log?: Logger,
+  ) {
     this.hidden = new HiddenNames(log);
     privateDatabase(dbPath);
     this.db = new Database(dbPath);
@@ -40,9 +44,13 @@ export class SeriesListings {
       CREATE TABLE IF NOT EXISTS listed(series_uuid TEXT PRIMARY KEY, bucket TEXT NOT NULL, listed_at TEXT NOT NULL) WITHOUT ROWID;
       CREATE TABLE IF NOT EXISTS instances(series_uuid TEXT NOT NULL, name TEXT NOT NULL, size INTEGER NOT NULL, etag TEXT NOT NULL,
         mtime_ms INTEGER NOT NULL, PRIMARY KEY(series_uuid, name)) WITHOUT ROWID;`);
-    this.select = this.db.prepare("SELECT name, size, etag, mtime_ms AS mtimeMs FROM instances WHERE series_uuid = ? ORDER BY name");
+    this.select = this.db.prepare(
+      "SELECT name, size, etag, mtime_ms AS mtimeMs FROM instances WHERE series_uuid = ? ORDER BY name",
+    );
     this.known = this.db.prepare("SELECT 1 FROM listed WHERE series_uuid = ?");
-    const insert = this.db.prepare("INSERT OR REPLACE INTO instances(series_uuid, name, size, etag, mtime_ms) VALUES (?, ?, ?, ?, ?)");
+    const insert = this.db.prepare(
+      "INSERT OR REPLACE INTO instances(series_uuid, name, size, etag, mtime_ms) VALUES (?, ?, ?, ?, ?)",
+    );
     const mark = this.db.prepare("INSERT OR REPLACE INTO listed(series_uuid, bucket, listed_at) VALUES (?, ?, ?)");
     this.save = this.db.transaction((uuid: string, bucket: string, entries: InstanceEntry[]) => {
       for (const e of entries) insert.run(uuid, e.name, e.size, e.etag, e.mtimeMs);

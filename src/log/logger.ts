@@ -10,14 +10,38 @@ import { pino, type Logger } from "pino";
 export type { Logger };
 
 export const REDACTED_PATHS = [
-  "secretAccessKey", "*.secretAccessKey", "sessionToken", "*.sessionToken", "credentials", "*.credentials",
-  "authorization", "*.authorization", "headers.authorization", "*.headers.authorization",
-  "private_key", "*.private_key", "accessToken", "*.accessToken", "sas", "*.sas", "*.*.sas",
+  "secretAccessKey",
+  "*.secretAccessKey",
+  "sessionToken",
+  "*.sessionToken",
+  "credentials",
+  "*.credentials",
+  "authorization",
+  "*.authorization",
+  "headers.authorization",
+  "*.headers.authorization",
+  "private_key",
+  "*.private_key",
+  "accessToken",
+  "*.accessToken",
+  "sas",
+  "*.sas",
+  "*.*.sas",
 ];
 
 /** Environment variables whose values are secrets: never written to a log, in any field. */
-export const SECRET_ENV_VARS = ["AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "GOOGLE_OAUTH_ACCESS_TOKEN", "GCS_ACCESS_TOKEN", "BUCKETFS_ENCRYPTION_KEY",
-  "AZURE_STORAGE_KEY", "AZURE_STORAGE_CONNECTION_STRING", "AZURE_STORAGE_SAS_TOKEN", "AZURE_CLIENT_SECRET"];
+export const SECRET_ENV_VARS = [
+  "AWS_SECRET_ACCESS_KEY",
+  "AWS_SESSION_TOKEN",
+  "AWS_SECURITY_TOKEN",
+  "GOOGLE_OAUTH_ACCESS_TOKEN",
+  "GCS_ACCESS_TOKEN",
+  "BUCKETFS_ENCRYPTION_KEY",
+  "AZURE_STORAGE_KEY",
+  "AZURE_STORAGE_CONNECTION_STRING",
+  "AZURE_STORAGE_SAS_TOKEN",
+  "AZURE_CLIENT_SECRET",
+];
 
 /** Shortest value treated as a secret: shorter ones would scrub ordinary words from logs. */
 const MIN_SECRET_LENGTH = 8;
@@ -26,10 +50,14 @@ const MIN_SECRET_LENGTH = 8;
  * Signatures of SigV4/SigV2 requests and presigned URLs (query or Authorization header), Azure
  * SAS signatures (`sig=`) and account keys inside connection strings.
  */
-const SIGNATURE_PATTERNS = [/(X-Amz-Signature=|X-Amz-Security-Token=|X-Goog-Signature=|Signature=|\bsig=|AccountKey=)[^&;\s",]+/gi];
+const SIGNATURE_PATTERNS = [
+  /(X-Amz-Signature=|X-Amz-Security-Token=|X-Goog-Signature=|Signature=|\bsig=|AccountKey=)[^&;\s",]+/gi,
+];
 
 export function secretsFromEnv(env: NodeJS.ProcessEnv = process.env): string[] {
-  return SECRET_ENV_VARS.map((name) => env[name]).filter((v): v is string => typeof v === "string" && v.length >= MIN_SECRET_LENGTH);
+  return SECRET_ENV_VARS.map((name) => env[name]).filter(
+    (v): v is string => typeof v === "string" && v.length >= MIN_SECRET_LENGTH,
+  );
 }
 
 /** Replaces every known secret value and signature in one log line. */

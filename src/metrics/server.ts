@@ -14,12 +14,16 @@ export class MetricsAddressError extends Error {
 export function parseMetricsAddress(text: string): { host: string; port: number } {
   const match = /^(?:(\[[0-9a-fA-F:]+\]|[^:]*):)?(\d{1,5})$/.exec(text.trim());
   const port = match ? Number(match[2]) : NaN;
-  if (!match || port > 65535) throw new MetricsAddressError(`invalid metrics address "${text}": use PORT, HOST:PORT or :PORT`);
+  if (!match || port > 65535)
+    throw new MetricsAddressError(`invalid metrics address "${text}": use PORT, HOST:PORT or :PORT`);
   const host = match[1] === undefined ? "127.0.0.1" : match[1] === "" ? "0.0.0.0" : match[1].replace(/^\[|\]$/g, "");
   return { host, port };
 }
 
-export async function startMetricsServer(address: string, registry: Registry): Promise<{ server: Server; address: string }> {
+export async function startMetricsServer(
+  address: string,
+  registry: Registry,
+): Promise<{ server: Server; address: string }> {
   const { host, port } = parseMetricsAddress(address);
   const server = createServer((req, res) => {
     if (req.method !== "GET" || (req.url ?? "/").split("?")[0] !== "/metrics") {

@@ -14,13 +14,14 @@ import type { MountStatus } from "../metrics/status.js";
 import { checkPrivateDir, ensurePrivateDir, idOf, privateRuntimeDir } from "./dirs.js";
 
 export type ControlRequest =
-  | { op: "ping" } | { op: "status" } | { op: "set-log-level"; level: string }
+  | { op: "ping" }
+  | { op: "status" }
+  | { op: "set-log-level"; level: string }
   /** A presigned GET URL for a path in the mount (`bucketfs sign`). */
   | { op: "sign"; path: string; expiresSeconds: number };
 
 export type ControlResponse =
-  | { ok: true; status?: MountStatus; logLevel?: string; url?: string }
-  | { ok: false; error: string };
+  { ok: true; status?: MountStatus; logLevel?: string; url?: string } | { ok: false; error: string };
 
 export type ControlHandler = (request: ControlRequest) => Promise<ControlResponse>;
 
@@ -84,7 +85,11 @@ export function stopControlServer(server: Server, socketPath: string): void {
 }
 
 /** Sends one request to the daemon of `mountpoint`; rejects with ControlUnavailableError. */
-export function controlRequest(socketPath: string, request: ControlRequest, timeoutMs = 5_000): Promise<ControlResponse> {
+export function controlRequest(
+  socketPath: string,
+  request: ControlRequest,
+  timeoutMs = 5_000,
+): Promise<ControlResponse> {
   try {
     checkPrivateDir(dirname(socketPath));
   } catch (err) {
@@ -101,7 +106,9 @@ export function controlRequest(socketPath: string, request: ControlRequest, time
     socket.setEncoding("utf8");
     socket.on("connect", () => socket.write(`${JSON.stringify(request)}\n`));
     socket.on("data", (chunk: string) => (received += chunk));
-    socket.on("error", (err: NodeJS.ErrnoException) => fail(`cannot connect to ${socketPath} (${err.code ?? err.message})`));
+    socket.on("error", (err: NodeJS.ErrnoException) =>
+      fail(`cannot connect to ${socketPath} (${err.code ?? err.message})`),
+    );
     socket.on("end", () => {
       try {
         resolve(JSON.parse(received) as ControlResponse);

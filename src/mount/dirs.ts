@@ -36,16 +36,22 @@ export function checkPrivateDir(dir: string): boolean {
     throw err;
   }
   const uid = process.getuid?.();
-  if (!st.isDirectory()) throw new RuntimeDirError(`runtime directory ${dir} is not a directory (a symbolic link?): remove it, or ${CHOOSE_ANOTHER}, then try again`);
+  if (!st.isDirectory())
+    throw new RuntimeDirError(
+      `runtime directory ${dir} is not a directory (a symbolic link?): remove it, or ${CHOOSE_ANOTHER}, then try again`,
+    );
   if (uid !== undefined && st.uid !== uid) {
     throw new RuntimeDirError(
       `runtime directory ${dir} is owned by uid ${st.uid}, not by you (uid ${uid}): someone else may have created it to intercept bucketfs's ` +
-      `control sockets and mount records. Remove it (as its owner or root), or ${CHOOSE_ANOTHER}, then try again`);
+        `control sockets and mount records. Remove it (as its owner or root), or ${CHOOSE_ANOTHER}, then try again`,
+    );
   }
   const mode = st.mode & 0o777;
   if (mode !== 0o700) {
     const octal = mode.toString(8).padStart(4, "0");
-    throw new RuntimeDirError(`runtime directory ${dir} has mode ${octal}, but must be 0700 (private to you): if it is yours, run chmod 700 ${dir}; otherwise remove it; then try again`);
+    throw new RuntimeDirError(
+      `runtime directory ${dir} has mode ${octal}, but must be 0700 (private to you): if it is yours, run chmod 700 ${dir}; otherwise remove it; then try again`,
+    );
   }
   return true;
 }

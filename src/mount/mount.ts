@@ -81,21 +81,40 @@ export class Mount {
     const { source, config } = request;
     const { log } = options;
     const cacheDir = config.cacheDir ?? defaultCacheDir();
-    const security = resources.add("security (audit log)", openMountSecurity(source, config), (s: MountSecurity) => s.close());
+    const security = resources.add("security (audit log)", openMountSecurity(source, config), (s: MountSecurity) =>
+      s.close(),
+    );
     const metrics = new BucketfsMetrics();
     metrics.mountInfo.set({ source: source.url, mountpoint: request.mountpoint }, 1);
     const mountStore = await openStore(source, config, metrics);
     await options.checkAccess?.(mountStore.store);
-    const chain = resources.add("read cache", openReadChain(mountStore, config, cacheDir, metrics, log, security, options.nativeFill), (c) => c.close());
-    const fs = mountStore.kind === "idc"
-      ? await openIdcFilesystem(config, cacheDir, mountStore.store, chain, log)
-      : createBucketFilesystem(request, cacheDir, mountStore.store, chain, security, resources);
-    resources.add(mountStore.kind === "idc" ? "filesystem (IDC index and listings)" : "filesystem (upload journal, attributes)", fs, (f) => f.close());
-    const sentBytes = mountStore.kind === "bucket" ? (key: string) => mountStore.store.uploads.sentBytes(key) : undefined;
-    const service = createMountService({
-      source: source.url, mountpoint: request.mountpoint, config, metrics,
-      uploads: fs.uploadStatus(sentBytes), sign: (path, seconds) => security.signPath(path, seconds),
-    }, log);
+    const chain = resources.add(
+      "read cache",
+      openReadChain(mountStore, config, cacheDir, metrics, log, security, options.nativeFill),
+      (c) => c.close(),
+    );
+    const fs =
+      mountStore.kind === "idc"
+        ? await openIdcFilesystem(config, cacheDir, mountStore.store, chain, log)
+        : createBucketFilesystem(request, cacheDir, mountStore.store, chain, security, resources);
+    resources.add(
+      mountStore.kind === "idc" ? "filesystem (IDC index and listings)" : "filesystem (upload journal, attributes)",
+      fs,
+      (f) => f.close(),
+    );
+    const sentBytes =
+      mountStore.kind === "bucket" ? (key: string) => mountStore.store.uploads.sentBytes(key) : undefined;
+    const service = createMountService(
+      {
+        source: source.url,
+        mountpoint: request.mountpoint,
+        config,
+        metrics,
+        uploads: fs.uploadStatus(sentBytes),
+        sign: (path, seconds) => security.signPath(path, seconds),
+      },
+      log,
+    );
     resources.add("service", service, (s) => s.stop());
     return new Mount(request, metrics, fs, security.wrap(fs), chain, service, resources, log, mountStore.kind);
   }
@@ -105,7 +124,8 @@ export class Mount {
     await this.service.start();
     const { done } = await this.fs.recoverUploads();
     void done.then(({ failed }) => {
-      if (failed > 0) this.log.error({ failed }, "some uploads left by a previous run failed again; bucketfs status lists them");
+      if (failed > 0)
+        this.log.error({ failed }, "some uploads left by a previous run failed again; bucketfs status lists them");
     });
   }
 
@@ -134,23 +154,41 @@ export class Mount {
 
 /** The source's store, measured per request; IDC's buckets each through their own meter. */
 async function openStore(source: Source, config: MountConfig, metrics: BucketfsMetrics): Promise<MountStore> {
-  if (source.scheme === "idc") return { kind: "idc", store: createIdcStore(config, (bucket) => new MeteredStore(bucket, metrics)) };
+  if (source.scheme === "idc")
+    return { kind: "idc", store: createIdcStore(config, (bucket) => new MeteredStore(bucket, metrics)) };
   return { kind: "bucket", store: new MeteredStore(await createBucketStore(source, config), metrics) };
 }
 
 /** Chunk cache → direct GET, with the read-ahead budget; built once, for either namespace. */
 function openReadChain(
-  mountStore: MountStore, config: MountConfig, cacheDir: string, metrics: BucketfsMetrics, log: Logger, security: MountSecurity, nativeFill?: NativeFill,
+  mountStore: MountStore,
+  config: MountConfig,
+  cacheDir: string,
+  metrics: BucketfsMetrics,
+  log: Logger,
+  security: MountSecurity,
+  nativeFill?: NativeFill,
 ): ReadChain {
   const metered = mountStore.kind === "bucket" ? mountStore.store : undefined;
   const chain = createReadChain({
-    store: mountStore.store, cacheDir: readCacheDir(cacheDir), cacheSizeBytes: config.cacheSize, maxMemoryBytes: config.maxMemory, log,
+    store: mountStore.store,
+    cacheDir: readCacheDir(cacheDir),
+    cacheSizeBytes: config.cacheSize,
+    maxMemoryBytes: config.maxMemory,
+    log,
     codec: security.atRest?.chunkCodec,
     nativeFill: nativeFill && {
-      fill: nativeFill, caFile: config.caBundle, timeoutSeconds: Math.max(1, Math.ceil(config.requestTimeout / 1000)),
+      fill: nativeFill,
+      caFile: config.caBundle,
+      timeoutSeconds: Math.max(1, Math.ceil(config.requestTimeout / 1000)),
       observe: (bytes: number, ms: number, ok: boolean) => metered?.nativeGet(bytes, ms, ok),
     },
-    observer: { hit: () => metrics.cacheHits.inc(), miss: () => metrics.cacheMisses.inc(), evicted: () => metrics.cacheEvictions.inc(), size: (bytes) => metrics.cacheSizeBytes.set(bytes) },
+    observer: {
+      hit: () => metrics.cacheHits.inc(),
+      miss: () => metrics.cacheMisses.inc(),
+      evicted: () => metrics.cacheEvictions.inc(),
+      size: (bytes) => metrics.cacheSizeBytes.set(bytes),
+    },
   });
   metrics.cacheCapacityBytes.set(chain.cache ? config.cacheSize : 0);
   return chain;
@@ -163,7 +201,12 @@ function openReadChain(
  * is taken over.
  */
 function createBucketFilesystem(
-  request: MountRequest, cacheDir: string, store: MeteredStore, chain: ReadChain, security: MountSecurity, resources: Resources,
+  request: MountRequest,
+  cacheDir: string,
+  store: MeteredStore,
+  chain: ReadChain,
+  security: MountSecurity,
+  resources: Resources,
 ): Filesystem {
   const { source, config } = request;
   const stagingDir = stagingDirFor(cacheDir, source.url);
@@ -171,28 +214,49 @@ function createBucketFilesystem(
   takeLock(stagingDir, "staging directory");
   resources.add("staging lock", stagingDir, releaseLock);
   return createFilesystem({
-    store, prefix: source.prefix, log: resources.logger, readOnly: config.readOnly,
-    stagingDir, stagingOpener: security.atRest?.stagingOpener,
+    store,
+    prefix: source.prefix,
+    log: resources.logger,
+    readOnly: config.readOnly,
+    stagingDir,
+    stagingOpener: security.atRest?.stagingOpener,
     journalPath: uploadJournalPathFor(cacheDir, source.url),
     // Under --encrypt-cache no object key may be stored in clear: the table then lives in memory.
     attributesPath: security.atRest ? undefined : attributesPathFor(cacheDir, source.url),
-    uid: config.uid, gid: config.gid, metadataTtlMs: config.metadataTtl,
+    uid: config.uid,
+    gid: config.gid,
+    metadataTtlMs: config.metadataTtl,
     upload: { partSize: config.partSize, concurrency: config.uploadConcurrency },
     maxDirtyBytes: config.maxDirty,
-    reader: chain.reader, fill: chain.fill, pins: chain.pins, prefetch: { budget: chain.budget },
+    reader: chain.reader,
+    fill: chain.fill,
+    pins: chain.pins,
+    prefetch: { budget: chain.budget },
   });
 }
 
 /** IDC's index tree, read-only: the index is loaded (or downloaded) first. */
-async function openIdcFilesystem(config: MountConfig, cacheDir: string, store: ReadableStore, chain: ReadChain, log: Logger): Promise<Filesystem> {
+async function openIdcFilesystem(
+  config: MountConfig,
+  cacheDir: string,
+  store: ReadableStore,
+  chain: ReadChain,
+  log: Logger,
+): Promise<Filesystem> {
   const started = Date.now();
   // The index reader and IDC tree are loaded for idc mounts only (start time of bucket mounts).
   const { listOption, openIdc } = await import("../idc/index.js");
   const idc = await openIdc({
-    cacheDir, indexFile: config.idcIndex, version: config.idcVersion, baseUrl: config.idcIndexUrl,
+    cacheDir,
+    indexFile: config.idcIndex,
+    version: config.idcVersion,
+    baseUrl: config.idcIndexUrl,
     filter: { collections: listOption(config.collections), modalities: listOption(config.modality) },
-    store, reader: chain.reader, prefetch: { budget: chain.budget },
-    uid: config.uid ?? process.getuid?.() ?? 0, gid: config.gid ?? process.getgid?.() ?? 0,
+    store,
+    reader: chain.reader,
+    prefetch: { budget: chain.budget },
+    uid: config.uid ?? process.getuid?.() ?? 0,
+    gid: config.gid ?? process.getgid?.() ?? 0,
     onProgress: (message) => log.info(message),
   });
   log.info({ version: idc.index.version, ms: Date.now() - started }, "IDC index ready");

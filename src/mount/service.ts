@@ -57,14 +57,30 @@ export function createMountService(view: ServiceView, log: Logger): MountService
     const list = view.uploads.uploads();
     const lookups = totals.cacheHits + totals.cacheMisses;
     return {
-      source: view.source, mountpoint: view.mountpoint, pid: process.pid, startedAt: startedAt.toISOString(),
-      uptimeSeconds: Math.round((Date.now() - startedAt.getTime()) / 1000), readOnly: config.readOnly,
-      logFile: config.logFile, logLevel: log.level, metricsAddress: running?.metricsAddress,
-      bytesIn: totals.bytesIn, bytesOut: totals.bytesOut, requests: totals.requests, requestErrors: totals.errors,
+      source: view.source,
+      mountpoint: view.mountpoint,
+      pid: process.pid,
+      startedAt: startedAt.toISOString(),
+      uptimeSeconds: Math.round((Date.now() - startedAt.getTime()) / 1000),
+      readOnly: config.readOnly,
+      logFile: config.logFile,
+      logLevel: log.level,
+      metricsAddress: running?.metricsAddress,
+      bytesIn: totals.bytesIn,
+      bytesOut: totals.bytesOut,
+      requests: totals.requests,
+      requestErrors: totals.errors,
       throughput: throughput.current(),
-      cache: totals.cacheCapacityBytes > 0 || lookups > 0
-        ? { sizeBytes: totals.cacheSizeBytes, capacityBytes: totals.cacheCapacityBytes, hits: totals.cacheHits, misses: totals.cacheMisses, hitRatio: lookups > 0 ? totals.cacheHits / lookups : 0 }
-        : undefined,
+      cache:
+        totals.cacheCapacityBytes > 0 || lookups > 0
+          ? {
+              sizeBytes: totals.cacheSizeBytes,
+              capacityBytes: totals.cacheCapacityBytes,
+              hits: totals.cacheHits,
+              misses: totals.cacheMisses,
+              hitRatio: lookups > 0 ? totals.cacheHits / lookups : 0,
+            }
+          : undefined,
       dirtyBytes: list.reduce((sum, u) => sum + u.sizeBytes, 0),
       uploads: list,
     };
@@ -72,12 +88,20 @@ export function createMountService(view: ServiceView, log: Logger): MountService
 
   const handle: ControlHandler = async (request) => {
     switch (request.op) {
-      case "ping": return { ok: true };
-      case "status": return { ok: true, status: await status() };
-      case "set-log-level": log.level = request.level; return { ok: true, logLevel: log.level };
+      case "ping":
+        return { ok: true };
+      case "status":
+        return { ok: true, status: await status() };
+      case "set-log-level":
+        log.level = request.level;
+        return { ok: true, logLevel: log.level };
       case "sign":
-        return view.sign(request.path, request.expiresSeconds).then((url) => ({ ok: true as const, url }), (err: unknown) => ({ ok: false as const, error: (err as Error).message }));
-      default: return { ok: false, error: `unknown request ${JSON.stringify(request)}` };
+        return view.sign(request.path, request.expiresSeconds).then(
+          (url) => ({ ok: true as const, url }),
+          (err: unknown) => ({ ok: false as const, error: (err as Error).message }),
+        );
+      default:
+        return { ok: false, error: `unknown request ${JSON.stringify(request)}` };
     }
   };
 
@@ -94,10 +118,16 @@ export function createMountService(view: ServiceView, log: Logger): MountService
       }
       // Without its control socket a mount still works; only `bucketfs status` cannot see into it.
       const control = await startControlServer(socketPath, handle).catch((err: unknown) => {
-        log.warn({ err, socketPath }, "control socket unavailable: bucketfs status will report this mount as unresponsive");
+        log.warn(
+          { err, socketPath },
+          "control socket unavailable: bucketfs status will report this mount as unresponsive",
+        );
         return undefined;
       });
-      const sampler = setInterval(() => void metrics.totals().then((t) => throughput.sample(t.bytesIn, t.bytesOut)), THROUGHPUT_INTERVAL_MS);
+      const sampler = setInterval(
+        () => void metrics.totals().then((t) => throughput.sample(t.bytesIn, t.bytesOut)),
+        THROUGHPUT_INTERVAL_MS,
+      );
       sampler.unref();
       running = { control, metricsServer, metricsAddress, sampler, untoggle: toggleDebugOnSignal(log) };
     },

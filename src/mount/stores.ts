@@ -50,24 +50,41 @@ export async function createBucketStore(source: Source, config: MountConfig): Pr
  * IDC's public buckets, unsigned: AWS (default), Google's mirror (--idc-source gcs), or --endpoint.
  * `wrap` decorates each bucket's store (the mount measures them).
  */
-export function createIdcStore(config: Pick<IdcConfig, "idcSource"> & Pick<StoreConfig, "endpoint">, wrap: (store: ObjectStore) => ReadableStore = (s) => s): IdcStore {
+export function createIdcStore(
+  config: Pick<IdcConfig, "idcSource"> & Pick<StoreConfig, "endpoint">,
+  wrap: (store: ObjectStore) => ReadableStore = (s) => s,
+): IdcStore {
   const source = parseIdcSource(config.idcSource);
   const endpoint = config.endpoint ?? (source === "gcs" ? GCS_XML_ENDPOINT : undefined);
-  const store = (awsBucket: string): ReadableStore => wrap(new S3Store({
-    bucket: bucketFor(awsBucket, source), endpoint, region: "us-east-1", noSignRequest: true, pathStyle: Boolean(endpoint),
-  }));
+  const store = (awsBucket: string): ReadableStore =>
+    wrap(
+      new S3Store({
+        bucket: bucketFor(awsBucket, source),
+        endpoint,
+        region: "us-east-1",
+        noSignRequest: true,
+        pathStyle: Boolean(endpoint),
+      }),
+    );
   return new IdcStore(store, endpoint ?? "AWS us-east-1");
 }
 
 /** az://account/container: credentials chosen by chooseAzureAuth (azure-auth.ts), --endpoint for Azurite or a private endpoint. */
 async function createAzureStore(source: Source, config: MountConfig): Promise<ObjectStore> {
-  const [{ openAzureStore }, { chooseAzureAuth }] = await Promise.all([import("../store/azure/azure-store.js"), import("../store/azure/azure-auth.js")]);
+  const [{ openAzureStore }, { chooseAzureAuth }] = await Promise.all([
+    import("../store/azure/azure-store.js"),
+    import("../store/azure/azure-auth.js"),
+  ]);
   if (!source.account) throw new Error(`${source.url}: no storage account`);
   return openAzureStore({
     account: source.account,
     container: source.bucket,
     endpoint: config.endpoint,
-    auth: chooseAzureAuth({ anonymous: config.anonymous || config.noSignRequest, sourceSas: source.sas, sas: config.sas }),
+    auth: chooseAzureAuth({
+      anonymous: config.anonymous || config.noSignRequest,
+      sourceSas: source.sas,
+      sas: config.sas,
+    }),
     requestTimeoutMs: config.requestTimeout,
   });
 }

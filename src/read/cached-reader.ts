@@ -59,7 +59,11 @@ export class CachingReader implements RangeReader {
   /** GETs issued to the next reader (tests and the benchmark). */
   fetches = 0;
 
-  constructor(private readonly cache: ChunkCache, private readonly next: RangeReader, private readonly options: CachingReaderOptions) {
+  constructor(
+    private readonly cache: ChunkCache,
+    private readonly next: RangeReader,
+    private readonly options: CachingReaderOptions,
+  ) {
     this.chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
     this.maxPendingWrite = options.maxPendingWriteBytes ?? 64 * 1024 * 1024;
   }
@@ -91,7 +95,12 @@ export class CachingReader implements RangeReader {
       if (filling) {
         flushRun(index - 1);
         // Once the filler is done the chunk is read from its file; if it failed, fetched here.
-        parts.push(filling.then(() => this.fromCache(version, id), () => this.fromCache(version, id)));
+        parts.push(
+          filling.then(
+            () => this.fromCache(version, id),
+            () => this.fromCache(version, id),
+          ),
+        );
         continue;
       }
       const shared = this.inflight.get(key);
@@ -184,7 +193,8 @@ export class CachingReader implements RangeReader {
       const chunkEnd = Math.min(at + this.chunkSize, end - start);
       const id = this.identity(version, index);
       const data = whole.then((buf) => {
-        if (buf.length !== end - start) throw new Error(`short read of ${version.key}: ${buf.length} of ${end - start} bytes at ${start}`);
+        if (buf.length !== end - start)
+          throw new Error(`short read of ${version.key}: ${buf.length} of ${end - start} bytes at ${start}`);
         return buf.subarray(at, chunkEnd);
       });
       const stored = data.then((chunk) => this.writeBehind(id, index * this.chunkSize, chunk));
@@ -260,9 +270,19 @@ export class CachingReader implements RangeReader {
     const base = first * this.chunkSize;
     if (chunks.length === 1) return chunks[0].subarray(offset - base, end - base);
     // Chunks fetched by one GET are adjacent views of one buffer: return a view, not a copy.
-    if (chunks.every((c, i) => i === 0 || (c.buffer === chunks[0].buffer && c.byteOffset === chunks[i - 1].byteOffset + chunks[i - 1].length))) {
+    if (
+      chunks.every(
+        (c, i) =>
+          i === 0 ||
+          (c.buffer === chunks[0].buffer && c.byteOffset === chunks[i - 1].byteOffset + chunks[i - 1].length),
+      )
+    ) {
       const from = chunks[0].byteOffset + (offset - base);
-      return Buffer.from(chunks[0].buffer, from, Math.min(end - offset, chunks[0].byteOffset + chunks.reduce((n, c) => n + c.length, 0) - from));
+      return Buffer.from(
+        chunks[0].buffer,
+        from,
+        Math.min(end - offset, chunks[0].byteOffset + chunks.reduce((n, c) => n + c.length, 0) - from),
+      );
     }
     const out = Buffer.allocUnsafe(end - offset);
     let written = 0;

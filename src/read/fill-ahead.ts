@@ -23,7 +23,11 @@ export type RangeFill = (version: ObjectVersion, offset: number, length: number)
 const KERNEL_READ_AHEAD = 16 * 1024 * 1024;
 
 export function fillAheadConfig(prefetch: PrefetcherConfig): PrefetcherConfig {
-  return { ...prefetch, initialWindow: Math.max(prefetch.initialWindow, KERNEL_READ_AHEAD), maxWindow: Math.max(prefetch.maxWindow, 4 * KERNEL_READ_AHEAD) };
+  return {
+    ...prefetch,
+    initialWindow: Math.max(prefetch.initialWindow, KERNEL_READ_AHEAD),
+    maxWindow: Math.max(prefetch.maxWindow, 4 * KERNEL_READ_AHEAD),
+  };
 }
 
 export class FillAhead {
@@ -34,7 +38,11 @@ export class FillAhead {
   /** Everything below this is filled or being filled, from `runStart` on. */
   private filledTo = 0;
 
-  constructor(private readonly version: ObjectVersion, private readonly fill: RangeFill, private readonly config: PrefetcherConfig) {
+  constructor(
+    private readonly version: ObjectVersion,
+    private readonly fill: RangeFill,
+    private readonly config: PrefetcherConfig,
+  ) {
     this.window = config.initialWindow;
   }
 
@@ -48,7 +56,11 @@ export class FillAhead {
     this.reached = Math.max(this.reached, end);
     // Read-ahead first, so the read itself joins a whole block's transfer instead of starting a small one.
     if (sequential && end - this.runStart >= (this.config.minRunBeforeReadAhead ?? 0)) this.readAhead(end);
-    return this.fill(this.version, offset, Math.max(end, sequential ? end : offset + (this.config.firstRequestSize ?? 0)) - offset);
+    return this.fill(
+      this.version,
+      offset,
+      Math.max(end, sequential ? end : offset + (this.config.firstRequestSize ?? 0)) - offset,
+    );
   }
 
   /**

@@ -23,8 +23,13 @@ export type FillCallback = (err: (Error & { body?: Buffer }) | null, crcs: Uint3
 
 /** The addon's `fill` (see native/src/fetch.c for its contract). */
 export type NativeFill = (
-  url: string, headers: string[], start: number, end: number, chunks: FillChunkSpec[],
-  options: { timeoutSeconds: number; caFile?: string }, callback: FillCallback,
+  url: string,
+  headers: string[],
+  start: number,
+  end: number,
+  chunks: FillChunkSpec[],
+  options: { timeoutSeconds: number; caFile?: string },
+  callback: FillCallback,
 ) => void;
 
 export interface NativeFillOptions {
@@ -50,7 +55,11 @@ export class NativeChunkFiller {
     this.listeners.push(listener);
   }
 
-  constructor(private readonly cache: ChunkCache, private readonly source: string, private readonly options: NativeFillOptions) {}
+  constructor(
+    private readonly cache: ChunkCache,
+    private readonly source: string,
+    private readonly options: NativeFillOptions,
+  ) {}
 
   /**
    * Fills chunks `from..to` (inclusive) of `version`, `chunkSize` bytes each. Chunks cached
@@ -61,7 +70,9 @@ export class NativeChunkFiller {
     for (let index = from; index <= to; index++) {
       const offset = index * chunkSize;
       const length = Math.min(chunkSize, version.size - offset);
-      reservations.push(this.cache.reserveFill({ source: this.source, key: version.key, etag: version.etag, index }, offset, length));
+      reservations.push(
+        this.cache.reserveFill({ source: this.source, key: version.key, etag: version.etag, index }, offset, length),
+      );
     }
     const slots = await Promise.all(reservations);
     await Promise.all(contiguousRuns(slots).map((run) => this.transfer(version, run)));
@@ -73,7 +84,11 @@ export class NativeChunkFiller {
     const started = performance.now();
     let crcs: Uint32Array;
     try {
-      const signed = await this.options.sign({ key: version.key, range: { start, end }, ifMatch: version.etag || undefined });
+      const signed = await this.options.sign({
+        key: version.key,
+        range: { start, end },
+        ifMatch: version.etag || undefined,
+      });
       crcs = await this.nativeGet(signed.url, signed.headers, start, end, run);
     } catch (err) {
       for (const slot of run) this.cache.abandonFill(slot);
@@ -89,7 +104,13 @@ export class NativeChunkFiller {
   }
 
   private nativeGet(url: string, headers: string[], start: number, end: number, run: FillSlot[]): Promise<Uint32Array> {
-    const chunks = run.map((slot) => ({ tmp: slot.tmp, path: slot.path, header: slot.header, offset: slot.offset, length: slot.length }));
+    const chunks = run.map((slot) => ({
+      tmp: slot.tmp,
+      path: slot.path,
+      header: slot.header,
+      offset: slot.offset,
+      length: slot.length,
+    }));
     const options = { timeoutSeconds: this.options.timeoutSeconds, caFile: this.options.caFile };
     return new Promise((resolve, reject) => {
       this.options.fill(url, headers, start, end, chunks, options, (err, crcs, status) => {
@@ -105,7 +126,11 @@ function contiguousRuns(slots: (FillSlot | undefined)[]): FillSlot[][] {
   const runs: FillSlot[][] = [];
   let current: FillSlot[] = [];
   for (const slot of slots) {
-    if (slot && current.length > 0 && current[current.length - 1].offset + current[current.length - 1].length === slot.offset) {
+    if (
+      slot &&
+      current.length > 0 &&
+      current[current.length - 1].offset + current[current.length - 1].length === slot.offset
+    ) {
       current.push(slot);
       continue;
     }

@@ -25,8 +25,16 @@ export class CachedChunkLocator {
   cachedChunks(fh: number, bytes?: { start: number; end: number }): CachedChunks | undefined {
     const version = this.versionOf(fh);
     if (!version?.etag) return undefined;
-    const range = bytes && { first: Math.floor(bytes.start / this.chunkSize), last: Math.floor(Math.max(bytes.start, bytes.end - 1) / this.chunkSize) };
-    return this.cache.localChunks({ source: this.source, key: version.key, etag: version.etag }, version.size, this.chunkSize, range);
+    const range = bytes && {
+      first: Math.floor(bytes.start / this.chunkSize),
+      last: Math.floor(Math.max(bytes.start, bytes.end - 1) / this.chunkSize),
+    };
+    return this.cache.localChunks(
+      { source: this.source, key: version.key, etag: version.etag },
+      version.size,
+      this.chunkSize,
+      range,
+    );
   }
 
   /** Whether `fh` reads the version identified by `key` and `etag`. */
@@ -44,6 +52,8 @@ export class CachedChunkLocator {
     const version = this.versionOf(fh);
     if (!version?.etag) return;
     // Bookkeeping only: a failure here costs LRU accuracy, never data.
-    void this.cache.nativeReadsDone({ source: this.source, key: version.key, etag: version.etag }, served, bad).catch(() => undefined);
+    void this.cache
+      .nativeReadsDone({ source: this.source, key: version.key, etag: version.etag }, served, bad)
+      .catch(() => undefined);
   }
 }

@@ -186,7 +186,9 @@ export class Prefetcher {
       const data = await this.awaitBlock(block);
       if (data.length !== block.end - block.start) {
         this.reset(block.start);
-        throw new Error(`short read of ${this.version.key} at ${block.start}: ${data.length} of ${block.end - block.start} bytes`);
+        throw new Error(
+          `short read of ${this.version.key} at ${block.start}: ${data.length} of ${block.end - block.start} bytes`,
+        );
       }
       const from = position - block.start;
       const to = Math.min(end, block.end) - block.start;

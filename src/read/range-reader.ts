@@ -23,6 +23,11 @@ export class DirectReader implements RangeReader {
   async read(version: ObjectVersion, offset: number, length: number, signal?: AbortSignal): Promise<Buffer> {
     const end = Math.min(offset + length, version.size);
     if (end <= offset) return Buffer.alloc(0);
-    return this.store.get({ key: version.key, range: { start: offset, end }, ifMatch: version.etag || undefined, signal });
+    return this.store.get({
+      key: version.key,
+      range: { start: offset, end },
+      ifMatch: version.etag || undefined,
+      signal,
+    });
   }
 }

@@ -37,7 +37,11 @@ export interface ReadChain {
   /** Versions open files read: the cache keeps their chunks while they are open. */
   pins: VersionPins;
   /** For the native binding: where an open file's cached chunks are (no disk cache: undefined). */
-  chunkLocator?(versionOf: (fh: number) => ObjectVersion | undefined, prepare?: CachedChunkLocator["prepare"], readAheadPoint?: CachedChunkLocator["readAheadPoint"]): CachedChunkLocator;
+  chunkLocator?(
+    versionOf: (fh: number) => ObjectVersion | undefined,
+    prepare?: CachedChunkLocator["prepare"],
+    readAheadPoint?: CachedChunkLocator["readAheadPoint"],
+  ): CachedChunkLocator;
   /** Fills ranges into the disk cache natively (when a filler was given and the cache is on). */
   fill?: (version: ObjectVersion, offset: number, length: number) => Promise<void>;
   /** Waits for chunk writes in flight (each holds a temporary file open), then closes the cache. */
@@ -51,9 +55,10 @@ export function createReadChain(options: ReadChainOptions): ReadChain {
   const cache = options.cacheSizeBytes > 0 ? openCache(options) : undefined;
   if (!cache) return { reader: direct, budget, pins, close: async () => undefined };
   const sign = options.store.signRangeGet?.bind(options.store);
-  const filler = options.nativeFill && sign && !options.codec
-    ? new NativeChunkFiller(cache, options.store.description, { timeoutSeconds: 30, ...options.nativeFill, sign })
-    : undefined;
+  const filler =
+    options.nativeFill && sign && !options.codec
+      ? new NativeChunkFiller(cache, options.store.description, { timeoutSeconds: 30, ...options.nativeFill, sign })
+      : undefined;
   const reader = new CachingReader(cache, direct, {
     source: options.store.description,
     filler,
@@ -66,11 +71,36 @@ export function createReadChain(options: ReadChainOptions): ReadChain {
     cache.close();
     // How much event-loop time the synchronous SQLite index cost (the benchmark reports it).
     const stats = cache.stats();
-    options.log.info({ chunks: stats.chunks, usedBytes: stats.usedBytes, hits: stats.hits, misses: stats.misses, indexBatches: stats.index.batches, indexRows: stats.index.rows, indexMillis: Math.round(stats.index.millis) }, "read cache closed");
+    options.log.info(
+      {
+        chunks: stats.chunks,
+        usedBytes: stats.usedBytes,
+        hits: stats.hits,
+        misses: stats.misses,
+        indexBatches: stats.index.batches,
+        indexRows: stats.index.rows,
+        indexMillis: Math.round(stats.index.millis),
+      },
+      "read cache closed",
+    );
   };
-  const chunkLocator = (versionOf: (fh: number) => ObjectVersion | undefined, prepare?: CachedChunkLocator["prepare"], readAheadPoint?: CachedChunkLocator["readAheadPoint"]): CachedChunkLocator =>
-    new CachedChunkLocator(reader, cache, options.store.description, reader.chunkSize, versionOf, prepare, readAheadPoint);
-  const fill = reader.fills ? (version: ObjectVersion, offset: number, length: number) => reader.fill(version, offset, length) : undefined;
+  const chunkLocator = (
+    versionOf: (fh: number) => ObjectVersion | undefined,
+    prepare?: CachedChunkLocator["prepare"],
+    readAheadPoint?: CachedChunkLocator["readAheadPoint"],
+  ): CachedChunkLocator =>
+    new CachedChunkLocator(
+      reader,
+      cache,
+      options.store.description,
+      reader.chunkSize,
+      versionOf,
+      prepare,
+      readAheadPoint,
+    );
+  const fill = reader.fills
+    ? (version: ObjectVersion, offset: number, length: number) => reader.fill(version, offset, length)
+    : undefined;
   return { reader, budget, cache, pins, chunkLocator, fill, close };
 }
 
@@ -84,7 +114,10 @@ function openCache(options: ReadChainOptions): ChunkCache | undefined {
     });
   } catch (err) {
     if (!(err instanceof CacheBusyError)) throw err;
-    options.log.warn({ dir: err.dir, pid: err.pid }, "read cache in use by another mount: this mount reads without a disk cache");
+    options.log.warn(
+      { dir: err.dir, pid: err.pid },
+      "read cache in use by another mount: this mount reads without a disk cache",
+    );
     return undefined;
   }
 }

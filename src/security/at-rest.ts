@@ -45,5 +45,9 @@ export function indexProtector(cipher: DataCipher): IndexProtector {
 }
 
 export function atRestProtection(cipher: DataCipher): AtRestProtection {
-  return { stagingOpener: stagingOpener(cipher), chunkCodec: chunkCodec(cipher), indexProtector: indexProtector(cipher) };
+  return {
+    stagingOpener: stagingOpener(cipher),
+    chunkCodec: chunkCodec(cipher),
+    indexProtector: indexProtector(cipher),
+  };
 }

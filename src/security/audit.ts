@@ -58,8 +58,15 @@ function reportToStderr(file: string): AuditFailureHandler {
   return (err, entry) => {
     const e = err as NodeJS.ErrnoException;
     const line = {
-      level: 50, time: Date.now(), pid: process.pid, name: "bucketfs", file, operation: entry.operation, path: entry.path,
-      err: { code: e?.code, message: e instanceof Error ? e.message : String(err) }, msg: "audit log write failed",
+      level: 50,
+      time: Date.now(),
+      pid: process.pid,
+      name: "bucketfs",
+      file,
+      operation: entry.operation,
+      path: entry.path,
+      err: { code: e?.code, message: e instanceof Error ? e.message : String(err) },
+      msg: "audit log write failed",
     };
     try {
       writeSync(2, `${JSON.stringify(line)}\n`);
@@ -79,7 +86,11 @@ export class AuditLog {
    * caller has it), or null when unknown. Lines are written synchronously (O_APPEND): a record is
    * on disk before the operation's reply, and a crash or exit cannot drop buffered lines.
    */
-  constructor(readonly file: string, private readonly callerUid: number | null, onFailure?: AuditFailureHandler) {
+  constructor(
+    readonly file: string,
+    private readonly callerUid: number | null,
+    onFailure?: AuditFailureHandler,
+  ) {
     this.fd = openSync(file, "a", 0o600);
     this.onFailure = onFailure ?? reportToStderr(file);
   }
@@ -95,7 +106,12 @@ export class AuditLog {
    */
   record(entry: AuditEntry, caller: AuditCaller = currentCaller()): void {
     if (this.fd === undefined) return;
-    const who = caller === null ? { uid: null, pid: null } : caller ? { uid: caller.uid, pid: caller.pid } : { uid: this.callerUid, pid: null };
+    const who =
+      caller === null
+        ? { uid: null, pid: null }
+        : caller
+          ? { uid: caller.uid, pid: caller.pid }
+          : { uid: this.callerUid, pid: null };
     const line: AuditRecord = { time: new Date().toISOString(), ...who, ...entry };
     try {
       writeSync(this.fd, `${JSON.stringify(line)}\n`);
@@ -128,7 +144,14 @@ function errorCode(err: unknown): string {
  * Runs `op` and records it with its outcome for `caller` (read by the caller of this function
  * before anything was awaited). The outcome of `op` is returned as it is: recording never fails.
  */
-export async function audited<T>(audit: AuditLog, operation: string, path: string, op: () => Promise<T>, extra: Partial<AuditEntry>, caller: AuditCaller): Promise<T> {
+export async function audited<T>(
+  audit: AuditLog,
+  operation: string,
+  path: string,
+  op: () => Promise<T>,
+  extra: Partial<AuditEntry>,
+  caller: AuditCaller,
+): Promise<T> {
   let result: T;
   try {
     result = await op();
@@ -145,7 +168,10 @@ export class AuditedFilesystem implements MountedFilesystem {
   readonly tree: TreeApi;
   private readonly handles = new Map<number, HandleTally>();
 
-  constructor(private readonly inner: MountedFilesystem, private readonly audit: AuditLog) {
+  constructor(
+    private readonly inner: MountedFilesystem,
+    private readonly audit: AuditLog,
+  ) {
     this.tree = this.auditedTree(inner.tree);
   }
 
@@ -167,7 +193,13 @@ export class AuditedFilesystem implements MountedFilesystem {
    * Runs `op`, then records it with its outcome. The caller is read here, synchronously, before
    * `op` awaits anything (vfs/caller.ts is a synchronous slot).
    */
-  private logged<T>(operation: string, path: string, op: () => Promise<T>, extra: Partial<AuditEntry> = {}, caller: AuditCaller = currentCaller()): Promise<T> {
+  private logged<T>(
+    operation: string,
+    path: string,
+    op: () => Promise<T>,
+    extra: Partial<AuditEntry> = {},
+    caller: AuditCaller = currentCaller(),
+  ): Promise<T> {
     return audited(this.audit, operation, path, op, extra, caller);
   }
 
@@ -247,9 +279,10 @@ export class AuditedFilesystem implements MountedFilesystem {
   }
 
   ftruncate(fh: number, size: number): Promise<void> {
-    return this.logged("truncate", this.handles.get(fh)?.path ?? `fh:${fh}`, () => this.inner.ftruncate(fh, size), { bytes: size });
+    return this.logged("truncate", this.handles.get(fh)?.path ?? `fh:${fh}`, () => this.inner.ftruncate(fh, size), {
+      bytes: size,
+    });
   }
-
 
   statfs(): FsStatfs {
     return this.inner.statfs();

@@ -10,7 +10,10 @@ import { checkExpiry, type UrlSigner } from "./sign.js";
 export class AzureUrlSigner implements UrlSigner {
   private store?: Promise<AzureStore>;
 
-  constructor(private readonly config: AzureStoreConfig, readonly maxExpirySeconds: number) {}
+  constructor(
+    private readonly config: AzureStoreConfig,
+    readonly maxExpirySeconds: number,
+  ) {}
 
   async presignGet(key: string, expiresSeconds: number): Promise<string> {
     const seconds = checkExpiry(expiresSeconds, this.maxExpirySeconds);

@@ -39,7 +39,8 @@ export class DataCipher {
   private constructor(private readonly key: Buffer) {}
 
   static fromKey(key: Buffer): DataCipher {
-    if (key.length !== KEY_BYTES) throw new EncryptionError(`encryption key must be ${KEY_BYTES} bytes, got ${key.length}`);
+    if (key.length !== KEY_BYTES)
+      throw new EncryptionError(`encryption key must be ${KEY_BYTES} bytes, got ${key.length}`);
     return new DataCipher(Buffer.from(key));
   }
 
@@ -76,7 +77,10 @@ export class DataCipher {
     decipher.setAAD(aad);
     decipher.setAuthTag(tag);
     try {
-      return Buffer.concat([decipher.update(sealed.subarray(NONCE_BYTES, sealed.length - TAG_BYTES)), decipher.final()]);
+      return Buffer.concat([
+        decipher.update(sealed.subarray(NONCE_BYTES, sealed.length - TAG_BYTES)),
+        decipher.final(),
+      ]);
     } catch (err) {
       throw new EncryptionError("authentication failed: wrong key or altered data", { cause: err });
     }
@@ -118,17 +122,24 @@ function readKeyFile(file: string): Buffer {
   try {
     fd = openSync(file, "r");
   } catch (err) {
-    throw new EncryptionError(`cannot read encryption key file ${file}: ${(err as NodeJS.ErrnoException).code ?? "error"}`, { cause: err });
+    throw new EncryptionError(
+      `cannot read encryption key file ${file}: ${(err as NodeJS.ErrnoException).code ?? "error"}`,
+      { cause: err },
+    );
   }
   try {
     const st = fstatSync(fd);
     const uid = process.getuid?.();
     if (uid !== undefined && st.uid !== uid) {
-      throw new EncryptionError(`encryption key file ${file} is owned by uid ${st.uid}, not by you (uid ${uid}): it must be your own file, mode 0600`);
+      throw new EncryptionError(
+        `encryption key file ${file} is owned by uid ${st.uid}, not by you (uid ${uid}): it must be your own file, mode 0600`,
+      );
     }
     const mode = st.mode & 0o777;
     if ((mode & 0o077) !== 0) {
-      throw new EncryptionError(`encryption key file ${file} is accessible to group or others (mode ${mode.toString(8).padStart(4, "0")}): run chmod 600 ${file}`);
+      throw new EncryptionError(
+        `encryption key file ${file} is accessible to group or others (mode ${mode.toString(8).padStart(4, "0")}): run chmod 600 ${file}`,
+      );
     }
     return readFileSync(fd);
   } finally {

@@ -48,7 +48,12 @@ export class EncryptedFile {
   private damaged: EncryptionError | undefined;
   private readonly identity: Buffer;
 
-  private constructor(private readonly fh: FileHandle, private readonly cipher: DataCipher, path: string, size: number) {
+  private constructor(
+    private readonly fh: FileHandle,
+    private readonly cipher: DataCipher,
+    path: string,
+    size: number,
+  ) {
     this.size = size;
     this.identity = Buffer.from(`${basename(path)}\0`);
   }
@@ -69,10 +74,17 @@ export class EncryptedFile {
       }
       const size = logicalSize(physical);
       const file = new EncryptedFile(fh, cipher, path, size ?? 0);
-      if (size === undefined) file.damaged = new EncryptionError(`${path}: ${physical} bytes is no encrypted staging file's size (cut short?)`);
-      else await file.readBlock(Math.floor(size / ENCRYPTED_BLOCK)).catch((err: unknown) => {
-        file.damaged = err instanceof EncryptionError ? err : new EncryptionError(`${path}: ${(err as Error).message}`, { cause: err });
-      });
+      if (size === undefined)
+        file.damaged = new EncryptionError(
+          `${path}: ${physical} bytes is no encrypted staging file's size (cut short?)`,
+        );
+      else
+        await file.readBlock(Math.floor(size / ENCRYPTED_BLOCK)).catch((err: unknown) => {
+          file.damaged =
+            err instanceof EncryptionError
+              ? err
+              : new EncryptionError(`${path}: ${(err as Error).message}`, { cause: err });
+        });
       return file;
     } catch (err) {
       await fh.close();
@@ -84,7 +96,12 @@ export class EncryptedFile {
     return this.size;
   }
 
-  read(buffer: Buffer, offset: number, length: number, position: number): Promise<{ bytesRead: number; buffer: Buffer }> {
+  read(
+    buffer: Buffer,
+    offset: number,
+    length: number,
+    position: number,
+  ): Promise<{ bytesRead: number; buffer: Buffer }> {
     return this.serial(async () => {
       const end = Math.min(position + length, this.size);
       let done = 0;
@@ -101,7 +118,12 @@ export class EncryptedFile {
     });
   }
 
-  write(buffer: Buffer, offset: number, length: number, position: number): Promise<{ bytesWritten: number; buffer: Buffer }> {
+  write(
+    buffer: Buffer,
+    offset: number,
+    length: number,
+    position: number,
+  ): Promise<{ bytesWritten: number; buffer: Buffer }> {
     return this.serial(async () => {
       if (position > this.size) await this.growTo(position);
       await this.writeAt(buffer.subarray(offset, offset + length), position);
@@ -186,7 +208,8 @@ export class EncryptedFile {
       const blockLength = block < newFinal ? ENCRYPTED_BLOCK : newSize % ENCRYPTED_BLOCK;
       const plain = Buffer.alloc(blockLength);
       // What the block holds now, unless this write replaces all of it.
-      if (from > 0 || n < Math.min(ENCRYPTED_BLOCK, this.size - block * ENCRYPTED_BLOCK)) (await this.readBlock(block)).copy(plain);
+      if (from > 0 || n < Math.min(ENCRYPTED_BLOCK, this.size - block * ENCRYPTED_BLOCK))
+        (await this.readBlock(block)).copy(plain);
       data.copy(plain, from, done, done + n);
       await this.writeBlock(block, plain, newSize);
       lastWritten = block;

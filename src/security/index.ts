@@ -42,7 +42,8 @@ export type SignerConfig = StoreConfig & Pick<SecurityConfig, "signMaxExpiry">;
 export type MountSecurityConfig = SecurityConfig & StoreConfig & Pick<FuseConfig, "allowOther">;
 
 /** What a mount that cannot sign says when asked to. */
-export const UNSIGNABLE = "only s3:// mounts with credentials, and az:// mounts with an account key or Entra ID, can sign";
+export const UNSIGNABLE =
+  "only s3:// mounts with credentials, and az:// mounts with an account key or Entra ID, can sign";
 
 export function signerFor(source: Source, config: SignerConfig): UrlSigner | undefined {
   return source.scheme === "az" ? azureSignerFor(source, config) : s3SignerFor(source, config);
@@ -51,17 +52,37 @@ export function signerFor(source: Source, config: SignerConfig): UrlSigner | und
 /** az:// mounts sign with an account key (also from a connection string) or Entra ID; not with a SAS or anonymously. */
 export function azureSignerFor(source: Source, config: SignerConfig): UrlSigner | undefined {
   if (source.scheme !== "az" || !source.account) return undefined;
-  const auth = chooseAzureAuth({ anonymous: config.anonymous || config.noSignRequest, sourceSas: source.sas, sas: config.sas });
+  const auth = chooseAzureAuth({
+    anonymous: config.anonymous || config.noSignRequest,
+    sourceSas: source.sas,
+    sas: config.sas,
+  });
   if (auth.kind === "anonymous" || auth.kind === "sas") return undefined;
-  return new AzureUrlSigner({ account: source.account, container: source.bucket, endpoint: config.endpoint, auth, requestTimeoutMs: config.requestTimeout }, config.signMaxExpiry / 1000);
+  return new AzureUrlSigner(
+    {
+      account: source.account,
+      container: source.bucket,
+      endpoint: config.endpoint,
+      auth,
+      requestTimeoutMs: config.requestTimeout,
+    },
+    config.signMaxExpiry / 1000,
+  );
 }
 
 export function s3SignerFor(source: Source, config: SignerConfig): UrlSigner | undefined {
   if (source.scheme !== "s3" || config.noSignRequest) return undefined;
-  return new S3UrlSigner({
-    bucket: source.bucket, endpoint: config.endpoint, region: config.region, profile: config.profile,
-    pathStyle: config.pathStyle || Boolean(config.endpoint), caBundle: config.caBundle,
-  }, config.signMaxExpiry / 1000);
+  return new S3UrlSigner(
+    {
+      bucket: source.bucket,
+      endpoint: config.endpoint,
+      region: config.region,
+      profile: config.profile,
+      pathStyle: config.pathStyle || Boolean(config.endpoint),
+      caBundle: config.caBundle,
+    },
+    config.signMaxExpiry / 1000,
+  );
 }
 
 /** The umask of a daemon: nothing it creates is readable by group or others. */
@@ -77,13 +98,19 @@ function takeEnvKey(): string | undefined {
 export function openMountSecurity(source: Source, config: MountSecurityConfig): MountSecurity {
   process.umask(DAEMON_UMASK);
   const envKey = takeEnvKey();
-  const atRest = config.encryptCache ? atRestProtection(loadCipher({ keyFile: config.encryptionKeyFile, envKey })) : undefined;
+  const atRest = config.encryptCache
+    ? atRestProtection(loadCipher({ keyFile: config.encryptionKeyFile, envKey }))
+    : undefined;
   // Without allow_other only the mounting user gets through the kernel, so that uid is exact.
-  const audit = config.auditLog ? new AuditLog(config.auditLog, config.allowOther ? null : process.getuid?.() ?? null) : undefined;
+  const audit = config.auditLog
+    ? new AuditLog(config.auditLog, config.allowOther ? null : (process.getuid?.() ?? null))
+    : undefined;
   const signer = signerFor(source, config);
   const keys = new KeyMapper(source.prefix);
   return {
-    atRest, signer, audit,
+    atRest,
+    signer,
+    audit,
     wrap(fs) {
       const withUrl = signer ? withUrlXattr(fs, signer, source.prefix) : fs;
       return audit ? new AuditedFilesystem(withUrl, audit) : withUrl;
@@ -97,4 +124,3 @@ export function openMountSecurity(source: Source, config: MountSecurityConfig): 
     close: () => audit?.close(),
   };
 }
-

@@ -27,15 +27,20 @@ export interface UrlSigner {
 export function checkExpiry(expiresSeconds: number, maxSeconds: number): number {
   const cap = Math.min(maxSeconds, SIGV4_MAX_EXPIRY_SECONDS);
   if (!Number.isFinite(expiresSeconds) || expiresSeconds < 1) throw new SignError("expiry must be at least 1 second");
-  if (expiresSeconds > cap) throw new SignError(`expiry ${expiresSeconds}s exceeds the maximum of ${cap}s (--sign-max-expiry)`);
+  if (expiresSeconds > cap)
+    throw new SignError(`expiry ${expiresSeconds}s exceeds the maximum of ${cap}s (--sign-max-expiry)`);
   return Math.floor(expiresSeconds);
 }
 
 export class S3UrlSigner implements UrlSigner {
   private readonly client: S3Client;
 
-  constructor(private readonly config: S3StoreConfig, readonly maxExpirySeconds: number) {
-    if (config.noSignRequest) throw new SignError("anonymous mounts (--no-sign-request) have no credentials to sign with");
+  constructor(
+    private readonly config: S3StoreConfig,
+    readonly maxExpirySeconds: number,
+  ) {
+    if (config.noSignRequest)
+      throw new SignError("anonymous mounts (--no-sign-request) have no credentials to sign with");
     this.client = new S3Client(clientConfig(config));
   }
 

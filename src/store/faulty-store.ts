@@ -71,9 +71,12 @@ export class FaultyStore implements ObjectStore {
   put: ObjectStore["put"] = (req) => this.call("put", () => this.inner.put(req));
   copy: ObjectStore["copy"] = (req) => this.call("copy", () => this.inner.copy(req));
   delete: ObjectStore["delete"] = (req) => this.call("delete", () => this.inner.delete(req));
-  createMultipart: ObjectStore["createMultipart"] = (req) => this.call("createMultipart", () => this.inner.createMultipart(req));
+  createMultipart: ObjectStore["createMultipart"] = (req) =>
+    this.call("createMultipart", () => this.inner.createMultipart(req));
   uploadPart: ObjectStore["uploadPart"] = (req) => this.call("uploadPart", () => this.inner.uploadPart(req));
   copyPart: ObjectStore["copyPart"] = (req) => this.call("copyPart", () => this.inner.copyPart(req));
-  completeMultipart: ObjectStore["completeMultipart"] = (req) => this.call("completeMultipart", () => this.inner.completeMultipart(req));
-  abortMultipart: ObjectStore["abortMultipart"] = (req) => this.call("abortMultipart", () => this.inner.abortMultipart(req));
+  completeMultipart: ObjectStore["completeMultipart"] = (req) =>
+    this.call("completeMultipart", () => this.inner.completeMultipart(req));
+  abortMultipart: ObjectStore["abortMultipart"] = (req) =>
+    this.call("abortMultipart", () => this.inner.abortMultipart(req));
 }

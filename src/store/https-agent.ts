@@ -27,9 +27,12 @@ export function loadCaBundle(file: string): string[] {
   try {
     pem = readFileSync(file, "utf8");
   } catch (err) {
-    throw new CaBundleError(`cannot read --ca-bundle ${file}: ${(err as NodeJS.ErrnoException).code ?? "error"}`, { cause: err });
+    throw new CaBundleError(`cannot read --ca-bundle ${file}: ${(err as NodeJS.ErrnoException).code ?? "error"}`, {
+      cause: err,
+    });
   }
-  if (!pem.includes("-----BEGIN CERTIFICATE-----")) throw new CaBundleError(`--ca-bundle ${file} holds no PEM certificate`);
+  if (!pem.includes("-----BEGIN CERTIFICATE-----"))
+    throw new CaBundleError(`--ca-bundle ${file} holds no PEM certificate`);
   return [...rootCertificates, pem];
 }
 
@@ -37,9 +40,15 @@ export function loadCaBundle(file: string): string[] {
 export function proxyFor(host: string | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined {
   const proxy = env.HTTPS_PROXY ?? env.https_proxy;
   if (!proxy) return undefined;
-  const exempt = (env.NO_PROXY ?? env.no_proxy ?? "").split(",").map((s) => s.trim().toLowerCase()).filter(Boolean);
+  const exempt = (env.NO_PROXY ?? env.no_proxy ?? "")
+    .split(",")
+    .map((s) => s.trim().toLowerCase())
+    .filter(Boolean);
   const name = (host ?? "").toLowerCase();
-  const bypass = exempt.some((rule) => rule === "*" || name === rule.replace(/^\./, "") || name.endsWith(rule.startsWith(".") ? rule : `.${rule}`));
+  const bypass = exempt.some(
+    (rule) =>
+      rule === "*" || name === rule.replace(/^\./, "") || name.endsWith(rule.startsWith(".") ? rule : `.${rule}`),
+  );
   return bypass ? undefined : proxy;
 }
 

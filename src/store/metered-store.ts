@@ -5,8 +5,22 @@
  */
 import { isStoreError } from "./errors.js";
 import type {
-  AbortMultipartRequest, CompleteMultipartRequest, CompletedPart, CopyPartRequest, CopyRequest, CreateMultipartRequest,
-  DeleteRequest, GetRequest, HeadRequest, ListPage, ListRequest, ObjectInfo, ObjectStore, PutRequest, RangeSigner, UploadPartRequest,
+  AbortMultipartRequest,
+  CompleteMultipartRequest,
+  CompletedPart,
+  CopyPartRequest,
+  CopyRequest,
+  CreateMultipartRequest,
+  DeleteRequest,
+  GetRequest,
+  HeadRequest,
+  ListPage,
+  ListRequest,
+  ObjectInfo,
+  ObjectStore,
+  PutRequest,
+  RangeSigner,
+  UploadPartRequest,
 } from "./object-store.js";
 
 /** Receives one call per request. `status` is "ok" or the StoreError kind ("Other" for anything else). */
@@ -43,7 +57,10 @@ export class MeteredStore implements ObjectStore {
   /** Transfers signed here are sent by the native filler, which reports them itself (`nativeGet`). */
   readonly signRangeGet?: RangeSigner;
 
-  constructor(private readonly inner: ObjectStore, private readonly observer: StoreObserver) {
+  constructor(
+    private readonly inner: ObjectStore,
+    private readonly observer: StoreObserver,
+  ) {
     this.capabilities = inner.capabilities;
     this.description = inner.description;
     if (inner.signRangeGet) this.signRangeGet = inner.signRangeGet.bind(inner);
@@ -54,7 +71,11 @@ export class MeteredStore implements ObjectStore {
     this.observer.storeRequest("get", ok ? "ok" : "Other", durationMs, ok ? bytes : 0, 0);
   }
 
-  private async measure<T>(op: string, work: () => Promise<T>, bytes: (value: T) => [number, number] = () => [0, 0]): Promise<T> {
+  private async measure<T>(
+    op: string,
+    work: () => Promise<T>,
+    bytes: (value: T) => [number, number] = () => [0, 0],
+  ): Promise<T> {
     const started = performance.now();
     try {
       const value = await work();
@@ -74,7 +95,11 @@ export class MeteredStore implements ObjectStore {
     return this.measure("head", () => this.inner.head(req));
   }
   get(req: GetRequest): Promise<Buffer> {
-    return this.measure("get", () => this.inner.get(req), (body) => [body.length, 0]);
+    return this.measure(
+      "get",
+      () => this.inner.get(req),
+      (body) => [body.length, 0],
+    );
   }
   list(req: ListRequest): Promise<ListPage> {
     return this.measure("list", () => this.inner.list(req));
@@ -82,7 +107,11 @@ export class MeteredStore implements ObjectStore {
   async put(req: PutRequest): Promise<{ etag: string }> {
     this.uploads.start(req.key);
     try {
-      return await this.measure("put", () => this.inner.put(req), () => [0, req.body.length]);
+      return await this.measure(
+        "put",
+        () => this.inner.put(req),
+        () => [0, req.body.length],
+      );
     } finally {
       this.uploads.end(req.key);
     }
@@ -99,7 +128,11 @@ export class MeteredStore implements ObjectStore {
     return created;
   }
   async uploadPart(req: UploadPartRequest): Promise<CompletedPart> {
-    const part = await this.measure("uploadPart", () => this.inner.uploadPart(req), () => [0, req.body.length]);
+    const part = await this.measure(
+      "uploadPart",
+      () => this.inner.uploadPart(req),
+      () => [0, req.body.length],
+    );
     this.uploads.add(req.key, req.body.length);
     return part;
   }

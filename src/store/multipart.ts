@@ -17,7 +17,11 @@ const MiB = 1024 * 1024;
  * whole MiB only when the object would otherwise need more than `maxParts` parts. So a 5 TiB
  * object with 512 MiB preferred parts takes 525 MiB parts: 9,987 of them, under S3's 10,000.
  */
-export function partSizeFor(size: number, preferred: number, capabilities: Pick<StoreCapabilities, "minPartSize" | "maxParts">): number {
+export function partSizeFor(
+  size: number,
+  preferred: number,
+  capabilities: Pick<StoreCapabilities, "minPartSize" | "maxParts">,
+): number {
   const partSize = Math.max(preferred, capabilities.minPartSize);
   if (Math.ceil(size / partSize) <= capabilities.maxParts) return partSize;
   return Math.ceil(size / capabilities.maxParts / MiB) * MiB;
@@ -35,7 +39,10 @@ export class MultipartSession {
   private uploadId?: Promise<string>;
   private readonly parts: CompletedPart[] = [];
 
-  constructor(private readonly store: ObjectStore, readonly target: MultipartTarget) {}
+  constructor(
+    private readonly store: ObjectStore,
+    readonly target: MultipartTarget,
+  ) {}
 
   /** The upload id, creating the multipart upload on first use. */
   id(): Promise<string> {
@@ -50,15 +57,27 @@ export class MultipartSession {
 
   async uploadPart(partNumber: number, body: Buffer): Promise<void> {
     const uploadId = await this.id();
-    this.parts.push(await this.store.uploadPart({ key: this.target.key, uploadId, partNumber, body, signal: this.target.signal }));
+    this.parts.push(
+      await this.store.uploadPart({ key: this.target.key, uploadId, partNumber, body, signal: this.target.signal }),
+    );
   }
 
-  async copyPart(partNumber: number, source: { key: string; etag?: string; start: number; end: number }): Promise<void> {
+  async copyPart(
+    partNumber: number,
+    source: { key: string; etag?: string; start: number; end: number },
+  ): Promise<void> {
     const uploadId = await this.id();
-    this.parts.push(await this.store.copyPart({
-      key: this.target.key, uploadId, partNumber, sourceKey: source.key,
-      sourceRange: { start: source.start, end: source.end }, sourceEtag: source.etag, signal: this.target.signal,
-    }));
+    this.parts.push(
+      await this.store.copyPart({
+        key: this.target.key,
+        uploadId,
+        partNumber,
+        sourceKey: source.key,
+        sourceRange: { start: source.start, end: source.end },
+        sourceEtag: source.etag,
+        signal: this.target.signal,
+      }),
+    );
   }
 
   async complete(): Promise<{ etag: string }> {
@@ -85,7 +104,12 @@ export interface RunPartsOptions {
 }
 
 /** Runs `jobs` as parts 1..n of one multipart upload and completes it; aborts it if anything fails. */
-export async function runParts(store: ObjectStore, target: MultipartTarget, jobs: readonly PartJob[], options: RunPartsOptions): Promise<{ etag: string }> {
+export async function runParts(
+  store: ObjectStore,
+  target: MultipartTarget,
+  jobs: readonly PartJob[],
+  options: RunPartsOptions,
+): Promise<{ etag: string }> {
   const session = new MultipartSession(store, target);
   await session.id();
   let next = 0;
@@ -101,7 +125,8 @@ export async function runParts(store: ObjectStore, target: MultipartTarget, jobs
     worker().catch((err: unknown) => {
       failed = true;
       throw err;
-    }));
+    }),
+  );
   const results = await Promise.allSettled(workers);
   try {
     const rejection = results.find((r): r is PromiseRejectedResult => r.status === "rejected");

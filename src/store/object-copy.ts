@@ -22,7 +22,13 @@ export const COPY_PART_TARGET = 512 * 1024 * 1024;
 
 export async function copyObject(store: ObjectStore, req: CopyObjectRequest): Promise<{ etag: string }> {
   if (req.size <= store.capabilities.maxCopySize) {
-    return store.copy({ sourceKey: req.sourceKey, key: req.key, metadata: req.metadata, contentType: req.contentType, sourceEtag: req.sourceEtag });
+    return store.copy({
+      sourceKey: req.sourceKey,
+      key: req.key,
+      metadata: req.metadata,
+      contentType: req.contentType,
+      sourceEtag: req.sourceEtag,
+    });
   }
   const metadata = req.metadata ?? (await store.head({ key: req.sourceKey })).metadata;
   const partSize = partSizeFor(req.size, COPY_PART_TARGET, store.capabilities);

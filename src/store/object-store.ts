@@ -151,7 +151,11 @@ export interface SignedRange {
   headers: string[];
 }
 
-export type RangeSigner = (req: { key: string; range: { start: number; end: number }; ifMatch?: string }) => Promise<SignedRange>;
+export type RangeSigner = (req: {
+  key: string;
+  range: { start: number; end: number };
+  ifMatch?: string;
+}) => Promise<SignedRange>;
 
 export interface ObjectStore {
   readonly capabilities: StoreCapabilities;
@@ -186,10 +190,17 @@ export interface ObjectStore {
  * What reading a tree needs: lookups, listings and ranged GETs. IDC's public buckets offer only
  * this, so its namespace and the read chain take a ReadableStore and nothing has to refuse writes.
  */
-export type ReadableStore = Pick<ObjectStore, "capabilities" | "description" | "checkAccess" | "head" | "get" | "list" | "signRangeGet">;
+export type ReadableStore = Pick<
+  ObjectStore,
+  "capabilities" | "description" | "checkAccess" | "head" | "get" | "list" | "signRangeGet"
+>;
 
 /** Lists every object under a prefix (no delimiter), page by page. */
-export async function* listAll(store: ReadableStore, prefix: string, signal?: AbortSignal): AsyncGenerator<ListedObject> {
+export async function* listAll(
+  store: ReadableStore,
+  prefix: string,
+  signal?: AbortSignal,
+): AsyncGenerator<ListedObject> {
   let token: string | undefined;
   do {
     const page = await store.list({ prefix, token, signal });

@@ -30,6 +30,9 @@ export function cachingRangeSigner(signUrl: (key: string, expiresOn: Date) => Pr
     // The ETag comes from the server: it must not smuggle a header line into the request.
     if (ifMatch !== undefined && /[\r\n\0]/.test(ifMatch)) throw new Error("refusing an ETag with control characters");
     const url = await urlFor(key);
-    return { url, headers: [`Range: bytes=${range.start}-${range.end - 1}`, ...(ifMatch ? [`If-Match: ${ifMatch}`] : [])] };
+    return {
+      url,
+      headers: [`Range: bytes=${range.start}-${range.end - 1}`, ...(ifMatch ? [`If-Match: ${ifMatch}`] : [])],
+    };
   };
 }

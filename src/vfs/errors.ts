@@ -3,15 +3,38 @@
  * turns them into numbers. `code` is the POSIX name, so the core stays free of FUSE constants.
  */
 export type ErrnoCode =
-  | "ENOENT" | "EEXIST" | "ENOTDIR" | "EISDIR" | "ENOTEMPTY" | "EINVAL" | "EIO" | "EACCES" | "EPERM"
-  | "EROFS" | "ENOSPC" | "ENAMETOOLONG" | "ENOTSUP" | "EBADF" | "ESTALE" | "EFBIG" | "EXDEV" | "EINTR"
-  | "ENODATA" | "ENOSYS" | "EAGAIN" | "EBUSY";
+  | "ENOENT"
+  | "EEXIST"
+  | "ENOTDIR"
+  | "EISDIR"
+  | "ENOTEMPTY"
+  | "EINVAL"
+  | "EIO"
+  | "EACCES"
+  | "EPERM"
+  | "EROFS"
+  | "ENOSPC"
+  | "ENAMETOOLONG"
+  | "ENOTSUP"
+  | "EBADF"
+  | "ESTALE"
+  | "EFBIG"
+  | "EXDEV"
+  | "EINTR"
+  | "ENODATA"
+  | "ENOSYS"
+  | "EAGAIN"
+  | "EBUSY";
 
 import { WriteError } from "../write/errors.js";
 
 export class FsError extends Error {
   override readonly name = "FsError";
-  constructor(readonly code: ErrnoCode, message: string, options?: { cause?: unknown }) {
+  constructor(
+    readonly code: ErrnoCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
     super(message, options);
   }
 }

@@ -25,7 +25,16 @@ import type { OpenFiles } from "./open-files.js";
 import { ownerOfNew } from "./ownership.js";
 import { baseName, parentOf } from "./paths.js";
 import { TreeOperations } from "./tree-operations.js";
-import { O_APPEND, O_TRUNC, S_IFMT, S_IFREG, isWriteFlags, type DirEntry, type FileStat, type FsStatfs } from "./types.js";
+import {
+  O_APPEND,
+  O_TRUNC,
+  S_IFMT,
+  S_IFREG,
+  isWriteFlags,
+  type DirEntry,
+  type FileStat,
+  type FsStatfs,
+} from "./types.js";
 
 const FALLOC_FL_KEEP_SIZE = 1;
 
@@ -56,10 +65,17 @@ export class Filesystem {
   readonly tree: TreeApi;
   private readonly writeBack?: WriteSide;
 
-  constructor(private readonly reads: ReadSide, writeBack?: { ctx: FsContext; maxDirtyBytes?: number }) {
+  constructor(
+    private readonly reads: ReadSide,
+    writeBack?: { ctx: FsContext; maxDirtyBytes?: number },
+  ) {
     if (writeBack) {
       const { ctx } = writeBack;
-      this.writeBack = { ctx, writes: ctx.writes, budget: new DirtyBudget(writeBack.maxDirtyBytes ?? Number.POSITIVE_INFINITY, () => ctx.writes.dirtyMeasure()) };
+      this.writeBack = {
+        ctx,
+        writes: ctx.writes,
+        budget: new DirtyBudget(writeBack.maxDirtyBytes ?? Number.POSITIVE_INFINITY, () => ctx.writes.dirtyMeasure()),
+      };
       this.tree = new TreeOperations(ctx);
     } else {
       this.tree = readOnlyTree(reads.namespace, refuseChange);
@@ -92,7 +108,13 @@ export class Filesystem {
       const { writes } = this.writable();
       const file = await writes.openForWrite(path, stat, (flags & O_TRUNC) !== 0);
       file.retain();
-      return this.reads.openFiles.add({ kind: "write", path, flags, file, pageCache: this.reads.openFiles.pageCache.openForWrite(path) });
+      return this.reads.openFiles.add({
+        kind: "write",
+        path,
+        flags,
+        file,
+        pageCache: this.reads.openFiles.pageCache.openForWrite(path),
+      });
     }
     const version = await this.reads.namespace.readVersion(path, stat);
     const prefetcher = new Prefetcher(version, this.reads.reader, this.reads.prefetch);
@@ -114,12 +136,22 @@ export class Filesystem {
     const { ctx, writes } = this.writable();
     if (Buffer.byteLength(baseName(path)) > 255) throw new FsError("ENAMETOOLONG", `name too long: ${path}`);
     const parent = await ctx.namespace.lookupDir(parentOf(path));
-    const file = await writes.create(path, S_IFREG | (mode & ~S_IFMT), ownerOfNew(caller, parent, ctx.namespace.defaultAttributes()));
+    const file = await writes.create(
+      path,
+      S_IFREG | (mode & ~S_IFMT),
+      ownerOfNew(caller, parent, ctx.namespace.defaultAttributes()),
+    );
     file.retain();
     // The new file shows through the local overlay until its upload remembers it.
     ctx.namespace.forgetStat(path);
     ctx.namespace.touchDir(parentOf(path));
-    return this.reads.openFiles.add({ kind: "write", path, flags, file, pageCache: this.reads.openFiles.pageCache.openForWrite(path) });
+    return this.reads.openFiles.add({
+      kind: "write",
+      path,
+      flags,
+      file,
+      pageCache: this.reads.openFiles.pageCache.openForWrite(path),
+    });
   }
 
   async read(fh: number, offset: number, length: number): Promise<Buffer> {
@@ -221,7 +253,8 @@ export class Filesystem {
   async fallocate(fh: number, mode: number, offset: number, length: number): Promise<void> {
     const handle = this.reads.openFiles.get(fh);
     if (handle.kind !== "write") throw new FsError("EBADF", `file handle ${fh} is not open for writing`);
-    if (mode !== 0 && mode !== FALLOC_FL_KEEP_SIZE) throw new FsError("ENOTSUP", `fallocate mode ${mode} is not supported on object storage`);
+    if (mode !== 0 && mode !== FALLOC_FL_KEEP_SIZE)
+      throw new FsError("ENOTSUP", `fallocate mode ${mode} is not supported on object storage`);
     if (mode === 0 && offset + length > handle.file.size) await handle.file.truncate(offset + length);
   }
 
@@ -283,7 +316,9 @@ export class Filesystem {
    */
   async abandon(): Promise<void> {
     // Also files unlinked while open: their staging is only the dead process's to close.
-    await Promise.all(this.reads.openFiles.openForWriting().map((file) => file.staging.handle.close().catch(() => undefined)));
+    await Promise.all(
+      this.reads.openFiles.openForWriting().map((file) => file.staging.handle.close().catch(() => undefined)),
+    );
     await this.writeBack?.writes.abandon();
   }
 
@@ -314,7 +349,15 @@ function refuseChange(): never {
 function readOnlyTree(namespace: Namespace, refuse: () => never): TreeApi {
   const refused = async (): Promise<never> => refuse();
   return {
-    mkdir: refused, rmdir: refused, unlink: refused, symlink: refused, rename: refused, chmod: refused, chown: refused, utimens: refused, mknodSpecial: refused,
+    mkdir: refused,
+    rmdir: refused,
+    unlink: refused,
+    symlink: refused,
+    rename: refused,
+    chmod: refused,
+    chown: refused,
+    utimens: refused,
+    mknodSpecial: refused,
     readlink: async (path) => {
       await namespace.lookup(path);
       throw new FsError("EINVAL", `not a symbolic link: ${path}`);

@@ -62,7 +62,10 @@ export function createFilesystem(options: FilesystemOptions): Filesystem {
   let writes: WriteBack | undefined;
   // Files with local data show their local size and mtime (the write-back answers for them).
   const statOf = (local: LocalVersion): FileStat => ({
-    ...namespace.statFromObject({ key: local.key, size: local.size, etag: local.etag, lastModified: new Date(local.mtimeMs) }, local.metadata),
+    ...namespace.statFromObject(
+      { key: local.key, size: local.size, etag: local.etag, lastModified: new Date(local.mtimeMs) },
+      local.metadata,
+    ),
     mtimeMs: local.mtimeMs,
   });
   const overlay: LocalOverlay = {
@@ -71,7 +74,9 @@ export function createFilesystem(options: FilesystemOptions): Filesystem {
       return local && statOf(local);
     },
     entriesIn: (dir): DirEntry[] =>
-      (writes?.localVersions() ?? []).filter((v) => parentOf(v.path) === dir).map((v) => ({ name: baseName(v.path), stat: statOf(v) })),
+      (writes?.localVersions() ?? [])
+        .filter((v) => parentOf(v.path) === dir)
+        .map((v) => ({ name: baseName(v.path), stat: statOf(v) })),
   };
   const namespaceConfig: NamespaceConfig = {
     uid: options.uid ?? process.getuid?.() ?? 0,
@@ -83,7 +88,14 @@ export function createFilesystem(options: FilesystemOptions): Filesystem {
     clock: options.clock,
   };
   const known = new KnownAttributes(options.attributesPath ?? ":memory:");
-  const namespace = new BucketNamespace(options.store, new KeyMapper(options.prefix), namespaceConfig, options.log, overlay, known);
+  const namespace = new BucketNamespace(
+    options.store,
+    new KeyMapper(options.prefix),
+    namespaceConfig,
+    options.log,
+    overlay,
+    known,
+  );
   const reader = options.reader ?? new DirectReader(options.store);
   writes = new WriteBack({
     store: options.store,
@@ -111,12 +123,28 @@ export function createFilesystem(options: FilesystemOptions): Filesystem {
       renameConcurrency: 16,
     },
   };
-  const reads = { namespace, openFiles, reader: ctx.reader, fill: ctx.fill, prefetch: ctx.config.prefetch, pins: options.pins };
+  const reads = {
+    namespace,
+    openFiles,
+    reader: ctx.reader,
+    fill: ctx.fill,
+    prefetch: ctx.config.prefetch,
+    pins: options.pins,
+  };
   return new Filesystem(reads, { ctx, maxDirtyBytes: options.maxDirtyBytes });
 }
 
 /** A Filesystem over a read-only namespace (IDC's index tree): handles and the read chain, no write-back. */
-export function createReadOnlyFilesystem(namespace: Namespace, options: { reader: RangeReader; prefetch?: Partial<PrefetcherConfig>; fill?: RangeFill }): Filesystem {
-  return new Filesystem({ namespace, openFiles: new OpenFiles(), reader: options.reader, fill: options.fill, prefetch: { ...DEFAULT_PREFETCHER_CONFIG, ...options.prefetch } });
+export function createReadOnlyFilesystem(
+  namespace: Namespace,
+  options: { reader: RangeReader; prefetch?: Partial<PrefetcherConfig>; fill?: RangeFill },
+): Filesystem {
+  return new Filesystem({
+    namespace,
+    openFiles: new OpenFiles(),
+    reader: options.reader,
+    fill: options.fill,
+    prefetch: { ...DEFAULT_PREFETCHER_CONFIG, ...options.prefetch },
+  });
 }
 export { currentCaller, runAs, type Caller } from "./caller.js";

@@ -21,8 +21,17 @@ const SCHEMA = `CREATE TABLE IF NOT EXISTS attributes (
 const FLUSH_AFTER_MS = 200;
 const FLUSH_BATCH = 2_000;
 
-interface Row { etag: string; modified_s: number; metadata: string }
-interface Pending { key: string; etag: string; modified_s: number; metadata: string }
+interface Row {
+  etag: string;
+  modified_s: number;
+  metadata: string;
+}
+interface Pending {
+  key: string;
+  etag: string;
+  modified_s: number;
+  metadata: string;
+}
 
 export class KnownAttributes {
   private readonly db: Database.Database;
@@ -45,7 +54,8 @@ export class KnownAttributes {
     this.db.pragma("synchronous = OFF");
     this.db.exec(SCHEMA);
     this.select = this.db.prepare("SELECT etag, modified_s, metadata FROM attributes WHERE key = ?");
-    this.upsert = this.db.prepare(`INSERT INTO attributes (key, etag, modified_s, metadata) VALUES (@key, @etag, @modified_s, @metadata)
+    this.upsert = this.db
+      .prepare(`INSERT INTO attributes (key, etag, modified_s, metadata) VALUES (@key, @etag, @modified_s, @metadata)
       ON CONFLICT(key) DO UPDATE SET etag = excluded.etag, modified_s = excluded.modified_s, metadata = excluded.metadata`);
     this.remove = this.db.prepare("DELETE FROM attributes WHERE key = ?");
   }

@@ -139,7 +139,13 @@ export class BucketNamespace implements WritableNamespace {
     const time = config.clock ? { perf: config.clock, ttlResolution: 0 } : {};
     this.cache = new LRUCache<string, CachedStat>({ max: 200_000, ttl: Math.max(1, config.metadataTtlMs), ...time });
     // Bounded by directories and by total entries (a listing of N entries weighs N).
-    this.listings = new LRUCache<string, DirEntry[]>({ max: 1_000, maxSize: 500_000, sizeCalculation: (e) => Math.max(1, e.length), ttl: Math.max(1, config.metadataTtlMs), ...time });
+    this.listings = new LRUCache<string, DirEntry[]>({
+      max: 1_000,
+      maxSize: 500_000,
+      sizeCalculation: (e) => Math.max(1, e.length),
+      ttl: Math.max(1, config.metadataTtlMs),
+      ...time,
+    });
   }
 
   async lookup(path: string): Promise<FileStat> {
@@ -166,7 +172,8 @@ export class BucketNamespace implements WritableNamespace {
   private async tryLookupFromStore(path: string): Promise<FileStat | undefined> {
     if (path === "/") return this.dirStat();
     // No such name can exist: say why (ENAMETOOLONG), not that it is missing.
-    if (path.split("/").some((name) => Buffer.byteLength(name) > NAME_MAX)) throw new FsError("ENAMETOOLONG", `file name too long: ${path}`);
+    if (path.split("/").some((name) => Buffer.byteLength(name) > NAME_MAX))
+      throw new FsError("ENAMETOOLONG", `file name too long: ${path}`);
     this.mapper.fileKey(path); // ENAMETOOLONG beyond the key limit
     const local = this.overlay.statOf(path);
     if (local) return local;
@@ -206,7 +213,9 @@ export class BucketNamespace implements WritableNamespace {
     const listed = this.listings.get(path) ?? (await this.listFromStore(path));
     const entries = new Map<string, DirEntry>(listed.map((e) => [e.name, e]));
     for (const local of this.overlay.entriesIn(path)) entries.set(local.name, local);
-    return [...entries.values()].map((e) => (e.stat.kind === "dir" ? { name: e.name, stat: this.withDirTimes(joinPath(path, e.name), e.stat) } : e));
+    return [...entries.values()].map((e) =>
+      e.stat.kind === "dir" ? { name: e.name, stat: this.withDirTimes(joinPath(path, e.name), e.stat) } : e,
+    );
   }
 
   private async listFromStore(path: string): Promise<DirEntry[]> {
@@ -228,7 +237,10 @@ export class BucketNamespace implements WritableNamespace {
       token = page.nextToken;
       if (token !== undefined) {
         if (tokens.has(token)) {
-          throw new FsError("EIO", `listing of ${path} stopped: the server sent continuation token ${JSON.stringify(token)} a second time (a LIST that goes round in circles)`);
+          throw new FsError(
+            "EIO",
+            `listing of ${path} stopped: the server sent continuation token ${JSON.stringify(token)} a second time (a LIST that goes round in circles)`,
+          );
         }
         tokens.add(token);
       }
@@ -310,8 +322,15 @@ export class BucketNamespace implements WritableNamespace {
     const permissions = attrs.mode !== undefined ? attrs.mode & ~S_IFMT : this.config.fileMode;
     const mtimeMs = attrs.mtimeMs ?? object.lastModified.getTime();
     return {
-      kind, mode: typeBits(kind, attrs.mode) | permissions, uid: attrs.uid ?? this.config.uid, gid: attrs.gid ?? this.config.gid,
-      size: object.size, mtimeMs, ctimeMs: attrs.ctimeMs ?? object.lastModified.getTime(), atimeMs: attrs.atimeMs ?? mtimeMs, etag: object.etag,
+      kind,
+      mode: typeBits(kind, attrs.mode) | permissions,
+      uid: attrs.uid ?? this.config.uid,
+      gid: attrs.gid ?? this.config.gid,
+      size: object.size,
+      mtimeMs,
+      ctimeMs: attrs.ctimeMs ?? object.lastModified.getTime(),
+      atimeMs: attrs.atimeMs ?? mtimeMs,
+      etag: object.etag,
       ...(kind === "special" && attrs.rdev !== undefined ? { rdev: attrs.rdev } : {}),
     };
   }
@@ -321,8 +340,14 @@ export class BucketNamespace implements WritableNamespace {
     const permissions = attrs.mode !== undefined ? attrs.mode & ~S_IFMT : this.config.dirMode;
     const time = attrs.mtimeMs ?? lastModified?.getTime() ?? this.mountTime;
     return {
-      kind: "dir", mode: S_IFDIR | permissions, uid: attrs.uid ?? this.config.uid, gid: attrs.gid ?? this.config.gid,
-      size: 4096, mtimeMs: time, ctimeMs: attrs.ctimeMs ?? time, atimeMs: attrs.atimeMs ?? time,
+      kind: "dir",
+      mode: S_IFDIR | permissions,
+      uid: attrs.uid ?? this.config.uid,
+      gid: attrs.gid ?? this.config.gid,
+      size: 4096,
+      mtimeMs: time,
+      ctimeMs: attrs.ctimeMs ?? time,
+      atimeMs: attrs.atimeMs ?? time,
     };
   }
 
@@ -374,7 +399,11 @@ export class BucketNamespace implements WritableNamespace {
     if (!this.isShowable(object.key, name) || entries.get(name)?.stat.kind === "dir") return;
     // A listing that carries metadata (Azure) is the truth; otherwise what was read before, if the version is unchanged.
     const metadata = object.metadata ?? this.known?.lookup(object.key, object.etag, object.lastModified);
-    const entry: Listed = { name, stat: this.statFromObject(object, metadata), ...(metadata || !this.known ? {} : { unknown: "object" as const }) };
+    const entry: Listed = {
+      name,
+      stat: this.statFromObject(object, metadata),
+      ...(metadata || !this.known ? {} : { unknown: "object" as const }),
+    };
     entries.set(name, entry);
     added.push(entry);
   }

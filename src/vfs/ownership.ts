@@ -41,7 +41,11 @@ export function supplementaryGroups(pid: number): number[] {
   }
   const line = /^Groups:[ \t]*([0-9 \t]*)$/m.exec(status);
   if (!line) return [];
-  return line[1]!.split(/\s+/).filter((g) => /^\d{1,10}$/.test(g)).slice(0, GROUPS_MAX).map(Number);
+  return line[1]!
+    .split(/\s+/)
+    .filter((g) => /^\d{1,10}$/.test(g))
+    .slice(0, GROUPS_MAX)
+    .map(Number);
 }
 
 function inGroup(caller: Caller, gid: number): boolean {
@@ -53,7 +57,12 @@ function inGroup(caller: Caller, gid: number): boolean {
  * change the group to one of its own groups. A non-directory loses set-user-ID, and
  * set-group-ID when group-executable (otherwise that bit means mandatory locking).
  */
-export function chownAttributes(stat: FileStat, uid: number, gid: number, caller: Caller | undefined): { uid: number; gid: number; mode?: number } {
+export function chownAttributes(
+  stat: FileStat,
+  uid: number,
+  gid: number,
+  caller: Caller | undefined,
+): { uid: number; gid: number; mode?: number } {
   const newUid = uid === UNCHANGED_ID || uid === -1 ? stat.uid : uid;
   const newGid = gid === UNCHANGED_ID || gid === -1 ? stat.gid : gid;
   if (caller && caller.uid !== 0) {
@@ -62,7 +71,7 @@ export function chownAttributes(stat: FileStat, uid: number, gid: number, caller
       throw new FsError("EPERM", "only the owner may change the group, and only to one of its groups");
     }
   }
-  const changes = uid !== UNCHANGED_ID && uid !== -1 || gid !== UNCHANGED_ID && gid !== -1;
+  const changes = (uid !== UNCHANGED_ID && uid !== -1) || (gid !== UNCHANGED_ID && gid !== -1);
   if (!changes || (stat.mode & S_IFMT) === S_IFDIR) return { uid: newUid, gid: newGid };
   let mode = stat.mode & ~S_ISUID;
   if ((stat.mode & S_IXGRP) !== 0) mode &= ~S_ISGID;
@@ -77,10 +86,13 @@ export function chmodMode(stat: FileStat, mode: number, caller: Caller | undefin
   let permissions = mode & ~S_IFMT;
   // A write by another user makes the kernel clear set-user-ID/set-group-ID through a chmod in
   // that user's name: removing only those bits is allowed to anyone.
-  const onlyClearsSetId = (permissions | S_ISUID | S_ISGID) === ((stat.mode & ~S_IFMT) | S_ISUID | S_ISGID) && (permissions & ~stat.mode) === 0;
+  const onlyClearsSetId =
+    (permissions | S_ISUID | S_ISGID) === ((stat.mode & ~S_IFMT) | S_ISUID | S_ISGID) &&
+    (permissions & ~stat.mode) === 0;
   if (caller && caller.uid !== 0 && !onlyClearsSetId) {
     if (caller.uid !== stat.uid) throw new FsError("EPERM", "only the owner may change the mode of a file");
-    if ((permissions & S_ISGID) !== 0 && (stat.mode & S_IFMT) !== S_IFDIR && !inGroup(caller, stat.gid)) permissions &= ~S_ISGID;
+    if ((permissions & S_ISGID) !== 0 && (stat.mode & S_IFMT) !== S_IFDIR && !inGroup(caller, stat.gid))
+      permissions &= ~S_ISGID;
   }
   return (stat.mode & S_IFMT) | permissions;
 }

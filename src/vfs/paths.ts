@@ -25,7 +25,8 @@ export class KeyMapper {
 
   fileKey(path: string): string {
     const key = this.prefix + path.replace(/^\/+/, "");
-    if (Buffer.byteLength(key) > KEY_MAX) throw new FsError("ENAMETOOLONG", `object key would exceed ${KEY_MAX} bytes: ${path}`);
+    if (Buffer.byteLength(key) > KEY_MAX)
+      throw new FsError("ENAMETOOLONG", `object key would exceed ${KEY_MAX} bytes: ${path}`);
     return key;
   }
 

@@ -39,7 +39,10 @@ export class TreeOperations {
     const parent = await namespace.lookupDir(parentOf(path));
     const owner = ownerOfNew(caller, parent, namespace.defaultAttributes());
     const now = Date.now();
-    const metadata = withAttributes({}, { mode: inheritedDirMode(S_IFDIR | (mode & ~S_IFMT), parent), ...owner, mtimeMs: now, ctimeMs: now });
+    const metadata = withAttributes(
+      {},
+      { mode: inheritedDirMode(S_IFDIR | (mode & ~S_IFMT), parent), ...owner, mtimeMs: now, ctimeMs: now },
+    );
     await store.put({ key: namespace.mapper.dirPrefix(path), body: Buffer.alloc(0), metadata });
     namespace.rememberNewDir(path, namespace.dirStat(metadata));
     namespace.touchDir(parentOf(path), now);
@@ -84,11 +87,22 @@ export class TreeOperations {
     if (await namespace.tryLookup(path)) throw new FsError("EEXIST", `file exists: ${path}`);
     const parent = await namespace.lookupDir(parentOf(path));
     const now = Date.now();
-    const metadata = withAttributes({}, { mode: S_IFLNK | 0o777, ...ownerOfNew(caller, parent, namespace.defaultAttributes()), mtimeMs: now, ctimeMs: now });
+    const metadata = withAttributes(
+      {},
+      {
+        mode: S_IFLNK | 0o777,
+        ...ownerOfNew(caller, parent, namespace.defaultAttributes()),
+        mtimeMs: now,
+        ctimeMs: now,
+      },
+    );
     const key = namespace.mapper.fileKey(path);
     const body = Buffer.from(target);
     const { etag } = await store.put({ key, body, metadata });
-    namespace.remember(path, namespace.statFromObject({ key, size: body.length, etag, lastModified: new Date() }, metadata));
+    namespace.remember(
+      path,
+      namespace.statFromObject({ key, size: body.length, etag, lastModified: new Date() }, metadata),
+    );
     namespace.touchDir(parentOf(path), now);
   }
 
@@ -100,13 +114,17 @@ export class TreeOperations {
   async mknodSpecial(path: string, mode: number, rdev: number): Promise<void> {
     const caller = currentCaller(); // before the first await (caller.ts)
     this.assertWritable();
-    if (!isSpecialType(mode)) throw new FsError("EINVAL", `not a FIFO, socket or device node: mode ${mode.toString(8)}`);
+    if (!isSpecialType(mode))
+      throw new FsError("EINVAL", `not a FIFO, socket or device node: mode ${mode.toString(8)}`);
     const { namespace, store } = this.ctx;
     if (await namespace.tryLookup(path)) throw new FsError("EEXIST", `file exists: ${path}`);
     const parent = await namespace.lookupDir(parentOf(path));
     const now = Date.now();
     const device = (mode & S_IFMT) === 0o020000 || (mode & S_IFMT) === 0o060000 ? { rdev } : {};
-    const metadata = withAttributes({}, { mode, ...ownerOfNew(caller, parent, namespace.defaultAttributes()), mtimeMs: now, ctimeMs: now, ...device });
+    const metadata = withAttributes(
+      {},
+      { mode, ...ownerOfNew(caller, parent, namespace.defaultAttributes()), mtimeMs: now, ctimeMs: now, ...device },
+    );
     const key = namespace.mapper.fileKey(path);
     const { etag } = await store.put({ key, body: Buffer.alloc(0), metadata });
     namespace.remember(path, namespace.statFromObject({ key, size: 0, etag, lastModified: new Date(now) }, metadata));
@@ -211,7 +229,11 @@ export class TreeOperations {
     const copies: Promise<unknown>[] = [];
     for await (const object of listAll(store, fromPrefix)) {
       const key = toPrefix + object.key.slice(fromPrefix.length);
-      copies.push(limit(() => copyObject(store, { sourceKey: object.key, key, size: object.size }).then(() => copied.push(object.key))));
+      copies.push(
+        limit(() =>
+          copyObject(store, { sourceKey: object.key, key, size: object.size }).then(() => copied.push(object.key)),
+        ),
+      );
     }
     await Promise.all(copies);
     // Only after every copy succeeded are sources deleted, so a failure never loses an object.
@@ -240,17 +262,30 @@ export class TreeOperations {
     writes.attributesRewritten(path, attrs, etag);
   }
 
-  private async rewriteMetadata(path: string, key: string, stat: FileStat, attrs: PosixAttributes): Promise<string | undefined> {
+  private async rewriteMetadata(
+    path: string,
+    key: string,
+    stat: FileStat,
+    attrs: PosixAttributes,
+  ): Promise<string | undefined> {
     const { namespace, store } = this.ctx;
     const current = await store.head({ key }).catch((err: unknown) => {
       if (isStoreError(err, "NotFound") && stat.kind === "dir") return undefined; // implicit directory
       if (isStoreError(err, "NotFound")) throw notFound(path);
       throw err;
     });
-    const base = current?.metadata ?? withAttributes({}, { mode: stat.mode, uid: stat.uid, gid: stat.gid, mtimeMs: stat.mtimeMs });
+    const base =
+      current?.metadata ?? withAttributes({}, { mode: stat.mode, uid: stat.uid, gid: stat.gid, mtimeMs: stat.mtimeMs });
     const metadata = withAttributes(base, attrs);
     const { etag } = current
-      ? await copyObject(store, { sourceKey: key, key, size: current.size, metadata, contentType: current.contentType, sourceEtag: current.etag })
+      ? await copyObject(store, {
+          sourceKey: key,
+          key,
+          size: current.size,
+          metadata,
+          contentType: current.contentType,
+          sourceEtag: current.etag,
+        })
       : await store.put({ key, body: Buffer.alloc(0), metadata });
     namespace.forget(path);
     return current ? etag : undefined;

@@ -20,7 +20,10 @@ export class BufferPool {
   private idleCount = 0;
 
   /** `maxIdle`: idle buffers kept for reuse (memory held while nothing is written). */
-  constructor(readonly maxIdle: number, private readonly allocate: (size: number) => Buffer = (size) => Buffer.allocUnsafeSlow(size)) {}
+  constructor(
+    readonly maxIdle: number,
+    private readonly allocate: (size: number) => Buffer = (size) => Buffer.allocUnsafeSlow(size),
+  ) {}
 
   /** A buffer of `size` bytes (an idle one if any; contents undefined), nobody else's until released. */
   acquire(size: number): Buffer {
@@ -29,7 +32,8 @@ export class BufferPool {
       this.idleCount--;
     } else {
       buffer = this.allocate(size);
-      if (buffer.length !== size || this.busy.has(buffer)) throw new Error("BufferPool: the allocator returned a buffer in use or of the wrong size");
+      if (buffer.length !== size || this.busy.has(buffer))
+        throw new Error("BufferPool: the allocator returned a buffer in use or of the wrong size");
     }
     this.busy.add(buffer);
     return buffer;

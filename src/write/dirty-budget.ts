@@ -14,7 +14,10 @@ export interface DirtyMeasure {
 const POLL_MS = 20;
 
 export class DirtyBudget {
-  constructor(readonly maxBytes: number, private readonly measure: () => DirtyMeasure) {}
+  constructor(
+    readonly maxBytes: number,
+    private readonly measure: () => DirtyMeasure,
+  ) {}
 
   /** Resolves when a write may proceed. */
   async admit(): Promise<void> {

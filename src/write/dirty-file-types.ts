@@ -45,4 +45,3 @@ export interface UploadOutcome {
   captured: Record<string, string>;
   sent: Record<string, string>;
 }
-

@@ -19,11 +19,22 @@ import type { StagingFile } from "./staging.js";
 import type { StreamingUpload } from "./streaming-upload.js";
 import { PartTail } from "./part-tail.js";
 import { SaveState } from "./save-state.js";
-import { DISK_FULL, StagingFullError, type DirtyFileInit, type SequentialWriting, type UploadOutcome } from "./dirty-file-types.js";
+import {
+  DISK_FULL,
+  StagingFullError,
+  type DirtyFileInit,
+  type SequentialWriting,
+  type UploadOutcome,
+} from "./dirty-file-types.js";
 import { writeAll } from "./staging.js";
 import { readRange, type Precondition } from "./uploader.js";
 
-export { StagingFullError, type DirtyFileInit, type SequentialWriting, type UploadOutcome } from "./dirty-file-types.js";
+export {
+  StagingFullError,
+  type DirtyFileInit,
+  type SequentialWriting,
+  type UploadOutcome,
+} from "./dirty-file-types.js";
 
 export class DirtyFile {
   readonly staging: StagingFile;
@@ -69,26 +80,60 @@ export class DirtyFile {
     this.settle();
   }
 
-  get path(): string { return this._path; }
-  get key(): string { return this._key; }
-  get size(): number { return this._size; }
-  get mtimeMs(): number { return this._mtimeMs; }
-  get metadata(): Record<string, string> { return this._metadata; }
-  get baseEtag(): string | undefined { return this.saves.baseEtag; }
-  get generation(): number { return this.saves.generation; }
-  get openCount(): number { return this._openCount; }
-  get unlinked(): boolean { return this._unlinked; }
-  get lastError(): unknown { return this.saves.lastError; }
-  get incomplete(): Error | undefined { return this._incomplete; }
-  get conflictKey(): string | undefined { return this.saves.conflictKey; }
-  get sparse(): SparseContent | undefined { return this._sparse; }
-  get state(): DirtyState { return this._state; }
+  get path(): string {
+    return this._path;
+  }
+  get key(): string {
+    return this._key;
+  }
+  get size(): number {
+    return this._size;
+  }
+  get mtimeMs(): number {
+    return this._mtimeMs;
+  }
+  get metadata(): Record<string, string> {
+    return this._metadata;
+  }
+  get baseEtag(): string | undefined {
+    return this.saves.baseEtag;
+  }
+  get generation(): number {
+    return this.saves.generation;
+  }
+  get openCount(): number {
+    return this._openCount;
+  }
+  get unlinked(): boolean {
+    return this._unlinked;
+  }
+  get lastError(): unknown {
+    return this.saves.lastError;
+  }
+  get incomplete(): Error | undefined {
+    return this._incomplete;
+  }
+  get conflictKey(): string | undefined {
+    return this.saves.conflictKey;
+  }
+  get sparse(): SparseContent | undefined {
+    return this._sparse;
+  }
+  get state(): DirtyState {
+    return this._state;
+  }
   /** True while the file is written front to back from empty (see allowStreaming). */
-  get frontToBack(): boolean { return this.sequential !== undefined; }
+  get frontToBack(): boolean {
+    return this.sequential !== undefined;
+  }
   /** False once the base version is unknown (see forgetBaseVersion). */
-  get checksConflicts(): boolean { return this.saves.conflictCheck; }
+  get checksConflicts(): boolean {
+    return this.saves.conflictCheck;
+  }
   /** True while parts of a streaming upload are in flight (they will free staged data). */
-  get streamBusy(): boolean { return this.stream?.busy ?? false; }
+  get streamBusy(): boolean {
+    return this.stream?.busy ?? false;
+  }
 
   /** The state the private fields describe; the order says which wins when several hold. */
   private classify(): DirtyState {
@@ -304,9 +349,10 @@ export class DirtyFile {
   /** Records a failed staging write: the file can no longer be uploaded as the writer meant it. */
   private stagingFailed(err: unknown): unknown {
     const code = (err as { code?: unknown }).code;
-    this._incomplete ??= typeof code === "string" && DISK_FULL.has(code)
-      ? new StagingFullError(`staging disk full while writing ${this._path}`, { cause: err })
-      : new Error(`staging write failed for ${this._path}`, { cause: err });
+    this._incomplete ??=
+      typeof code === "string" && DISK_FULL.has(code)
+        ? new StagingFullError(`staging disk full while writing ${this._path}`, { cause: err })
+        : new Error(`staging write failed for ${this._path}`, { cause: err });
     this.stopStreaming();
     this.markChanged();
     return this._incomplete;

@@ -28,7 +28,11 @@ export const TRANSITIONS: Readonly<Record<DirtyState, readonly DirtyState[]>> = 
 
 export class IllegalTransition extends Error {
   override readonly name = "IllegalTransition";
-  constructor(readonly from: DirtyState, readonly to: DirtyState, path: string) {
+  constructor(
+    readonly from: DirtyState,
+    readonly to: DirtyState,
+    path: string,
+  ) {
     super(`${path}: illegal write-back state change ${from} -> ${to}`);
   }
 }

@@ -6,7 +6,11 @@ export type WriteErrorCode = "EIO" | "ENOSPC";
 
 export class WriteError extends Error {
   override readonly name = "WriteError";
-  constructor(readonly code: WriteErrorCode, message: string, options?: { cause?: unknown }) {
+  constructor(
+    readonly code: WriteErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
     super(message, options);
   }
 }

@@ -42,8 +42,17 @@ export interface JournalEntry extends JournalRecord {
 }
 
 interface Row {
-  staging_file: string; path: string; object_key: string; size: number; base_etag: string | null;
-  conflict_check: number; metadata: string; content_type: string | null; state: JournalState; error: string | null; updated_at: number;
+  staging_file: string;
+  path: string;
+  object_key: string;
+  size: number;
+  base_etag: string | null;
+  conflict_check: number;
+  metadata: string;
+  content_type: string | null;
+  state: JournalState;
+  error: string | null;
+  updated_at: number;
   sparse: string | null;
 }
 
@@ -77,19 +86,32 @@ export class UploadJournal {
 
   /** Records (or refreshes) a file about to be uploaded, as pending. */
   record(r: JournalRecord): void {
-    this.db.prepare(`INSERT INTO uploads (staging_file, path, object_key, size, base_etag, conflict_check, metadata, content_type, state, error, updated_at, sparse)
+    this.db
+      .prepare(
+        `INSERT INTO uploads (staging_file, path, object_key, size, base_etag, conflict_check, metadata, content_type, state, error, updated_at, sparse)
       VALUES (@staging_file, @path, @object_key, @size, @base_etag, @conflict_check, @metadata, @content_type, 'pending', NULL, @updated_at, @sparse)
       ON CONFLICT(staging_file) DO UPDATE SET path = excluded.path, object_key = excluded.object_key, size = excluded.size,
         base_etag = excluded.base_etag, conflict_check = excluded.conflict_check, metadata = excluded.metadata,
-        content_type = excluded.content_type, state = 'pending', error = NULL, updated_at = excluded.updated_at, sparse = excluded.sparse`).run({
-      staging_file: r.stagingFile, path: r.path, object_key: r.key, size: r.size, base_etag: r.baseEtag ?? null,
-      conflict_check: r.conflictCheck ? 1 : 0, metadata: JSON.stringify(r.metadata), content_type: r.contentType ?? null, updated_at: Date.now(),
-      sparse: r.sparse ? JSON.stringify(r.sparse) : null,
-    });
+        content_type = excluded.content_type, state = 'pending', error = NULL, updated_at = excluded.updated_at, sparse = excluded.sparse`,
+      )
+      .run({
+        staging_file: r.stagingFile,
+        path: r.path,
+        object_key: r.key,
+        size: r.size,
+        base_etag: r.baseEtag ?? null,
+        conflict_check: r.conflictCheck ? 1 : 0,
+        metadata: JSON.stringify(r.metadata),
+        content_type: r.contentType ?? null,
+        updated_at: Date.now(),
+        sparse: r.sparse ? JSON.stringify(r.sparse) : null,
+      });
   }
 
   markFailed(stagingFile: string, error: string, state: Exclude<JournalState, "pending"> = "failed"): void {
-    this.db.prepare("UPDATE uploads SET state = ?, error = ?, updated_at = ? WHERE staging_file = ?").run(state, error, Date.now(), stagingFile);
+    this.db
+      .prepare("UPDATE uploads SET state = ?, error = ?, updated_at = ? WHERE staging_file = ?")
+      .run(state, error, Date.now(), stagingFile);
   }
 
   remove(stagingFile: string): void {
@@ -98,9 +120,18 @@ export class UploadJournal {
 
   entries(): JournalEntry[] {
     return (this.db.prepare("SELECT * FROM uploads ORDER BY updated_at").all() as Row[]).map((row) => ({
-      stagingFile: row.staging_file, path: row.path, key: row.object_key, size: row.size, baseEtag: row.base_etag ?? undefined,
-      conflictCheck: row.conflict_check === 1, metadata: JSON.parse(row.metadata) as Record<string, string>,
-      contentType: row.content_type ?? undefined, sparse: row.sparse ? JSON.parse(row.sparse) as SparseRecord : undefined, state: row.state, error: row.error ?? undefined, updatedAt: row.updated_at,
+      stagingFile: row.staging_file,
+      path: row.path,
+      key: row.object_key,
+      size: row.size,
+      baseEtag: row.base_etag ?? undefined,
+      conflictCheck: row.conflict_check === 1,
+      metadata: JSON.parse(row.metadata) as Record<string, string>,
+      contentType: row.content_type ?? undefined,
+      sparse: row.sparse ? (JSON.parse(row.sparse) as SparseRecord) : undefined,
+      state: row.state,
+      error: row.error ?? undefined,
+      updatedAt: row.updated_at,
     }));
   }
 

@@ -14,7 +14,10 @@ export class PartTail {
   private recycled = false;
 
   /** `start` is where the part begins in the file (a multiple of `partSize`); the buffer is pooled (buffer-pool.ts). */
-  constructor(readonly start: number, partSize: number) {
+  constructor(
+    readonly start: number,
+    partSize: number,
+  ) {
     this.buffer = partBuffers.acquire(partSize);
   }
 

@@ -35,7 +35,10 @@ export async function recoverJournal(deps: RecoveryDeps): Promise<RecoveryResult
   const copies: JournalEntry[] = [];
   for (const entry of deps.journal.entries()) {
     if (entry.state === "incomplete") {
-      deps.log.warn({ path: entry.path, stagingFile: entry.stagingFile }, "not uploading incomplete data kept by a previous run");
+      deps.log.warn(
+        { path: entry.path, stagingFile: entry.stagingFile },
+        "not uploading incomplete data kept by a previous run",
+      );
       continue;
     }
     // A conflict copy is data of its own, not a version of the file at its path: never superseded.
@@ -57,19 +60,22 @@ export async function recoverJournal(deps: RecoveryDeps): Promise<RecoveryResult
 }
 
 async function uploadRecovered(files: DirtyFile[], deps: RecoveryDeps): Promise<{ recovered: number; failed: number }> {
-  const results = await Promise.allSettled(files.map(async (file) => {
-    try {
-      await deps.sync(file);
-    } catch (err) {
-      // A conflict copy (not shown at its path) that failed again stays journaled for the next
-      // mount; nothing here reaches it any more, so its staging file is closed now.
-      if (!deps.isShown(file)) await file.staging.handle.close().catch(() => undefined);
-      throw err;
-    }
-    await deps.releaseIfIdle(file);
-  }));
+  const results = await Promise.allSettled(
+    files.map(async (file) => {
+      try {
+        await deps.sync(file);
+      } catch (err) {
+        // A conflict copy (not shown at its path) that failed again stays journaled for the next
+        // mount; nothing here reaches it any more, so its staging file is closed now.
+        if (!deps.isShown(file)) await file.staging.handle.close().catch(() => undefined);
+        throw err;
+      }
+      await deps.releaseIfIdle(file);
+    }),
+  );
   const failed = results.filter((r) => r.status === "rejected").length;
-  if (files.length > 0) deps.log.info({ recovered: files.length - failed, failed }, "finished uploads left by a previous run");
+  if (files.length > 0)
+    deps.log.info({ recovered: files.length - failed, failed }, "finished uploads left by a previous run");
   return { recovered: files.length - failed, failed };
 }
 
@@ -78,7 +84,10 @@ function isConflictCopy(entry: JournalEntry, deps: RecoveryDeps): boolean {
 }
 
 async function adopt(entry: JournalEntry, deps: RecoveryDeps): Promise<DirtyFile | undefined> {
-  const exists = await access(entry.stagingFile, constants.R_OK).then(() => true, () => false);
+  const exists = await access(entry.stagingFile, constants.R_OK).then(
+    () => true,
+    () => false,
+  );
   if (!exists) {
     await dropEntry(entry, "its staging file is gone", deps);
     return undefined;
@@ -86,8 +95,15 @@ async function adopt(entry: JournalEntry, deps: RecoveryDeps): Promise<DirtyFile
   const staging = await deps.staging.reopen(entry.stagingFile);
   const key = deps.keyOf(entry.path);
   const file = new DirtyFile({
-    path: entry.path, key, staging, metadata: entry.metadata, baseEtag: entry.baseEtag, contentType: entry.contentType,
-    size: entry.size, conflictCheck: entry.conflictCheck, conflictKey: entry.key !== key ? entry.key : undefined,
+    path: entry.path,
+    key,
+    staging,
+    metadata: entry.metadata,
+    baseEtag: entry.baseEtag,
+    contentType: entry.contentType,
+    size: entry.size,
+    conflictCheck: entry.conflictCheck,
+    conflictKey: entry.key !== key ? entry.key : undefined,
   });
   if (entry.sparse) deps.makeSparse(file, SparseContent.fromRecord(entry.sparse));
   file.markChanged();

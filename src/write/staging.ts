@@ -32,7 +32,10 @@ export interface StagingFile {
 }
 
 export class StagingArea {
-  constructor(readonly dir: string, private readonly openFile: StagingOpener = openPlain) {
+  constructor(
+    readonly dir: string,
+    private readonly openFile: StagingOpener = openPlain,
+  ) {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     chmodSync(dir, 0o700);
   }

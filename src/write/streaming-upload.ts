@@ -72,7 +72,8 @@ export class StreamingUpload {
   async finish(size: number, precondition: Precondition): Promise<{ etag: string }> {
     this.closed = true;
     try {
-      if (size < this.started) throw new StoreError("Other", `${this.o.key} shrank during a streaming upload`, this.o.key);
+      if (size < this.started)
+        throw new StoreError("Other", `${this.o.key} shrank during a streaming upload`, this.o.key);
       const start = this.started;
       if (size > start || start === 0) this.startPart(start, () => readRange(this.o.source, start, size - start));
       await Promise.all([...this.inFlight]);

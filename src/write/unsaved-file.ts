@@ -20,7 +20,13 @@ export interface UnsavedFile {
 export function unsavedRecord(file: DirtyFile): UnsavedFile {
   const err = file.lastError;
   return {
-    path: file.path, key: file.key, uploadKey: file.uploadKey, state: file.state, size: file.size,
-    stagingPath: file.staging.path, failed: err !== undefined, lastError: err instanceof Error ? err.message : undefined,
+    path: file.path,
+    key: file.key,
+    uploadKey: file.uploadKey,
+    state: file.state,
+    size: file.size,
+    stagingPath: file.staging.path,
+    failed: err !== undefined,
+    lastError: err instanceof Error ? err.message : undefined,
   };
 }

@@ -41,7 +41,9 @@ export async function uploadFile(file: DirtyFile, deps: UploadFileDeps): Promise
   if (file.incomplete) {
     void stream?.abort();
     const code = file.incomplete instanceof StagingFullError ? "ENOSPC" : "EIO";
-    throw new WriteError(code, `${file.path} is incomplete: ${file.incomplete.message}; nothing was uploaded`, { cause: file.incomplete });
+    throw new WriteError(code, `${file.path} is incomplete: ${file.incomplete.message}; nothing was uploaded`, {
+      cause: file.incomplete,
+    });
   }
   if (!file.dirty || file.unlinked) {
     void stream?.abort();
@@ -60,7 +62,9 @@ export async function uploadFile(file: DirtyFile, deps: UploadFileDeps): Promise
   try {
     if (journalFirst) await journalFile(file, key, metadata, journal);
     const size = file.size;
-    const { etag } = stream ? await stream.finish(size, file.precondition) : await deps.cancellable((signal) => upload(file, key, metadata, signal, deps));
+    const { etag } = stream
+      ? await stream.finish(size, file.precondition)
+      : await deps.cancellable((signal) => upload(file, key, metadata, signal, deps));
     file.sparse?.uploadSucceeded({ key, etag, size });
     file.uploadSucceeded({ generation, etag, captured, sent: metadata });
     if (!file.dirty) journal.remove(file.staging.path);
@@ -70,27 +74,59 @@ export async function uploadFile(file: DirtyFile, deps: UploadFileDeps): Promise
     // Deleted meanwhile (its upload was cancelled): there is nothing left to keep or retry.
     if (file.unlinked) return;
     file.uploadFailed(err);
-    if (isStoreError(err, "PreconditionFailed") && file.conflictKey === undefined) return keepConflictCopy(file, err, deps);
-    if (!journalFirst) await journalFile(file, key, metadata, journal).catch((journalErr: unknown) => log.error({ path: file.path, err: journalErr }, "could not journal a failed upload"));
+    if (isStoreError(err, "PreconditionFailed") && file.conflictKey === undefined)
+      return keepConflictCopy(file, err, deps);
+    if (!journalFirst)
+      await journalFile(file, key, metadata, journal).catch((journalErr: unknown) =>
+        log.error({ path: file.path, err: journalErr }, "could not journal a failed upload"),
+      );
     journal.markFailed(file.staging.path, err instanceof Error ? err.message : String(err));
-    log.error({ path: file.path, key, stagingFile: file.staging.path, err }, "upload failed; the data is kept in the staging file and the next flush/fsync/close retries");
+    log.error(
+      { path: file.path, key, stagingFile: file.staging.path, err },
+      "upload failed; the data is kept in the staging file and the next flush/fsync/close retries",
+    );
     throw new WriteError("EIO", `upload of ${file.path} failed; data kept at ${file.staging.path}`, { cause: err });
   }
 }
 
 /** Records the staged file in the upload journal; its bytes are on disk first, so a crash after this loses nothing. */
-async function journalFile(file: DirtyFile, key: string, metadata: Record<string, string>, journal: UploadJournal): Promise<void> {
+async function journalFile(
+  file: DirtyFile,
+  key: string,
+  metadata: Record<string, string>,
+  journal: UploadJournal,
+): Promise<void> {
   await file.staging.handle.datasync?.();
   journal.record({
-    stagingFile: file.staging.path, path: file.path, key, size: file.size, baseEtag: file.baseEtag, conflictCheck: file.checksConflicts,
-    metadata, contentType: file.contentType, sparse: file.sparse?.toRecord(),
+    stagingFile: file.staging.path,
+    path: file.path,
+    key,
+    size: file.size,
+    baseEtag: file.baseEtag,
+    conflictCheck: file.checksConflicts,
+    metadata,
+    contentType: file.contentType,
+    sparse: file.sparse?.toRecord(),
   });
 }
 
 /** One upload of the file as it is now (not streamed): a rewrite of a sparse file, or whole from staging. */
-async function upload(file: DirtyFile, key: string, metadata: Record<string, string>, signal: AbortSignal, deps: UploadFileDeps): Promise<{ etag: string }> {
+async function upload(
+  file: DirtyFile,
+  key: string,
+  metadata: Record<string, string>,
+  signal: AbortSignal,
+  deps: UploadFileDeps,
+): Promise<{ etag: string }> {
   const { uploader } = deps;
-  const common = { key, size: file.size, metadata, contentType: file.contentType, precondition: file.precondition, signal };
+  const common = {
+    key,
+    size: file.size,
+    metadata,
+    contentType: file.contentType,
+    precondition: file.precondition,
+    signal,
+  };
   const sparse = file.sparse;
   if (sparse) sparse.beginUpload();
   if (!sparse || file.size <= uploader.partSizeFor(file.size)) {
@@ -98,7 +134,9 @@ async function upload(file: DirtyFile, key: string, metadata: Record<string, str
     return uploader.upload({ ...common, source: file.staging.handle });
   }
   return uploader.uploadRewrite({
-    ...common, source: file.staging.handle, base: sparse.base,
+    ...common,
+    source: file.staging.handle,
+    base: sparse.base,
     copyable: (start, end) => sparse.copyable(start, end),
     prepare: (start, end) => file.fill(start, end),
   });
@@ -109,18 +147,37 @@ async function keepConflictCopy(file: DirtyFile, cause: unknown, deps: UploadFil
   file.divertToConflictCopy(`${file.key}.conflict-${new Date().toISOString().replace(/[:.]/g, "-")}`);
   const conflictKey = file.uploadKey;
   const copyName = basename(conflictKey);
-  deps.log.warn({ path: file.path, key: file.key, conflictCopy: conflictKey }, "the object changed in the bucket since it was opened; keeping the bucket's version and saving this one as a conflict copy");
+  deps.log.warn(
+    { path: file.path, key: file.key, conflictCopy: conflictKey },
+    "the object changed in the bucket since it was opened; keeping the bucket's version and saving this one as a conflict copy",
+  );
   deps.stale(file.path);
   try {
     await uploadFile(file, deps);
   } catch (err) {
     if (file.sparse && isStoreError((err as { cause?: unknown }).cause, "PreconditionFailed")) {
       // The unchanged parts were to be copied from the version that was just replaced.
-      deps.journal.markFailed(file.staging.path, "the object changed in the bucket; only the changed ranges are kept", "conflict");
-      throw new WriteError("EIO", `conflict on ${file.path}: it changed in the bucket since it was opened and the bucket's version was kept; your changes (${file.sparse.unsavedBytes} bytes) are kept at ${file.staging.path}, but the version they applied to is gone, so no conflict copy could be made`, { cause: err });
+      deps.journal.markFailed(
+        file.staging.path,
+        "the object changed in the bucket; only the changed ranges are kept",
+        "conflict",
+      );
+      throw new WriteError(
+        "EIO",
+        `conflict on ${file.path}: it changed in the bucket since it was opened and the bucket's version was kept; your changes (${file.sparse.unsavedBytes} bytes) are kept at ${file.staging.path}, but the version they applied to is gone, so no conflict copy could be made`,
+        { cause: err },
+      );
     }
-    throw new WriteError("EIO", `conflict on ${file.path}: the bucket's version was kept; saving yours as ${copyName} failed (data kept at ${file.staging.path})`, { cause: err });
+    throw new WriteError(
+      "EIO",
+      `conflict on ${file.path}: the bucket's version was kept; saving yours as ${copyName} failed (data kept at ${file.staging.path})`,
+      { cause: err },
+    );
   }
   // Ours is safe in the bucket; the path shows the bucket's version again once the handles close.
-  throw new WriteError("EIO", `conflict on ${file.path}: it changed in the bucket since it was opened; the bucket's version was kept and yours saved as ${copyName}`, { cause });
+  throw new WriteError(
+    "EIO",
+    `conflict on ${file.path}: it changed in the bucket since it was opened; the bucket's version was kept and yours saved as ${copyName}`,
+    { cause },
+  );
 }

@@ -48,12 +48,18 @@ export interface RewriteRequest extends UploadRequest {
 }
 
 export class Uploader {
-  constructor(private readonly store: ObjectStore, readonly config: UploaderConfig = DEFAULT_UPLOADER_CONFIG) {}
+  constructor(
+    private readonly store: ObjectStore,
+    readonly config: UploaderConfig = DEFAULT_UPLOADER_CONFIG,
+  ) {}
 
   async upload(req: UploadRequest): Promise<{ etag: string }> {
     if (req.size <= this.config.partSize) {
       const body = await readRange(req.source, 0, req.size);
-      return this.conditionalPut({ key: req.key, body, metadata: req.metadata, contentType: req.contentType, signal: req.signal }, req.precondition ?? { kind: "none" });
+      return this.conditionalPut(
+        { key: req.key, body, metadata: req.metadata, contentType: req.contentType, signal: req.signal },
+        req.precondition ?? { kind: "none" },
+      );
     }
     return this.multipart(req);
   }
@@ -78,14 +84,18 @@ export class Uploader {
     if (precondition.kind === "none") return;
     const etag = await this.currentEtag(key);
     const expected = precondition.kind === "absent" ? undefined : precondition.etag;
-    if (etag !== expected) throw new StoreError("PreconditionFailed", `${key} changed in the bucket since it was opened`, key);
+    if (etag !== expected)
+      throw new StoreError("PreconditionFailed", `${key} changed in the bucket since it was opened`, key);
   }
 
   private async currentEtag(key: string): Promise<string | undefined> {
-    return this.store.head({ key }).then((info) => info.etag, (err: unknown) => {
-      if (isStoreError(err, "NotFound")) return undefined;
-      throw err;
-    });
+    return this.store.head({ key }).then(
+      (info) => info.etag,
+      (err: unknown) => {
+        if (isStoreError(err, "NotFound")) return undefined;
+        throw err;
+      },
+    );
   }
 
   /** Part size grows past the configured one only when the object would need more parts than allowed. */
@@ -114,18 +124,37 @@ export class Uploader {
   uploadRewrite(req: RewriteRequest): Promise<{ etag: string }> {
     // Several mid-sized copies run in parallel and each stays well inside request timeouts.
     const maxCopyPart = Math.min(this.store.capabilities.maxCopyPartSize, COPY_PART_TARGET);
-    const plan = planParts({ size: req.size, partSize: this.partSizeFor(req.size), maxCopyPart, copyable: req.copyable });
+    const plan = planParts({
+      size: req.size,
+      partSize: this.partSizeFor(req.size),
+      maxCopyPart,
+      copyable: req.copyable,
+    });
     const { base } = req;
     const tail = req.size - base.size;
-    if (this.store.append && req.key === base.key && tail > 0 && tail <= this.config.partSize && req.copyable(0, base.size)) {
+    if (
+      this.store.append &&
+      req.key === base.key &&
+      tail > 0 &&
+      tail <= this.config.partSize &&
+      req.copyable(0, base.size)
+    ) {
       return this.append(req, this.store.append.bind(this.store));
     }
     const parts: PartJob[] = plan.map((part) => async (session, partNumber) => {
       if (part.source === "copy") {
-        return session.copyPart(partNumber, { key: base.key, etag: base.etag, start: part.start, end: part.end })
+        return session
+          .copyPart(partNumber, { key: base.key, etag: base.etag, start: part.start, end: part.end })
           .catch((err: unknown) => {
             // The base was deleted since the file was opened: that is a conflict too.
-            throw isStoreError(err, "NotFound") ? new StoreError("PreconditionFailed", `${base.key} changed in the bucket since it was opened`, base.key, { cause: err }) : err;
+            throw isStoreError(err, "NotFound")
+              ? new StoreError(
+                  "PreconditionFailed",
+                  `${base.key} changed in the bucket since it was opened`,
+                  base.key,
+                  { cause: err },
+                )
+              : err;
           });
       }
       await req.prepare(part.start, part.end);
@@ -139,14 +168,23 @@ export class Uploader {
   private async append(req: RewriteRequest, append: NonNullable<ObjectStore["append"]>): Promise<{ etag: string }> {
     await req.prepare(req.base.size, req.size);
     const tail = await readRange(req.source, req.base.size, req.size - req.base.size);
-    return append({ key: req.key, baseEtag: req.base.etag, tail, metadata: req.metadata, contentType: req.contentType });
+    return append({
+      key: req.key,
+      baseEtag: req.base.etag,
+      tail,
+      metadata: req.metadata,
+      contentType: req.contentType,
+    });
   }
 
   /** Runs the part jobs through the shared multipart loop, checking the precondition before and after. */
   private async runMultipart(req: Omit<UploadRequest, "source" | "size">, jobs: PartJob[]): Promise<{ etag: string }> {
     await this.checkPrecondition(req.key, req.precondition);
     const target = { key: req.key, metadata: req.metadata, contentType: req.contentType, signal: req.signal };
-    return runParts(this.store, target, jobs, { concurrency: this.config.concurrency, beforeComplete: () => this.checkPrecondition(req.key, req.precondition) });
+    return runParts(this.store, target, jobs, {
+      concurrency: this.config.concurrency,
+      beforeComplete: () => this.checkPrecondition(req.key, req.precondition),
+    });
   }
 }
 

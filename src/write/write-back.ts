@@ -104,7 +104,8 @@ export class WriteBack {
   /** Moves a path (and, for a directory, everything below it) after a rename. */
   moved(from: string, to: string): void {
     for (const file of [...this.files.values()]) {
-      const target = file.path === from ? to : file.path.startsWith(`${from}/`) ? to + file.path.slice(from.length) : undefined;
+      const target =
+        file.path === from ? to : file.path.startsWith(`${from}/`) ? to + file.path.slice(from.length) : undefined;
       if (target === undefined) continue;
       this.files.delete(file.path);
       file.moveTo(target, this.deps.keyOf(target));
@@ -125,7 +126,9 @@ export class WriteBack {
 
   /** Files whose changes are not in the bucket yet (status, metrics, shutdown). */
   unsaved(): UnsavedFile[] {
-    return this.all().filter((f) => f.dirty && !f.unlinked).map(unsavedRecord);
+    return this.all()
+      .filter((f) => f.dirty && !f.unlinked)
+      .map(unsavedRecord);
   }
 
   /** Pending and failed uploads for `bucketfs status`, from the upload journal. */
@@ -157,7 +160,16 @@ export class WriteBack {
     const info = base.etag !== undefined ? await store.head({ key }) : undefined;
     const staging = await this.deps.staging.create();
     const size = info && !truncate ? info.size : 0;
-    const file = new DirtyFile({ path, key, staging, metadata: info?.metadata ?? {}, baseEtag: info?.etag, contentType: info?.contentType, mtimeMs: base.mtimeMs, size });
+    const file = new DirtyFile({
+      path,
+      key,
+      staging,
+      metadata: info?.metadata ?? {},
+      baseEtag: info?.etag,
+      contentType: info?.contentType,
+      mtimeMs: base.mtimeMs,
+      size,
+    });
     try {
       if (info && !truncate) {
         this.makeSparse(file, new SparseContent({ key, etag: info.etag, size: info.size }));
@@ -205,10 +217,20 @@ export class WriteBack {
     // The part-size rule with no size known yet: the configured part, at least the store's minimum.
     // Files below one part stay a single PUT: the stream begins with the first full part.
     const partSize = uploader.partSizeFor(0);
-    file.allowStreaming(partSize, () => new StreamingUpload({
-      store, uploader, key: file.uploadKey, source: file.staging.handle, partSize, concurrency: uploader.config.concurrency,
-      metadata: withAttributes(file.metadata, { mtimeMs: file.mtimeMs }), contentType: file.contentType,
-    }));
+    file.allowStreaming(
+      partSize,
+      () =>
+        new StreamingUpload({
+          store,
+          uploader,
+          key: file.uploadKey,
+          source: file.staging.handle,
+          partSize,
+          concurrency: uploader.config.concurrency,
+          metadata: withAttributes(file.metadata, { mtimeMs: file.mtimeMs }),
+          contentType: file.contentType,
+        }),
+    );
   }
 
   /** Uploads the file if it has changes; serialised per file. Rejects with WriteError on failure. */
@@ -347,7 +369,6 @@ export class WriteBack {
       this.cancels.delete(file);
     }
   }
-
 }
 
 /** Turns a full staging disk into ENOSPC for the writer (the only error a write can give). */
@@ -356,11 +377,38 @@ export function writeErrorOf(err: unknown): unknown {
 }
 
 /** What the filesystem (src/vfs) calls: the write-back's whole surface towards it. */
-export type LocalWrites = Pick<WriteBack,
-  | "at" | "under" | "moved" | "localVersion" | "localVersions" | "openForWrite" | "create" | "materialize" | "sync"
-  | "closed" | "releaseIfIdle" | "unlinked" | "changeAttributes" | "attributesRewritten" | "unsaved" | "uploadStatus"
-  | "dirtyMeasure" | "recover" | "flushAll" | "abandon" | "close">;
+export type LocalWrites = Pick<
+  WriteBack,
+  | "at"
+  | "under"
+  | "moved"
+  | "localVersion"
+  | "localVersions"
+  | "openForWrite"
+  | "create"
+  | "materialize"
+  | "sync"
+  | "closed"
+  | "releaseIfIdle"
+  | "unlinked"
+  | "changeAttributes"
+  | "attributesRewritten"
+  | "unsaved"
+  | "uploadStatus"
+  | "dirtyMeasure"
+  | "recover"
+  | "flushAll"
+  | "abandon"
+  | "close"
+>;
 
 function versionOf(file: DirtyFile): LocalVersion {
-  return { path: file.path, key: file.key, size: file.size, mtimeMs: file.mtimeMs, etag: file.baseEtag ?? "", metadata: file.metadata };
+  return {
+    path: file.path,
+    key: file.key,
+    size: file.size,
+    mtimeMs: file.mtimeMs,
+    etag: file.baseEtag ?? "",
+    metadata: file.metadata,
+  };
 }

@@ -18,7 +18,12 @@ export function describeObjectStoreContract(name: string, makeStore: () => Promi
 
     it("puts, heads and gets an object with its metadata", async () => {
       const body = ramp(1000);
-      const { etag } = await store.put({ key: `${prefix}a`, body, metadata: { mode: "33188", mtime: "1700000000" }, contentType: "text/plain" });
+      const { etag } = await store.put({
+        key: `${prefix}a`,
+        body,
+        metadata: { mode: "33188", mtime: "1700000000" },
+        contentType: "text/plain",
+      });
       const info = await store.head({ key: `${prefix}a` });
       expect(info.size).toBe(1000);
       expect(info.etag).toBe(etag);
@@ -29,8 +34,12 @@ export function describeObjectStoreContract(name: string, makeStore: () => Promi
 
     it("serves byte ranges, clamped at the end of the object", async () => {
       await store.put({ key: `${prefix}r`, body: ramp(1000) });
-      expect(await store.get({ key: `${prefix}r`, range: { start: 100, end: 200 } })).toEqual(ramp(1000).subarray(100, 200));
-      expect(await store.get({ key: `${prefix}r`, range: { start: 900, end: 5000 } })).toEqual(ramp(1000).subarray(900));
+      expect(await store.get({ key: `${prefix}r`, range: { start: 100, end: 200 } })).toEqual(
+        ramp(1000).subarray(100, 200),
+      );
+      expect(await store.get({ key: `${prefix}r`, range: { start: 900, end: 5000 } })).toEqual(
+        ramp(1000).subarray(900),
+      );
     });
 
     it("rejects a missing key with NotFound on head and get; delete of a missing key succeeds", async () => {
@@ -42,7 +51,9 @@ export function describeObjectStoreContract(name: string, makeStore: () => Promi
     it("rejects a get pinned to an old ETag with PreconditionFailed", async () => {
       const first = await store.put({ key: `${prefix}p`, body: Buffer.from("one") });
       await store.put({ key: `${prefix}p`, body: Buffer.from("two!") });
-      await expect(store.get({ key: `${prefix}p`, ifMatch: first.etag })).rejects.toSatisfy((e) => isStoreError(e, "PreconditionFailed"));
+      await expect(store.get({ key: `${prefix}p`, ifMatch: first.etag })).rejects.toSatisfy((e) =>
+        isStoreError(e, "PreconditionFailed"),
+      );
     });
 
     it("lists with a delimiter: objects and common prefixes, paginated, in key order", async () => {
@@ -93,7 +104,13 @@ export function describeObjectStoreContract(name: string, makeStore: () => Promi
       const tail = Buffer.from("tail-bytes");
       const p3 = await store.uploadPart({ key, uploadId, partNumber: 3, body: tail });
       const p1 = await store.uploadPart({ key, uploadId, partNumber: 1, body: source.subarray(0, part) });
-      const p2 = await store.copyPart({ key, uploadId, partNumber: 2, sourceKey: `${prefix}mp-src`, sourceRange: { start: part, end: 2 * part } });
+      const p2 = await store.copyPart({
+        key,
+        uploadId,
+        partNumber: 2,
+        sourceKey: `${prefix}mp-src`,
+        sourceRange: { start: part, end: 2 * part },
+      });
       await store.completeMultipart({ key, uploadId, parts: [p1, p2, p3] });
       const expected = Buffer.concat([source.subarray(0, 2 * part), tail]);
       const info = await store.head({ key });

@@ -17,7 +17,14 @@ import { bucketfs, sh, tempDir, TestMount } from "../helpers/mount.js";
 /** The environment without any Azure credential, so each test gives exactly one. */
 function bareEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const env = { ...process.env, ...extra };
-  for (const name of ["AZURE_STORAGE_KEY", "AZURE_STORAGE_CONNECTION_STRING", "AZURE_STORAGE_SAS_TOKEN", "AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_CLIENT_SECRET"]) {
+  for (const name of [
+    "AZURE_STORAGE_KEY",
+    "AZURE_STORAGE_CONNECTION_STRING",
+    "AZURE_STORAGE_SAS_TOKEN",
+    "AZURE_CLIENT_ID",
+    "AZURE_TENANT_ID",
+    "AZURE_CLIENT_SECRET",
+  ]) {
     if (!(name in extra)) delete env[name];
   }
   return env;
@@ -30,17 +37,29 @@ describe("mounting az:// with each credential path", () => {
   beforeAll(async () => {
     container = await freshAzureContainer("creds");
     await azureContainer(container).getBlockBlobClient("hello.txt").upload("hi from azure\n", 14);
-    const url = await azureContainer(container).generateSasUrl({ permissions: ContainerSASPermissions.parse("racwdl"), expiresOn: new Date(Date.now() + 3600_000) });
+    const url = await azureContainer(container).generateSasUrl({
+      permissions: ContainerSASPermissions.parse("racwdl"),
+      expiresOn: new Date(Date.now() + 3600_000),
+    });
     sas = new URL(url).search.slice(1);
     source = `az://${azureServer().account}/${container}`;
   });
 
   const cases: Array<[string, () => { url: string; args: string[]; env: NodeJS.ProcessEnv }]> = [
-    ["the account key (AZURE_STORAGE_KEY)", () => ({ url: source, args: [], env: bareEnv({ AZURE_STORAGE_KEY: azureServer().key }) })],
-    ["AZURE_STORAGE_CONNECTION_STRING", () => ({ url: source, args: [], env: bareEnv({ AZURE_STORAGE_CONNECTION_STRING: azureConnectionString() }) })],
+    [
+      "the account key (AZURE_STORAGE_KEY)",
+      () => ({ url: source, args: [], env: bareEnv({ AZURE_STORAGE_KEY: azureServer().key }) }),
+    ],
+    [
+      "AZURE_STORAGE_CONNECTION_STRING",
+      () => ({ url: source, args: [], env: bareEnv({ AZURE_STORAGE_CONNECTION_STRING: azureConnectionString() }) }),
+    ],
     ["a SAS in the URL", () => ({ url: `${source}?${sas}`, args: [], env: bareEnv() })],
     ["--sas", () => ({ url: source, args: ["--sas", sas], env: bareEnv() })],
-    ["AZURE_STORAGE_SAS_TOKEN", () => ({ url: source, args: [], env: bareEnv({ AZURE_STORAGE_SAS_TOKEN: `?${sas}` }) })],
+    [
+      "AZURE_STORAGE_SAS_TOKEN",
+      () => ({ url: source, args: [], env: bareEnv({ AZURE_STORAGE_SAS_TOKEN: `?${sas}` }) }),
+    ],
   ];
   for (const [mode, make] of cases) {
     it(`mounts, reads and writes with ${mode}`, async () => {
@@ -70,7 +89,11 @@ describe("mounting az:// with each credential path", () => {
     }
   });
 
-  async function refusal(url: string, env: NodeJS.ProcessEnv, args: string[] = []): Promise<{ code: number; stderr: string }> {
+  async function refusal(
+    url: string,
+    env: NodeJS.ProcessEnv,
+    args: string[] = [],
+  ): Promise<{ code: number; stderr: string }> {
     const dir = tempDir("mnt");
     const cacheDir = tempDir("cache");
     const endpoint = args.includes("--endpoint") ? [] : ["--endpoint", azureServer().endpoint];
@@ -86,9 +109,14 @@ describe("mounting az:// with each credential path", () => {
   });
 
   it("refuses a missing container, naming it and the account", async () => {
-    const result = await refusal(`az://${azureServer().account}/bfs-missing-container`, bareEnv({ AZURE_STORAGE_KEY: azureServer().key }));
+    const result = await refusal(
+      `az://${azureServer().account}/bfs-missing-container`,
+      bareEnv({ AZURE_STORAGE_KEY: azureServer().key }),
+    );
     expect(result.code).not.toBe(0);
-    expect(result.stderr).toContain(`container "bfs-missing-container" of storage account "${azureServer().account}" does not exist`);
+    expect(result.stderr).toContain(
+      `container "bfs-missing-container" of storage account "${azureServer().account}" does not exist`,
+    );
   });
 
   it("refuses an unknown account, naming it", async () => {
@@ -98,9 +126,14 @@ describe("mounting az:// with each credential path", () => {
   });
 
   it("refuses a connection string for another account than the URL names", async () => {
-    const result = await refusal(`az://otheraccount/${container}`, bareEnv({ AZURE_STORAGE_CONNECTION_STRING: azureConnectionString() }));
+    const result = await refusal(
+      `az://otheraccount/${container}`,
+      bareEnv({ AZURE_STORAGE_CONNECTION_STRING: azureConnectionString() }),
+    );
     expect(result.code).not.toBe(0);
-    expect(result.stderr).toContain('AZURE_STORAGE_CONNECTION_STRING is for account "devstoreaccount1", but the source names account "otheraccount"');
+    expect(result.stderr).toContain(
+      'AZURE_STORAGE_CONNECTION_STRING is for account "devstoreaccount1", but the source names account "otheraccount"',
+    );
   });
 
   it("without any credentials, says how to give them (DefaultAzureCredential found none)", async () => {

@@ -15,8 +15,13 @@ describe("ls -l on an az:// mount", () => {
   beforeAll(async () => {
     const container = await freshAzureContainer("lsl");
     // Written by another client, with s3fs-style attributes: mode 0640 (regular file), uid/gid 1234.
-    await Promise.all(Array.from({ length: files }, (_, i) =>
-      azureContainer(container).getBlockBlobClient(`dir/f${String(i).padStart(2, "0")}`).upload("x", 1, { metadata: { mode: String(0o100640), uid: "1234", gid: "1234" } })));
+    await Promise.all(
+      Array.from({ length: files }, (_, i) =>
+        azureContainer(container)
+          .getBlockBlobClient(`dir/f${String(i).padStart(2, "0")}`)
+          .upload("x", 1, { metadata: { mode: String(0o100640), uid: "1234", gid: "1234" } }),
+      ),
+    );
     metrics = new MountMetrics(await freePort());
     mount = await TestMount.start(`az://${azureServer().account}/${container}`, ["--metrics-addr", metrics.addr]);
   });

@@ -49,14 +49,27 @@ describe("SAS URLs for files of an az:// mount", () => {
     const tooLong = await bucketfs(["sign", mount.path("dir/remote.txt"), "--expires", "8d"], env);
     expect(tooLong.code).not.toBe(0);
     expect(tooLong.stderr).toMatch(/exceeds the maximum/);
-    const direct = await bucketfs(["sign", `az://${azureServer().account}/${container}/dir/remote.txt`, "--endpoint", azureServer().endpoint, "--expires", "2d"], env);
+    const direct = await bucketfs(
+      [
+        "sign",
+        `az://${azureServer().account}/${container}/dir/remote.txt`,
+        "--endpoint",
+        azureServer().endpoint,
+        "--expires",
+        "2d",
+      ],
+      env,
+    );
     expect(direct.stderr).toBe("");
     expect(secondsLeft(direct.stdout.trim())).toBeGreaterThan(2 * 86_400 - 60);
     expect(await sh(`curl -sf '${direct.stdout.trim()}'`)).toBe(marker);
   });
 
   it("a mount that holds only a SAS refuses to sign, saying which mounts can", async () => {
-    const sasUrl = await azureContainer(container).generateSasUrl({ permissions: ContainerSASPermissions.parse("rl"), expiresOn: new Date(Date.now() + 3600_000) });
+    const sasUrl = await azureContainer(container).generateSasUrl({
+      permissions: ContainerSASPermissions.parse("rl"),
+      expiresOn: new Date(Date.now() + 3600_000),
+    });
     const env: NodeJS.ProcessEnv = { ...bucketfsEnv(), AZURE_STORAGE_SAS_TOKEN: new URL(sasUrl).search };
     delete env.AZURE_STORAGE_KEY;
     const sasMount = await TestMount.start(`az://${azureServer().account}/${container}`, ["--read-only"], env);

@@ -17,8 +17,15 @@ describe("clear errors for bad input", () => {
     bucket = await freshBucket("errors");
   });
 
-  const mountArgs = (source: string, dir: string, endpoint = s3Server().endpoint): string[] =>
-    ["mount", source, dir, "--endpoint", endpoint, "--cache-dir", tempDir("cache")];
+  const mountArgs = (source: string, dir: string, endpoint = s3Server().endpoint): string[] => [
+    "mount",
+    source,
+    dir,
+    "--endpoint",
+    endpoint,
+    "--cache-dir",
+    tempDir("cache"),
+  ];
 
   it("a bucket that does not exist", async () => {
     const r = await bucketfs(mountArgs("s3://no-such-bucket-here", tempDir("mnt")));
@@ -48,7 +55,9 @@ describe("clear errors for bad input", () => {
 
   it("a mountpoint that does not exist, is not empty, or is busy", async () => {
     const missing = join(tempDir("parent"), "missing");
-    expect((await bucketfs(mountArgs(`s3://${bucket}`, missing))).stderr).toMatch(/does not exist: create it with mkdir -p/);
+    expect((await bucketfs(mountArgs(`s3://${bucket}`, missing))).stderr).toMatch(
+      /does not exist: create it with mkdir -p/,
+    );
     const full = tempDir("full");
     writeFileSync(join(full, "x"), "x");
     expect((await bucketfs(mountArgs(`s3://${bucket}`, full))).stderr).toMatch(/is not empty/);
@@ -91,11 +100,15 @@ describe("an upload that fails", () => {
     proxy.plan = { failMethods: ["PUT"], status: 503 };
     // cp, unlike a shell redirection, reports a failing close(2), as careful programs do.
     const local = tempDir("src");
-    const write = await shTry(`printf 'results of a long job' > ${local}/r && cp ${local}/r ${mount.path("out/result.txt")}`);
+    const write = await shTry(
+      `printf 'results of a long job' > ${local}/r && cp ${local}/r ${mount.path("out/result.txt")}`,
+    );
     expect(write.code).not.toBe(0);
     expect(write.stderr).toMatch(/Input\/output error/);
     const stagingRoot = join(mount.cacheDir, "staging");
-    const staged = readdirSync(stagingRoot, { recursive: true }).map(String).filter((f) => f.endsWith(".data"));
+    const staged = readdirSync(stagingRoot, { recursive: true })
+      .map(String)
+      .filter((f) => f.endsWith(".data"));
     expect(staged).toHaveLength(1);
     expect(readFileSync(join(stagingRoot, staged[0]), "utf8")).toBe("results of a long job");
     const log = readFileSync(join(mount.cacheDir, "logs", readdirSync(join(mount.cacheDir, "logs"))[0]), "utf8");
@@ -106,6 +119,10 @@ describe("an upload that fails", () => {
     proxy.plan = {};
     expect((await shTry(`: >> ${mount.path("out/result.txt")}`)).code).toBe(0);
     expect((await objectBytes(bucket, "out/result.txt")).toString()).toBe("results of a long job");
-    expect(readdirSync(stagingRoot, { recursive: true }).map(String).filter((f) => f.endsWith(".data"))).toHaveLength(0);
+    expect(
+      readdirSync(stagingRoot, { recursive: true })
+        .map(String)
+        .filter((f) => f.endsWith(".data")),
+    ).toHaveLength(0);
   });
 });

@@ -60,7 +60,16 @@ describe("reads and writes under injected faults", () => {
     await new Upload({ client: sdkClient(), params: { Bucket: bucket, Key: "big.bin", Body: data } }).done();
     proxy = await new FaultProxy(new URL(s3Server().endpoint)).start();
     // No disk cache: every read goes to the (faulty) network.
-    mount = await TestMount.start(`s3://${bucket}`, ["--endpoint", proxy.endpoint, "--cache-size", "0", "--request-timeout", "5s", "--metadata-ttl", "0"]);
+    mount = await TestMount.start(`s3://${bucket}`, [
+      "--endpoint",
+      proxy.endpoint,
+      "--cache-size",
+      "0",
+      "--request-timeout",
+      "5s",
+      "--metadata-ttl",
+      "0",
+    ]);
   });
   afterAll(async () => {
     if (proxy) {
@@ -86,11 +95,16 @@ describe("reads and writes under injected faults", () => {
       proxy.plan = round.plan.latencyMs ? round.plan : { ...round.plan, failMethods: ["GET", "PUT", "POST"] };
       // Regions first (each one fresh from the network), then the whole file.
       for (const offset of [0, 5 * MiB + 12345, data.length - 70_000]) {
-        const r = await shTry(`set -o pipefail; dd if=${mount.path(key)} bs=4096 skip=${offset} count=16 iflag=skip_bytes 2>/dev/null | od -An -v -tx1 | tr -d ' \\n'`);
+        const r = await shTry(
+          `set -o pipefail; dd if=${mount.path(key)} bs=4096 skip=${offset} count=16 iflag=skip_bytes 2>/dev/null | od -An -v -tx1 | tr -d ' \\n'`,
+        );
         tally.operations++;
         if (r.code !== 0) tally.eio++;
         expect(r.code, `region at ${offset}`).toBe(0);
-        expect(r.stdout.trim() === data.subarray(offset, offset + 65536).toString("hex"), `bytes of the region at ${offset}`).toBe(true);
+        expect(
+          r.stdout.trim() === data.subarray(offset, offset + 65536).toString("hex"),
+          `bytes of the region at ${offset}`,
+        ).toBe(true);
         tally.bytesVerified += 65536;
       }
       const out = join(tempDir("fr"), "copy.bin");
@@ -144,8 +158,18 @@ const SERVER_SCRIPT = join(import.meta.dirname, "../../scripts/s3-server.sh");
 /** A private RGW on its own port for the restart tests (the shared one must not restart). */
 async function startOwnServer(port: number, dataDir: string): Promise<S3TestServer> {
   const { stdout } = await run("bash", [SERVER_SCRIPT, "start", String(port), dataDir], { maxBuffer: 1 << 20 });
-  const env = Object.fromEntries(stdout.split("\n").filter((l) => l.includes("=")).map((l) => l.split(/=(.*)/s).slice(0, 2)));
-  return { endpoint: env.S3_ENDPOINT, region: env.AWS_REGION ?? "us-east-1", accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY } as S3TestServer;
+  const env = Object.fromEntries(
+    stdout
+      .split("\n")
+      .filter((l) => l.includes("="))
+      .map((l) => l.split(/=(.*)/s).slice(0, 2)),
+  );
+  return {
+    endpoint: env.S3_ENDPOINT,
+    region: env.AWS_REGION ?? "us-east-1",
+    accessKeyId: env.AWS_ACCESS_KEY_ID,
+    secretAccessKey: env.AWS_SECRET_ACCESS_KEY,
+  } as S3TestServer;
 }
 
 describe("an S3 server restart in the middle of a large transfer", () => {
@@ -160,13 +184,23 @@ describe("an S3 server restart in the middle of a large transfer", () => {
     await run("bash", [SERVER_SCRIPT, "stop", dataDir, "--purge"]).catch(() => undefined);
     server = await startOwnServer(port, dataDir);
     const client = new S3Client({
-      endpoint: server.endpoint, region: server.region, forcePathStyle: true,
+      endpoint: server.endpoint,
+      region: server.region,
+      forcePathStyle: true,
       credentials: { accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey },
     });
     await client.send(new CreateBucketCommand({ Bucket: bucket }));
-    await new Upload({ client, params: { Bucket: bucket, Key: "big.bin", Body: ramp(size, 3) }, partSize: 16 * MiB }).done();
+    await new Upload({
+      client,
+      params: { Bucket: bucket, Key: "big.bin", Body: ramp(size, 3) },
+      partSize: 16 * MiB,
+    }).done();
     await client.send(new PutObjectCommand({ Bucket: bucket, Key: "marker", Body: "x" }));
-    mount = await TestMount.start(`s3://${bucket}`, ["--endpoint", server.endpoint, "--cache-size", "0", "--request-timeout", "10s"], bucketfsEnv(server));
+    mount = await TestMount.start(
+      `s3://${bucket}`,
+      ["--endpoint", server.endpoint, "--cache-size", "0", "--request-timeout", "10s"],
+      bucketfsEnv(server),
+    );
   }, 600_000);
   afterAll(async () => {
     await mount?.stop().catch(() => undefined);
@@ -181,21 +215,30 @@ describe("an S3 server restart in the middle of a large transfer", () => {
   async function acrossRestart<T>(what: string, afterMs: number, work: () => Promise<T>): Promise<T> {
     const started = Date.now();
     let endedAt = 0;
-    const working = work().finally(() => { endedAt = Date.now(); });
+    const working = work().finally(() => {
+      endedAt = Date.now();
+    });
     await new Promise((r) => setTimeout(r, afterMs));
     const restartAt = Date.now();
-    const restart = await run("bash", [SERVER_SCRIPT, "restart", dataDir]).then(() => "ok", (e: Error) => e.message);
+    const restart = await run("bash", [SERVER_SCRIPT, "restart", dataDir]).then(
+      () => "ok",
+      (e: Error) => e.message,
+    );
     const backAt = Date.now();
     const result = await working;
     tally.operations++;
-    console.log(`restart during ${what}: restart began ${restartAt - started} ms in, server back ${backAt - started} ms in, ${what} took ${endedAt - started} ms, restart: ${restart}`);
+    console.log(
+      `restart during ${what}: restart began ${restartAt - started} ms in, server back ${backAt - started} ms in, ${what} took ${endedAt - started} ms, restart: ${restart}`,
+    );
     expect(restart).toBe("ok");
     expect(endedAt, `the ${what} ended before the server restart finished`).toBeGreaterThan(backAt);
     return result;
   }
 
   it(`a ${RESTART_MIB} MiB read completes with the exact bytes after the server returns`, async () => {
-    const read = await acrossRestart("read", 300, () => shTry(`dd if=${mount.path("big.bin")} bs=1M 2>/dev/null | sha256sum`));
+    const read = await acrossRestart("read", 300, () =>
+      shTry(`dd if=${mount.path("big.bin")} bs=1M 2>/dev/null | sha256sum`),
+    );
     expect(read.code).toBe(0);
     expect(read.stdout.split(" ")[0]).toBe(sha256(ramp(size, 3)));
     tally.bytesVerified += size;
@@ -209,7 +252,9 @@ describe("an S3 server restart in the middle of a large transfer", () => {
     expect(copy.stderr).toBe("");
     expect(copy.code).toBe(0);
     const client = new S3Client({
-      endpoint: server.endpoint, region: server.region, forcePathStyle: true,
+      endpoint: server.endpoint,
+      region: server.region,
+      forcePathStyle: true,
       credentials: { accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey },
     });
     const { GetObjectCommand } = await import("@aws-sdk/client-s3");

@@ -15,7 +15,10 @@ describe("mounting gs:// with each credential mode", () => {
     await gcsStore(bucket).put({ key: "hello.txt", body: Buffer.from("hi from gcs\n") });
   });
 
-  for (const [mode, args] of [["--anonymous", ["--anonymous"]], ["--billing-project", ["--billing-project", "my-billing-project"]]] as const) {
+  for (const [mode, args] of [
+    ["--anonymous", ["--anonymous"]],
+    ["--billing-project", ["--billing-project", "my-billing-project"]],
+  ] as const) {
     it(`mounts and reads with ${mode}`, async () => {
       const mount = await TestMount.start(`gs://${bucket}`, [...args]);
       try {
@@ -29,7 +32,10 @@ describe("mounting gs:// with each credential mode", () => {
   it("refuses to mount without credentials for an authenticated endpoint, naming the cause", async () => {
     const dir = tempDir("mnt");
     const env = { ...process.env, GOOGLE_APPLICATION_CREDENTIALS: "/nonexistent/key.json" };
-    const result = await bucketfs(["mount", `gs://${bucket}`, dir, "--endpoint", "https://127.0.0.1:9", "--cache-dir", tempDir("cache")], env);
+    const result = await bucketfs(
+      ["mount", `gs://${bucket}`, dir, "--endpoint", "https://127.0.0.1:9", "--cache-dir", tempDir("cache")],
+      env,
+    );
     expect(result.code).not.toBe(0);
     expect(result.stderr).toMatch(/credentials/i);
   });

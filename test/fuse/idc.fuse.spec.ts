@@ -34,11 +34,17 @@ describe("bucketfs mount idc", () => {
     const [c, p, s, series] = sm().dir.split("/");
     expect((await mount.sh(`ls ${c}/${p}`)).trim()).toBe(s);
     expect((await mount.sh(`ls ${c}/${p}/${s}`)).trim()).toBe(series);
-    expect((await mount.sh(`ls ${sm().dir}`)).split("\n").filter(Boolean)).toEqual(sm().instances.map((i) => `${i.uuid}.dcm`).sort());
+    expect((await mount.sh(`ls ${sm().dir}`)).split("\n").filter(Boolean)).toEqual(
+      sm()
+        .instances.map((i) => `${i.uuid}.dcm`)
+        .sort(),
+    );
     const files = (await mount.sh("find . -type f | sort")).split("\n").filter(Boolean);
     const expected = fixtures.series.flatMap((x) => x.instances.map((i) => `./${x.dir}/${i.uuid}.dcm`)).sort();
     expect(files).toEqual(expected);
-    expect((await mount.sh("find . -mindepth 4 -maxdepth 4 -type d | wc -l")).trim()).toBe(String(fixtures.series.length));
+    expect((await mount.sh("find . -mindepth 4 -maxdepth 4 -type d | wc -l")).trim()).toBe(
+      String(fixtures.series.length),
+    );
     const size = (await mount.sh(`stat -c %s ${sm().dir}/${sm().instances[0].uuid}.dcm`)).trim();
     expect(Number(size)).toBe(sm().instances[0].bytes.length);
   });
@@ -49,7 +55,9 @@ describe("bucketfs mount idc", () => {
     expect(series).toContain('user.idc.license_short_name="CC BY-NC 4.0"');
     expect(series).toContain(`user.idc.instanceCount="2"`);
     expect(series).toContain(`user.idc.SeriesDescription="SM series 4"`);
-    const study = await mount.sh(`getfattr -n user.idc.StudyDate --only-values ${sm().dir.split("/").slice(0, 3).join("/")}`);
+    const study = await mount.sh(
+      `getfattr -n user.idc.StudyDate --only-values ${sm().dir.split("/").slice(0, 3).join("/")}`,
+    );
     expect(study).toBe("2020-01-02");
     expect(await mount.sh("getfattr -n user.idc.Modality --only-values test_ct/CT-001")).toBe("CT,MR");
     expect(await mount.sh("getfattr -n user.idc.patients --only-values test_ct")).toBe("2");
@@ -61,21 +69,32 @@ describe("bucketfs mount idc", () => {
     const dump = await mount.sh(`dcmdump ${tiled}`);
     expect(dump).toMatch(/\(0028,0008\) IS \[16\]/);
     expect(dump).toContain("TILED_FULL");
-    const py = await mount.sh(`/usr/bin/python3 -c 'import pydicom,sys; d=pydicom.dcmread(sys.argv[1]); print(d.SeriesInstanceUID, d.pixel_array.shape)' ${tiled}`);
+    const py = await mount.sh(
+      `/usr/bin/python3 -c 'import pydicom,sys; d=pydicom.dcmread(sys.argv[1]); print(d.SeriesInstanceUID, d.pixel_array.shape)' ${tiled}`,
+    );
     expect(py.trim()).toBe(`${sm().row.SeriesInstanceUID} (16, 256, 256, 3)`);
     const ct = fixtures.series[0];
-    const ctOut = await mount.sh(`/usr/bin/python3 -c 'import pydicom,glob,sys; print(sorted(pydicom.dcmread(f).Modality for f in glob.glob(sys.argv[1] + "/*.dcm")))' ${ct.dir}`);
+    const ctOut = await mount.sh(
+      `/usr/bin/python3 -c 'import pydicom,glob,sys; print(sorted(pydicom.dcmread(f).Modality for f in glob.glob(sys.argv[1] + "/*.dcm")))' ${ct.dir}`,
+    );
     expect(ctOut.trim()).toBe("['CT', 'CT', 'CT']");
   });
 
   it("copies a series byte for byte with cp -r", async () => {
     await sh(`cp -r ${mount.path(sm().dir)} ${local}/copy`);
-    for (const inst of sm().instances) expect(readFileSync(`${local}/copy/${inst.uuid}.dcm`).equals(inst.bytes)).toBe(true);
+    for (const inst of sm().instances)
+      expect(readFileSync(`${local}/copy/${inst.uuid}.dcm`).equals(inst.bytes)).toBe(true);
   });
 
   it("refuses writes with EROFS", async () => {
     const file = `${fixtures.series[0].dir}/${fixtures.series[0].instances[0].uuid}.dcm`;
-    for (const command of [`echo x > ${file}`, "touch test_ct/new", "mkdir test_ct/d", `rm ${file}`, `mv ${file} test_ct/`]) {
+    for (const command of [
+      `echo x > ${file}`,
+      "touch test_ct/new",
+      "mkdir test_ct/d",
+      `rm ${file}`,
+      `mv ${file} test_ct/`,
+    ]) {
       const result = shResult(`cd ${mount.dir} && ${command}`);
       expect(result.code, command).not.toBe(0);
       expect(result.stderr, command).toMatch(/Read-only file system/);
@@ -95,7 +114,14 @@ describe("bucketfs mount idc", () => {
   });
 
   it("--collections and --modality mount only part of the tree", async () => {
-    const part = await TestMount.start("idc", ["--idc-index", fixtures.parquet, "--collections", "test_ct,test_sm", "--modality", "MR,SM"]);
+    const part = await TestMount.start("idc", [
+      "--idc-index",
+      fixtures.parquet,
+      "--collections",
+      "test_ct,test_sm",
+      "--modality",
+      "MR,SM",
+    ]);
     try {
       expect((await part.sh("ls")).split("\n").filter(Boolean)).toEqual(["test_ct", "test_sm"]);
       expect((await part.sh("find . -type f | wc -l")).trim()).toBe("4");
@@ -112,7 +138,10 @@ describe("bucketfs mount idc", () => {
       await plain.sh("echo hi > f");
       const result = shResult(`cd ${plain.dir} && getfattr -d f`);
       expect(result.code).toBe(0);
-      const names = result.stdout.split("\n").filter((l) => l.includes("=")).map((l) => l.split("=")[0]);
+      const names = result.stdout
+        .split("\n")
+        .filter((l) => l.includes("="))
+        .map((l) => l.split("=")[0]);
       expect(names).toEqual(["user.bucketfs.url"]);
     } finally {
       await plain.stop();

@@ -5,7 +5,22 @@
  * (ok or errno), the bytes read, and the whole tree must match. Fewer runs than the core's
  * model test (BUCKETFS_MOUNT_MODEL_RUNS, default 8), since every step crosses the kernel.
  */
-import { closeSync, ftruncateSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmdirSync, statSync, truncateSync, unlinkSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  ftruncateSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  rmdirSync,
+  statSync,
+  truncateSync,
+  unlinkSync,
+  writeSync,
+} from "node:fs";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { tempDir, TestMount } from "../helpers/mount.js";
@@ -54,7 +69,11 @@ function outcome(op: Op, side: Side): string {
 }
 
 class Step implements fc.AsyncCommand<object, World> {
-  constructor(readonly label: string, readonly op: Op, readonly remount = false) {}
+  constructor(
+    readonly label: string,
+    readonly op: Op,
+    readonly remount = false,
+  ) {}
   toString(): string {
     return this.label;
   }
@@ -80,38 +99,109 @@ const DIRS = ["", "/d", "/d/e"];
 const anyFile = fc.tuple(fc.constantFrom(...DIRS), fc.constantFrom("a", "b")).map(([d, n]) => `${d}/${n}`);
 const anyDir = fc.constantFrom("/d", "/d/e", "/x");
 const bytes = fc.uint8Array({ minLength: 1, maxLength: 3000 }).map((a) => Buffer.from(a));
-const withFd = (path: string, f: (fd: number) => unknown): Op => (s) => {
-  const fd = s.fds.get(path);
-  return fd === undefined ? undefined : f(fd);
-};
+const withFd =
+  (path: string, f: (fd: number) => unknown): Op =>
+  (s) => {
+    const fd = s.fds.get(path);
+    return fd === undefined ? undefined : f(fd);
+  };
 /** Namespace changes happen with nothing open (open-file renames are their own topic). */
-const closed = (f: Op): Op => (s) => {
-  s.closeAll();
-  return f(s);
-};
+const closed =
+  (f: Op): Op =>
+  (s) => {
+    s.closeAll();
+    return f(s);
+  };
 
 const steps = [
-  anyFile.map((p) => new Step(`create(${p})`, (s) => { if (!s.fds.has(p)) s.fds.set(p, openSync(s.at(p), "w+", 0o644)); })),
-  anyFile.map((p) => new Step(`open(${p})`, (s) => { if (!s.fds.has(p)) s.fds.set(p, openSync(s.at(p), "r+")); })),
-  fc.tuple(anyFile, fc.nat(5000), bytes).map(([p, o, d]) => new Step(`write(${p}, @${o}, ${d.length}B)`, withFd(p, (fd) => writeSync(fd, d, 0, d.length, o)))),
-  fc.tuple(anyFile, fc.nat(6000), fc.nat(4000)).map(([p, o, l]) => new Step(`read(${p}, @${o}, ${l})`, withFd(p, (fd) => {
-    const out = Buffer.alloc(l);
-    return out.subarray(0, readSync(fd, out, 0, l, o));
-  }))),
-  fc.tuple(anyFile, fc.nat(7000)).map(([p, n]) => new Step(`ftruncate(${p}, ${n})`, withFd(p, (fd) => ftruncateSync(fd, n)))),
-  fc.tuple(anyFile, fc.nat(7000)).map(([p, n]) => new Step(`truncate(${p}, ${n})`, closed((s) => truncateSync(s.at(p), n)))),
-  anyFile.map((p) => new Step(`fsync(${p})`, withFd(p, (fd) => fsyncSync(fd)))),
-  anyFile.map((p) => new Step(`close(${p})`, (s) => {
-    const fd = s.fds.get(p);
-    if (fd !== undefined) {
-      s.fds.delete(p);
-      closeSync(fd);
-    }
-  })),
-  fc.tuple(anyFile, anyFile).map(([a, b]) => new Step(`rename(${a}, ${b})`, closed((s) => renameSync(s.at(a), s.at(b))))),
-  anyFile.map((p) => new Step(`unlink(${p})`, closed((s) => unlinkSync(s.at(p))))),
-  anyDir.map((p) => new Step(`mkdir(${p})`, closed((s) => mkdirSync(s.at(p), 0o755)))),
-  anyDir.map((p) => new Step(`rmdir(${p})`, closed((s) => rmdirSync(s.at(p))))),
+  anyFile.map(
+    (p) =>
+      new Step(`create(${p})`, (s) => {
+        if (!s.fds.has(p)) s.fds.set(p, openSync(s.at(p), "w+", 0o644));
+      }),
+  ),
+  anyFile.map(
+    (p) =>
+      new Step(`open(${p})`, (s) => {
+        if (!s.fds.has(p)) s.fds.set(p, openSync(s.at(p), "r+"));
+      }),
+  ),
+  fc.tuple(anyFile, fc.nat(5000), bytes).map(
+    ([p, o, d]) =>
+      new Step(
+        `write(${p}, @${o}, ${d.length}B)`,
+        withFd(p, (fd) => writeSync(fd, d, 0, d.length, o)),
+      ),
+  ),
+  fc.tuple(anyFile, fc.nat(6000), fc.nat(4000)).map(
+    ([p, o, l]) =>
+      new Step(
+        `read(${p}, @${o}, ${l})`,
+        withFd(p, (fd) => {
+          const out = Buffer.alloc(l);
+          return out.subarray(0, readSync(fd, out, 0, l, o));
+        }),
+      ),
+  ),
+  fc.tuple(anyFile, fc.nat(7000)).map(
+    ([p, n]) =>
+      new Step(
+        `ftruncate(${p}, ${n})`,
+        withFd(p, (fd) => ftruncateSync(fd, n)),
+      ),
+  ),
+  fc.tuple(anyFile, fc.nat(7000)).map(
+    ([p, n]) =>
+      new Step(
+        `truncate(${p}, ${n})`,
+        closed((s) => truncateSync(s.at(p), n)),
+      ),
+  ),
+  anyFile.map(
+    (p) =>
+      new Step(
+        `fsync(${p})`,
+        withFd(p, (fd) => fsyncSync(fd)),
+      ),
+  ),
+  anyFile.map(
+    (p) =>
+      new Step(`close(${p})`, (s) => {
+        const fd = s.fds.get(p);
+        if (fd !== undefined) {
+          s.fds.delete(p);
+          closeSync(fd);
+        }
+      }),
+  ),
+  fc.tuple(anyFile, anyFile).map(
+    ([a, b]) =>
+      new Step(
+        `rename(${a}, ${b})`,
+        closed((s) => renameSync(s.at(a), s.at(b))),
+      ),
+  ),
+  anyFile.map(
+    (p) =>
+      new Step(
+        `unlink(${p})`,
+        closed((s) => unlinkSync(s.at(p))),
+      ),
+  ),
+  anyDir.map(
+    (p) =>
+      new Step(
+        `mkdir(${p})`,
+        closed((s) => mkdirSync(s.at(p), 0o755)),
+      ),
+  ),
+  anyDir.map(
+    (p) =>
+      new Step(
+        `rmdir(${p})`,
+        closed((s) => rmdirSync(s.at(p))),
+      ),
+  ),
   fc.constant(new Step("remount", () => undefined, true)),
 ];
 
@@ -130,14 +220,18 @@ describe("a bucketfs mount vs a local directory (model-based)", () => {
   });
 
   it(`matches after every step (${RUNS} random sequences)`, async () => {
-    await fc.assert(fc.asyncProperty(fc.commands(steps, { maxCommands: 30, size: "+1" }), async (cmds) => {
-      stats.sequences++;
-      // Each sequence starts from empty trees on both sides.
-      for (const side of world.sides) {
-        side.closeAll();
-        for (const name of readdirSync(side.root)) await import("node:fs").then((fs) => fs.rmSync(side.at(`/${name}`), { recursive: true, force: true }));
-      }
-      await fc.asyncModelRun(() => ({ model: {}, real: world }), cmds);
-    }), { numRuns: RUNS });
+    await fc.assert(
+      fc.asyncProperty(fc.commands(steps, { maxCommands: 30, size: "+1" }), async (cmds) => {
+        stats.sequences++;
+        // Each sequence starts from empty trees on both sides.
+        for (const side of world.sides) {
+          side.closeAll();
+          for (const name of readdirSync(side.root))
+            await import("node:fs").then((fs) => fs.rmSync(side.at(`/${name}`), { recursive: true, force: true }));
+        }
+        await fc.asyncModelRun(() => ({ model: {}, real: world }), cmds);
+      }),
+      { numRuns: RUNS },
+    );
   }, 900_000);
 });

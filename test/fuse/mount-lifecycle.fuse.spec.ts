@@ -28,15 +28,28 @@ describe("a mount unmounted from outside", () => {
     await sh(`fusermount3 -u ${mount.dir}`);
     // Blocks until the daemon has exited (synchronised on the process, not on a sleep).
     await sh(`tail --pid=${mount.pid} -f /dev/null`);
-    const lines = mount.log().trim().split("\n").map((l) => JSON.parse(l) as { msg: string; closed?: string[]; reason?: string });
-    expect(lines.find((l) => l.msg === "unmounting: uploading unsaved data first")?.reason).toBe("unmounted externally");
+    const lines = mount
+      .log()
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { msg: string; closed?: string[]; reason?: string });
+    expect(lines.find((l) => l.msg === "unmounting: uploading unsaved data first")?.reason).toBe(
+      "unmounted externally",
+    );
     expect(lines.find((l) => l.msg === "mount closed")?.closed).toEqual([
-      "service", "filesystem (upload journal, attributes)", "staging lock", "read cache", "security (audit log)",
+      "service",
+      "filesystem (upload journal, attributes)",
+      "staging lock",
+      "read cache",
+      "security (audit log)",
     ]);
     expect(lines.at(-1)?.msg).toBe("unmounted");
     expect(lines.filter((l) => /fail|error/i.test(l.msg))).toEqual([]);
     expect((await objectBytes(bucket, "kept.txt")).toString()).toBe("kept");
-    const journal = new Database(uploadJournalPathFor(mount.cacheDir, `s3://${bucket}`), { fileMustExist: true, timeout: 0 });
+    const journal = new Database(uploadJournalPathFor(mount.cacheDir, `s3://${bucket}`), {
+      fileMustExist: true,
+      timeout: 0,
+    });
     try {
       journal.pragma("locking_mode = EXCLUSIVE");
       journal.exec("BEGIN EXCLUSIVE; COMMIT;");

@@ -9,7 +9,17 @@
  * reads the cache dir, the daemon's log and its /metrics. One test serves a fault proxy in this
  * process, so only the async shell helpers are used.
  */
-import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, rmSync, writeFileSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  rmSync,
+  writeFileSync,
+  writeSync,
+} from "node:fs";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { Upload } from "@aws-sdk/lib-storage";
@@ -34,7 +44,12 @@ async function ok(command: string): Promise<string> {
 }
 
 /** Waits for `condition`, checking every `everyMs`; fails with `what` after `limitMs`. */
-async function until(what: string, condition: () => boolean | Promise<boolean>, limitMs = 120_000, everyMs = 100): Promise<void> {
+async function until(
+  what: string,
+  condition: () => boolean | Promise<boolean>,
+  limitMs = 120_000,
+  everyMs = 100,
+): Promise<void> {
   const deadline = Date.now() + limitMs;
   while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
@@ -72,9 +87,19 @@ describe("the native FUSE binding on a real mount", () => {
   const cleanups: (() => Promise<unknown> | unknown)[] = [];
 
   /** A mount of the test bucket on the native binding with metrics; stopped after the file at the latest. */
-  async function mountNative(cacheDir: string, extra: string[] = []): Promise<{ mount: TestMount; metrics: MountMetrics }> {
+  async function mountNative(
+    cacheDir: string,
+    extra: string[] = [],
+  ): Promise<{ mount: TestMount; metrics: MountMetrics }> {
     const metrics = new MountMetrics(await freePort());
-    const mount = await TestMount.start(`s3://${bucket}`, [...NATIVE, "--cache-dir", cacheDir, "--metrics-addr", metrics.addr, ...extra]);
+    const mount = await TestMount.start(`s3://${bucket}`, [
+      ...NATIVE,
+      "--cache-dir",
+      cacheDir,
+      "--metrics-addr",
+      metrics.addr,
+      ...extra,
+    ]);
     cleanups.push(stopLater(mount));
     return { mount, metrics };
   }
@@ -94,10 +119,14 @@ describe("the native FUSE binding on a real mount", () => {
     local = tempDir("native-local");
     reference = join(local, "big.bin");
     await ok(`head -c ${SIZE} /dev/urandom > ${reference}`);
-    await new Upload({ client: sdkClient(), params: { Bucket: bucket, Key: "big.bin", Body: readFileSync(reference) } }).done();
+    await new Upload({
+      client: sdkClient(),
+      params: { Bucket: bucket, Key: "big.bin", Body: readFileSync(reference) },
+    }).done();
   });
   afterAll(async () => {
-    for (const cleanup of cleanups.reverse()) await Promise.resolve(cleanup()).catch((err: unknown) => console.error("cleanup:", err));
+    for (const cleanup of cleanups.reverse())
+      await Promise.resolve(cleanup()).catch((err: unknown) => console.error("cleanup:", err));
     rmSync(local, { recursive: true, force: true });
   });
 
@@ -112,7 +141,17 @@ describe("the native FUSE binding on a real mount", () => {
     const dir = tempDir("bogus-mnt");
     const cacheDir = tempDir("bogus-cache");
     try {
-      const result = await bucketfs(["mount", `s3://${bucket}`, dir, "--endpoint", s3Server().endpoint, "--cache-dir", cacheDir, "--fuse-binding", "bogus"]);
+      const result = await bucketfs([
+        "mount",
+        `s3://${bucket}`,
+        dir,
+        "--endpoint",
+        s3Server().endpoint,
+        "--cache-dir",
+        cacheDir,
+        "--fuse-binding",
+        "bogus",
+      ]);
       expect(result.code).toBe(1);
       expect(result.stderr.trim()).toBe('bucketfs: --fuse-binding must be auto, native or fuse-native (got "bogus")');
       expect(readFileSync("/proc/self/mountinfo", "utf8")).not.toContain(` ${dir} `);
@@ -165,7 +204,11 @@ describe("the native FUSE binding on a real mount", () => {
     expect(await metrics.value("bucketfs_fuse_native_bad_chunks_total")).toBe(1);
     expect(await metrics.value("bucketfs_fuse_operations_total", 'op="read"')).toBeGreaterThanOrEqual(1); // the fallback
     // On close the bad file is dropped; the chunk is fetched again and never counted bad again.
-    await until("the bad chunk to be dropped", () => mount.log().includes("chunk file bad (checked by the native read path): dropped"), 30_000);
+    await until(
+      "the bad chunk to be dropped",
+      () => mount.log().includes("chunk file bad (checked by the native read path): dropped"),
+      30_000,
+    );
     await dropCaches();
     expect(await ok(`cmp ${mount.path("big.bin")} ${reference} && echo same`)).toBe("same\n");
     expect(await metrics.value("bucketfs_fuse_native_bad_chunks_total")).toBe(1);
@@ -176,7 +219,13 @@ describe("the native FUSE binding on a real mount", () => {
     const { mount } = await mountNative(tempDir("native-names"));
     cleanups.push(() => rmSync(mount.cacheDir, { recursive: true, force: true }));
     await ok(`mkdir ${mount.path("names")}`);
-    const refused = [`touch names/$'\\xff'`, `mkdir names/$'\\xfe'`, `printf x > names/ok && mv names/ok names/$'\\xfd'`, `ln -s ok names/$'\\xfc'`, `ln -s $'\\xfb' names/link`];
+    const refused = [
+      `touch names/$'\\xff'`,
+      `mkdir names/$'\\xfe'`,
+      `printf x > names/ok && mv names/ok names/$'\\xfd'`,
+      `ln -s ok names/$'\\xfc'`,
+      `ln -s $'\\xfb' names/link`,
+    ];
     for (const command of refused) {
       const r = await shTry(`cd ${mount.dir} && ${command}`);
       expect(r.code, command).not.toBe(0);
@@ -184,8 +233,10 @@ describe("the native FUSE binding on a real mount", () => {
     }
     const name = "caf\u00e9 na\u00efve.txt";
     await ok(`cd ${mount.dir} && printf 'accented' > 'names/${name}' && cat 'names/${name}' > /dev/null`);
-    expect((await ok(`cd ${mount.path("names")} && LC_ALL=C ls -A`)).split("\n").filter(Boolean).sort()).toEqual([name, "ok"].sort());
-    expect((await ok(`cat '${mount.path(`names/${name}`)}'`))).toBe("accented");
+    expect((await ok(`cd ${mount.path("names")} && LC_ALL=C ls -A`)).split("\n").filter(Boolean).sort()).toEqual(
+      [name, "ok"].sort(),
+    );
+    expect(await ok(`cat '${mount.path(`names/${name}`)}'`)).toBe("accented");
     expect((await listKeys(bucket, "names/")).sort()).toEqual(["names/", `names/${name}`, "names/ok"].sort());
     expect((await objectBytes(bucket, `names/${name}`)).toString()).toBe("accented");
     await mount.stop();
@@ -199,7 +250,9 @@ describe("the native FUSE binding on a real mount", () => {
     const reader = join(local, "reader.py");
     // Reads the file over and over in 1 MiB preads, dropping its pages after each so every pass
     // reaches the daemon; compares each answer with the local copy until the mount goes away.
-    writeFileSync(reader, `
+    writeFileSync(
+      reader,
+      `
 import errno, os, sys
 path, ref, marker, stop = sys.argv[1:5]
 want = open(ref, "rb").read()
@@ -218,19 +271,28 @@ try:
 except OSError as e:
     error = errno.errorcode.get(e.errno, str(e.errno))
 print(f"passes={passes} verified={verified} mismatches={mismatches} error={error}")
-`);
+`,
+    );
     await dropCaches();
     const reading = shTry(`python3 ${reader} ${mount.path("big.bin")} ${reference} ${marker} ${stop}`);
     try {
       await until("a first full pass", () => existsSync(marker));
-      await until("native reads in progress", async () => (await metrics.value("bucketfs_fuse_native_reads_total")) >= 2 * (SIZE / MiB));
+      await until(
+        "native reads in progress",
+        async () => (await metrics.value("bucketfs_fuse_native_reads_total")) >= 2 * (SIZE / MiB),
+      );
       mount.kill("SIGKILL");
     } finally {
       writeFileSync(stop, "");
     }
     const result = await reading;
     expect(result.code, result.stderr).toBe(0);
-    const report = Object.fromEntries(result.stdout.trim().split(" ").map((kv) => kv.split("=")));
+    const report = Object.fromEntries(
+      result.stdout
+        .trim()
+        .split(" ")
+        .map((kv) => kv.split("=")),
+    );
     expect(report.mismatches).toBe("0");
     expect(Number(report.verified)).toBeGreaterThanOrEqual(SIZE);
     expect(report.error).toMatch(/^(ENOTCONN|ECONNABORTED)$/); // the reads in flight end with an error, never wrong bytes
@@ -258,7 +320,13 @@ print(f"passes={passes} verified={verified} mismatches={mismatches} error={error
       await ok(`head -c ${size} /dev/urandom > ${join(local, name)}`);
       hashes[name] = sha(readFileSync(join(local, name)));
     }
-    const first = await TestMount.start(`s3://${crashBucket}`, [...NATIVE, "--endpoint", proxy.endpoint, "--cache-dir", cacheDir]);
+    const first = await TestMount.start(`s3://${crashBucket}`, [
+      ...NATIVE,
+      "--endpoint",
+      proxy.endpoint,
+      "--cache-dir",
+      cacheDir,
+    ]);
     cleanups.push(stopLater(first));
     expect(first.log()).toContain('"binding":"native"');
 
@@ -276,7 +344,8 @@ print(f"passes={passes} verified={verified} mismatches={mismatches} error={error
     const retries = Object.keys(files).map((name) => shTry(`python3 -c 'open("${first.path(name)}", "ab").close()'`));
     await until("both retried uploads to reach the server", () => requests() >= before + 2);
     first.kill("SIGKILL");
-    for (const retry of await Promise.all(retries)) expect(retry.code, "a close whose upload never finished must not succeed").not.toBe(0);
+    for (const retry of await Promise.all(retries))
+      expect(retry.code, "a close whose upload never finished must not succeed").not.toBe(0);
     proxy.plan = {};
     await until("the killed daemon to be reaped", () => gone(first.pid));
     await first.stop();
@@ -284,7 +353,12 @@ print(f"passes={passes} verified={verified} mismatches={mismatches} error={error
 
     const second = await TestMount.start(`s3://${crashBucket}`, [...NATIVE, "--cache-dir", cacheDir]);
     cleanups.push(stopLater(second));
-    await until("the journaled uploads to complete", async () => (await listKeys(crashBucket)).length === 2, 180_000, 250);
+    await until(
+      "the journaled uploads to complete",
+      async () => (await listKeys(crashBucket)).length === 2,
+      180_000,
+      250,
+    );
     for (const name of Object.keys(files)) {
       expect(sha(await objectBytes(crashBucket, name)), name).toBe(hashes[name]);
       expect(await ok(`cmp ${second.path(name)} ${join(local, name)} && echo same`)).toBe("same\n");

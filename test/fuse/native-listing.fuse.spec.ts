@@ -26,7 +26,12 @@ describe("directory listings on the native binding", () => {
     // Written as another tool (s3fs) writes them: mode, owner and mtime in user metadata.
     const worker = async (): Promise<void> => {
       for (let i = next++; i < COUNT; i = next++) {
-        const Metadata = { mode: String(0o100000 | modeOf(i)), uid: String(1000 + (i % 7)), gid: "100", mtime: String(1500000000 + i) };
+        const Metadata = {
+          mode: String(0o100000 | modeOf(i)),
+          uid: String(1000 + (i % 7)),
+          gid: "100",
+          mtime: String(1500000000 + i),
+        };
         await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `d/f${i}`, Body: "x", Metadata }));
       }
     };
@@ -53,7 +58,7 @@ describe("directory listings on the native binding", () => {
     expect(await ops("readdir")).toBe(before.readdir + 1);
     // The kernel took the entries' attributes from READDIRPLUS (a LOOKUP each would have been
     // COUNT getattrs); ls stats the directory itself too, once its 1 s attr_timeout expired.
-    expect(await ops("getattr") - before.getattr).toBeLessThanOrEqual(1);
+    expect((await ops("getattr")) - before.getattr).toBeLessThanOrEqual(1);
     // security.* and system.* (SELinux label, ACLs) are answered natively.
     expect(await ops("getxattr")).toBe(before.getxattr);
   });

@@ -31,7 +31,9 @@ describe.each(BACKENDS.filter((b) => b.name !== "azure"))("POSIX semantics on a 
   });
 
   it("records the calling user as the owner of what it creates", async () => {
-    await sh(`cd ${mount.path("w")} && ${NOBODY} sh -c 'echo x > own-f && mkdir own-d && ln -s own-f own-l && mkfifo own-p'`);
+    await sh(
+      `cd ${mount.path("w")} && ${NOBODY} sh -c 'echo x > own-f && mkdir own-d && ln -s own-f own-l && mkfifo own-p'`,
+    );
     expect(await statOf(dir("own-f"))).toBe("regular file 65534:65534 644 0:0 2");
     expect(await statOf(dir("own-d"))).toBe("directory 65534:65534 755 0:0 4096");
     expect((await sh(`stat -c '%F %u:%g' ${dir("own-l")}`)).trim()).toBe("symbolic link 65534:65534");
@@ -64,7 +66,9 @@ describe.each(BACKENDS.filter((b) => b.name !== "azure"))("POSIX semantics on a 
   });
 
   it("stores FIFOs, sockets and device nodes as s3fs does, and renames, chmods, chowns and removes them", async () => {
-    await sh(`cd ${mount.path("w")} && mkfifo sp-fifo && mknod sp-chr c 1 3 && mknod sp-blk b 8 17 && python3 -c 'import socket; socket.socket(socket.AF_UNIX).bind("sp-sock")'`);
+    await sh(
+      `cd ${mount.path("w")} && mkfifo sp-fifo && mknod sp-chr c 1 3 && mknod sp-blk b 8 17 && python3 -c 'import socket; socket.socket(socket.AF_UNIX).bind("sp-sock")'`,
+    );
     expect(await statOf(dir("sp-chr"))).toBe("character special file 0:0 644 1:3 0");
     expect(await statOf(dir("sp-blk"))).toBe("block special file 0:0 644 8:11 0");
     expect((await sh(`stat -c '%F' ${dir("sp-sock")}`)).trim()).toBe("socket");
@@ -85,8 +89,16 @@ describe.each(BACKENDS.filter((b) => b.name !== "azure"))("POSIX semantics on a 
   });
 
   it("shows a FIFO written by another tool (s3fs's layout) as a FIFO in a listing", async () => {
-    await (await backend.store(bucket)).put({ key: "w/foreign/pipe", body: Buffer.alloc(0), metadata: { mode: String(0o010640), uid: "12", gid: "34", mtime: "1600000000" } });
-    expect((await sh(`ls -ln --time-style=+%s ${dir("foreign")}`)).trim().split("\n")[1]).toMatch(/^prw-r----- 1 12 34 0 1600000000 pipe$/);
+    await (
+      await backend.store(bucket)
+    ).put({
+      key: "w/foreign/pipe",
+      body: Buffer.alloc(0),
+      metadata: { mode: String(0o010640), uid: "12", gid: "34", mtime: "1600000000" },
+    });
+    expect((await sh(`ls -ln --time-style=+%s ${dir("foreign")}`)).trim().split("\n")[1]).toMatch(
+      /^prw-r----- 1 12 34 0 1600000000 pipe$/,
+    );
   });
 
   it("fallocate extends (mode 0), keeps the size (KEEP_SIZE), and refuses other modes", async () => {
@@ -99,7 +111,9 @@ describe.each(BACKENDS.filter((b) => b.name !== "azure"))("POSIX semantics on a 
   });
 
   it("keeps atime (touch -a), sets each time alone (UTIME_OMIT), and moves ctime on changes", async () => {
-    await sh(`touch ${dir("times")} && touch -a -d @1500000000 ${dir("times")} && touch -m -d @1600000000 ${dir("times")}`);
+    await sh(
+      `touch ${dir("times")} && touch -a -d @1500000000 ${dir("times")} && touch -m -d @1600000000 ${dir("times")}`,
+    );
     expect((await sh(`stat -c '%X %Y' ${dir("times")}`)).trim()).toBe("1500000000 1600000000");
     const stored = (await backend.head(bucket, "w/times")).metadata;
     expect([stored.atime, stored.mtime]).toEqual(["1500000000", "1600000000"]);
@@ -121,7 +135,8 @@ step "mv dt/g dt2/g" dt dt2; step "rm dt2/g" dt2; step "rmdir dt/s" dt; step "rm
   it("in a sticky directory lets only the entry's owner, the directory's owner or root remove or rename an entry", async () => {
     const OTHER = "setpriv --reuid 65533 --regid 65533 --clear-groups";
     // The system python: another user cannot run root's pyenv shim.
-    const as = (who: string, calls: string): Promise<string> => sh(`cd ${mount.path("w/sk")} && ${who} /usr/bin/python3 -c '
+    const as = (who: string, calls: string): Promise<string> =>
+      sh(`cd ${mount.path("w/sk")} && ${who} /usr/bin/python3 -c '
 import os, errno
 def t(f, *a):
     try: f(*a); return "ok"
@@ -182,7 +197,15 @@ describe("ls -l after the metadata TTL (S3)", () => {
   let local: string;
   let cacheDir: string;
   const TTL_MS = 50;
-  const start = (): Promise<TestMount> => TestMount.start(`s3://${bucket}`, ["--fuse-binding", "native", "--metadata-ttl", `${TTL_MS}ms`, "--cache-dir", cacheDir]);
+  const start = (): Promise<TestMount> =>
+    TestMount.start(`s3://${bucket}`, [
+      "--fuse-binding",
+      "native",
+      "--metadata-ttl",
+      `${TTL_MS}ms`,
+      "--cache-dir",
+      cacheDir,
+    ]);
 
   beforeAll(async () => {
     bucket = await s3Backend.freshBucket("lsl");
@@ -196,7 +219,9 @@ describe("ls -l after the metadata TTL (S3)", () => {
   });
 
   it("rsync -a run twice transfers nothing the second time, with a TTL shorter than the copy", async () => {
-    await sh(`mkdir -p ${local}/rs/sub && for i in $(seq 1 30); do head -c $((i * 100)) /dev/urandom > ${local}/rs/f$i; chmod $((600 + i % 2 * 40)) ${local}/rs/f$i; done && echo hi > ${local}/rs/sub/note && chmod 700 ${local}/rs/sub`);
+    await sh(
+      `mkdir -p ${local}/rs/sub && for i in $(seq 1 30); do head -c $((i * 100)) /dev/urandom > ${local}/rs/f$i; chmod $((600 + i % 2 * 40)) ${local}/rs/f$i; done && echo hi > ${local}/rs/sub/note && chmod 700 ${local}/rs/sub`,
+    );
     const started = Date.now();
     await sh(`rsync -a ${local}/rs/ ${mount.path("rs")}/`);
     expect(Date.now() - started).toBeGreaterThan(TTL_MS);
@@ -206,11 +231,23 @@ describe("ls -l after the metadata TTL (S3)", () => {
   it("shows the modes and owners another tool stored, in a listing and after a remount", async () => {
     const store = await s3Backend.store(bucket);
     for (let i = 0; i < 20; i++) {
-      await store.put({ key: `foreign/f${i}`, body: Buffer.from("x"), metadata: { mode: String(0o100000 | (0o600 + i)), uid: String(1000 + i), gid: "77", mtime: "1500000000" } });
+      await store.put({
+        key: `foreign/f${i}`,
+        body: Buffer.from("x"),
+        metadata: { mode: String(0o100000 | (0o600 + i)), uid: String(1000 + i), gid: "77", mtime: "1500000000" },
+      });
     }
-    await store.put({ key: "foreign/sub/", body: Buffer.alloc(0), metadata: { mode: String(0o040000 | 0o700), uid: "5", gid: "6" } });
-    const expected = [...Array.from({ length: 20 }, (_, i) => `${(0o600 + i).toString(8)} ${1000 + i}:77 f${i}`), "700 5:6 sub"].sort();
-    const listing = async (): Promise<string[]> => (await sh(`cd ${mount.path("foreign")} && stat -c '%a %u:%g %n' *`)).trim().split("\n").sort();
+    await store.put({
+      key: "foreign/sub/",
+      body: Buffer.alloc(0),
+      metadata: { mode: String(0o040000 | 0o700), uid: "5", gid: "6" },
+    });
+    const expected = [
+      ...Array.from({ length: 20 }, (_, i) => `${(0o600 + i).toString(8)} ${1000 + i}:77 f${i}`),
+      "700 5:6 sub",
+    ].sort();
+    const listing = async (): Promise<string[]> =>
+      (await sh(`cd ${mount.path("foreign")} && stat -c '%a %u:%g %n' *`)).trim().split("\n").sort();
     expect(await listing()).toEqual(expected);
     await mount.stop();
     mount = await start();
@@ -223,7 +260,8 @@ describe("metadata changes and appends on GCS (objects.patch, objects.compose)",
   let bucket: string;
   let mount: TestMount;
   let metrics: MountMetrics;
-  const generation = async (key: string): Promise<string> => String((await gcsClient().bucket(bucket).file(key).getMetadata())[0].generation);
+  const generation = async (key: string): Promise<string> =>
+    String((await gcsClient().bucket(bucket).file(key).getMetadata())[0].generation);
 
   beforeAll(async () => {
     bucket = await BACKENDS.find((b) => b.name === "gcs")!.freshBucket("patch");
@@ -235,7 +273,10 @@ describe("metadata changes and appends on GCS (objects.patch, objects.compose)",
   });
 
   it("chmod, chown and touch keep the object's generation (no rewrite) and its other metadata", async () => {
-    await gcsClient().bucket(bucket).file("p.bin").save(Buffer.alloc(100_000, 1), { metadata: { metadata: { keep: "me", mode: String(0o100644) } } });
+    await gcsClient()
+      .bucket(bucket)
+      .file("p.bin")
+      .save(Buffer.alloc(100_000, 1), { metadata: { metadata: { keep: "me", mode: String(0o100644) } } });
     const before = await generation("p.bin");
     await sh(`chmod 640 ${mount.path("p.bin")}`);
     expect(await generation("p.bin"), "after chmod").toBe(before);

@@ -22,8 +22,19 @@ const SIZE = 24 * 1024 * 1024 + 12_345; // not a multiple of the chunk size
 const METRICS_PORT = 17_000 + (process.pid % 1000);
 
 async function mount(bucket: string, dir: string, cacheDir: string): Promise<void> {
-  const result = await bucketfs(["mount", `s3://${bucket}`, dir, "--endpoint", s3Server().endpoint, "--cache-dir", cacheDir,
-    "--metrics-addr", String(METRICS_PORT), "--metadata-ttl", "1s"]);
+  const result = await bucketfs([
+    "mount",
+    `s3://${bucket}`,
+    dir,
+    "--endpoint",
+    s3Server().endpoint,
+    "--cache-dir",
+    cacheDir,
+    "--metrics-addr",
+    String(METRICS_PORT),
+    "--metadata-ttl",
+    "1s",
+  ]);
   if (result.code !== 0) throw new Error(`mount failed: ${result.stderr}`);
 }
 
@@ -86,7 +97,12 @@ print("errors", len(errors), errors[:3])
     // Fresh page cache for the mount's file: drop_caches affects only clean pages, so it is harmless.
     await sh("sync; echo 1 > /proc/sys/vm/drop_caches");
     expect((await sh(`python3 ${local}/random.py`)).trim()).toBe("errors 0 []");
-    const concurrent = [0, 3, 5, 11].map((skip) => `(dd if=${dir}/slide.bin bs=1M skip=${skip} status=none | cmp - <(tail -c +$((${skip} * 1048576 + 1)) ${local}/slide.bin) && echo ok) &`).join(" ");
+    const concurrent = [0, 3, 5, 11]
+      .map(
+        (skip) =>
+          `(dd if=${dir}/slide.bin bs=1M skip=${skip} status=none | cmp - <(tail -c +$((${skip} * 1048576 + 1)) ${local}/slide.bin) && echo ok) &`,
+      )
+      .join(" ");
     expect((await sh(`${concurrent} wait`)).trim().split("\n")).toEqual(["ok", "ok", "ok", "ok"]);
   });
 
@@ -168,7 +184,10 @@ describe.each(["native", "fuse-native"])("a file replaced while it is open (%s b
 
 /** Waits until the mounted file's first 4 KiB are the local file's (a new version shows). */
 async function startsLike(mounted: string, localFile: string): Promise<void> {
-  await until(`${mounted} to start like ${localFile}`, async () => (await sh(`cmp -s -n 4096 ${mounted} ${localFile} && echo same || true`)) === "same\n");
+  await until(
+    `${mounted} to start like ${localFile}`,
+    async () => (await sh(`cmp -s -n 4096 ${mounted} ${localFile} && echo same || true`)) === "same\n",
+  );
 }
 
 function sha256(data: Buffer): string {

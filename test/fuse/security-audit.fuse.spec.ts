@@ -22,13 +22,25 @@ afterAll(() => {
   for (const d of made) rmSync(d, { recursive: true, force: true });
 });
 
-interface Line { operation: string; path: string; uid: number | null; pid: number | null; ok: boolean; via?: string; expiresSeconds?: number }
+interface Line {
+  operation: string;
+  path: string;
+  uid: number | null;
+  pid: number | null;
+  ok: boolean;
+  via?: string;
+  expiresSeconds?: number;
+}
 
 describe("the audit log of a mount with --allow-other", () => {
   let bucket: string;
   let mount: TestMount;
   let auditFile: string;
-  const records = (): Line[] => readFileSync(auditFile, "utf8").trim().split("\n").map((l) => JSON.parse(l) as Line);
+  const records = (): Line[] =>
+    readFileSync(auditFile, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as Line);
 
   beforeAll(async () => {
     bucket = await freshBucket("auditwho");
@@ -45,18 +57,24 @@ describe("the audit log of a mount with --allow-other", () => {
   let readerPid = 0;
   it("names the uid and pid of another user who opened a file", () => {
     // The shell prints its pid, then becomes cat: the pid that opens the file.
-    const r = shResult(`setpriv --reuid=65534 --regid=65534 --clear-groups sh -c 'echo $$; exec cat "$0"' ${mount.path("remote.txt")}`);
+    const r = shResult(
+      `setpriv --reuid=65534 --regid=65534 --clear-groups sh -c 'echo $$; exec cat "$0"' ${mount.path("remote.txt")}`,
+    );
     expect([r.code, r.stderr]).toEqual([0, ""]);
     const [pid, content] = r.stdout.split("\n");
     expect(content).toBe("lab results");
     readerPid = Number(pid);
     // The open is recorded before its reply: it is there once cat has its file.
     const opens = records().filter((l) => l.path === "/remote.txt" && l.operation === "open");
-    expect(opens.map(({ uid, pid: p, ok }) => ({ uid, pid: p, ok }))).toEqual([{ uid: 65534, pid: readerPid, ok: true }]);
+    expect(opens.map(({ uid, pid: p, ok }) => ({ uid, pid: p, ok }))).toEqual([
+      { uid: 65534, pid: readerPid, ok: true },
+    ]);
   });
 
   it("records the presigned URLs minted by getfattr user.bucketfs.url and `bucketfs sign`, not the URLs", async () => {
-    const r = shResult(`sh -c 'echo $$; exec getfattr --only-values -n user.bucketfs.url "$0"' ${mount.path("remote.txt")}`);
+    const r = shResult(
+      `sh -c 'echo $$; exec getfattr --only-values -n user.bucketfs.url "$0"' ${mount.path("remote.txt")}`,
+    );
     expect(r.code).toBe(0);
     const pid = Number(r.stdout.split("\n")[0]);
     expect(r.stdout).toContain("X-Amz-Signature=");
@@ -65,8 +83,11 @@ describe("the audit log of a mount with --allow-other", () => {
     const signs = records().filter((l) => l.operation === "sign");
     // getfattr asks twice: the value's size, then the value; each GETXATTR mints a URL.
     const byGetfattr = { path: "/remote.txt", uid: 0, pid, ok: true, via: "xattr", expiresSeconds: 3600 };
-    expect(signs.map(({ path, uid, pid: p, ok, via, expiresSeconds }) => ({ path, uid, pid: p, ok, via, expiresSeconds }))).toEqual([
-      byGetfattr, byGetfattr,
+    expect(
+      signs.map(({ path, uid, pid: p, ok, via, expiresSeconds }) => ({ path, uid, pid: p, ok, via, expiresSeconds })),
+    ).toEqual([
+      byGetfattr,
+      byGetfattr,
       { path: "/remote.txt", uid: null, pid: null, ok: true, via: "bucketfs sign", expiresSeconds: 900 },
     ]);
     expect(readFileSync(auditFile, "utf8")).not.toContain("X-Amz-Signature");
@@ -86,16 +107,33 @@ describe("an audit log that cannot be written", () => {
     made.push(logDir);
     const logFile = join(logDir, "daemon.log");
     // /dev/full: every write fails with ENOSPC.
-    const mount = await TestMount.start(`s3://${bucket}`, ["--audit-log", "/dev/full", "--log-file", logFile, ...NATIVE]);
+    const mount = await TestMount.start(`s3://${bucket}`, [
+      "--audit-log",
+      "/dev/full",
+      "--log-file",
+      logFile,
+      ...NATIVE,
+    ]);
     let r;
     try {
-      r = shResult(`mkdir ${mount.path("kept")} && printf data > ${mount.path("kept/f")} && cat ${mount.path("kept/f")}`);
+      r = shResult(
+        `mkdir ${mount.path("kept")} && printf data > ${mount.path("kept/f")} && cat ${mount.path("kept/f")}`,
+      );
     } finally {
       // Unmounting waits for every RELEASE, so every record has been attempted once it returns.
       await mount.stop();
     }
     expect([r.code, r.stdout, r.stderr]).toEqual([0, "data", ""]);
-    const failures = readFileSync(logFile, "utf8").split("\n").filter((l) => l.includes("audit log write failed")).map((l) => JSON.parse(l) as { operation: string; err?: { code?: string } });
-    expect(failures.map((f) => `${f.operation} ${f.err?.code}`).sort()).toEqual(["close ENOSPC", "close ENOSPC", "create ENOSPC", "mkdir ENOSPC", "open ENOSPC"]);
+    const failures = readFileSync(logFile, "utf8")
+      .split("\n")
+      .filter((l) => l.includes("audit log write failed"))
+      .map((l) => JSON.parse(l) as { operation: string; err?: { code?: string } });
+    expect(failures.map((f) => `${f.operation} ${f.err?.code}`).sort()).toEqual([
+      "close ENOSPC",
+      "close ENOSPC",
+      "create ENOSPC",
+      "mkdir ENOSPC",
+      "open ENOSPC",
+    ]);
   });
 });

@@ -7,7 +7,14 @@ import { chmodSync, chownSync, readdirSync, readFileSync, rmSync, statSync } fro
 import { join } from "node:path";
 import { ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { makeIdcFixtures, uploadIdcFixtures, uuidFor, writeIdcIndexParquet, type IdcFixtures, type IndexRow } from "../../scripts/make-idc-fixtures.js";
+import {
+  makeIdcFixtures,
+  uploadIdcFixtures,
+  uuidFor,
+  writeIdcIndexParquet,
+  type IdcFixtures,
+  type IndexRow,
+} from "../../scripts/make-idc-fixtures.js";
 import { bucketfs, rmdirQuietly, shResult, tempDir, TestMount } from "../helpers/mount.js";
 import { bucketfsEnv, freshBucket, s3Server, sdkClient } from "../helpers/s3.js";
 
@@ -22,7 +29,9 @@ afterAll(() => {
 });
 
 function mounted(path: string): boolean {
-  return readFileSync("/proc/self/mountinfo", "utf8").split("\n").some((l) => l.split(" ")[4] === path);
+  return readFileSync("/proc/self/mountinfo", "utf8")
+    .split("\n")
+    .some((l) => l.split(" ")[4] === path);
 }
 
 let fixtures: IdcFixtures;
@@ -42,11 +51,15 @@ describe("a runtime directory someone else made first", () => {
     const cacheDir = dir("squat-cache");
     const env = { ...bucketfsEnv(), BUCKETFS_RUNTIME_DIR: squatted };
     try {
-      const result = await bucketfs(["mount", `s3://${bucket}`, mnt, "--endpoint", s3Server().endpoint, "--cache-dir", cacheDir], env);
+      const result = await bucketfs(
+        ["mount", `s3://${bucket}`, mnt, "--endpoint", s3Server().endpoint, "--cache-dir", cacheDir],
+        env,
+      );
       expect(result.code).toBe(1);
       expect(result.stderr).toContain(
         `runtime directory ${squatted} is owned by uid 65534, not by you (uid 0): someone else may have created it to intercept bucketfs's control sockets and mount records. ` +
-        "Remove it (as its owner or root), or set XDG_RUNTIME_DIR or BUCKETFS_RUNTIME_DIR to a private directory, then try again");
+          "Remove it (as its owner or root), or set XDG_RUNTIME_DIR or BUCKETFS_RUNTIME_DIR to a private directory, then try again",
+      );
       expect(readdirSync(squatted)).toEqual([]);
       expect(mounted(mnt)).toBe(false);
     } finally {
@@ -62,14 +75,31 @@ describe("a runtime directory someone else made first", () => {
 describe("names that cannot be file names", () => {
   it("IDC: index names with /, ., .., NUL or no name at all neither break ls nor show up; each is logged once", async () => {
     const row = (collection: string, patient: string, study: string, series: string): IndexRow => ({
-      collection_id: collection, PatientID: patient, StudyInstanceUID: study, SeriesInstanceUID: series, Modality: "CT",
-      aws_bucket: "idc-open-data", crdc_series_uuid: uuidFor(`${collection}|${patient}|${series}`), series_size_MB: 1, instanceCount: 1,
+      collection_id: collection,
+      PatientID: patient,
+      StudyInstanceUID: study,
+      SeriesInstanceUID: series,
+      Modality: "CT",
+      aws_bucket: "idc-open-data",
+      crdc_series_uuid: uuidFor(`${collection}|${patient}|${series}`),
+      series_size_MB: 1,
+      instanceCount: 1,
     });
     const parquet = join(dir("idc-hostile"), "idc_index.parquet");
-    writeIdcIndexParquet(parquet, [
-      row("good", "ok", "1.2", "1.2.3"), row("a/b", "p", "1.2", "9.1"), row("..", "p", "1.2", "9.2"), row(".", "p", "1.2", "9.3"),
-      row("nul\0x", "p", "1.2", "9.4"), row("", "p", "1.2", "9.5"), row("good", "x/y", "1.2", "9.6"), row("good", "ok", "..", "9.7"),
-    ], { version: "24.2.2" });
+    writeIdcIndexParquet(
+      parquet,
+      [
+        row("good", "ok", "1.2", "1.2.3"),
+        row("a/b", "p", "1.2", "9.1"),
+        row("..", "p", "1.2", "9.2"),
+        row(".", "p", "1.2", "9.3"),
+        row("nul\0x", "p", "1.2", "9.4"),
+        row("", "p", "1.2", "9.5"),
+        row("good", "x/y", "1.2", "9.6"),
+        row("good", "ok", "..", "9.7"),
+      ],
+      { version: "24.2.2" },
+    );
     const mount = await TestMount.start("idc", ["--idc-index", parquet]);
     try {
       const ls = (path: string): { code: number; out: string[]; stderr: string } => {
@@ -82,8 +112,15 @@ describe("names that cannot be file names", () => {
         expect(ls("good/ok")).toEqual({ code: 0, out: [".", "..", "1.2"], stderr: "" });
       }
       const find = shResult(`cd ${mount.dir} && find . -maxdepth 4 -type d | sort`);
-      expect([find.code, find.stdout.split("\n").filter(Boolean)]).toEqual([0, [".", "./good", "./good/ok", "./good/ok/1.2", "./good/ok/1.2/CT_1.2.3"]]);
-      const hidden = mount.log().split("\n").filter((l) => l.includes("IDC entry hidden")).map((l) => (JSON.parse(l) as { name: string }).name);
+      expect([find.code, find.stdout.split("\n").filter(Boolean)]).toEqual([
+        0,
+        [".", "./good", "./good/ok", "./good/ok/1.2", "./good/ok/1.2/CT_1.2.3"],
+      ]);
+      const hidden = mount
+        .log()
+        .split("\n")
+        .filter((l) => l.includes("IDC entry hidden"))
+        .map((l) => (JSON.parse(l) as { name: string }).name);
       expect(hidden.sort()).toEqual(["", ".", "..", "..", "a/b", "nul\0x", "x/y"].sort());
     } finally {
       await mount.stop();
@@ -98,7 +135,10 @@ describe("names that cannot be file names", () => {
       for (const byte of ["\\xff", "\\xfe"]) {
         const r = shResult(`cd ${mount.dir} && printf x > $'${byte}'`);
         // bash names the file by its raw byte, which reads back as U+FFFD here.
-        expect([r.code, r.stderr]).toEqual([1, "bash: line 1: \uFFFD: Invalid or incomplete multibyte or wide character\n"]);
+        expect([r.code, r.stderr]).toEqual([
+          1,
+          "bash: line 1: \uFFFD: Invalid or incomplete multibyte or wide character\n",
+        ]);
       }
       expect(readdirSync(mount.dir)).toEqual([]);
       const listed = await sdkClient().send(new ListObjectsV2Command({ Bucket: bucket }));
@@ -121,7 +161,9 @@ describe("modes of what the daemon writes", () => {
 
   it("an S3 mount: read cache, its SQLite index, the upload journal, staging and logs are all private", async () => {
     const bucket = await freshBucket("modes");
-    await sdkClient().send(new PutObjectCommand({ Bucket: bucket, Key: "remote.bin", Body: Buffer.alloc(3 * 1024 * 1024, 7) }));
+    await sdkClient().send(
+      new PutObjectCommand({ Bucket: bucket, Key: "remote.bin", Body: Buffer.alloc(3 * 1024 * 1024, 7) }),
+    );
     const mount = await TestMount.start(`s3://${bucket}`);
     try {
       expect(shResult(`cat ${mount.path("remote.bin")} | wc -c`).stdout.trim()).toBe(String(3 * 1024 * 1024));

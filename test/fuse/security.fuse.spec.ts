@@ -19,7 +19,21 @@ import { bucketfsEnv, freshBucket, s3Server, sdkClient } from "../helpers/s3.js"
 import { objectBytes } from "../helpers/sdk.js";
 
 const LONG = "L".repeat(300);
-const HOSTILE_KEYS = ["../x", "a//b", "./", "./y", "ok/./z", "dir/../../escape", `${LONG}`, "nul\u0000name", "a", "a/b", "ctl\u0001name", "tab\tname", "new\nline"];
+const HOSTILE_KEYS = [
+  "../x",
+  "a//b",
+  "./",
+  "./y",
+  "ok/./z",
+  "dir/../../escape",
+  `${LONG}`,
+  "nul\u0000name",
+  "a",
+  "a/b",
+  "ctl\u0001name",
+  "tab\tname",
+  "new\nline",
+];
 
 function allFiles(dir: string): string[] {
   return readdirSync(dir, { recursive: true, withFileTypes: true }).map((e) => join(e.parentPath, e.name));
@@ -34,7 +48,9 @@ describe("hostile and odd keys", () => {
     const client = sdkClient();
     for (const key of HOSTILE_KEYS) {
       // Some servers refuse some of these names; whatever they accept is what a mount must survive.
-      await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: `content of ${JSON.stringify(key)}` })).catch(() => undefined);
+      await client
+        .send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: `content of ${JSON.stringify(key)}` }))
+        .catch(() => undefined);
     }
     await client.send(new PutObjectCommand({ Bucket: bucket, Key: "legit.txt", Body: "fine" }));
     mount = await TestMount.start(`s3://${bucket}`);
@@ -57,7 +73,12 @@ describe("hostile and odd keys", () => {
     // Walk and read everything visible (fills the read cache), then look for escapes.
     const walked = (await sh(`find . -type f -print0 | xargs -0 cat | wc -c`, mount.dir)).trim();
     expect(Number(walked)).toBeGreaterThan(0);
-    for (const outside of [join(dirname(mount.dir), "x"), join(dirname(mount.cacheDir), "x"), join(dirname(mount.dir), "escape"), join(dirname(mount.cacheDir), "escape")]) {
+    for (const outside of [
+      join(dirname(mount.dir), "x"),
+      join(dirname(mount.cacheDir), "x"),
+      join(dirname(mount.dir), "escape"),
+      join(dirname(mount.cacheDir), "escape"),
+    ]) {
       expect(existsSync(outside), outside).toBe(false);
     }
     for (const file of allFiles(mount.cacheDir)) expect(file.startsWith(mount.cacheDir)).toBe(true);
@@ -109,7 +130,9 @@ describe("modes, mount options and credential hygiene", () => {
   });
 
   it("allow_other is off by default", () => {
-    const line = readFileSync("/proc/mounts", "utf8").split("\n").find((l) => l.split(" ")[1] === mount.dir)!;
+    const line = readFileSync("/proc/mounts", "utf8")
+      .split("\n")
+      .find((l) => l.split(" ")[1] === mount.dir)!;
     expect(line).toBeDefined();
     expect(line).not.toContain("allow_other");
   });
@@ -117,7 +140,9 @@ describe("modes, mount options and credential hygiene", () => {
   it("--allow-other turns on default_permissions too", async () => {
     const other = await TestMount.start(`s3://${bucket}`, ["--allow-other"]);
     try {
-      const line = readFileSync("/proc/mounts", "utf8").split("\n").find((l) => l.split(" ")[1] === other.dir)!;
+      const line = readFileSync("/proc/mounts", "utf8")
+        .split("\n")
+        .find((l) => l.split(" ")[1] === other.dir)!;
       expect(line).toContain("allow_other");
       expect(line).toContain("default_permissions");
     } finally {
@@ -131,8 +156,10 @@ describe("modes, mount options and credential hygiene", () => {
     for (const f of readdirSync(logDir)) expect(readFileSync(join(logDir, f), "utf8")).not.toContain(secret);
     const ps = shResult("ps -eo args");
     expect(ps.stdout).not.toContain(secret);
-    const wrong = await bucketfs(["mount", `s3://${bucket}`, tempDir("mnt"), "--endpoint", s3Server().endpoint, "--cache-dir", tempDir("c")],
-      { ...bucketfsEnv(), AWS_SECRET_ACCESS_KEY: "wrong-secret-value-1234567890" });
+    const wrong = await bucketfs(
+      ["mount", `s3://${bucket}`, tempDir("mnt"), "--endpoint", s3Server().endpoint, "--cache-dir", tempDir("c")],
+      { ...bucketfsEnv(), AWS_SECRET_ACCESS_KEY: "wrong-secret-value-1234567890" },
+    );
     expect(wrong.code).not.toBe(0);
     expect(wrong.stderr + wrong.stdout).not.toContain("wrong-secret-value-1234567890");
   });
@@ -146,7 +173,9 @@ describe("--encrypt-cache, --audit-log and signed URLs", () => {
 
   beforeAll(async () => {
     bucket = await freshBucket("secenc");
-    await sdkClient().send(new PutObjectCommand({ Bucket: bucket, Key: "remote.txt", Body: `${marker} `.repeat(100_000) }));
+    await sdkClient().send(
+      new PutObjectCommand({ Bucket: bucket, Key: "remote.txt", Body: `${marker} `.repeat(100_000) }),
+    );
     auditFile = join(tempDir("audit"), "audit.jsonl");
     const env = { ...bucketfsEnv(), BUCKETFS_ENCRYPTION_KEY: randomBytes(32).toString("hex") };
     mount = await TestMount.start(`s3://${bucket}`, ["--encrypt-cache", "--audit-log", auditFile], env);
@@ -170,10 +199,15 @@ describe("--encrypt-cache, --audit-log and signed URLs", () => {
 
   it("records operations in the audit log as JSON lines", async () => {
     await sh(`mkdir ${mount.path("dir")} && mv ${mount.path("written.txt")} ${mount.path("dir/moved.txt")}`);
-    const lines = readFileSync(auditFile, "utf8").trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = readFileSync(auditFile, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     const ops = lines.map((l) => l.operation);
     expect(ops).toEqual(expect.arrayContaining(["create", "close", "open", "mkdir", "rename"]));
-    const close = lines.find((l) => l.operation === "close" && l.path === "/written.txt" && (l.bytesWritten as number) > 0)!;
+    const close = lines.find(
+      (l) => l.operation === "close" && l.path === "/written.txt" && (l.bytesWritten as number) > 0,
+    )!;
     // The native binding passes the caller: the pid of the shell's child that wrote the file.
     expect(close).toMatchObject({ bytes: 22 * 200_000, uid: process.getuid!(), ok: true });
     expect(close.pid).toEqual(expect.any(Number));
@@ -185,13 +219,20 @@ describe("--encrypt-cache, --audit-log and signed URLs", () => {
   it("user.bucketfs.url and `bucketfs sign` give a working presigned URL within the maximum expiry", async () => {
     const url = (await sh(`getfattr --only-values -n user.bucketfs.url ${mount.path("remote.txt")}`)).trim();
     expect(url).toMatch(/X-Amz-Expires=3600/);
-    expect((await sh(`curl -sf '${url}' | head -c 21`))).toBe(marker);
+    expect(await sh(`curl -sf '${url}' | head -c 21`)).toBe(marker);
     const signed = await bucketfs(["sign", mount.path("remote.txt"), "--expires", "15m"]);
     expect(signed.stderr).toBe("");
     expect(signed.stdout).toMatch(/X-Amz-Expires=900/);
-    expect((await sh(`curl -sf '${signed.stdout.trim()}' | head -c 21`))).toBe(marker);
-    const direct = await bucketfs(["sign", `s3://${bucket}/remote.txt`, "--endpoint", s3Server().endpoint, "--expires", "1h"]);
-    expect((await sh(`curl -sf '${direct.stdout.trim()}' | head -c 21`))).toBe(marker);
+    expect(await sh(`curl -sf '${signed.stdout.trim()}' | head -c 21`)).toBe(marker);
+    const direct = await bucketfs([
+      "sign",
+      `s3://${bucket}/remote.txt`,
+      "--endpoint",
+      s3Server().endpoint,
+      "--expires",
+      "1h",
+    ]);
+    expect(await sh(`curl -sf '${direct.stdout.trim()}' | head -c 21`)).toBe(marker);
     const tooLong = await bucketfs(["sign", mount.path("remote.txt"), "--expires", "8d"]);
     expect(tooLong.code).not.toBe(0);
     expect(tooLong.stderr).toMatch(/exceeds the maximum/);
@@ -213,7 +254,11 @@ describe("--encrypt-cache across a crash", () => {
     const src = join(tempDir("enc-crash-src"), "r.txt");
     writeFileSync(src, data);
     try {
-      const first = await TestMount.start(`s3://${bucket}`, ["--endpoint", proxy.endpoint, "--cache-dir", cacheDir, "--pid-file", pidFile, "--encrypt-cache"], env);
+      const first = await TestMount.start(
+        `s3://${bucket}`,
+        ["--endpoint", proxy.endpoint, "--cache-dir", cacheDir, "--pid-file", pidFile, "--encrypt-cache"],
+        env,
+      );
       proxy.plan = { failMethods: ["PUT", "POST"], status: 503 };
       const cp = await shTry(`cp ${src} ${first.path("r.txt")}`);
       expect(cp.stderr).toMatch(/Input\/output error/);
@@ -226,7 +271,11 @@ describe("--encrypt-cache across a crash", () => {
       const second = await TestMount.start(`s3://${bucket}`, ["--cache-dir", cacheDir, "--encrypt-cache"], env);
       try {
         // The second mount recovers the journaled upload in the background.
-        const stored = await eventually("r.txt to be recovered into the bucket", () => objectBytes(bucket, "r.txt").catch(() => undefined), { intervalMs: 250 });
+        const stored = await eventually(
+          "r.txt to be recovered into the bucket",
+          () => objectBytes(bucket, "r.txt").catch(() => undefined),
+          { intervalMs: 250 },
+        );
         expect(stored.equals(data)).toBe(true);
       } finally {
         await second.stop();

@@ -22,22 +22,40 @@ const bucketfs = (args: string[]): Promise<CommandResult> => runBucketfs(args, e
 const started: string[] = [];
 
 function mounted(dir: string): string | undefined {
-  const line = readFileSync("/proc/self/mountinfo", "utf8").split("\n").find((l) => l.split(" ")[4] === dir);
+  const line = readFileSync("/proc/self/mountinfo", "utf8")
+    .split("\n")
+    .find((l) => l.split(" ")[4] === dir);
   return line?.split(" - ")[1]?.split(" ")[0];
 }
 
-async function mountNew(bucket: string, extra: string[] = []): Promise<{ dir: string; cache: string; log: string; pid: number }> {
+async function mountNew(
+  bucket: string,
+  extra: string[] = [],
+): Promise<{ dir: string; cache: string; log: string; pid: number }> {
   const dir = tempDir("mnt");
   const cache = tempDir("cache");
   const log = join(cache, "daemon.log");
-  const result = await bucketfs(["mount", `s3://${bucket}`, dir, "--endpoint", s3Server().endpoint, "--cache-dir", cache, "--log-file", log, ...extra]);
+  const result = await bucketfs([
+    "mount",
+    `s3://${bucket}`,
+    dir,
+    "--endpoint",
+    s3Server().endpoint,
+    "--cache-dir",
+    cache,
+    "--log-file",
+    log,
+    ...extra,
+  ]);
   expect(result.stderr).toBe("");
   expect(result.code).toBe(0);
   started.push(dir);
   return { dir, cache, log, pid: Number(/daemon pid (\d+)/.exec(result.stdout)?.[1]) };
 }
 
-async function statusJson(dir?: string): Promise<{ code: number; entries: Array<Record<string, unknown> & { status?: Record<string, unknown> }> }> {
+async function statusJson(
+  dir?: string,
+): Promise<{ code: number; entries: Array<Record<string, unknown> & { status?: Record<string, unknown> }> }> {
   const result = await bucketfs(["status", ...(dir ? [dir] : []), "--json"]);
   return { code: result.code, entries: JSON.parse(result.stdout) };
 }
@@ -79,10 +97,16 @@ describe("bucketfs as a service", () => {
       const cache = tempDir("cache");
       // Credentials come from the env file, as at boot; not from the command line or fstab.
       const envFile = join(cache, "bucketfs.env");
-      writeFileSync(envFile, `AWS_ACCESS_KEY_ID=${s3Server().accessKeyId}\nAWS_SECRET_ACCESS_KEY=${s3Server().secretAccessKey}\n`, { mode: 0o600 });
+      writeFileSync(
+        envFile,
+        `AWS_ACCESS_KEY_ID=${s3Server().accessKeyId}\nAWS_SECRET_ACCESS_KEY=${s3Server().secretAccessKey}\n`,
+        { mode: 0o600 },
+      );
       const options = `rw,_netdev,nofail,noauto,user,x-systemd.automount,x-systemd.mount-timeout=30,endpoint=${s3Server().endpoint},cache-dir=${cache},part-size=5M,log-file=${cache}/log`;
       const childEnv = { ...env(), AWS_ACCESS_KEY_ID: "", AWS_SECRET_ACCESS_KEY: "", BUCKETFS_ENV_FILE: envFile };
-      const r = shResult(`env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin ${envAssignments(childEnv)} ${HELPER} s3://${bucket} ${dir} -n -o ${options}`);
+      const r = shResult(
+        `env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin ${envAssignments(childEnv)} ${HELPER} s3://${bucket} ${dir} -n -o ${options}`,
+      );
       expect(r.stderr).toBe("");
       expect(r.code).toBe(0);
       started.push(dir);
@@ -99,7 +123,9 @@ describe("bucketfs as a service", () => {
       expect(fake.code).toBe(0);
       expect(mounted(dir)).toBeUndefined();
       expect(shResult(`${HELPER} s3://${bucket}`).code).toBe(1);
-      const failed = shResult(`${envAssignments(env())} ${HELPER} s3://no-such-bucket-h7 ${dir} -o endpoint=${s3Server().endpoint},cache-dir=${tempDir("cache")}`);
+      const failed = shResult(
+        `${envAssignments(env())} ${HELPER} s3://no-such-bucket-h7 ${dir} -o endpoint=${s3Server().endpoint},cache-dir=${tempDir("cache")}`,
+      );
       expect(failed.code).toBe(32);
       expect(failed.stderr).toMatch(/the bucket does not exist/);
       expect(mounted(dir)).toBeUndefined();
@@ -126,7 +152,11 @@ describe("bucketfs as a service", () => {
 
     it("in the foreground (containers) is healthy in status and exits 0 after SIGTERM", async () => {
       const dir = tempDir("mnt");
-      const child = spawn(process.execPath, [BIN, "mount", `s3://${bucket}`, dir, "-f", "--endpoint", s3Server().endpoint, "--cache-dir", tempDir("cache")], { env: env(), stdio: ["ignore", "ignore", "pipe"] });
+      const child = spawn(
+        process.execPath,
+        [BIN, "mount", `s3://${bucket}`, dir, "-f", "--endpoint", s3Server().endpoint, "--cache-dir", tempDir("cache")],
+        { env: env(), stdio: ["ignore", "ignore", "pipe"] },
+      );
       const exited = new Promise<number | null>((r) => child.once("exit", r));
       started.push(dir);
       await until(`the foreground mount at ${dir}`, () => mounted(dir) !== undefined, { intervalMs: 100 });
@@ -140,7 +170,15 @@ describe("bucketfs as a service", () => {
 
     it("fails with exit 1 and the reason on the terminal when the bucket is missing", async () => {
       const dir = tempDir("mnt");
-      const r = await bucketfs(["mount", "s3://no-such-bucket-h7", dir, "--endpoint", s3Server().endpoint, "--cache-dir", tempDir("cache")]);
+      const r = await bucketfs([
+        "mount",
+        "s3://no-such-bucket-h7",
+        dir,
+        "--endpoint",
+        s3Server().endpoint,
+        "--cache-dir",
+        tempDir("cache"),
+      ]);
       expect(r.code).toBe(1);
       expect(r.stderr).toMatch(/the bucket does not exist/);
       expect(mounted(dir)).toBeUndefined();
@@ -156,7 +194,10 @@ describe("bucketfs as a service", () => {
       try {
         await waitForLine(holder, "written");
         const { entries } = await statusJson(m.dir);
-        expect(entries[0].status).toMatchObject({ dirtyBytes: data.length, uploads: [{ path: "/open.bin", state: "pending", sizeBytes: data.length }] });
+        expect(entries[0].status).toMatchObject({
+          dirtyBytes: data.length,
+          uploads: [{ path: "/open.bin", state: "pending", sizeBytes: data.length }],
+        });
         process.kill(m.pid, "SIGTERM");
         await waitForExit(m.pid);
       } finally {
@@ -212,7 +253,15 @@ describe("bucketfs as a service", () => {
       expect(shResult(`ls ${m.dir}`).code).toBe(0);
       expect((await bucketfs(["list"])).stdout).not.toContain(m.dir);
       // The directory is usable again.
-      const again = await bucketfs(["mount", `s3://${bucket}`, m.dir, "--endpoint", s3Server().endpoint, "--cache-dir", m.cache]);
+      const again = await bucketfs([
+        "mount",
+        `s3://${bucket}`,
+        m.dir,
+        "--endpoint",
+        s3Server().endpoint,
+        "--cache-dir",
+        m.cache,
+      ]);
       expect(again.code).toBe(0);
       expect((await bucketfs(["unmount", m.dir])).code).toBe(0);
     });
@@ -254,7 +303,10 @@ describe("bucketfs as a service", () => {
       expect(value('bucketfs_fuse_operations_total\\{op="write",errno="0"\\}')).toBeGreaterThanOrEqual(1);
       // READs reach JavaScript (op="read") or, on the native binding, are answered by the addon.
       const orZero = (n: number): number => (Number.isNaN(n) ? 0 : n);
-      expect(orZero(value('bucketfs_fuse_operations_total\\{op="read",errno="0"\\}')) + orZero(value("bucketfs_fuse_native_reads_total"))).toBeGreaterThanOrEqual(1);
+      expect(
+        orZero(value('bucketfs_fuse_operations_total\\{op="read",errno="0"\\}')) +
+          orZero(value("bucketfs_fuse_native_reads_total")),
+      ).toBeGreaterThanOrEqual(1);
       expect(value('bucketfs_fuse_operation_duration_seconds_count\\{op="write"\\}')).toBeGreaterThanOrEqual(1);
       expect(value("bucketfs_dirty_bytes")).toBe(0);
       expect(value("bucketfs_failed_uploads")).toBe(0);
@@ -283,8 +335,19 @@ describe("bucketfs as a service", () => {
 });
 
 function envAssignments(vars: NodeJS.ProcessEnv): string {
-  const keep = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION", "BUCKETFS_RUNTIME_DIR", "BUCKETFS_ENV_FILE", "NODE_NO_WARNINGS", "HOME"];
-  return keep.filter((k) => vars[k] !== undefined).map((k) => `${k}='${vars[k]}'`).join(" ");
+  const keep = [
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_REGION",
+    "BUCKETFS_RUNTIME_DIR",
+    "BUCKETFS_ENV_FILE",
+    "NODE_NO_WARNINGS",
+    "HOME",
+  ];
+  return keep
+    .filter((k) => vars[k] !== undefined)
+    .map((k) => `${k}='${vars[k]}'`)
+    .join(" ");
 }
 
 /** A process that writes `source` into `path` and keeps the file open (never closes it). */

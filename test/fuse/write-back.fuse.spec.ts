@@ -62,7 +62,11 @@ describe("write patterns through the mount are byte-exact in the bucket", () => 
     await same("seq.bin", (f) => `truncate -s 3000000 ${f} && printf tail >> ${f}`);
     await same("small.txt", (f) => `printf 'first version' > ${f}`);
     await same("small.txt", (f) => `printf 'second' > ${f}`);
-    await same("holes.bin", (f) => `dd if=${seed} of=${f} bs=4096 count=3 seek=100 status=none && dd if=${seed} of=${f} bs=4096 count=1 seek=7 conv=notrunc status=none`);
+    await same(
+      "holes.bin",
+      (f) =>
+        `dd if=${seed} of=${f} bs=4096 count=3 seek=100 status=none && dd if=${seed} of=${f} bs=4096 count=1 seek=7 conv=notrunc status=none`,
+    );
   });
 });
 
@@ -77,8 +81,15 @@ describe("partial rewrites of a large object", () => {
     bucket = await freshBucket("partial");
     local = tempDir("partial");
     await ok(`head -c ${6 * PART + 12_345} /dev/urandom > ${join(local, "big.bin")}`);
-    await sdkClient().send(new PutObjectCommand({ Bucket: bucket, Key: "big.bin", Body: readFileSync(join(local, "big.bin")) }));
-    mount = await TestMount.start(`s3://${bucket}`, ["--part-size", "8M", "--metrics-addr", `127.0.0.1:${METRICS_PORT}`]);
+    await sdkClient().send(
+      new PutObjectCommand({ Bucket: bucket, Key: "big.bin", Body: readFileSync(join(local, "big.bin")) }),
+    );
+    mount = await TestMount.start(`s3://${bucket}`, [
+      "--part-size",
+      "8M",
+      "--metrics-addr",
+      `127.0.0.1:${METRICS_PORT}`,
+    ]);
   });
   afterAll(async () => {
     await mount?.stop();
@@ -114,7 +125,9 @@ describe("partial rewrites of a large object", () => {
   });
 
   it("a small edit in the middle fetches and sends one part, not the object", async () => {
-    const moved = await edit((f) => `printf 'EDITED' | dd of=${f} bs=1 seek=${3 * PART + 100} conv=notrunc status=none`);
+    const moved = await edit(
+      (f) => `printf 'EDITED' | dd of=${f} bs=1 seek=${3 * PART + 100} conv=notrunc status=none`,
+    );
     expect(moved.out).toBe(PART);
     expect(moved.in).toBeLessThanOrEqual(PART);
   });
@@ -151,7 +164,14 @@ describe("kill -9 of the daemon while writing 20 files", () => {
   it("every file whose close returned before the kill is in the bucket intact after a remount", async () => {
     const cacheDir = tempDir("crash-cache");
     const pidFile = join(tempDir("crash-pid"), "pid");
-    const first = await TestMount.start(`s3://${bucket}`, ["--endpoint", proxy.endpoint, "--cache-dir", cacheDir, "--pid-file", pidFile]);
+    const first = await TestMount.start(`s3://${bucket}`, [
+      "--endpoint",
+      proxy.endpoint,
+      "--cache-dir",
+      cacheDir,
+      "--pid-file",
+      pidFile,
+    ]);
     const src = tempDir("crash-src");
     const progress = join(src, "closed.log");
     const hashes: string[] = [];
@@ -173,7 +193,11 @@ describe("kill -9 of the daemon while writing 20 files", () => {
     process.kill(pid, "SIGKILL");
     const closedBeforeKill = closedLines().map((line) => Number(line.split(" ")[0]));
     expect(closedBeforeKill.length).toBeGreaterThanOrEqual(13);
-    expect(closedLines().slice(10).every((line) => line.endsWith(" 1"))).toBe(true); // EIO reached cp
+    expect(
+      closedLines()
+        .slice(10)
+        .every((line) => line.endsWith(" 1")),
+    ).toBe(true); // EIO reached cp
     await rest; // the copies after the kill fail at once (the mount is dead)
     await first.stop(); // detaches the dead mount and clears its record
     proxy.plan = {};
@@ -188,7 +212,8 @@ describe("kill -9 of the daemon while writing 20 files", () => {
       }
       for (const i of closedBeforeKill) expect(sha(await objectBytes(bucket, `f${i}`)), `f${i}`).toBe(hashes[i]);
       // Files whose close had not returned may or may not be there, but never truncated.
-      for (const key of await listKeys(bucket)) expect(sha(await objectBytes(bucket, key))).toBe(hashes[Number(key.slice(1))]);
+      for (const key of await listKeys(bucket))
+        expect(sha(await objectBytes(bucket, key))).toBe(hashes[Number(key.slice(1))]);
       expect(sha(Buffer.from(await ok(`base64 -w0 ${second.path("f12")}`), "base64"))).toBe(hashes[12]);
     } finally {
       await second.stop();
@@ -236,7 +261,14 @@ describe("a full staging disk", () => {
     const cacheDir = tempDir("tiny-cache");
     await ok(`mount -t tmpfs -o size=4m tmpfs ${cacheDir}`);
     try {
-      const mount = await TestMount.start(`s3://${bucket}`, ["--cache-dir", cacheDir, "--part-size", "1M", "--cache-size", "0"]);
+      const mount = await TestMount.start(`s3://${bucket}`, [
+        "--cache-dir",
+        cacheDir,
+        "--part-size",
+        "1M",
+        "--cache-size",
+        "0",
+      ]);
       try {
         const result = await shTry(`head -c 12000000 /dev/urandom > ${mount.path("big.bin")}`);
         expect(result.code).not.toBe(0);

@@ -32,11 +32,24 @@ export function azureConnectionString(server = azureServer()): string {
 let counter = 0;
 /** A fresh container for one test file, so files never see each other's blobs. */
 export async function freshAzureContainer(label: string): Promise<string> {
-  const name = `bfs-${label}-${process.pid}-${Date.now().toString(36)}-${counter++}`.toLowerCase().replace(/[^a-z0-9-]/g, "-").slice(0, 63);
+  const name = `bfs-${label}-${process.pid}-${Date.now().toString(36)}-${counter++}`
+    .toLowerCase()
+    .replace(/[^a-z0-9-]/g, "-")
+    .slice(0, 63);
   await azureContainer(name).create();
   return name;
 }
 
-export function azureStore(container: string, overrides: Partial<AzureStoreConfig> = {}, server = azureServer()): Promise<AzureStore> {
-  return openAzureStore({ account: server.account, container, endpoint: server.endpoint, auth: { kind: "sharedKey", accountKey: server.key }, ...overrides });
+export function azureStore(
+  container: string,
+  overrides: Partial<AzureStoreConfig> = {},
+  server = azureServer(),
+): Promise<AzureStore> {
+  return openAzureStore({
+    account: server.account,
+    container,
+    endpoint: server.endpoint,
+    auth: { kind: "sharedKey", accountKey: server.key },
+    ...overrides,
+  });
 }

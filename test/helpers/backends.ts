@@ -85,5 +85,7 @@ export const azureBackend: Backend = {
 export const BACKENDS: Backend[] = [s3Backend, gcsBackend, azureBackend];
 
 export async function objectSha256(backend: Backend, bucket: string, key: string): Promise<string> {
-  return createHash("sha256").update(await backend.bytes(bucket, key)).digest("hex");
+  return createHash("sha256")
+    .update(await backend.bytes(bucket, key))
+    .digest("hex");
 }

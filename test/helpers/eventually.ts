@@ -11,7 +11,11 @@ export interface EventuallyOptions {
   intervalMs?: number;
 }
 
-export async function eventually<T>(what: string, check: () => T | undefined | Promise<T | undefined>, options: EventuallyOptions = {}): Promise<T> {
+export async function eventually<T>(
+  what: string,
+  check: () => T | undefined | Promise<T | undefined>,
+  options: EventuallyOptions = {},
+): Promise<T> {
   const timeoutMs = options.timeoutMs ?? 60_000;
   const intervalMs = options.intervalMs ?? 25;
   const deadline = performance.now() + timeoutMs;
@@ -32,6 +36,10 @@ export async function eventually<T>(what: string, check: () => T | undefined | P
 }
 
 /** Resolves once `check` returns true (see eventually). */
-export async function until(what: string, check: () => boolean | Promise<boolean>, options: EventuallyOptions = {}): Promise<void> {
+export async function until(
+  what: string,
+  check: () => boolean | Promise<boolean>,
+  options: EventuallyOptions = {},
+): Promise<void> {
   await eventually(what, async () => ((await check()) ? true : undefined), options);
 }

@@ -77,7 +77,12 @@ export class FaultProxy {
   private hit(method: string, plan: FaultPlan): boolean {
     if (plan.failMethods && !plan.failMethods.includes(method)) return false;
     // failMethods alone means "answer 503" (the original behaviour).
-    const faulty = plan.failMethods !== undefined || plan.status !== undefined || plan.reset || plan.midBodyResetAfter !== undefined || plan.stallMs !== undefined;
+    const faulty =
+      plan.failMethods !== undefined ||
+      plan.status !== undefined ||
+      plan.reset ||
+      plan.midBodyResetAfter !== undefined ||
+      plan.stallMs !== undefined;
     if (!faulty) return false;
     if (plan.seed !== undefined && plan.seed !== this.seededWith) {
       this.rng = mulberry32(plan.seed);

@@ -26,7 +26,9 @@ export function gateStore(inner: ObjectStore, operation: Operation): Gate {
   let isOpen = false;
   let held = 0;
   let letGo: () => void = () => undefined;
-  const opened = new Promise<void>((resolve) => { letGo = resolve; });
+  const opened = new Promise<void>((resolve) => {
+    letGo = resolve;
+  });
   const arrivals: (() => void)[] = [];
   const arrived: Promise<void>[] = [];
   const watched = new Map<string, { promise: Promise<void>; resolve: () => void }>();
@@ -34,7 +36,9 @@ export function gateStore(inner: ObjectStore, operation: Operation): Gate {
     let entry = watched.get(name);
     if (!entry) {
       let resolve: () => void = () => undefined;
-      const promise = new Promise<void>((r) => { resolve = r; });
+      const promise = new Promise<void>((r) => {
+        resolve = r;
+      });
       entry = { promise, resolve };
       watched.set(name, entry);
     }
@@ -43,10 +47,12 @@ export function gateStore(inner: ObjectStore, operation: Operation): Gate {
   const hold = async (signal: AbortSignal | undefined): Promise<void> => {
     held++;
     const waiter = arrivals.shift();
-    if (waiter) waiter(); else arrived.push(Promise.resolve());
+    if (waiter) waiter();
+    else arrived.push(Promise.resolve());
     const aborted = new Promise<never>((_, reject) => {
       const fail = (): void => reject(new StoreError("Aborted", `held ${String(operation)} aborted`));
-      if (signal?.aborted) fail(); else signal?.addEventListener("abort", fail, { once: true });
+      if (signal?.aborted) fail();
+      else signal?.addEventListener("abort", fail, { once: true });
     });
     aborted.catch(() => undefined);
     await Promise.race([opened, aborted]);
@@ -67,7 +73,12 @@ export function gateStore(inner: ObjectStore, operation: Operation): Gate {
     store,
     entered: () => arrived.shift() ?? new Promise((resolve) => arrivals.push(resolve)),
     seen: (name) => watch(name).promise,
-    open: () => { isOpen = true; letGo(); },
-    get held() { return held; },
+    open: () => {
+      isOpen = true;
+      letGo();
+    },
+    get held() {
+      return held;
+    },
   };
 }

@@ -80,7 +80,10 @@ async function startGcs(project: TestProject): Promise<(() => void) | undefined>
   }
   const stateDir = mkdtempSync(join(tmpdir(), "bucketfs-gcs-"));
   const port = process.env.GCS_PORT ?? String(await freePort());
-  const output = execFileSync("bash", [gcsScript, "start", port, stateDir], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+  const output = execFileSync("bash", [gcsScript, "start", port, stateDir], {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "inherit"],
+  });
   project.provide("gcs", { endpoint: /STORAGE_EMULATOR_HOST=(\S+)/.exec(output)![1] });
   return () => execFileSync("bash", [gcsScript, "stop", stateDir, "--purge"], { stdio: "inherit" });
 }
@@ -95,7 +98,10 @@ async function startAzurite(project: TestProject): Promise<(() => void) | undefi
   }
   const stateDir = mkdtempSync(join(tmpdir(), "bucketfs-azurite-"));
   const port = process.env.AZURITE_PORT ?? String(await freePort());
-  const output = execFileSync("bash", [azuriteScript, "start", port, stateDir], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+  const output = execFileSync("bash", [azuriteScript, "start", port, stateDir], {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "inherit"],
+  });
   const env: Record<string, string> = {};
   for (const match of output.matchAll(/^(AZURITE_[A-Z_]+)=(\S+)$/gm)) env[match[1]] = match[2];
   project.provide("azure", azureFromEnv(env));
@@ -103,7 +109,11 @@ async function startAzurite(project: TestProject): Promise<(() => void) | undefi
 }
 
 function azureFromEnv(env: Record<string, string | undefined>): AzureTestServer {
-  return { endpoint: env.AZURITE_BLOB_ENDPOINT!, account: env.AZURITE_ACCOUNT ?? "devstoreaccount1", key: env.AZURITE_KEY! };
+  return {
+    endpoint: env.AZURITE_BLOB_ENDPOINT!,
+    account: env.AZURITE_ACCOUNT ?? "devstoreaccount1",
+    key: env.AZURITE_KEY!,
+  };
 }
 
 function startS3(project: TestProject): (() => void) | undefined {
@@ -127,7 +137,10 @@ function startS3Somewhere(): { dataDir: string; output: string } {
   for (let port = first; ; port += 100) {
     const dataDir = mkdtempSync(join(tmpdir(), "bucketfs-s3-"));
     try {
-      const output = execFileSync("bash", [script, "start", String(port), dataDir], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+      const output = execFileSync("bash", [script, "start", String(port), dataDir], {
+        encoding: "utf8",
+        stdio: ["ignore", "pipe", "inherit"],
+      });
       return { dataDir, output };
     } catch (err) {
       if (port >= first + 500) throw err;

@@ -17,8 +17,14 @@ export function memoryFs(options: { prefix?: string; partSize?: number; metadata
   const faults = new FaultyStore(memory);
   const stagingDir = testTempDir("bucketfs-staging-"); // removed after the test (temp-dirs.ts)
   const fs = createFilesystem({
-    store: faults, prefix: options.prefix ?? "", stagingDir, log: silentLogger(), uid: 1000, gid: 1000,
-    metadataTtlMs: options.metadataTtlMs ?? 10_000, upload: { partSize: options.partSize ?? 4096, concurrency: 3 },
+    store: faults,
+    prefix: options.prefix ?? "",
+    stagingDir,
+    log: silentLogger(),
+    uid: 1000,
+    gid: 1000,
+    metadataTtlMs: options.metadataTtlMs ?? 10_000,
+    upload: { partSize: options.partSize ?? 4096, concurrency: 3 },
   });
   return { fs, memory, faults, stagingDir };
 }

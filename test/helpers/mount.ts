@@ -36,7 +36,10 @@ export interface CommandResult {
 /** Runs the bucketfs CLI and returns its exit code and output (never throws on failure). */
 export async function bucketfs(args: string[], env: NodeJS.ProcessEnv = bucketfsEnv()): Promise<CommandResult> {
   try {
-    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { env: commandEnv(env), maxBuffer: 64 * 1024 * 1024 });
+    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], {
+      env: commandEnv(env),
+      maxBuffer: 64 * 1024 * 1024,
+    });
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code?: number; stdout?: string; stderr?: string };
@@ -104,10 +107,17 @@ export class TestMount {
     const dir = tempDir("mnt");
     const cacheDir = ownsCacheDir ? tempDir("cache") : extraArgs[given + 1];
     const azure = source.startsWith("az://");
-    const endpoint = source.startsWith("gs://") ? gcsServer().endpoint : azure ? azureServer().endpoint : s3Server().endpoint;
+    const endpoint = source.startsWith("gs://")
+      ? gcsServer().endpoint
+      : azure
+        ? azureServer().endpoint
+        : s3Server().endpoint;
     // Azurite's development key, unless the test chose the credentials itself.
     if (azure && env === undefined) env = { ...bucketfsEnv(), AZURE_STORAGE_KEY: azureServer().key };
-    const result = await bucketfs(["mount", source, dir, "--endpoint", endpoint, ...(ownsCacheDir ? ["--cache-dir", cacheDir] : []), ...extraArgs], env);
+    const result = await bucketfs(
+      ["mount", source, dir, "--endpoint", endpoint, ...(ownsCacheDir ? ["--cache-dir", cacheDir] : []), ...extraArgs],
+      env,
+    );
     if (result.code !== 0) {
       rmdirQuietly(dir);
       if (ownsCacheDir) rmSync(cacheDir, { recursive: true, force: true });

@@ -10,9 +10,12 @@ export function s3Server(): S3TestServer {
 
 export function sdkClient(server = s3Server()): S3Client {
   return new S3Client({
-    endpoint: server.endpoint, region: server.region, forcePathStyle: true,
+    endpoint: server.endpoint,
+    region: server.region,
+    forcePathStyle: true,
     credentials: { accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey },
-    requestChecksumCalculation: "WHEN_REQUIRED", responseChecksumValidation: "WHEN_REQUIRED",
+    requestChecksumCalculation: "WHEN_REQUIRED",
+    responseChecksumValidation: "WHEN_REQUIRED",
   });
 }
 
@@ -26,12 +29,20 @@ export async function freshBucket(label: string): Promise<string> {
 
 export function s3Store(bucket: string, server = s3Server()): S3Store {
   return new S3Store({
-    bucket, endpoint: server.endpoint, region: server.region, pathStyle: true,
+    bucket,
+    endpoint: server.endpoint,
+    region: server.region,
+    pathStyle: true,
     credentials: { accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey },
   });
 }
 
 /** Environment for a bucketfs child process talking to the test server. */
 export function bucketfsEnv(server = s3Server()): NodeJS.ProcessEnv {
-  return { ...process.env, AWS_ACCESS_KEY_ID: server.accessKeyId, AWS_SECRET_ACCESS_KEY: server.secretAccessKey, AWS_REGION: server.region };
+  return {
+    ...process.env,
+    AWS_ACCESS_KEY_ID: server.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: server.secretAccessKey,
+    AWS_REGION: server.region,
+  };
 }

@@ -18,10 +18,21 @@ export function newDisk(): Disk {
 }
 
 /** A filesystem "process": a new one on the same disk is what a remount after a crash sees. */
-export function mountOn(store: ObjectStore, disk: Disk, options: { partSize?: number; stagingOpener?: StagingOpener; maxDirtyBytes?: number; log?: Logger } = {}): Filesystem {
+export function mountOn(
+  store: ObjectStore,
+  disk: Disk,
+  options: { partSize?: number; stagingOpener?: StagingOpener; maxDirtyBytes?: number; log?: Logger } = {},
+): Filesystem {
   return createFilesystem({
-    store, prefix: "", stagingDir: disk.stagingDir, journalPath: disk.journalPath, log: options.log ?? silentLogger(), uid: 1000, gid: 1000,
-    upload: { partSize: options.partSize ?? 4096, concurrency: 3 }, stagingOpener: options.stagingOpener, maxDirtyBytes: options.maxDirtyBytes,
+    store,
+    prefix: "",
+    stagingDir: disk.stagingDir,
+    journalPath: disk.journalPath,
+    log: options.log ?? silentLogger(),
+    uid: 1000,
+    gid: 1000,
+    upload: { partSize: options.partSize ?? 4096, concurrency: 3 },
+    stagingOpener: options.stagingOpener,
+    maxDirtyBytes: options.maxDirtyBytes,
   });
 }
-

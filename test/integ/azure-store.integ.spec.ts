@@ -15,12 +15,23 @@
  *   they differ only for characters above U+FFFF against U+E000–U+FFFF.
  */
 import { createServer, type IncomingMessage } from "node:http";
-import { AccountSASPermissions, ContainerSASPermissions, generateAccountSASQueryParameters, StorageSharedKeyCredential } from "@azure/storage-blob";
+import {
+  AccountSASPermissions,
+  ContainerSASPermissions,
+  generateAccountSASQueryParameters,
+  StorageSharedKeyCredential,
+} from "@azure/storage-blob";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isStoreError } from "../../src/store/errors.js";
 import { AzureStore, openAzureStore } from "../../src/store/azure/azure-store.js";
 import { describeObjectStoreContract } from "../contract/object-store.contract.js";
-import { azureConnectionString, azureContainer, azureServer, azureStore, freshAzureContainer } from "../helpers/azure.js";
+import {
+  azureConnectionString,
+  azureContainer,
+  azureServer,
+  azureStore,
+  freshAzureContainer,
+} from "../helpers/azure.js";
 import { ramp } from "../helpers/ramp.js";
 
 describeObjectStoreContract("AzureStore on Azurite", async () => azureStore(await freshAzureContainer("contract")));
@@ -34,7 +45,11 @@ describe("AzureStore: Azure specifics", () => {
   });
 
   it("uses the ETag as the version token and stores mode/uid/gid/mtime as blob metadata", async () => {
-    const { etag } = await store.put({ key: "m", body: Buffer.from("x"), metadata: { mode: "33188", uid: "1000", gid: "1000", mtime: "1700000000.5" } });
+    const { etag } = await store.put({
+      key: "m",
+      body: Buffer.from("x"),
+      metadata: { mode: "33188", uid: "1000", gid: "1000", mtime: "1700000000.5" },
+    });
     const props = await azureContainer(container).getBlobClient("m").getProperties();
     expect(etag).toBe(props.etag);
     expect(props.metadata).toEqual({ mode: "33188", uid: "1000", gid: "1000", mtime: "1700000000.5" });
@@ -48,16 +63,22 @@ describe("AzureStore: Azure specifics", () => {
 
   it("writes conditionally with If-None-Match: * and If-Match", async () => {
     const first = await store.put({ key: "c", body: Buffer.from("1"), ifNoneMatch: "*" });
-    await expect(store.put({ key: "c", body: Buffer.from("2"), ifNoneMatch: "*" })).rejects.toSatisfy((e) => isStoreError(e, "PreconditionFailed"));
+    await expect(store.put({ key: "c", body: Buffer.from("2"), ifNoneMatch: "*" })).rejects.toSatisfy((e) =>
+      isStoreError(e, "PreconditionFailed"),
+    );
     const second = await store.put({ key: "c", body: Buffer.from("2"), ifMatch: first.etag });
-    await expect(store.put({ key: "c", body: Buffer.from("3"), ifMatch: first.etag })).rejects.toSatisfy((e) => isStoreError(e, "PreconditionFailed"));
+    await expect(store.put({ key: "c", body: Buffer.from("3"), ifMatch: first.etag })).rejects.toSatisfy((e) =>
+      isStoreError(e, "PreconditionFailed"),
+    );
     expect((await store.get({ key: "c", ifMatch: second.etag })).toString()).toBe("2");
   });
 
   it("refuses a copy whose source changed (x-ms-source-if-match)", async () => {
     const old = await store.put({ key: "s", body: Buffer.from("old") });
     await store.put({ key: "s", body: Buffer.from("new") });
-    await expect(store.copy({ sourceKey: "s", key: "s2", sourceEtag: old.etag })).rejects.toSatisfy((e) => isStoreError(e, "PreconditionFailed"));
+    await expect(store.copy({ sourceKey: "s", key: "s2", sourceEtag: old.etag })).rejects.toSatisfy((e) =>
+      isStoreError(e, "PreconditionFailed"),
+    );
   });
 
   it("changes metadata in place (Set Blob Metadata): the committed blocks stay, no data is rewritten", async () => {
@@ -75,7 +96,9 @@ describe("AzureStore: Azure specifics", () => {
     expect(after.committedBlocks?.map((b) => b.name)).toEqual(before);
     expect(before).toHaveLength(2);
     expect((await store.head({ key })).metadata.mode).toBe("33261");
-    await expect(store.copy({ sourceKey: key, key, metadata: { mode: "33188" }, sourceEtag: etag })).rejects.toSatisfy((e) => isStoreError(e, "PreconditionFailed"));
+    await expect(store.copy({ sourceKey: key, key, metadata: { mode: "33188" }, sourceEtag: etag })).rejects.toSatisfy(
+      (e) => isStoreError(e, "PreconditionFailed"),
+    );
   });
 
   it("falls back from Put Block From URL (501 on Azurite) to read-and-stage, and then plans no server-side range copies", async () => {
@@ -84,7 +107,14 @@ describe("AzureStore: Azure specifics", () => {
     const source = ramp(3000);
     const base = await fresh.put({ key: "rw-src", body: source });
     const { uploadId } = await fresh.createMultipart({ key: "rw" });
-    const p1 = await fresh.copyPart({ key: "rw", uploadId, partNumber: 1, sourceKey: "rw-src", sourceRange: { start: 1000, end: 3000 }, sourceEtag: base.etag });
+    const p1 = await fresh.copyPart({
+      key: "rw",
+      uploadId,
+      partNumber: 1,
+      sourceKey: "rw-src",
+      sourceRange: { start: 1000, end: 3000 },
+      sourceEtag: base.etag,
+    });
     await fresh.completeMultipart({ key: "rw", uploadId, parts: [p1] });
     expect(await fresh.get({ key: "rw" })).toEqual(source.subarray(1000));
     expect(fresh.capabilities.maxCopyPartSize).toBe(0);
@@ -96,39 +126,57 @@ describe("AzureStore: Azure specifics", () => {
     const signed = await store.signRangeGet!({ key: "signed range", range: { start: 100, end: 1100 }, ifMatch: etag });
     expect(new URL(signed.url).searchParams.get("sp")).toBe("r");
     expect(signed.headers).toEqual(["Range: bytes=100-1099", `If-Match: ${etag}`]);
-    const headers = Object.fromEntries(signed.headers.map((h) => [h.slice(0, h.indexOf(":")), h.slice(h.indexOf(":") + 2)]));
+    const headers = Object.fromEntries(
+      signed.headers.map((h) => [h.slice(0, h.indexOf(":")), h.slice(h.indexOf(":") + 2)]),
+    );
     const response = await fetch(signed.url, { headers });
     expect(response.status).toBe(206);
     expect(Buffer.from(await response.arrayBuffer())).toEqual(body.subarray(100, 1100));
     await store.put({ key: "signed range", body: ramp(10) });
     expect((await fetch(signed.url, { headers })).status).toBe(412);
-    await expect(store.signRangeGet!({ key: "k", range: { start: 0, end: 1 }, ifMatch: '"x"\r\nX-Evil: 1' })).rejects.toThrow("control characters");
+    await expect(
+      store.signRangeGet!({ key: "k", range: { start: 0, end: 1 }, ifMatch: '"x"\r\nX-Evil: 1' }),
+    ).rejects.toThrow("control characters");
   });
 
   it("offers no range signing to a mount that holds only a SAS (nothing to sign with)", async () => {
-    const sasUrl = await azureContainer(container).generateSasUrl({ permissions: ContainerSASPermissions.parse("rl"), expiresOn: new Date(Date.now() + 3600_000) });
+    const sasUrl = await azureContainer(container).generateSasUrl({
+      permissions: ContainerSASPermissions.parse("rl"),
+      expiresOn: new Date(Date.now() + 3600_000),
+    });
     const sasStore = await azureStore(container, { auth: { kind: "sas", sas: new URL(sasUrl).search } });
     expect(sasStore.signRangeGet).toBeUndefined();
   });
 
   it("reports a missing container as NoSuchBucket, naming it", async () => {
     const missing = await azureStore("bfs-no-such-container");
-    await expect(missing.checkAccess()).rejects.toSatisfy((e) => isStoreError(e, "NoSuchBucket") && e.message.includes('container "bfs-no-such-container"'));
+    await expect(missing.checkAccess()).rejects.toSatisfy(
+      (e) => isStoreError(e, "NoSuchBucket") && e.message.includes('container "bfs-no-such-container"'),
+    );
   });
 
   it("reports an unknown account as NoSuchBucket, naming the account", async () => {
     const other = await azureStore(container, { account: "nosuchaccount", maxTries: 1 });
-    await expect(other.checkAccess()).rejects.toSatisfy((e) => isStoreError(e, "NoSuchBucket") && e.message.includes('storage account "nosuchaccount" not found'));
+    await expect(other.checkAccess()).rejects.toSatisfy(
+      (e) => isStoreError(e, "NoSuchBucket") && e.message.includes('storage account "nosuchaccount" not found'),
+    );
   });
 
   it("rejects a wrong account key with a message that names the key", async () => {
-    const wrong = await azureStore(container, { auth: { kind: "sharedKey", accountKey: Buffer.alloc(64, 7).toString("base64") }, maxTries: 1 });
-    await expect(wrong.checkAccess()).rejects.toSatisfy((e) => isStoreError(e, "AccessDenied") && e.message.includes("wrong account key"));
+    const wrong = await azureStore(container, {
+      auth: { kind: "sharedKey", accountKey: Buffer.alloc(64, 7).toString("base64") },
+      maxTries: 1,
+    });
+    await expect(wrong.checkAccess()).rejects.toSatisfy(
+      (e) => isStoreError(e, "AccessDenied") && e.message.includes("wrong account key"),
+    );
   });
 
   it("reports an unreachable endpoint as Unreachable", async () => {
     const dead = await azureStore(container, { endpoint: "http://127.0.0.1:9", maxTries: 1 });
-    await expect(dead.checkAccess()).rejects.toSatisfy((e) => isStoreError(e, "Unreachable") && e.message.includes("http://127.0.0.1:9/devstoreaccount1"));
+    await expect(dead.checkAccess()).rejects.toSatisfy(
+      (e) => isStoreError(e, "Unreachable") && e.message.includes("http://127.0.0.1:9/devstoreaccount1"),
+    );
   });
 });
 
@@ -141,7 +189,11 @@ describe("AzureStore: credentials", () => {
   const server = (): ReturnType<typeof azureServer> => azureServer();
 
   it("reads and writes with AZURE_STORAGE_CONNECTION_STRING", async () => {
-    const store = await openAzureStore({ account: server().account, container, auth: { kind: "connectionString", connectionString: azureConnectionString() } });
+    const store = await openAzureStore({
+      account: server().account,
+      container,
+      auth: { kind: "connectionString", connectionString: azureConnectionString() },
+    });
     await store.checkAccess();
     await store.put({ key: "via-cs", body: Buffer.from("cs") });
     expect((await store.get({ key: "via-cs" })).toString()).toBe("cs");
@@ -149,50 +201,114 @@ describe("AzureStore: credentials", () => {
   });
 
   it("refuses a connection string for another account than the source names", async () => {
-    await expect(openAzureStore({ account: "otheraccount", container, auth: { kind: "connectionString", connectionString: azureConnectionString() } }))
-      .rejects.toSatisfy((e) => isStoreError(e, "InvalidCredentials") && e.message.includes('for account "devstoreaccount1"'));
+    await expect(
+      openAzureStore({
+        account: "otheraccount",
+        container,
+        auth: { kind: "connectionString", connectionString: azureConnectionString() },
+      }),
+    ).rejects.toSatisfy(
+      (e) => isStoreError(e, "InvalidCredentials") && e.message.includes('for account "devstoreaccount1"'),
+    );
   });
 
   it("rejects a malformed connection string without echoing it", async () => {
-    await expect(openAzureStore({ account: server().account, container, auth: { kind: "connectionString", connectionString: "AccountKey=secretvalue" } }))
-      .rejects.toSatisfy((e) => isStoreError(e, "InvalidCredentials") && !e.message.includes("secretvalue"));
+    await expect(
+      openAzureStore({
+        account: server().account,
+        container,
+        auth: { kind: "connectionString", connectionString: "AccountKey=secretvalue" },
+      }),
+    ).rejects.toSatisfy((e) => isStoreError(e, "InvalidCredentials") && !e.message.includes("secretvalue"));
   });
 
   it("reads with a container SAS, and a read-only SAS cannot write", async () => {
     const expiresOn = new Date(Date.now() + 3600_000);
-    const sasUrl = await azureContainer(container).generateSasUrl({ permissions: ContainerSASPermissions.parse("rl"), expiresOn });
+    const sasUrl = await azureContainer(container).generateSasUrl({
+      permissions: ContainerSASPermissions.parse("rl"),
+      expiresOn,
+    });
     const sas = new URL(sasUrl).search;
-    const store = await openAzureStore({ account: server().account, container, endpoint: server().endpoint, auth: { kind: "sas", sas } });
+    const store = await openAzureStore({
+      account: server().account,
+      container,
+      endpoint: server().endpoint,
+      auth: { kind: "sas", sas },
+    });
     await store.checkAccess();
     expect((await store.get({ key: "hello" })).toString()).toBe("hi");
-    await expect(store.put({ key: "no", body: Buffer.from("x") })).rejects.toSatisfy((e) => isStoreError(e, "AccessDenied"));
+    await expect(store.put({ key: "no", body: Buffer.from("x") })).rejects.toSatisfy((e) =>
+      isStoreError(e, "AccessDenied"),
+    );
   });
 
   it("rejects a SAS without list permission at mount time, naming the SAS", async () => {
-    const sasUrl = await azureContainer(container).generateSasUrl({ permissions: ContainerSASPermissions.parse("r"), expiresOn: new Date(Date.now() + 3600_000) });
-    const store = await openAzureStore({ account: server().account, container, endpoint: server().endpoint, auth: { kind: "sas", sas: new URL(sasUrl).search }, maxTries: 1 });
-    await expect(store.checkAccess()).rejects.toSatisfy((e) => isStoreError(e, "AccessDenied") && e.message.includes("SAS"));
+    const sasUrl = await azureContainer(container).generateSasUrl({
+      permissions: ContainerSASPermissions.parse("r"),
+      expiresOn: new Date(Date.now() + 3600_000),
+    });
+    const store = await openAzureStore({
+      account: server().account,
+      container,
+      endpoint: server().endpoint,
+      auth: { kind: "sas", sas: new URL(sasUrl).search },
+      maxTries: 1,
+    });
+    await expect(store.checkAccess()).rejects.toSatisfy(
+      (e) => isStoreError(e, "AccessDenied") && e.message.includes("SAS"),
+    );
   });
 
   it("reads a public container anonymously, and says so for a private one", async () => {
     const open = await freshAzureContainer("public");
     await azureContainer(open).setAccessPolicy("container");
     await azureContainer(open).getBlockBlobClient("pub").upload("public", 6);
-    const anonymous = await openAzureStore({ account: server().account, container: open, endpoint: server().endpoint, auth: { kind: "anonymous" } });
+    const anonymous = await openAzureStore({
+      account: server().account,
+      container: open,
+      endpoint: server().endpoint,
+      auth: { kind: "anonymous" },
+    });
     await anonymous.checkAccess();
     expect((await anonymous.get({ key: "pub" })).toString()).toBe("public");
-    const closed = await openAzureStore({ account: server().account, container, endpoint: server().endpoint, auth: { kind: "anonymous" }, maxTries: 1 });
+    const closed = await openAzureStore({
+      account: server().account,
+      container,
+      endpoint: server().endpoint,
+      auth: { kind: "anonymous" },
+      maxTries: 1,
+    });
     // Azurite answers 403 (AccessDenied); real Azure 404 (NoSuchBucket): the message is the same.
-    await expect(closed.checkAccess()).rejects.toSatisfy((e) => isStoreError(e, "AccessDenied") && e.message.includes("does not allow anonymous access"));
+    await expect(closed.checkAccess()).rejects.toSatisfy(
+      (e) => isStoreError(e, "AccessDenied") && e.message.includes("does not allow anonymous access"),
+    );
   });
 
   it("without any credentials, DefaultAzureCredential fails with a message listing the ways to give them", async () => {
-    const names = ["AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_CLIENT_SECRET", "AZURE_FEDERATED_TOKEN_FILE", "IDENTITY_ENDPOINT", "MSI_ENDPOINT"];
+    const names = [
+      "AZURE_CLIENT_ID",
+      "AZURE_TENANT_ID",
+      "AZURE_CLIENT_SECRET",
+      "AZURE_FEDERATED_TOKEN_FILE",
+      "IDENTITY_ENDPOINT",
+      "MSI_ENDPOINT",
+    ];
     const saved = names.map((n) => [n, process.env[n]] as const);
     for (const n of names) delete process.env[n];
     try {
-      const store = await openAzureStore({ account: server().account, container, endpoint: "https://127.0.0.1:9", auth: { kind: "token" }, maxTries: 1 });
-      await expect(store.checkAccess()).rejects.toSatisfy((e) => isStoreError(e, "InvalidCredentials") && e.message.includes("az login") && e.message.includes("AZURE_STORAGE_CONNECTION_STRING"));
+      const store = await openAzureStore({
+        account: server().account,
+        container,
+        endpoint: "https://127.0.0.1:9",
+        auth: { kind: "token" },
+        maxTries: 1,
+      });
+      await expect(store.checkAccess()).rejects.toSatisfy(
+        (e) =>
+          isStoreError(e, "InvalidCredentials") &&
+          e.message.includes("az login") &&
+          e.message.includes("AZURE_STORAGE_CONNECTION_STRING"),
+      );
     } finally {
       for (const [n, v] of saved) if (v !== undefined) process.env[n] = v;
     }
@@ -200,11 +316,22 @@ describe("AzureStore: credentials", () => {
 
   it("takes an account SAS too, with or without a leading ?", async () => {
     const credential = new StorageSharedKeyCredential(server().account, server().key);
-    const sas = generateAccountSASQueryParameters({
-      permissions: AccountSASPermissions.parse("rl"), resourceTypes: "co", services: "b", expiresOn: new Date(Date.now() + 3600_000),
-    }, credential).toString();
+    const sas = generateAccountSASQueryParameters(
+      {
+        permissions: AccountSASPermissions.parse("rl"),
+        resourceTypes: "co",
+        services: "b",
+        expiresOn: new Date(Date.now() + 3600_000),
+      },
+      credential,
+    ).toString();
     for (const given of [sas, `?${sas}`]) {
-      const store = await openAzureStore({ account: server().account, container, endpoint: server().endpoint, auth: { kind: "sas", sas: given } });
+      const store = await openAzureStore({
+        account: server().account,
+        container,
+        endpoint: server().endpoint,
+        auth: { kind: "sas", sas: given },
+      });
       await store.checkAccess();
       expect((await store.get({ key: "hello" })).toString()).toBe("hi");
     }
@@ -226,9 +353,22 @@ describe("AzureStore: what goes on the wire", () => {
   afterAll(() => new Promise<void>((done) => server.close(() => done())));
 
   it("copies a range with Put Block From URL pinned to the source ETag, the source read through a short SAS", async () => {
-    const store = await openAzureStore({ account: "devstoreaccount1", container: "c", endpoint, auth: { kind: "sharedKey", accountKey: azureServer().key }, maxTries: 1 });
+    const store = await openAzureStore({
+      account: "devstoreaccount1",
+      container: "c",
+      endpoint,
+      auth: { kind: "sharedKey", accountKey: azureServer().key },
+      maxTries: 1,
+    });
     const { uploadId } = await store.createMultipart({ key: "dst" });
-    await store.copyPart({ key: "dst", uploadId, partNumber: 1, sourceKey: "src file", sourceRange: { start: 10, end: 20 }, sourceEtag: '"0xABC"' });
+    await store.copyPart({
+      key: "dst",
+      uploadId,
+      partNumber: 1,
+      sourceKey: "src file",
+      sourceRange: { start: 10, end: 20 },
+      sourceEtag: '"0xABC"',
+    });
     expect(seen).toHaveLength(1);
     const req = seen[0];
     const url = new URL(req.url!, endpoint);

@@ -20,9 +20,18 @@ import { describeObjectStoreContract } from "../contract/object-store.contract.j
 import { freshGcsBucket, gcsClient, gcsServer, gcsStore } from "../helpers/gcs.js";
 import { ramp } from "../helpers/ramp.js";
 
-describeObjectStoreContract("GcsStore on the Cloud Storage emulator", async () => gcsStore(await freshGcsBucket("contract")));
-describeObjectStoreContract("GcsStore (composite uploads) on the Cloud Storage emulator", async () =>
-  new GcsStore({ bucket: await freshGcsBucket("contract-compose"), endpoint: gcsServer().endpoint, uploadStrategy: "composite" }));
+describeObjectStoreContract("GcsStore on the Cloud Storage emulator", async () =>
+  gcsStore(await freshGcsBucket("contract")),
+);
+describeObjectStoreContract(
+  "GcsStore (composite uploads) on the Cloud Storage emulator",
+  async () =>
+    new GcsStore({
+      bucket: await freshGcsBucket("contract-compose"),
+      endpoint: gcsServer().endpoint,
+      uploadStrategy: "composite",
+    }),
+);
 
 describe("GcsStore: GCS specifics", () => {
   let bucket: string;
@@ -33,7 +42,11 @@ describe("GcsStore: GCS specifics", () => {
   });
 
   it("uses the generation as the version token and stores mode/uid/gid/mtime as custom metadata", async () => {
-    const { etag } = await store.put({ key: "m", body: Buffer.from("x"), metadata: { mode: "33188", uid: "1000", gid: "1000", mtime: "1700000000.5" } });
+    const { etag } = await store.put({
+      key: "m",
+      body: Buffer.from("x"),
+      metadata: { mode: "33188", uid: "1000", gid: "1000", mtime: "1700000000.5" },
+    });
     const [md] = await gcsClient().bucket(bucket).file("m").getMetadata();
     expect(etag).toBe(String(md.generation));
     expect(md.metadata).toEqual({ mode: "33188", uid: "1000", gid: "1000", mtime: "1700000000.5" });
@@ -41,16 +54,22 @@ describe("GcsStore: GCS specifics", () => {
 
   it("writes conditionally with ifGenerationMatch", async () => {
     const first = await store.put({ key: "c", body: Buffer.from("1"), ifNoneMatch: "*" });
-    await expect(store.put({ key: "c", body: Buffer.from("2"), ifNoneMatch: "*" })).rejects.toSatisfy((e) => isStoreError(e, "PreconditionFailed"));
+    await expect(store.put({ key: "c", body: Buffer.from("2"), ifNoneMatch: "*" })).rejects.toSatisfy((e) =>
+      isStoreError(e, "PreconditionFailed"),
+    );
     const second = await store.put({ key: "c", body: Buffer.from("2"), ifMatch: first.etag });
-    await expect(store.put({ key: "c", body: Buffer.from("3"), ifMatch: first.etag })).rejects.toSatisfy((e) => isStoreError(e, "PreconditionFailed"));
+    await expect(store.put({ key: "c", body: Buffer.from("3"), ifMatch: first.etag })).rejects.toSatisfy((e) =>
+      isStoreError(e, "PreconditionFailed"),
+    );
     expect((await store.get({ key: "c", ifMatch: second.etag })).toString()).toBe("2");
   });
 
   it("refuses a copy whose source changed (ifSourceGenerationMatch)", async () => {
     const old = await store.put({ key: "s", body: Buffer.from("old") });
     await store.put({ key: "s", body: Buffer.from("new") });
-    await expect(store.copy({ sourceKey: "s", key: "s2", sourceEtag: old.etag })).rejects.toSatisfy((e) => isStoreError(e, "PreconditionFailed"));
+    await expect(store.copy({ sourceKey: "s", key: "s2", sourceEtag: old.etag })).rejects.toSatisfy((e) =>
+      isStoreError(e, "PreconditionFailed"),
+    );
   });
 
   it("streams parts of any size, sent out of order, into one resumable upload", async () => {
@@ -61,8 +80,20 @@ describe("GcsStore: GCS specifics", () => {
     const offsets = [0, 300_000, 600_000, 900_000];
     const order = [2, 4, 1, 3];
     const parts = [];
-    for (const n of order) parts.push(await store.uploadPart({ key, uploadId, partNumber: n, body: whole.subarray(offsets[n - 1], offsets[n - 1] + sizes[n - 1]) }));
-    const { etag } = await store.completeMultipart({ key, uploadId, parts: parts.sort((a, b) => a.partNumber - b.partNumber) });
+    for (const n of order)
+      parts.push(
+        await store.uploadPart({
+          key,
+          uploadId,
+          partNumber: n,
+          body: whole.subarray(offsets[n - 1], offsets[n - 1] + sizes[n - 1]),
+        }),
+      );
+    const { etag } = await store.completeMultipart({
+      key,
+      uploadId,
+      parts: parts.sort((a, b) => a.partNumber - b.partNumber),
+    });
     expect(Buffer.compare(await store.get({ key }), whole)).toBe(0);
     expect((await store.head({ key })).etag).toBe(etag);
   });
@@ -70,10 +101,17 @@ describe("GcsStore: GCS specifics", () => {
   it("composes more than 32 parts in a tree and leaves no temporary objects", async () => {
     const store = new GcsStore({ bucket, endpoint: gcsServer().endpoint, uploadStrategy: "composite" });
     const key = "tree";
-    const { uploadId } = await store.createMultipart({ key, metadata: { mode: "33188" }, contentType: "application/x-test" });
+    const { uploadId } = await store.createMultipart({
+      key,
+      metadata: { mode: "33188" },
+      contentType: "application/x-test",
+    });
     const whole = ramp(70_000);
-    const parts = await Promise.all(Array.from({ length: 70 }, (_, i) =>
-      store.uploadPart({ key, uploadId, partNumber: i + 1, body: whole.subarray(i * 1000, (i + 1) * 1000) })));
+    const parts = await Promise.all(
+      Array.from({ length: 70 }, (_, i) =>
+        store.uploadPart({ key, uploadId, partNumber: i + 1, body: whole.subarray(i * 1000, (i + 1) * 1000) }),
+      ),
+    );
     const root = await store.list({ prefix: "", delimiter: "/" });
     expect(root.prefixes).not.toContain(PARTS_PREFIX); // in-flight temporaries stay out of listings
     await store.completeMultipart({ key, uploadId, parts });
@@ -86,7 +124,9 @@ describe("GcsStore: GCS specifics", () => {
   });
 
   it("reports a missing bucket as NoSuchBucket", async () => {
-    await expect(gcsStore("bfs-no-such-bucket-here").checkAccess()).rejects.toSatisfy((e) => isStoreError(e, "NoSuchBucket"));
+    await expect(gcsStore("bfs-no-such-bucket-here").checkAccess()).rejects.toSatisfy((e) =>
+      isStoreError(e, "NoSuchBucket"),
+    );
   });
 
   it("needs Application Default Credentials for an https endpoint, and says so when there are none", async () => {
@@ -124,7 +164,9 @@ describe("GcsStore: what goes on the wire", () => {
   it("bills requester-pays requests to --billing-project (userProject) and pins reads with ifGenerationMatch", async () => {
     const store = new GcsStore({ bucket: "rp-bucket", endpoint, billingProject: "my-billing" });
     await expect(store.head({ key: "k" })).rejects.toSatisfy((e) => isStoreError(e, "NotFound"));
-    await expect(store.get({ key: "k", ifMatch: "42", range: { start: 0, end: 10 } })).rejects.toSatisfy((e) => isStoreError(e, "NotFound"));
+    await expect(store.get({ key: "k", ifMatch: "42", range: { start: 0, end: 10 } })).rejects.toSatisfy((e) =>
+      isStoreError(e, "NotFound"),
+    );
     await expect(store.list({ prefix: "p/" })).rejects.toSatisfy((e) => isStoreError(e, "NotFound"));
     const urls = seen.map((r) => new URL(r.url!, endpoint));
     expect(urls.length).toBe(3);

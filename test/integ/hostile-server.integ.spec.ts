@@ -51,7 +51,12 @@ beforeEach(() => {
 
 function s3(): S3Store {
   return new S3Store({
-    bucket: "b", endpoint, region: "us-east-1", pathStyle: true, maxAttempts: 1, outagePatienceMs: 0,
+    bucket: "b",
+    endpoint,
+    region: "us-east-1",
+    pathStyle: true,
+    maxAttempts: 1,
+    outagePatienceMs: 0,
     credentials: { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "wJalrXUtnFEMI/K7MDENG" },
   });
 }
@@ -69,24 +74,38 @@ function readdirOf(store: ObjectStore): Promise<string[]> {
 
 /** An S3 ListObjectsV2 page with one object `k<n>`. */
 function s3Page(res: ServerResponse, n: number, next: string | undefined, truncated = next !== undefined): void {
-  res.writeHead(200, { "content-type": "application/xml" }).end(
-    `<?xml version="1.0" encoding="UTF-8"?><ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>b</Name><Prefix></Prefix>` +
-    `<KeyCount>1</KeyCount><MaxKeys>1000</MaxKeys><Delimiter>/</Delimiter><IsTruncated>${truncated}</IsTruncated>` +
-    (next ? `<NextContinuationToken>${next}</NextContinuationToken>` : "") +
-    `<Contents><Key>k${n}</Key><LastModified>2024-01-01T00:00:00.000Z</LastModified><ETag>"e${n}"</ETag><Size>1</Size><StorageClass>STANDARD</StorageClass></Contents>` +
-    "</ListBucketResult>");
+  res
+    .writeHead(200, { "content-type": "application/xml" })
+    .end(
+      `<?xml version="1.0" encoding="UTF-8"?><ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>b</Name><Prefix></Prefix>` +
+        `<KeyCount>1</KeyCount><MaxKeys>1000</MaxKeys><Delimiter>/</Delimiter><IsTruncated>${truncated}</IsTruncated>` +
+        (next ? `<NextContinuationToken>${next}</NextContinuationToken>` : "") +
+        `<Contents><Key>k${n}</Key><LastModified>2024-01-01T00:00:00.000Z</LastModified><ETag>"e${n}"</ETag><Size>1</Size><StorageClass>STANDARD</StorageClass></Contents>` +
+        "</ListBucketResult>",
+    );
 }
 
 function gcsPage(res: ServerResponse, n: number, next: string | undefined): void {
-  const body = JSON.stringify({ kind: "storage#objects", items: [{ name: `k${n}`, size: "1", generation: String(n), updated: "2024-01-01T00:00:00.000Z" }], ...(next ? { nextPageToken: next } : {}) });
-  res.writeHead(200, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(body) }).end(body);
+  const body = JSON.stringify({
+    kind: "storage#objects",
+    items: [{ name: `k${n}`, size: "1", generation: String(n), updated: "2024-01-01T00:00:00.000Z" }],
+    ...(next ? { nextPageToken: next } : {}),
+  });
+  res
+    .writeHead(200, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(body) })
+    .end(body);
 }
 
 /** Pre-fix code would loop forever: the stubs stop after this many pages so such a run ends (and fails). */
 const GIVE_UP = 20;
 
 async function failure(promise: Promise<unknown>): Promise<Error> {
-  return promise.then((value) => { throw new Error(`expected a rejection, got ${Array.isArray(value) ? `${value.length} entries` : typeof value}`); }, (err: Error) => err);
+  return promise.then(
+    (value) => {
+      throw new Error(`expected a rejection, got ${Array.isArray(value) ? `${value.length} entries` : typeof value}`);
+    },
+    (err: Error) => err,
+  );
 }
 
 describe("a LIST that never advances", () => {
@@ -94,42 +113,59 @@ describe("a LIST that never advances", () => {
     handler = (_req, res, n) => s3Page(res, n, n < GIVE_UP ? "again" : undefined);
     const err = await failure(s3().list({ prefix: "", token: "again" }));
     expect(err).toBeInstanceOf(StoreError);
-    expect([(err as StoreError).kind, err.message]).toEqual(["Other", 'ListObjectsV2 under "" returned the continuation token it was given: the server is not advancing the listing; stopped']);
+    expect([(err as StoreError).kind, err.message]).toEqual([
+      "Other",
+      'ListObjectsV2 under "" returned the continuation token it was given: the server is not advancing the listing; stopped',
+    ]);
     expect(seen.length).toBe(1);
     seen = [];
     const listing = await failure(readdirOf(s3()));
-    expect(listing.message).toBe('ListObjectsV2 under "" returned the continuation token it was given: the server is not advancing the listing; stopped');
+    expect(listing.message).toBe(
+      'ListObjectsV2 under "" returned the continuation token it was given: the server is not advancing the listing; stopped',
+    );
     expect(seen.length).toBe(2);
   });
 
   it("S3: a cycle of tokens ends readdir with a clear error", async () => {
     handler = (_req, res, n) => s3Page(res, n, n >= GIVE_UP ? undefined : n % 2 === 1 ? "A" : "B");
     const err = await failure(readdirOf(s3()));
-    expect(err.message).toBe('listing of / stopped: the server sent continuation token "A" a second time (a LIST that goes round in circles)');
+    expect(err.message).toBe(
+      'listing of / stopped: the server sent continuation token "A" a second time (a LIST that goes round in circles)',
+    );
     expect(seen.length).toBe(3);
   });
 
   it("S3: a page marked truncated without a continuation token is an error, not a silently short listing", async () => {
     handler = (_req, res, n) => s3Page(res, n, undefined, true);
     const err = await failure(s3().list({ prefix: "" }));
-    expect([(err as StoreError).kind, err.message]).toEqual(["Other", 'ListObjectsV2 under "" says the listing is truncated but gives no continuation token']);
+    expect([(err as StoreError).kind, err.message]).toEqual([
+      "Other",
+      'ListObjectsV2 under "" says the listing is truncated but gives no continuation token',
+    ]);
   });
 
   it("GCS: the same page token again ends with a clear error, on the store and in readdir", async () => {
     handler = (_req, res, n) => gcsPage(res, n, n < GIVE_UP ? "again" : undefined);
     const err = await failure(gcs().list({ prefix: "", token: "again" }));
-    expect([(err as StoreError).kind, err.message]).toEqual(["Other", 'objects.list under "" returned the page token it was given: the server is not advancing the listing; stopped']);
+    expect([(err as StoreError).kind, err.message]).toEqual([
+      "Other",
+      'objects.list under "" returned the page token it was given: the server is not advancing the listing; stopped',
+    ]);
     expect(seen.length).toBe(1);
     seen = [];
     const listing = await failure(readdirOf(gcs()));
-    expect(listing.message).toBe('objects.list under "" returned the page token it was given: the server is not advancing the listing; stopped');
+    expect(listing.message).toBe(
+      'objects.list under "" returned the page token it was given: the server is not advancing the listing; stopped',
+    );
     expect(seen.length).toBe(2);
   });
 
   it("GCS: a cycle of page tokens ends readdir with a clear error", async () => {
     handler = (_req, res, n) => gcsPage(res, n, n >= GIVE_UP ? undefined : n % 2 === 1 ? "A" : "B");
     const err = await failure(readdirOf(gcs()));
-    expect(err.message).toBe('listing of / stopped: the server sent continuation token "A" a second time (a LIST that goes round in circles)');
+    expect(err.message).toBe(
+      'listing of / stopped: the server sent continuation token "A" a second time (a LIST that goes round in circles)',
+    );
     expect(seen.length).toBe(3);
   });
 });
@@ -158,13 +194,20 @@ describe("GCS media GETs against a hostile server", () => {
       pour(res, 8 * 1024 * 1024);
     };
     const err = await failure(gcs().get({ key: "k", range: { start: 0, end: 100 } }));
-    expect([(err as StoreError).kind, err.message]).toEqual(["Other", "objects.get media: body longer than the 100 bytes asked for"]);
+    expect([(err as StoreError).kind, err.message]).toEqual([
+      "Other",
+      "objects.get media: body longer than the 100 bytes asked for",
+    ]);
   });
 
   it("a Content-Range for other bytes than asked is refused", async () => {
-    handler = (_req, res) => res.writeHead(206, { "content-range": "bytes 0-99/1000", "content-length": 100 }).end(Buffer.alloc(100, 0x62));
+    handler = (_req, res) =>
+      res.writeHead(206, { "content-range": "bytes 0-99/1000", "content-length": 100 }).end(Buffer.alloc(100, 0x62));
     const err = await failure(gcs().get({ key: "k", range: { start: 100, end: 200 } }));
-    expect([(err as StoreError).kind, err.message]).toEqual(["Other", "objects.get media: Content-Range bytes 0-99/1000 does not match the bytes 100-199 asked for"]);
+    expect([(err as StoreError).kind, err.message]).toEqual([
+      "Other",
+      "objects.get media: Content-Range bytes 0-99/1000 does not match the bytes 100-199 asked for",
+    ]);
   });
 
   it("a 200 with the whole object for a ranged GET yields exactly the bytes asked for", async () => {

@@ -72,19 +72,27 @@ const OBJECT = ramp(1000);
 const good: Handler = (req, res) => {
   const [, a, b] = /bytes=(\d+)-(\d+)/.exec(req.headers.range ?? "")!;
   const [start, last] = [Number(a), Math.min(Number(b), OBJECT.length - 1)];
-  res.writeHead(206, { "Content-Length": last - start + 1, "Content-Range": `bytes ${start}-${last}/${OBJECT.length}` });
+  res.writeHead(206, {
+    "Content-Length": last - start + 1,
+    "Content-Range": `bytes ${start}-${last}/${OBJECT.length}`,
+  });
   res.end(OBJECT.subarray(start, last + 1));
 };
 
 function xmlError(status: number, code: string): Handler {
   return (_req, res) => {
     res.writeHead(status, { "Content-Type": "application/xml" });
-    res.end(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>stub says ${code}</Message></Error>`);
+    res.end(
+      `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>stub says ${code}</Message></Error>`,
+    );
   };
 }
 
 async function failure(promise: Promise<unknown>): Promise<StoreError> {
-  const err = await promise.then(() => undefined, (e: unknown) => e);
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(StoreError);
   return err as StoreError;
 }
@@ -95,7 +103,13 @@ describe("lean S3 data path against a misbehaving server", () => {
   beforeAll(async () => {
     const endpoint = await stub.start();
     store = new S3Store({
-      bucket: "stub", endpoint, region: "us-east-1", pathStyle: true, maxAttempts: 3, outagePatienceMs: 0, requestTimeoutMs: 300,
+      bucket: "stub",
+      endpoint,
+      region: "us-east-1",
+      pathStyle: true,
+      maxAttempts: 3,
+      outagePatienceMs: 0,
+      requestTimeoutMs: 300,
       credentials: { accessKeyId: "AKIDSTUB", secretAccessKey: "stub-secret" },
     });
   });
@@ -110,68 +124,104 @@ describe("lean S3 data path against a misbehaving server", () => {
     expect(store.dataPath).toBe("lean");
     expect(await store.get({ key: "k", range: { start: 100, end: 200 } })).toEqual(OBJECT.subarray(100, 200));
     expect(stub.seen.map((s) => [s.method, s.url, s.headers.range])).toEqual([["GET", "/stub/k", "bytes=100-199"]]);
-    expect(stub.seen[0].headers.authorization).toMatch(/^AWS4-HMAC-SHA256 Credential=AKIDSTUB\/\d{8}\/us-east-1\/s3\/aws4_request, /);
+    expect(stub.seen[0].headers.authorization).toMatch(
+      /^AWS4-HMAC-SHA256 Credential=AKIDSTUB\/\d{8}\/us-east-1\/s3\/aws4_request, /,
+    );
   });
 
   it("never allocates an announced Content-Length larger than the request", async () => {
     const huge = 10 * 1024 ** 3;
     const allocations = vi.spyOn(Buffer, "allocUnsafe");
-    stub.reset([(_req, res) => {
-      res.writeHead(206, { "Content-Length": huge, "Content-Range": "bytes 0-99/20000000000" });
-      res.write(OBJECT.subarray(0, 100));
-    }]);
+    stub.reset([
+      (_req, res) => {
+        res.writeHead(206, { "Content-Length": huge, "Content-Range": "bytes 0-99/20000000000" });
+        res.write(OBJECT.subarray(0, 100));
+      },
+    ]);
     const err = await failure(store.get({ key: "k", range: { start: 0, end: 100 } }));
-    expect([err.kind, err.message]).toEqual(["Other", `GetObject: Content-Length ${huge} disagrees with Content-Range 0-99 for bytes 0-99`]);
+    expect([err.kind, err.message]).toEqual([
+      "Other",
+      `GetObject: Content-Length ${huge} disagrees with Content-Range 0-99 for bytes 0-99`,
+    ]);
     expect(allocations.mock.calls.filter(([size]) => size > 100)).toEqual([]);
     expect(stub.seen.length).toBe(1);
   });
 
   it("refuses a 200 carrying a whole object larger than the range", async () => {
-    stub.reset([(_req, res) => {
-      res.writeHead(200, { "Content-Length": 5000 });
-      res.end(Buffer.alloc(5000));
-    }]);
+    stub.reset([
+      (_req, res) => {
+        res.writeHead(200, { "Content-Length": 5000 });
+        res.end(Buffer.alloc(5000));
+      },
+    ]);
     const err = await failure(store.get({ key: "k", range: { start: 0, end: 100 } }));
-    expect([err.kind, err.message]).toEqual(["Other", "GetObject: 200 with the whole object (5000 bytes) instead of a range for bytes 0-99"]);
+    expect([err.kind, err.message]).toEqual([
+      "Other",
+      "GetObject: 200 with the whole object (5000 bytes) instead of a range for bytes 0-99",
+    ]);
   });
 
   it("accepts a 200 for an object that ends inside the range, and returns only the bytes asked for", async () => {
-    stub.reset([(_req, res) => {
-      res.writeHead(200, { "Content-Length": OBJECT.length });
-      res.end(OBJECT);
-    }]);
+    stub.reset([
+      (_req, res) => {
+        res.writeHead(200, { "Content-Length": OBJECT.length });
+        res.end(OBJECT);
+      },
+    ]);
     expect(await store.get({ key: "k", range: { start: 900, end: 5000 } })).toEqual(OBJECT.subarray(900));
   });
 
   it("rejects a Content-Range for another start, or ending past the requested end", async () => {
-    stub.reset([(_req, res) => {
-      res.writeHead(206, { "Content-Length": 100, "Content-Range": "bytes 0-99/1000" });
-      res.end(OBJECT.subarray(0, 100));
-    }]);
+    stub.reset([
+      (_req, res) => {
+        res.writeHead(206, { "Content-Length": 100, "Content-Range": "bytes 0-99/1000" });
+        res.end(OBJECT.subarray(0, 100));
+      },
+    ]);
     const early = await failure(store.get({ key: "k", range: { start: 100, end: 200 } }));
-    expect([early.kind, early.message, stub.seen.length]).toEqual(["Other", "GetObject: Content-Range starts at 0 for bytes 100-199", 1]);
-    stub.reset([(_req, res) => {
-      res.writeHead(206, { "Content-Length": 200, "Content-Range": "bytes 100-299/1000" });
-      res.end(OBJECT.subarray(100, 300));
-    }]);
+    expect([early.kind, early.message, stub.seen.length]).toEqual([
+      "Other",
+      "GetObject: Content-Range starts at 0 for bytes 100-199",
+      1,
+    ]);
+    stub.reset([
+      (_req, res) => {
+        res.writeHead(206, { "Content-Length": 200, "Content-Range": "bytes 100-299/1000" });
+        res.end(OBJECT.subarray(100, 300));
+      },
+    ]);
     const long = await failure(store.get({ key: "k", range: { start: 100, end: 200 } }));
-    expect([long.kind, long.message, stub.seen.length]).toEqual(["Other", "GetObject: Content-Range ends at 299 for bytes 100-199", 1]);
+    expect([long.kind, long.message, stub.seen.length]).toEqual([
+      "Other",
+      "GetObject: Content-Range ends at 299 for bytes 100-199",
+      1,
+    ]);
   });
 
   it("fails on a body longer than announced, chunked or past its Content-Length", async () => {
-    stub.reset([(_req, res) => {
-      res.writeHead(206, { "Content-Range": "bytes 0-99/1000", "Transfer-Encoding": "chunked" });
-      res.end(OBJECT.subarray(0, 150));
-    }]);
+    stub.reset([
+      (_req, res) => {
+        res.writeHead(206, { "Content-Range": "bytes 0-99/1000", "Transfer-Encoding": "chunked" });
+        res.end(OBJECT.subarray(0, 150));
+      },
+    ]);
     const chunked = await failure(store.get({ key: "k", range: { start: 0, end: 100 } }));
-    expect([chunked.kind, chunked.message, stub.seen.length]).toEqual(["Other", "GetObject body longer than the 100 bytes announced", 1]);
-    stub.reset([(_req, res) => {
-      res.writeHead(206, { "Content-Length": 100, "Content-Range": "bytes 0-99/1000" });
-      res.end(OBJECT.subarray(0, 150));
-    }]);
+    expect([chunked.kind, chunked.message, stub.seen.length]).toEqual([
+      "Other",
+      "GetObject body longer than the 100 bytes announced",
+      1,
+    ]);
+    stub.reset([
+      (_req, res) => {
+        res.writeHead(206, { "Content-Length": 100, "Content-Range": "bytes 0-99/1000" });
+        res.end(OBJECT.subarray(0, 150));
+      },
+    ]);
     const extra = await failure(store.get({ key: "k", range: { start: 0, end: 100 } }));
     expect(extra.kind).toBe("Other");
-    expect(extra.message).toMatch(/^GetObject: malformed HTTP response \(HPE_[A-Z_]+\), e\.g\. a body longer than its Content-Length$/);
+    expect(extra.message).toMatch(
+      /^GetObject: malformed HTTP response \(HPE_[A-Z_]+\), e\.g\. a body longer than its Content-Length$/,
+    );
     expect(stub.seen.length).toBe(1);
   });
 
@@ -188,16 +238,25 @@ describe("lean S3 data path against a misbehaving server", () => {
   });
 
   it("gives up on truncated bodies after maxAttempts, as a truncated read", async () => {
-    stub.reset([(_req, res) => {
-      res.writeHead(206, { "Content-Length": 100, "Content-Range": "bytes 0-99/1000" });
-      res.write(OBJECT.subarray(0, 40), () => res.socket?.destroy());
-    }]);
+    stub.reset([
+      (_req, res) => {
+        res.writeHead(206, { "Content-Length": 100, "Content-Range": "bytes 0-99/1000" });
+        res.write(OBJECT.subarray(0, 40), () => res.socket?.destroy());
+      },
+    ]);
     const err = await failure(store.get({ key: "k", range: { start: 0, end: 100 } }));
-    expect([err.kind, err.message, stub.seen.length]).toEqual(["Unreachable", "GetObject body truncated: 40 of 100 bytes", 3]);
+    expect([err.kind, err.message, stub.seen.length]).toEqual([
+      "Unreachable",
+      "GetObject body truncated: 40 of 100 bytes",
+      3,
+    ]);
   });
 
   it("retries an attempt that stalls past requestTimeoutMs", async () => {
-    stub.reset([(_req, res) => res.writeHead(206, { "Content-Length": 100, "Content-Range": "bytes 0-99/1000" }).flushHeaders(), good]);
+    stub.reset([
+      (_req, res) => res.writeHead(206, { "Content-Length": 100, "Content-Range": "bytes 0-99/1000" }).flushHeaders(),
+      good,
+    ]);
     expect(await store.get({ key: "k", range: { start: 0, end: 100 } })).toEqual(OBJECT.subarray(0, 100));
     expect(stub.seen.length).toBe(2);
   });
@@ -211,11 +270,19 @@ describe("lean S3 data path against a misbehaving server", () => {
   it("maps 412 and 404 XML errors to PreconditionFailed and NotFound, at once", async () => {
     stub.reset([xmlError(412, "PreconditionFailed")]);
     const stale = await failure(store.get({ key: "k", range: { start: 0, end: 10 }, ifMatch: '"abc"' }));
-    expect([stale.kind, stale.message, stale.key]).toEqual(["PreconditionFailed", "GetObject failed: PreconditionFailed (HTTP 412)", "k"]);
+    expect([stale.kind, stale.message, stale.key]).toEqual([
+      "PreconditionFailed",
+      "GetObject failed: PreconditionFailed (HTTP 412)",
+      "k",
+    ]);
     expect([stub.seen.length, stub.seen[0].headers["if-match"]]).toEqual([1, '"abc"']);
     stub.reset([xmlError(404, "NoSuchKey")]);
     const missing = await failure(store.get({ key: "k", range: { start: 0, end: 10 } }));
-    expect([missing.kind, missing.message, stub.seen.length]).toEqual(["NotFound", "GetObject failed: NoSuchKey (HTTP 404)", 1]);
+    expect([missing.kind, missing.message, stub.seen.length]).toEqual([
+      "NotFound",
+      "GetObject failed: NoSuchKey (HTTP 404)",
+      1,
+    ]);
     stub.reset([(_req, res) => res.writeHead(404).end()]);
     const bare = await failure(store.get({ key: "k", range: { start: 0, end: 10 } }));
     expect([bare.kind, bare.message]).toEqual(["NotFound", "GetObject failed: Http404 (HTTP 404)"]);
@@ -239,7 +306,9 @@ describe("lean S3 data path against a misbehaving server", () => {
     expect(part).toEqual({ partNumber: 7, etag: '"e1"' });
     const [seen] = stub.seen;
     expect(seen.method).toBe("PUT");
-    expect(seen.url).toBe("/stub/dir/sp%20ace%2B%25%3F%23%C3%BC%F0%9F%98%80%28x%29%21%2A%27~.txt?partNumber=7&uploadId=2~up%2Fload%2Bid");
+    expect(seen.url).toBe(
+      "/stub/dir/sp%20ace%2B%25%3F%23%C3%BC%F0%9F%98%80%28x%29%21%2A%27~.txt?partNumber=7&uploadId=2~up%2Fload%2Bid",
+    );
     expect(seen.headers["x-amz-content-sha256"]).toBe(createHash("sha256").update(body).digest("hex"));
     expect(Buffer.compare(seen.body, body)).toBe(0);
   });
@@ -273,14 +342,23 @@ describe("choice of data path, made once at construction", () => {
     }
   });
   const pathOf = (endpoint?: string): string => {
-    const store = new S3Store({ bucket: "b-choice", endpoint, region: "eu-west-1", credentials: { accessKeyId: "a", secretAccessKey: "b" } });
+    const store = new S3Store({
+      bucket: "b-choice",
+      endpoint,
+      region: "eu-west-1",
+      credentials: { accessKeyId: "a", secretAccessKey: "b" },
+    });
     store.destroy();
     return store.dataPath;
   };
 
   it("is lean by default, for AWS and for HTTP and HTTPS endpoints", () => {
     for (const name of ["HTTPS_PROXY", "https_proxy", "BUCKETFS_S3_DATA_PATH"]) delete process.env[name];
-    expect([pathOf(), pathOf("http://127.0.0.1:1"), pathOf("https://s3.example.test")]).toEqual(["lean", "lean", "lean"]);
+    expect([pathOf(), pathOf("http://127.0.0.1:1"), pathOf("https://s3.example.test")]).toEqual([
+      "lean",
+      "lean",
+      "lean",
+    ]);
   });
 
   it("falls back to the SDK behind an HTTPS proxy, unless NO_PROXY exempts the host", () => {
@@ -298,7 +376,14 @@ describe("choice of data path, made once at construction", () => {
 });
 
 describe("lean S3 data path on the real S3 server", () => {
-  const keys = ["sp ace/plus+sign", "pct%25/percent%", "q?mark#hash&amp=eq", "unicode/ü😀漢字", "paren(s)!*'~ end ", "a//double/slash"];
+  const keys = [
+    "sp ace/plus+sign",
+    "pct%25/percent%",
+    "q?mark#hash&amp=eq",
+    "unicode/ü😀漢字",
+    "paren(s)!*'~ end ",
+    "a//double/slash",
+  ];
   let bucket: string;
   let store: S3Store;
   beforeAll(async () => {
@@ -339,20 +424,36 @@ describe("lean S3 data path on the real S3 server", () => {
     delete process.env.BUCKETFS_S3_DATA_PATH;
     expect(sdkStore.dataPath).toBe("sdk");
     const { etag } = await store.put({ key: "parity", body: ramp(100) });
-    const outcome = (s: S3Store, range: { start: number; end: number }, ifMatch?: string, key = "parity"): Promise<string> =>
-      s.get({ key, range, ifMatch }).then((b) => `bytes ${b.length}`, (e: StoreError) => `${e.kind}: ${e.message}`);
+    const outcome = (
+      s: S3Store,
+      range: { start: number; end: number },
+      ifMatch?: string,
+      key = "parity",
+    ): Promise<string> =>
+      s.get({ key, range, ifMatch }).then(
+        (b) => `bytes ${b.length}`,
+        (e: StoreError) => `${e.kind}: ${e.message}`,
+      );
     const cases: [{ start: number; end: number }, string | undefined, string | undefined][] = [
-      [{ start: 50, end: 500 }, undefined, undefined], [{ start: 100, end: 200 }, undefined, undefined], [{ start: 0, end: 10 }, etag, undefined],
-      [{ start: 0, end: 10 }, '"0123"', undefined], [{ start: 0, end: 10 }, undefined, "absent"],
+      [{ start: 50, end: 500 }, undefined, undefined],
+      [{ start: 100, end: 200 }, undefined, undefined],
+      [{ start: 0, end: 10 }, etag, undefined],
+      [{ start: 0, end: 10 }, '"0123"', undefined],
+      [{ start: 0, end: 10 }, undefined, "absent"],
     ];
     await sdkStore.put({ key: "typed-by-sdk", body: Buffer.from("t") });
-    expect((await store.head({ key: "parity" })).contentType).toBe((await store.head({ key: "typed-by-sdk" })).contentType);
+    expect((await store.head({ key: "parity" })).contentType).toBe(
+      (await store.head({ key: "typed-by-sdk" })).contentType,
+    );
     const lean = await Promise.all(cases.map(([r, m, k]) => outcome(store, r, m, k)));
     const sdk = await Promise.all(cases.map(([r, m, k]) => outcome(sdkStore, r, m, k)));
     expect(lean).toEqual(sdk);
     expect(lean).toEqual([
-      "bytes 50", "InvalidRange: GetObject failed: InvalidRange (HTTP 416)", "bytes 10",
-      "PreconditionFailed: GetObject failed: PreconditionFailed (HTTP 412)", "NotFound: GetObject failed: NoSuchKey (HTTP 404)",
+      "bytes 50",
+      "InvalidRange: GetObject failed: InvalidRange (HTTP 416)",
+      "bytes 10",
+      "PreconditionFailed: GetObject failed: PreconditionFailed (HTTP 412)",
+      "NotFound: GetObject failed: NoSuchKey (HTTP 404)",
     ]);
     sdkStore.destroy();
   });

@@ -7,8 +7,20 @@ import { serviceUrlFor } from "../../src/store/azure/azure-client.js";
 
 describe("az:// sources", () => {
   it("parses account, container and prefix", () => {
-    expect(parseSource("az://myaccount/images")).toEqual({ scheme: "az", account: "myaccount", bucket: "images", prefix: "", url: "az://myaccount/images" });
-    expect(parseSource("az://myaccount/images/ct/2024/")).toEqual({ scheme: "az", account: "myaccount", bucket: "images", prefix: "ct/2024/", url: "az://myaccount/images/ct/2024" });
+    expect(parseSource("az://myaccount/images")).toEqual({
+      scheme: "az",
+      account: "myaccount",
+      bucket: "images",
+      prefix: "",
+      url: "az://myaccount/images",
+    });
+    expect(parseSource("az://myaccount/images/ct/2024/")).toEqual({
+      scheme: "az",
+      account: "myaccount",
+      bucket: "images",
+      prefix: "ct/2024/",
+      url: "az://myaccount/images/ct/2024",
+    });
   });
 
   it("keeps a SAS in the query apart from the URL that is shown and logged", () => {
@@ -42,19 +54,25 @@ describe("choosing Azure credentials", () => {
     expect(chooseAzureAuth({ anonymous: true, sas: "sig=1" }, env)).toEqual({ kind: "anonymous" });
     expect(chooseAzureAuth({ sourceSas: "sig=url", sas: "sig=flag" }, env)).toEqual({ kind: "sas", sas: "sig=url" });
     expect(chooseAzureAuth({ sas: "sig=flag" }, env)).toEqual({ kind: "sas", sas: "sig=flag" });
-    expect(chooseAzureAuth({}, env)).toEqual({ kind: "connectionString", connectionString: env.AZURE_STORAGE_CONNECTION_STRING });
+    expect(chooseAzureAuth({}, env)).toEqual({
+      kind: "connectionString",
+      connectionString: env.AZURE_STORAGE_CONNECTION_STRING,
+    });
     expect(chooseAzureAuth({}, { AZURE_STORAGE_KEY: "key" })).toEqual({ kind: "sharedKey", accountKey: "key" });
     expect(chooseAzureAuth({}, {})).toEqual({ kind: "token" });
   });
 
   it("addresses the account's own host, an account-named endpoint as is, and any other endpoint path-style", () => {
     expect(serviceUrlFor("acct")).toBe("https://acct.blob.core.windows.net");
-    expect(serviceUrlFor("acct", "https://acct.blob.core.chinacloudapi.cn/")).toBe("https://acct.blob.core.chinacloudapi.cn");
+    expect(serviceUrlFor("acct", "https://acct.blob.core.chinacloudapi.cn/")).toBe(
+      "https://acct.blob.core.chinacloudapi.cn",
+    );
     expect(serviceUrlFor("devstoreaccount1", "http://127.0.0.1:10000")).toBe("http://127.0.0.1:10000/devstoreaccount1");
   });
 
   it("scrubs SAS signatures and connection-string keys from log lines", () => {
-    const line = '{"msg":"GET https://a.blob.core.windows.net/c/k?sv=1&sig=SECRETSIG&sp=r","cs":"AccountName=a;AccountKey=SECRETKEY;EndpointSuffix=x"}';
+    const line =
+      '{"msg":"GET https://a.blob.core.windows.net/c/k?sv=1&sig=SECRETSIG&sp=r","cs":"AccountName=a;AccountKey=SECRETKEY;EndpointSuffix=x"}';
     const out = scrubSecrets(line, []);
     expect(out).not.toMatch(/SECRETSIG|SECRETKEY/);
     expect(out).toContain("sig=[redacted]&sp=r");

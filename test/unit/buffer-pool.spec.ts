@@ -13,45 +13,48 @@ describe("BufferPool", () => {
       fc.record({ kind: fc.constant("release" as const), pick: fc.nat() }),
       fc.record({ kind: fc.constant("drop" as const), pick: fc.nat() }),
     );
-    fc.assert(fc.property(fc.integer({ min: 0, max: 4 }), fc.array(op, { maxLength: 80 }), (maxIdle, ops) => {
-      let allocated = 0;
-      const pool = new BufferPool(maxIdle, (size) => {
-        allocated++;
-        return Buffer.alloc(size);
-      });
-      const held: { buffer: Buffer; mark: number }[] = [];
-      const idle: Buffer[] = []; // the model: what the pool may hand out again
-      let marks = 0;
-      for (const o of ops) {
-        if (o.kind === "acquire") {
-          const before = allocated;
-          const buffer = pool.acquire(o.size);
-          expect(buffer.length).toBe(o.size);
-          expect(held.some((h) => h.buffer === buffer)).toBe(false);
-          const reusable = idle.findIndex((b) => b === buffer);
-          if (idle.some((b) => b.length === o.size)) {
-            expect(reusable).toBeGreaterThanOrEqual(0); // an idle buffer of that size is reused
-            expect(allocated).toBe(before);
-            idle.splice(reusable, 1);
-          } else {
-            expect(allocated).toBe(before + 1);
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 4 }), fc.array(op, { maxLength: 80 }), (maxIdle, ops) => {
+        let allocated = 0;
+        const pool = new BufferPool(maxIdle, (size) => {
+          allocated++;
+          return Buffer.alloc(size);
+        });
+        const held: { buffer: Buffer; mark: number }[] = [];
+        const idle: Buffer[] = []; // the model: what the pool may hand out again
+        let marks = 0;
+        for (const o of ops) {
+          if (o.kind === "acquire") {
+            const before = allocated;
+            const buffer = pool.acquire(o.size);
+            expect(buffer.length).toBe(o.size);
+            expect(held.some((h) => h.buffer === buffer)).toBe(false);
+            const reusable = idle.findIndex((b) => b === buffer);
+            if (idle.some((b) => b.length === o.size)) {
+              expect(reusable).toBeGreaterThanOrEqual(0); // an idle buffer of that size is reused
+              expect(allocated).toBe(before);
+              idle.splice(reusable, 1);
+            } else {
+              expect(allocated).toBe(before + 1);
+            }
+            // The holder writes its own mark; no other holder may change it.
+            const mark = ++marks & 0xff;
+            buffer.fill(mark);
+            held.push({ buffer, mark });
+          } else if (held.length > 0) {
+            const [{ buffer }] = held.splice(o.pick % held.length, 1);
+            if (o.kind === "release") {
+              pool.release(buffer);
+              if (idle.length < maxIdle) idle.push(buffer);
+            }
+            // "drop": the holder forgets it without releasing; the pool never hands it out again.
           }
-          // The holder writes its own mark; no other holder may change it.
-          const mark = ++marks & 0xff;
-          buffer.fill(mark);
-          held.push({ buffer, mark });
-        } else if (held.length > 0) {
-          const [{ buffer }] = held.splice(o.pick % held.length, 1);
-          if (o.kind === "release") {
-            pool.release(buffer);
-            if (idle.length < maxIdle) idle.push(buffer);
-          }
-          // "drop": the holder forgets it without releasing; the pool never hands it out again.
+          expect(pool.idleBuffers).toBe(idle.length);
+          for (const h of held) expect(h.buffer.every((x) => x === h.mark)).toBe(true);
         }
-        expect(pool.idleBuffers).toBe(idle.length);
-        for (const h of held) expect(h.buffer.every((x) => x === h.mark)).toBe(true);
-      }
-    }), { numRuns: 300 });
+      }),
+      { numRuns: 300 },
+    );
   });
 
   it("reuses a released buffer of the same size and allocates for another size", () => {

@@ -39,12 +39,28 @@ class ManualClock {
   }
 }
 
-async function setup(ttlMs: number, objects: number): Promise<{ fs: Filesystem; memory: MemoryStore; calls: Map<string, number>; total: () => number; clock: ManualClock }> {
+async function setup(
+  ttlMs: number,
+  objects: number,
+): Promise<{
+  fs: Filesystem;
+  memory: MemoryStore;
+  calls: Map<string, number>;
+  total: () => number;
+  clock: ManualClock;
+}> {
   const memory = new MemoryStore({ minPartSize: 1024 });
   for (let i = 0; i < objects; i++) await memory.put({ key: `dir/f${i}`, body: Buffer.from(`object ${i}`) });
   const { store, calls, total } = counted(memory);
   const clock = new ManualClock();
-  const fs = createFilesystem({ store, prefix: "", stagingDir: testTempDir("bfs-meta-"), log: silentLogger(), metadataTtlMs: ttlMs, clock });
+  const fs = createFilesystem({
+    store,
+    prefix: "",
+    stagingDir: testTempDir("bfs-meta-"),
+    log: silentLogger(),
+    metadataTtlMs: ttlMs,
+    clock,
+  });
   return { fs, memory, calls, total, clock };
 }
 

@@ -56,7 +56,10 @@ function diskBytes(dir: string): number {
 
 class CountingReader implements RangeReader {
   requests: [number, number][] = [];
-  constructor(public data: Buffer, private readonly delayMs = 0) {}
+  constructor(
+    public data: Buffer,
+    private readonly delayMs = 0,
+  ) {}
   async read(_v: ObjectVersion, offset: number, length: number): Promise<Buffer> {
     this.requests.push([offset, length]);
     if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
@@ -184,7 +187,10 @@ describe("caching reader", () => {
     bytes[bytes.length - 1] ^= 1;
     writeFileSync(file, bytes);
     expect(await reader.read(version(), 0, CHUNK)).toEqual(data.subarray(0, CHUNK));
-    expect(next.requests).toEqual([[0, CHUNK], [0, CHUNK]]);
+    expect(next.requests).toEqual([
+      [0, CHUNK],
+      [0, CHUNK],
+    ]);
   });
 
   it("a new ETag misses the old chunks and drops them", async () => {
@@ -214,7 +220,10 @@ describe("caching reader", () => {
     await reader.writesSettled();
     // The reader of e1 goes on reading e1 from the cache (the store has only e2 now).
     expect(await reader.read(version("e1"), CHUNK, 2 * CHUNK)).toEqual(ramp(100_000).subarray(CHUNK, 3 * CHUNK));
-    expect(next.requests).toEqual([[0, 3 * CHUNK], [0, CHUNK]]);
+    expect(next.requests).toEqual([
+      [0, 3 * CHUNK],
+      [0, CHUNK],
+    ]);
     unpin();
     unpin(); // a second call changes nothing
     expect(pins.pinned("obj").size).toBe(0);
@@ -227,24 +236,31 @@ describe("caching reader", () => {
 
   it("returns the exact bytes for any reads, with the cap far below the object (property)", async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(fc.tuple(fc.nat(120_000), fc.integer({ min: 1, max: 30_000 })), { minLength: 1, maxLength: 30 }), async (reads) => {
-        const dir = tempCacheDir();
-        const cache = ChunkCache.open(dir, { capacityBytes: capacityFor(5, CHUNK) });
-        const data = ramp(100_000, 3);
-        const reader = new CachingReader(cache, new CountingReader(data), { source: "s3://b", chunkSize: CHUNK });
-        try {
-          const results = await Promise.all(reads.map(([offset, length]) => reader.read(version("e1"), offset, length)));
-          results.forEach((got, i) => {
-            const [offset, length] = reads[i];
-            // Buffer.equals, not toEqual: deep equality of large buffers dominates the run time.
-            expect(got.equals(data.subarray(Math.min(offset, 100_000), Math.min(offset + length, 100_000)))).toBe(true);
-          });
-          expect(cache.stats().usedBytes).toBeLessThanOrEqual(cache.capacityBytes);
-        } finally {
-          await reader.writesSettled();
-          cache.close();
-        }
-      }),
+      fc.asyncProperty(
+        fc.array(fc.tuple(fc.nat(120_000), fc.integer({ min: 1, max: 30_000 })), { minLength: 1, maxLength: 30 }),
+        async (reads) => {
+          const dir = tempCacheDir();
+          const cache = ChunkCache.open(dir, { capacityBytes: capacityFor(5, CHUNK) });
+          const data = ramp(100_000, 3);
+          const reader = new CachingReader(cache, new CountingReader(data), { source: "s3://b", chunkSize: CHUNK });
+          try {
+            const results = await Promise.all(
+              reads.map(([offset, length]) => reader.read(version("e1"), offset, length)),
+            );
+            results.forEach((got, i) => {
+              const [offset, length] = reads[i];
+              // Buffer.equals, not toEqual: deep equality of large buffers dominates the run time.
+              expect(got.equals(data.subarray(Math.min(offset, 100_000), Math.min(offset + length, 100_000)))).toBe(
+                true,
+              );
+            });
+            expect(cache.stats().usedBytes).toBeLessThanOrEqual(cache.capacityBytes);
+          } finally {
+            await reader.writesSettled();
+            cache.close();
+          }
+        },
+      ),
       { numRuns: 60 },
     );
   });

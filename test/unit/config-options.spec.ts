@@ -23,7 +23,9 @@ function command(path: string[]): Command {
 }
 
 function longFlags(path: string[]): string[] {
-  return command(path).options.map((o) => o.long ?? "").sort();
+  return command(path)
+    .options.map((o) => o.long ?? "")
+    .sort();
 }
 
 /** Parses argv with the real program, stopping at the command's action with the flags it got. */
@@ -44,9 +46,15 @@ describe("config slices", () => {
     const { config } = resolveMountOptions({ cacheDir: "/c", cacheSize: "1G" }, [], {});
     const cache: CacheConfig = sliceOf(config, "cache");
     expect(cache).toEqual({ cacheDir: "/c", cacheSize: 1024 ** 3 });
-    expect(sliceOf(config, "writeBack")).toEqual({ partSize: 8 * 1024 * 1024, uploadConcurrency: 4, maxDirty: 1024 ** 3 });
+    expect(sliceOf(config, "writeBack")).toEqual({
+      partSize: 8 * 1024 * 1024,
+      uploadConcurrency: 4,
+      maxDirty: 1024 ** 3,
+    });
     expect(keysOf("metadata")).toEqual(["metadataTtl"]);
-    const grouped = (["store", "fuse", "cache", "prefetch", "writeBack", "metadata", "service", "security", "idc"] as const).flatMap((g) => keysOf(g));
+    const grouped = (
+      ["store", "fuse", "cache", "prefetch", "writeBack", "metadata", "service", "security", "idc"] as const
+    ).flatMap((g) => keysOf(g));
     expect(grouped.sort()).toEqual(Object.keys(MOUNT_OPTIONS).sort());
   });
 });
@@ -58,7 +66,14 @@ describe("one option table for every command", () => {
   });
 
   it("sign, cache, idc and prefetch keep the flags they had", () => {
-    expect(longFlags(["sign"])).toEqual(["--ca-bundle", "--endpoint", "--expires", "--max-expiry", "--profile", "--region"]);
+    expect(longFlags(["sign"])).toEqual([
+      "--ca-bundle",
+      "--endpoint",
+      "--expires",
+      "--max-expiry",
+      "--profile",
+      "--region",
+    ]);
     expect(longFlags(["cache", "stats"])).toEqual(["--cache-dir", "--json"]);
     expect(longFlags(["cache", "clear"])).toEqual(["--cache-dir"]);
     expect(longFlags(["cache", "verify"])).toEqual(["--cache-dir"]);
@@ -73,12 +88,16 @@ describe("one option table for every command", () => {
 
   it("--help shows each option's default and environment variable", () => {
     const help = command(["mount"]).helpInformation().replace(/\s+/g, " ");
-    expect(help).toContain("--part-size <SIZE> multipart upload part size; also the single-PUT threshold (default: 8M)");
+    expect(help).toContain(
+      "--part-size <SIZE> multipart upload part size; also the single-PUT threshold (default: 8M)",
+    );
     expect(help).toContain("--region <R> region (default: us-east-1) [env AWS_REGION]");
   });
 
   it("spells each flag of a command as the table does", () => {
-    const names = new Set([...Object.values(MOUNT_OPTIONS), ...Object.values(COMMAND_OPTIONS)].map((s) => `--${s.name}`));
+    const names = new Set(
+      [...Object.values(MOUNT_OPTIONS), ...Object.values(COMMAND_OPTIONS)].map((s) => `--${s.name}`),
+    );
     for (const path of [["mount"], ["sign"], ["cache", "stats"], ["idc", "info"], ["prefetch"], ["status"]]) {
       for (const flag of longFlags(path)) expect(names.has(flag), `${path.join(" ")} ${flag}`).toBe(true);
     }
@@ -87,16 +106,29 @@ describe("one option table for every command", () => {
 
 describe("flags through commander into the config", () => {
   it("--no-sign-request is a switch of its own (not commander's negation of --sign-request)", async () => {
-    const flags = await flagsOf(["mount"], ["s3://bucket", "/mnt/x", "--no-sign-request", "-f", "--part-size", "16M", "-o", "ro"]);
+    const flags = await flagsOf(
+      ["mount"],
+      ["s3://bucket", "/mnt/x", "--no-sign-request", "-f", "--part-size", "16M", "-o", "ro"],
+    );
     const { options, ...rest } = flags;
     const { config } = resolveMountOptions(rest, options as string[], {});
-    expect(config).toMatchObject({ noSignRequest: true, foreground: true, partSize: 16 * 1024 * 1024, readOnly: true, anonymous: false });
+    expect(config).toMatchObject({
+      noSignRequest: true,
+      foreground: true,
+      partSize: 16 * 1024 * 1024,
+      readOnly: true,
+      anonymous: false,
+    });
     expect(resolveMountOptions({}, [], {}).config.noSignRequest).toBe(false);
   });
 
   it("a command's options come from the environment like the mount's, flags first", async () => {
     const env = { AWS_REGION: "eu-west-1", BUCKETFS_ENDPOINT: "http://env" };
-    expect(resolveOptions(["endpoint", "region", "profile"], {}, env)).toEqual({ endpoint: "http://env", region: "eu-west-1", profile: undefined });
+    expect(resolveOptions(["endpoint", "region", "profile"], {}, env)).toEqual({
+      endpoint: "http://env",
+      region: "eu-west-1",
+      profile: undefined,
+    });
     const flags = await flagsOf(["sign"], ["s3://b/k", "--region", "ap-south-1", "--expires", "2h"]);
     expect(flags).toMatchObject({ region: "ap-south-1", expires: "2h", maxExpiry: "7d" });
     expect(resolveOptions(["region"], flags, env)).toEqual({ region: "ap-south-1" });
@@ -105,7 +137,9 @@ describe("flags through commander into the config", () => {
   });
 
   it("reports the package's version", () => {
-    const pkg = JSON.parse(readFileSync(join(import.meta.dirname, "../../package.json"), "utf8")) as { version: string };
+    const pkg = JSON.parse(readFileSync(join(import.meta.dirname, "../../package.json"), "utf8")) as {
+      version: string;
+    };
     expect(VERSION).toBe(pkg.version);
   });
 });

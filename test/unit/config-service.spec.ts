@@ -5,17 +5,26 @@ import { parseMetricsAddress } from "../../src/metrics/server.js";
 
 describe("service mount options", () => {
   it("takes a whole fstab option string as mount(8) passes it", () => {
-    const fstab = "rw,_netdev,nofail,noauto,user,x-systemd.automount,x-systemd.mount-timeout=30,allow_other,endpoint=http://127.0.0.1:7480,metrics-addr=:9464,pid-file=/run/bucketfs/x.pid,log-level=debug,part-size=16M";
+    const fstab =
+      "rw,_netdev,nofail,noauto,user,x-systemd.automount,x-systemd.mount-timeout=30,allow_other,endpoint=http://127.0.0.1:7480,metrics-addr=:9464,pid-file=/run/bucketfs/x.pid,log-level=debug,part-size=16M";
     const { config, fuseOptions } = resolveMountOptions({}, [fstab], {});
     expect(config).toMatchObject({
-      allowOther: true, endpoint: "http://127.0.0.1:7480", metricsAddr: ":9464", pidFile: "/run/bucketfs/x.pid", logLevel: "debug", partSize: 16 * 1024 * 1024, readOnly: false,
+      allowOther: true,
+      endpoint: "http://127.0.0.1:7480",
+      metricsAddr: ":9464",
+      pidFile: "/run/bucketfs/x.pid",
+      logLevel: "debug",
+      partSize: 16 * 1024 * 1024,
+      readOnly: false,
     });
     expect(fuseOptions).toEqual([]);
   });
 
   it("reads --metrics-addr from BUCKETFS_METRICS_ADDR, and -o beats the environment", () => {
     expect(resolveMountOptions({}, [], { BUCKETFS_METRICS_ADDR: "9100" }).config.metricsAddr).toBe("9100");
-    expect(resolveMountOptions({}, ["metrics-addr=9200"], { BUCKETFS_METRICS_ADDR: "9100" }).config.metricsAddr).toBe("9200");
+    expect(resolveMountOptions({}, ["metrics-addr=9200"], { BUCKETFS_METRICS_ADDR: "9100" }).config.metricsAddr).toBe(
+      "9200",
+    );
     expect(resolveMountOptions({ metricsAddr: "9300" }, ["metrics-addr=9200"], {}).config.metricsAddr).toBe("9300");
   });
 

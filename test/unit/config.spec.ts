@@ -7,7 +7,11 @@ import { parseDuration, parseSize } from "../../src/config/units.js";
 describe("mount source", () => {
   it("parses buckets and prefixes", () => {
     expect(parseSource("s3://my-bucket")).toMatchObject({ scheme: "s3", bucket: "my-bucket", prefix: "" });
-    expect(parseSource("s3://my-bucket/a/b/")).toMatchObject({ bucket: "my-bucket", prefix: "a/b/", url: "s3://my-bucket/a/b" });
+    expect(parseSource("s3://my-bucket/a/b/")).toMatchObject({
+      bucket: "my-bucket",
+      prefix: "a/b/",
+      url: "s3://my-bucket/a/b",
+    });
   });
 
   it.each([
@@ -36,12 +40,22 @@ describe("units", () => {
 describe("mount options", () => {
   it("applies defaults", () => {
     const { config, fuseOptions } = resolveMountOptions({}, [], {});
-    expect(config).toMatchObject({ region: "us-east-1", partSize: 8 * 1024 * 1024, uploadConcurrency: 4, metadataTtl: 10_000, readOnly: false });
+    expect(config).toMatchObject({
+      region: "us-east-1",
+      partSize: 8 * 1024 * 1024,
+      uploadConcurrency: 4,
+      metadataTtl: 10_000,
+      readOnly: false,
+    });
     expect(fuseOptions).toEqual([]);
   });
 
   it("takes fstab-style -o options, passes FUSE options through and ignores mount(8)-only ones", () => {
-    const { config, fuseOptions } = resolveMountOptions({}, ["ro,endpoint=http://127.0.0.1:7480,part-size=16M,_netdev,nofail,x-systemd.automount", "nonempty"], {});
+    const { config, fuseOptions } = resolveMountOptions(
+      {},
+      ["ro,endpoint=http://127.0.0.1:7480,part-size=16M,_netdev,nofail,x-systemd.automount", "nonempty"],
+      {},
+    );
     expect(config).toMatchObject({ readOnly: true, endpoint: "http://127.0.0.1:7480", partSize: 16 * 1024 * 1024 });
     expect(fuseOptions).toEqual(["nonempty"]);
   });
@@ -50,7 +64,9 @@ describe("mount options", () => {
     const env = { BUCKETFS_ENDPOINT: "http://env", AWS_REGION: "eu-west-1" };
     expect(resolveMountOptions({}, [], env).config).toMatchObject({ endpoint: "http://env", region: "eu-west-1" });
     expect(resolveMountOptions({}, ["endpoint=http://dash-o"], env).config.endpoint).toBe("http://dash-o");
-    expect(resolveMountOptions({ endpoint: "http://flag" }, ["endpoint=http://dash-o"], env).config.endpoint).toBe("http://flag");
+    expect(resolveMountOptions({ endpoint: "http://flag" }, ["endpoint=http://dash-o"], env).config.endpoint).toBe(
+      "http://flag",
+    );
   });
 
   it("rejects bad values with the option's name", () => {

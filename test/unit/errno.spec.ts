@@ -9,9 +9,18 @@ const E = constants.errno;
 
 describe("errno mapping", () => {
   it.each([
-    ["NotFound", E.ENOENT], ["PreconditionFailed", E.ESTALE], ["AccessDenied", E.EACCES], ["InvalidCredentials", E.EACCES],
-    ["Unreachable", E.EIO], ["Throttled", E.EIO], ["ReadOnly", E.EROFS], ["Unsupported", E.ENOTSUP], ["Aborted", E.EINTR],
-    ["Other", E.EIO], ["NoSuchBucket", E.EIO], ["InvalidRange", E.EIO],
+    ["NotFound", E.ENOENT],
+    ["PreconditionFailed", E.ESTALE],
+    ["AccessDenied", E.EACCES],
+    ["InvalidCredentials", E.EACCES],
+    ["Unreachable", E.EIO],
+    ["Throttled", E.EIO],
+    ["ReadOnly", E.EROFS],
+    ["Unsupported", E.ENOTSUP],
+    ["Aborted", E.EINTR],
+    ["Other", E.EIO],
+    ["NoSuchBucket", E.EIO],
+    ["InvalidRange", E.EIO],
   ] as [StoreErrorKind, number][])("StoreError %s → %i", (kind, errno) => {
     expect(toErrno(new StoreError(kind, "x"))).toBe(errno);
   });
@@ -20,7 +29,16 @@ describe("errno mapping", () => {
     expect(Object.keys(STORE_KIND_TO_ERRNO)).toHaveLength(12);
   });
 
-  it.each([["ENOENT"], ["ENOTEMPTY"], ["EISDIR"], ["ENOTDIR"], ["EEXIST"], ["EROFS"], ["ENAMETOOLONG"], ["ENOTSUP"]] as const)("FsError %s keeps its code", (c) => {
+  it.each([
+    ["ENOENT"],
+    ["ENOTEMPTY"],
+    ["EISDIR"],
+    ["ENOTDIR"],
+    ["EEXIST"],
+    ["EROFS"],
+    ["ENAMETOOLONG"],
+    ["ENOTSUP"],
+  ] as const)("FsError %s keeps its code", (c) => {
     expect(toErrno(new FsError(c, "x"))).toBe(E[c]);
   });
 

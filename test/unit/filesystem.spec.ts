@@ -96,7 +96,10 @@ describe("filesystem core", () => {
 
   it("renames files and whole directories, replacing an existing target file", async () => {
     const { fs, memory } = memoryFs();
-    await writeFile(fs, "/dir/a", "A").catch(async () => { await fs.tree.mkdir("/dir", 0o755); await writeFile(fs, "/dir/a", "A"); });
+    await writeFile(fs, "/dir/a", "A").catch(async () => {
+      await fs.tree.mkdir("/dir", 0o755);
+      await writeFile(fs, "/dir/a", "A");
+    });
     await fs.tree.mkdir("/dir/sub", 0o755);
     await writeFile(fs, "/dir/sub/b", "B");
     await writeFile(fs, "/target", "old");

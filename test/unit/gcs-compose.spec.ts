@@ -3,7 +3,14 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { isStoreError } from "../../src/store/errors.js";
 import {
-  composeTree, decodeUploadId, encodeUploadId, MAX_COMPOSE_SOURCES, newUploadToken, partKey, PARTS_PREFIX, type ComposeSource,
+  composeTree,
+  decodeUploadId,
+  encodeUploadId,
+  MAX_COMPOSE_SOURCES,
+  newUploadToken,
+  partKey,
+  PARTS_PREFIX,
+  type ComposeSource,
 } from "../../src/store/gcs/gcs-compose.js";
 
 describe("GCS upload ids", () => {
@@ -32,20 +39,30 @@ describe("GCS upload ids", () => {
 
 describe("composeTree", () => {
   it("joins any number of parts in order with at most 32 sources per compose", async () => {
-    await fc.assert(fc.asyncProperty(fc.integer({ min: 1, max: 2000 }), async (count) => {
-      const contents = new Map<string, string[]>(); // object name -> the part names it holds, in order
-      const parts: ComposeSource[] = Array.from({ length: count }, (_, i) => {
-        contents.set(`p${i}`, [`p${i}`]);
-        return { name: `p${i}`, generation: "1" };
-      });
-      const join = (sources: ComposeSource[], name: string): ComposeSource => {
-        expect(sources.length).toBeGreaterThanOrEqual(1);
-        expect(sources.length).toBeLessThanOrEqual(MAX_COMPOSE_SOURCES);
-        contents.set(name, sources.flatMap((s) => contents.get(s.name)!));
-        return { name, generation: "2" };
-      };
-      const final = await composeTree(parts, async (s, round, index) => join(s, `c${round}-${index}`), async (s) => join(s, "final"));
-      expect(contents.get(final.name)).toEqual(parts.map((p) => p.name));
-    }), { numRuns: 60 });
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 2000 }), async (count) => {
+        const contents = new Map<string, string[]>(); // object name -> the part names it holds, in order
+        const parts: ComposeSource[] = Array.from({ length: count }, (_, i) => {
+          contents.set(`p${i}`, [`p${i}`]);
+          return { name: `p${i}`, generation: "1" };
+        });
+        const join = (sources: ComposeSource[], name: string): ComposeSource => {
+          expect(sources.length).toBeGreaterThanOrEqual(1);
+          expect(sources.length).toBeLessThanOrEqual(MAX_COMPOSE_SOURCES);
+          contents.set(
+            name,
+            sources.flatMap((s) => contents.get(s.name)!),
+          );
+          return { name, generation: "2" };
+        };
+        const final = await composeTree(
+          parts,
+          async (s, round, index) => join(s, `c${round}-${index}`),
+          async (s) => join(s, "final"),
+        );
+        expect(contents.get(final.name)).toEqual(parts.map((p) => p.name));
+      }),
+      { numRuns: 60 },
+    );
   });
 });

@@ -16,7 +16,8 @@ function fakeSession(options: { cutAfterChunk?: number } = {}) {
   const fetchImpl = (async (_uri: string | URL | Request, init?: RequestInit) => {
     const range = new Headers(init?.headers).get("content-range")!;
     const body = init?.body ? Buffer.from(init.body as Uint8Array) : Buffer.alloc(0);
-    const status = () => new Response(null, { status: 308, headers: stored.length ? { range: `bytes=0-${stored.length - 1}` } : {} });
+    const status = () =>
+      new Response(null, { status: 308, headers: stored.length ? { range: `bytes=0-${stored.length - 1}` } : {} });
     if (range === "bytes */*") return finished ? Response.json({ generation: "7" }) : status();
     const m = /^bytes (?:(\d+)-(\d+)|\*)\/(\d+|\*)$/.exec(range)!;
     if (m[1] !== undefined) {
@@ -46,22 +47,37 @@ async function upload(sessions: ResumableSessions, parts: Buffer[], order: numbe
 
 describe("ResumableSessions", () => {
   it("streams parts of any sizes, given in any order, as one object", async () => {
-    await fc.assert(fc.asyncProperty(
-      fc.array(fc.integer({ min: 0, max: 3 * RESUMABLE_CHUNK }), { minLength: 1, maxLength: 6 }).chain((sizes) =>
-        fc.tuple(fc.constant(sizes), fc.shuffledSubarray(sizes.map((_, i) => i + 1), { minLength: sizes.length }))),
-      async ([sizes, order]) => {
-        const whole = ramp(sizes.reduce((a, b) => a + b, 0));
-        let at = 0;
-        const parts = sizes.map((n) => whole.subarray(at, (at += n)));
-        const server = fakeSession();
-        expect(await upload(new ResumableSessions(server.fetchImpl), parts, order)).toBe("7");
-        expect(Buffer.compare(server.bytes(), whole)).toBe(0);
-      }), { numRuns: 40 });
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.integer({ min: 0, max: 3 * RESUMABLE_CHUNK }), { minLength: 1, maxLength: 6 }).chain((sizes) =>
+          fc.tuple(
+            fc.constant(sizes),
+            fc.shuffledSubarray(
+              sizes.map((_, i) => i + 1),
+              { minLength: sizes.length },
+            ),
+          ),
+        ),
+        async ([sizes, order]) => {
+          const whole = ramp(sizes.reduce((a, b) => a + b, 0));
+          let at = 0;
+          const parts = sizes.map((n) => whole.subarray(at, (at += n)));
+          const server = fakeSession();
+          expect(await upload(new ResumableSessions(server.fetchImpl), parts, order)).toBe("7");
+          expect(Buffer.compare(server.bytes(), whole)).toBe(0);
+        },
+      ),
+      { numRuns: 40 },
+    );
   });
 
   it("resumes from the committed offset after a chunk is cut off mid-way", async () => {
     const whole = ramp(4 * RESUMABLE_CHUNK + 123);
-    const parts = [whole.subarray(0, 2 * RESUMABLE_CHUNK), whole.subarray(2 * RESUMABLE_CHUNK, 4 * RESUMABLE_CHUNK), whole.subarray(4 * RESUMABLE_CHUNK)];
+    const parts = [
+      whole.subarray(0, 2 * RESUMABLE_CHUNK),
+      whole.subarray(2 * RESUMABLE_CHUNK, 4 * RESUMABLE_CHUNK),
+      whole.subarray(4 * RESUMABLE_CHUNK),
+    ];
     const server = fakeSession({ cutAfterChunk: 2 });
     expect(await upload(new ResumableSessions(server.fetchImpl), parts, [1, 2, 3])).toBe("7");
     expect(Buffer.compare(server.bytes(), whole)).toBe(0);

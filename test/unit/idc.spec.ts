@@ -9,7 +9,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { asyncBufferFromFile, parquetMetadataAsync } from "hyparquet";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { downloadIndex, IdcIndexError, IdcSchemaError, IdcStore, openIdc, resolveIndex, SeriesListings, type IdcMount } from "../../src/idc/index.js";
+import {
+  downloadIndex,
+  IdcIndexError,
+  IdcSchemaError,
+  IdcStore,
+  openIdc,
+  resolveIndex,
+  SeriesListings,
+  type IdcMount,
+} from "../../src/idc/index.js";
 import { loadIndex } from "../../src/idc/index-loader.js";
 import { StoreError } from "../../src/store/errors.js";
 import { MemoryStore } from "../../src/store/memory/memory-store.js";
@@ -43,7 +52,10 @@ beforeAll(async () => {
     if (!stores.has(s.bucket)) {
       const store = new MemoryStore({ bucket: s.bucket });
       const list = store.list.bind(store);
-      store.list = (req) => { listCalls++; return list(req); };
+      store.list = (req) => {
+        listCalls++;
+        return list(req);
+      };
       stores.set(s.bucket, store);
     }
     for (const inst of s.instances) await stores.get(s.bucket)!.put({ key: inst.key, body: inst.bytes });
@@ -67,7 +79,11 @@ describe("the idc_index parquet", () => {
 
   it("fails with a message naming the missing columns", async () => {
     const bad = join(dir, "bad.parquet");
-    writeIdcIndexParquet(bad, fixtures.series.map((s) => s.row), { omit: ["PatientID", "crdc_series_uuid", "series_aws_url"] });
+    writeIdcIndexParquet(
+      bad,
+      fixtures.series.map((s) => s.row),
+      { omit: ["PatientID", "crdc_series_uuid", "series_aws_url"] },
+    );
     const err = await loadIndex(bad, join(dir, "bad.sqlite")).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(IdcSchemaError);
     expect((err as Error).message).toMatch(/missing column\(s\) PatientID, crdc_series_uuid \(or series_aws_url\)/);
@@ -75,8 +91,19 @@ describe("the idc_index parquet", () => {
 
   it("derives crdc_series_uuid from series_aws_url in older indexes", async () => {
     const old = join(dir, "old.parquet");
-    writeIdcIndexParquet(old, fixtures.series.map((s) => s.row), { omit: ["crdc_series_uuid"] });
-    const mount = await openIdc({ cacheDir: join(dir, "cache-old"), indexFile: old, filter: {}, store: idcStore(), uid: 0, gid: 0 });
+    writeIdcIndexParquet(
+      old,
+      fixtures.series.map((s) => s.row),
+      { omit: ["crdc_series_uuid"] },
+    );
+    const mount = await openIdc({
+      cacheDir: join(dir, "cache-old"),
+      indexFile: old,
+      filter: {},
+      store: idcStore(),
+      uid: 0,
+      gid: 0,
+    });
     const s = fixtures.series[0];
     expect(mount.tree.seriesAt(s.dir.split("/"))?.crdc_series_uuid).toBe(s.row.crdc_series_uuid);
     mount.close();
@@ -85,10 +112,13 @@ describe("the idc_index parquet", () => {
 
 describe("the IDC tree", () => {
   let mount: IdcMount;
-  beforeAll(async () => { mount = await mountWith(); });
+  beforeAll(async () => {
+    mount = await mountWith();
+  });
   afterAll(() => mount.close());
 
-  const names = async (path: string): Promise<string[]> => (await mount.fs.readdir(path)).map((e) => e.name).filter((n) => n !== "." && n !== "..");
+  const names = async (path: string): Promise<string[]> =>
+    (await mount.fs.readdir(path)).map((e) => e.name).filter((n) => n !== "." && n !== "..");
 
   it("lists collections, patients, studies, series and instance files", async () => {
     expect(await names("/")).toEqual(["test_ct", "test_sm", "test_two"]);
@@ -96,7 +126,9 @@ describe("the IDC tree", () => {
     const ct = fixtures.series[0];
     const [collection, patient, study, series] = ct.dir.split("/");
     expect(await names(`/${collection}/${patient}`)).toEqual([study]);
-    expect(await names(`/${collection}/${patient}/${study}`)).toEqual([series, fixtures.series[1].dir.split("/")[3]].sort());
+    expect(await names(`/${collection}/${patient}/${study}`)).toEqual(
+      [series, fixtures.series[1].dir.split("/")[3]].sort(),
+    );
     expect(await names(`/${ct.dir}`)).toEqual(ct.instances.map((i) => `${i.uuid}.dcm`).sort());
   });
 
@@ -110,7 +142,13 @@ describe("the IDC tree", () => {
   });
 
   it("answers ENOENT for what the index does not have", async () => {
-    for (const path of ["/nope", "/test_ct/NOPE", `/${fixtures.series[0].dir}/x.dcm`, "/test_ct/CT-001/1.2/CT_1.2", "/a/b/c/d/e/f"]) {
+    for (const path of [
+      "/nope",
+      "/test_ct/NOPE",
+      `/${fixtures.series[0].dir}/x.dcm`,
+      "/test_ct/CT-001/1.2/CT_1.2",
+      "/a/b/c/d/e/f",
+    ]) {
       await expect(mount.fs.getattr(path)).rejects.toMatchObject({ code: "ENOENT" });
     }
   });
@@ -140,12 +178,24 @@ describe("the IDC tree", () => {
     const xattrs = mount.fs.xattrs;
     if (!xattrs) throw new Error("the IDC namespace provides extended attributes");
     const attrs = await xattrs.listxattr(`/${sm.dir}`);
-    expect(attrs).toEqual(expect.arrayContaining(["user.idc.Modality", "user.idc.SeriesDescription", "user.idc.license_short_name", "user.idc.source_DOI", "user.idc.series_size_MB", "user.idc.instanceCount", "user.idc.StudyDate"]));
+    expect(attrs).toEqual(
+      expect.arrayContaining([
+        "user.idc.Modality",
+        "user.idc.SeriesDescription",
+        "user.idc.license_short_name",
+        "user.idc.source_DOI",
+        "user.idc.series_size_MB",
+        "user.idc.instanceCount",
+        "user.idc.StudyDate",
+      ]),
+    );
     expect(attrs).not.toContain("user.idc.BodyPartExamined"); // NULL for SM: left out
     expect((await xattrs.getxattr(`/${sm.dir}`, "user.idc.license_short_name")).toString()).toBe("CC BY-NC 4.0");
     expect((await xattrs.getxattr("/test_ct", "user.idc.patients")).toString()).toBe("2");
     expect((await xattrs.getxattr("/test_ct/CT-001", "user.idc.Modality")).toString()).toBe("CT,MR");
-    expect((await xattrs.getxattr(`/${sm.dir}/${sm.instances[1].uuid}.dcm`, "user.idc.url")).toString()).toBe(`s3://idc-open-data-cr/${sm.instances[1].key}`);
+    expect((await xattrs.getxattr(`/${sm.dir}/${sm.instances[1].uuid}.dcm`, "user.idc.url")).toString()).toBe(
+      `s3://idc-open-data-cr/${sm.instances[1].key}`,
+    );
     await expect(xattrs.getxattr("/test_ct", "user.idc.nothing")).rejects.toMatchObject({ code: "ENODATA" });
   });
 });
@@ -153,7 +203,8 @@ describe("the IDC tree", () => {
 describe("filters and caches", () => {
   it("--collections and --modality mount part of the tree", async () => {
     const mount = await mountWith({ collections: ["test_ct", "test_sm"], modalities: ["MR", "SM"] });
-    const names = async (path: string): Promise<string[]> => (await mount.fs.readdir(path)).map((e) => e.name).filter((n) => !n.startsWith("."));
+    const names = async (path: string): Promise<string[]> =>
+      (await mount.fs.readdir(path)).map((e) => e.name).filter((n) => !n.startsWith("."));
     expect(await names("/")).toEqual(["test_ct", "test_sm"]);
     expect(await names("/test_ct")).toEqual(["CT-001"]);
     await expect(mount.fs.getattr(`/${fixtures.series[0].dir}`)).rejects.toMatchObject({ code: "ENOENT" });
@@ -168,7 +219,12 @@ describe("filters and caches", () => {
     await first.fs.readdir(`/${fixtures.series[2].dir}`);
     expect(listCalls).toBe(before + 1);
     first.close();
-    const broken = new SeriesListings(join(cacheDir, "idc", "series-listings.sqlite"), new IdcStore(() => { throw new StoreError("Unreachable", "offline"); }, "offline"));
+    const broken = new SeriesListings(
+      join(cacheDir, "idc", "series-listings.sqlite"),
+      new IdcStore(() => {
+        throw new StoreError("Unreachable", "offline");
+      }, "offline"),
+    );
     const listed = await broken.list(fixtures.series[2].bucket, String(fixtures.series[2].row.crdc_series_uuid));
     expect(listed.map((e) => e.name)).toEqual(fixtures.series[2].instances.map((i) => `${i.uuid}.dcm`).sort());
     broken.close();
@@ -190,10 +246,14 @@ describe("IdcStore, the read-only preset over IDC's buckets", () => {
     const s = fixtures.series[4];
     const page = await store.list({ prefix: `${s.bucket}/${String(s.row.crdc_series_uuid)}/` });
     expect(page.objects.map((o) => o.key)).toEqual([`${s.bucket}/${s.instances[0].key}`]);
-    expect((await store.get({ key: `${s.bucket}/${s.instances[0].key}`, range: { start: 128, end: 132 } })).toString()).toBe("DICM");
+    expect(
+      (await store.get({ key: `${s.bucket}/${s.instances[0].key}`, range: { start: 128, end: 132 } })).toString(),
+    ).toBe("DICM");
     expect(store.capabilities.readOnly).toBe(true);
     // A ReadableStore: there is no mutating method to call (nothing to refuse, no stubs).
-    expect(["put", "copy", "delete", "createMultipart", "uploadPart", "completeMultipart"].filter((m) => m in store)).toEqual([]);
+    expect(
+      ["put", "copy", "delete", "createMultipart", "uploadPart", "completeMultipart"].filter((m) => m in store),
+    ).toEqual([]);
   });
 });
 
@@ -204,7 +264,10 @@ describe("downloading the published index", () => {
   beforeAll(async () => {
     server = createServer((req, res) => {
       const match = /^\/(current|24\.2\.2)\/release_artifacts\/(idc_index\.parquet(?:\.sha256)?)$/.exec(req.url ?? "");
-      if (!match) { res.writeHead(404).end(); return; }
+      if (!match) {
+        res.writeHead(404).end();
+        return;
+      }
       const body = readFileSync(join(dir, "fx", match[2]));
       if (corrupt && !match[2].endsWith(".sha256")) body[body.length - 100] ^= 0xff;
       res.writeHead(200, { "content-length": body.length }).end(body);
@@ -229,6 +292,8 @@ describe("downloading the published index", () => {
     corrupt = false;
     expect(err).toBeInstanceOf(IdcIndexError);
     expect((err as Error).message).toMatch(/checksum mismatch/);
-    await expect(downloadIndex({ cacheDir: join(dir, "cache-bad"), baseUrl: base, version: "99.0.0" })).rejects.toThrow(/HTTP 404 \(no such IDC index version/);
+    await expect(downloadIndex({ cacheDir: join(dir, "cache-bad"), baseUrl: base, version: "99.0.0" })).rejects.toThrow(
+      /HTTP 404 \(no such IDC index version/,
+    );
   });
 });

@@ -7,7 +7,22 @@
  * CI runs BUCKETFS_MODEL_RUNS (default 50) sequences; scripts/model-long.sh runs thousands.
  * Shrunk failures are pinned below as named regression tests.
  */
-import { closeSync, ftruncateSync, fsyncSync, mkdirSync, openSync, readSync, readdirSync, readFileSync, renameSync, rmdirSync, statSync, truncateSync, unlinkSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  ftruncateSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmdirSync,
+  statSync,
+  truncateSync,
+  unlinkSync,
+  writeSync,
+} from "node:fs";
 import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
@@ -34,8 +49,15 @@ class Real {
   }
   build(): Filesystem {
     return createFilesystem({
-      store: this.store, prefix: "", stagingDir: this.disk.stagingDir, journalPath: this.disk.journalPath, log: silentLogger(),
-      uid: 1000, gid: 1000, metadataTtlMs: 0, upload: { partSize: 2048, concurrency: 2 },
+      store: this.store,
+      prefix: "",
+      stagingDir: this.disk.stagingDir,
+      journalPath: this.disk.journalPath,
+      log: silentLogger(),
+      uid: 1000,
+      gid: 1000,
+      metadataTtlMs: 0,
+      upload: { partSize: 2048, concurrency: 2 },
     });
   }
 }
@@ -118,13 +140,22 @@ const anyFile = fc.tuple(fc.constantFrom(...DIRS), fc.constantFrom(...NAMES)).ma
 const anyDir = fc.constantFrom("/d", "/d/e", "/x");
 
 class Create extends Step {
-  constructor(readonly path: string) { super(); }
-  toString(): string { return `create(${this.path})`; }
-  override check(): boolean { return true; }
+  constructor(readonly path: string) {
+    super();
+  }
+  toString(): string {
+    return `create(${this.path})`;
+  }
+  override check(): boolean {
+    return true;
+  }
   async real(w: World): Promise<void> {
     if (w.real.handles.has(this.path)) return; // one handle per path keeps the two sides comparable
     // As the kernel does: O_CREAT on an existing file is a truncate (setattr) and an open, not create.
-    const exists = await w.real.fs.getattr(this.path).then(() => true, () => false);
+    const exists = await w.real.fs.getattr(this.path).then(
+      () => true,
+      () => false,
+    );
     if (exists) {
       await w.real.fs.truncate(this.path, 0);
       w.real.handles.set(this.path, await w.real.fs.open(this.path, O_RDWR));
@@ -139,8 +170,12 @@ class Create extends Step {
 }
 
 class Open extends Step {
-  constructor(readonly path: string) { super(); }
-  toString(): string { return `open(${this.path})`; }
+  constructor(readonly path: string) {
+    super();
+  }
+  toString(): string {
+    return `open(${this.path})`;
+  }
   async real(w: World): Promise<void> {
     if (w.real.handles.has(this.path)) return;
     w.real.handles.set(this.path, await w.real.fs.open(this.path, O_RDWR));
@@ -152,8 +187,16 @@ class Open extends Step {
 }
 
 class Write extends Step {
-  constructor(readonly path: string, readonly offset: number, readonly data: Buffer) { super(); }
-  toString(): string { return `write(${this.path}, @${this.offset}, ${this.data.length}B)`; }
+  constructor(
+    readonly path: string,
+    readonly offset: number,
+    readonly data: Buffer,
+  ) {
+    super();
+  }
+  toString(): string {
+    return `write(${this.path}, @${this.offset}, ${this.data.length}B)`;
+  }
   async real(w: World): Promise<void> {
     const fh = w.real.handles.get(this.path);
     if (fh !== undefined) await w.real.fs.write(fh, this.data, this.offset);
@@ -165,8 +208,16 @@ class Write extends Step {
 }
 
 class Read extends Step {
-  constructor(readonly path: string, readonly offset: number, readonly length: number) { super(); }
-  toString(): string { return `read(${this.path}, @${this.offset}, ${this.length})`; }
+  constructor(
+    readonly path: string,
+    readonly offset: number,
+    readonly length: number,
+  ) {
+    super();
+  }
+  toString(): string {
+    return `read(${this.path}, @${this.offset}, ${this.length})`;
+  }
   async real(w: World): Promise<Buffer | undefined> {
     const fh = w.real.handles.get(this.path);
     return fh === undefined ? undefined : w.real.fs.read(fh, this.offset, this.length);
@@ -180,8 +231,16 @@ class Read extends Step {
 }
 
 class Truncate extends Step {
-  constructor(readonly path: string, readonly size: number, readonly viaHandle: boolean) { super(); }
-  toString(): string { return `${this.viaHandle ? "ftruncate" : "truncate"}(${this.path}, ${this.size})`; }
+  constructor(
+    readonly path: string,
+    readonly size: number,
+    readonly viaHandle: boolean,
+  ) {
+    super();
+  }
+  toString(): string {
+    return `${this.viaHandle ? "ftruncate" : "truncate"}(${this.path}, ${this.size})`;
+  }
   async real(w: World): Promise<void> {
     const fh = w.real.handles.get(this.path);
     if (this.viaHandle && fh !== undefined) await w.real.fs.ftruncate(fh, this.size);
@@ -195,8 +254,12 @@ class Truncate extends Step {
 }
 
 class Fsync extends Step {
-  constructor(readonly path: string) { super(); }
-  toString(): string { return `fsync(${this.path})`; }
+  constructor(readonly path: string) {
+    super();
+  }
+  toString(): string {
+    return `fsync(${this.path})`;
+  }
   async real(w: World): Promise<void> {
     const fh = w.real.handles.get(this.path);
     if (fh !== undefined) await w.real.fs.fsync(fh);
@@ -208,8 +271,12 @@ class Fsync extends Step {
 }
 
 class Close extends Step {
-  constructor(readonly path: string) { super(); }
-  toString(): string { return `close(${this.path})`; }
+  constructor(readonly path: string) {
+    super();
+  }
+  toString(): string {
+    return `close(${this.path})`;
+  }
   async real(w: World): Promise<void> {
     const fh = w.real.handles.get(this.path);
     if (fh === undefined) return;
@@ -231,7 +298,9 @@ class Close extends Step {
  * until it is closed (and must not come back when it is).
  */
 abstract class TreeStep extends Step {
-  override check(): boolean { return true; }
+  override check(): boolean {
+    return true;
+  }
 }
 
 /** Moves the handle table after a successful rename (from !== to) or unlink (to undefined). */
@@ -252,8 +321,15 @@ function renamed<T>(handles: Map<string, T>, orphans: T[], from: string, to?: st
 }
 
 class Rename extends TreeStep {
-  constructor(readonly from: string, readonly to: string) { super(); }
-  toString(): string { return `rename(${this.from}, ${this.to})`; }
+  constructor(
+    readonly from: string,
+    readonly to: string,
+  ) {
+    super();
+  }
+  toString(): string {
+    return `rename(${this.from}, ${this.to})`;
+  }
   async real(w: World): Promise<void> {
     await w.real.fs.tree.rename(this.from, this.to);
     renamed(w.real.handles, w.real.orphans, this.from, this.to);
@@ -266,8 +342,12 @@ class Rename extends TreeStep {
 }
 
 class Unlink extends TreeStep {
-  constructor(readonly path: string) { super(); }
-  toString(): string { return `unlink(${this.path})`; }
+  constructor(readonly path: string) {
+    super();
+  }
+  toString(): string {
+    return `unlink(${this.path})`;
+  }
   async real(w: World): Promise<void> {
     await w.real.fs.tree.unlink(this.path);
     renamed(w.real.handles, w.real.orphans, this.path);
@@ -279,21 +359,39 @@ class Unlink extends TreeStep {
 }
 
 class Mkdir extends TreeStep {
-  constructor(readonly path: string) { super(); }
-  toString(): string { return `mkdir(${this.path})`; }
-  real(w: World): Promise<void> { return w.real.fs.tree.mkdir(this.path, 0o755); }
-  local(w: World): void { mkdirSync(w.local.at(this.path), 0o755); }
+  constructor(readonly path: string) {
+    super();
+  }
+  toString(): string {
+    return `mkdir(${this.path})`;
+  }
+  real(w: World): Promise<void> {
+    return w.real.fs.tree.mkdir(this.path, 0o755);
+  }
+  local(w: World): void {
+    mkdirSync(w.local.at(this.path), 0o755);
+  }
 }
 
 class Rmdir extends TreeStep {
-  constructor(readonly path: string) { super(); }
-  toString(): string { return `rmdir(${this.path})`; }
-  real(w: World): Promise<void> { return w.real.fs.tree.rmdir(this.path); }
-  local(w: World): void { rmdirSync(w.local.at(this.path)); }
+  constructor(readonly path: string) {
+    super();
+  }
+  toString(): string {
+    return `rmdir(${this.path})`;
+  }
+  real(w: World): Promise<void> {
+    return w.real.fs.tree.rmdir(this.path);
+  }
+  local(w: World): void {
+    rmdirSync(w.local.at(this.path));
+  }
 }
 
 class CloseAll extends Step {
-  toString(): string { return "closeAll"; }
+  toString(): string {
+    return "closeAll";
+  }
   async real(w: World): Promise<void> {
     for (const path of [...w.real.handles.keys()]) await new Close(path).real(w);
     // A file without a name closes cleanly and uploads nothing.
@@ -313,12 +411,16 @@ class CloseAll extends Step {
  * journal (no caches, no handles; the journal's leftovers, if any, are recovered first).
  */
 class Remount extends CloseAll {
-  override toString(): string { return "remount"; }
+  override toString(): string {
+    return "remount";
+  }
   override async real(w: World): Promise<void> {
     await super.real(w);
     await w.real.fs.abandon();
     w.real.fs = w.real.build();
-    await (await w.real.fs.recoverUploads()).done;
+    await (
+      await w.real.fs.recoverUploads()
+    ).done;
   }
 }
 
@@ -351,9 +453,13 @@ export async function runSequence(cmds: Iterable<fc.AsyncCommand<object, World>>
 
 describe("filesystem core vs a local directory (model-based)", () => {
   it(`matches after every step (${RUNS} random sequences)`, async () => {
-    await fc.assert(fc.asyncProperty(fc.commands(steps, { maxCommands: 60, size: "+1" }), (cmds) => runSequence(cmds)), {
-      numRuns: RUNS, seed: process.env.BUCKETFS_MODEL_SEED ? Number(process.env.BUCKETFS_MODEL_SEED) : undefined,
-    });
+    await fc.assert(
+      fc.asyncProperty(fc.commands(steps, { maxCommands: 60, size: "+1" }), (cmds) => runSequence(cmds)),
+      {
+        numRuns: RUNS,
+        seed: process.env.BUCKETFS_MODEL_SEED ? Number(process.env.BUCKETFS_MODEL_SEED) : undefined,
+      },
+    );
     console.log(`model test: ${modelStats.sequences} sequences, ${modelStats.steps} steps`);
   }, 600_000);
 });
@@ -365,10 +471,23 @@ describe("model-test regressions", () => {
   });
 
   it("a file replaced by a rename while open closes without uploading over the renamed file", async () => {
-    await runSequence([new Mkdir("/d"), new Mkdir("/d/e"), new Create("/d/b"), new Create("/d/e/a"), new Rename("/d/e/a", "/d/b"), new Remount()]);
+    await runSequence([
+      new Mkdir("/d"),
+      new Mkdir("/d/e"),
+      new Create("/d/b"),
+      new Create("/d/e/a"),
+      new Rename("/d/e/a", "/d/b"),
+      new Remount(),
+    ]);
   });
 
   it("a file unlinked while open with unsaved data stays gone after its close and a remount", async () => {
-    await runSequence([new Create("/a"), new Write("/a", 0, Buffer.from("unsaved")), new Unlink("/a"), new Create("/a"), new Remount()]);
+    await runSequence([
+      new Create("/a"),
+      new Write("/a", 0, Buffer.from("unsaved")),
+      new Unlink("/a"),
+      new Create("/a"),
+      new Remount(),
+    ]);
   });
 });

@@ -51,14 +51,16 @@ function descriptorsUnder(dir: string): string[] {
 
 /** All open descriptors that are files (not pipes, sockets or event descriptors of the test runner). */
 function fileDescriptors(): string[] {
-  return readdirSync("/proc/self/fd").flatMap((fd) => {
-    try {
-      const target = readlinkSync(`/proc/self/fd/${fd}`);
-      return target.startsWith("/") ? [target] : [];
-    } catch {
-      return [];
-    }
-  }).sort();
+  return readdirSync("/proc/self/fd")
+    .flatMap((fd) => {
+      try {
+        const target = readlinkSync(`/proc/self/fd/${fd}`);
+        return target.startsWith("/") ? [target] : [];
+      } catch {
+        return [];
+      }
+    })
+    .sort();
 }
 
 /** Succeeds only if no other connection holds any lock on the database file. */
@@ -74,7 +76,10 @@ function lockExclusively(path: string): void {
 
 function openMount(sourceText: string, cacheDir: string, flags: Record<string, unknown> = {}): Promise<Mount> {
   const { config } = resolveMountOptions({ cacheDir, cacheSize: "64M", ...flags }, [], {});
-  return Mount.open({ source: parseSource(sourceText), mountpoint: join(base, "mnt"), config }, { log: createLogger({ level: "error" }) });
+  return Mount.open(
+    { source: parseSource(sourceText), mountpoint: join(base, "mnt"), config },
+    { log: createLogger({ level: "error" }) },
+  );
 }
 
 describe("a bucket Mount opened, used and closed", () => {
@@ -115,7 +120,9 @@ describe("an IDC Mount opened, used and closed", () => {
     await mount.close();
     expect(descriptorsUnder(cacheDir)).toEqual([]);
     expect(fileDescriptors()).toEqual(before);
-    const databases = readdirSync(join(cacheDir, "idc"), { recursive: true, encoding: "utf8" }).filter((f) => f.endsWith(".sqlite"));
+    const databases = readdirSync(join(cacheDir, "idc"), { recursive: true, encoding: "utf8" }).filter((f) =>
+      f.endsWith(".sqlite"),
+    );
     expect(databases.length).toBeGreaterThan(0);
     for (const file of databases) lockExclusively(join(cacheDir, "idc", file));
   });

@@ -9,8 +9,11 @@ import { describe, expect, it } from "vitest";
 import { decodePath, loadNativeAddon, nativeMountOptions, type NativeAddon } from "../../src/fuse/native-binding.js";
 
 const loaded = loadNativeAddon();
-if (loaded instanceof Error) throw new Error(`the native addon must be built for these tests (scripts/install-deps.sh): ${loaded.message}`);
-const addon: NativeAddon & { crc32(data: Buffer, seed?: number): number } = loaded as NativeAddon & { crc32(data: Buffer, seed?: number): number };
+if (loaded instanceof Error)
+  throw new Error(`the native addon must be built for these tests (scripts/install-deps.sh): ${loaded.message}`);
+const addon: NativeAddon & { crc32(data: Buffer, seed?: number): number } = loaded as NativeAddon & {
+  crc32(data: Buffer, seed?: number): number;
+};
 
 describe("native CRC-32", () => {
   it("equals zlib's for every length up to 4 KiB, at unaligned offsets, and when chained", () => {
@@ -30,14 +33,29 @@ describe("native CRC-32", () => {
 describe("native addon argument checks", () => {
   const none = new Uint32Array(0);
   it("bind refuses a chunk size, index or array mismatch it cannot serve", () => {
-    expect(() => addon.bind(901, "/x/y.", 50, 100, 1 << 20, none, none, new Uint8Array(0))).toThrow("chunk size, size or header length out of range");
-    expect(() => addon.bind(902, "/x/y.", 50, 4096, 8192, Uint32Array.of(2), Uint32Array.of(0), Uint8Array.of(1))).toThrow("chunk index out of range");
-    expect(() => addon.bind(903, "/x/y.", 50, 4096, 8192, Uint32Array.of(0), none, Uint8Array.of(1))).toThrow("typed arrays of one length");
+    expect(() => addon.bind(901, "/x/y.", 50, 100, 1 << 20, none, none, new Uint8Array(0))).toThrow(
+      "chunk size, size or header length out of range",
+    );
+    expect(() =>
+      addon.bind(902, "/x/y.", 50, 4096, 8192, Uint32Array.of(2), Uint32Array.of(0), Uint8Array.of(1)),
+    ).toThrow("chunk index out of range");
+    expect(() => addon.bind(903, "/x/y.", 50, 4096, 8192, Uint32Array.of(0), none, Uint8Array.of(1))).toThrow(
+      "typed arrays of one length",
+    );
     expect(addon.unbind(901)).toBeUndefined();
   });
 
   it("unbind reports served and bad chunks of a bound handle, once", () => {
-    addon.bind(904, "/nonexistent/chunk.", 50, 4096, 3 * 4096, Uint32Array.of(0, 2), Uint32Array.of(1, 2), Uint8Array.of(1, 0));
+    addon.bind(
+      904,
+      "/nonexistent/chunk.",
+      50,
+      4096,
+      3 * 4096,
+      Uint32Array.of(0, 2),
+      Uint32Array.of(1, 2),
+      Uint8Array.of(1, 0),
+    );
     const result = addon.unbind(904);
     expect(result && [...result.served]).toEqual([]);
     expect(result && [...result.bad]).toEqual([]);
@@ -46,10 +64,28 @@ describe("native addon argument checks", () => {
 
   it("fill refuses chunks that do not tile the range", () => {
     const header = Buffer.alloc(48);
-    const chunk = (offset: number, length: number) => ({ tmp: "/nonexistent/t", path: "/nonexistent/p.0", header, offset, length });
+    const chunk = (offset: number, length: number) => ({
+      tmp: "/nonexistent/t",
+      path: "/nonexistent/p.0",
+      header,
+      offset,
+      length,
+    });
     const callback = () => undefined;
-    expect(() => addon.fill("http://127.0.0.1:1/b/k", [], 0, 100, [chunk(0, 50), chunk(60, 40)], { timeoutSeconds: 1 }, callback)).toThrow("bad url, headers, range or chunk list");
-    expect(() => addon.fill("http://127.0.0.1:1/b/k", [], 0, 100, [{ ...chunk(0, 100), header: Buffer.alloc(8) }], { timeoutSeconds: 1 }, callback)).toThrow("bad url, headers, range or chunk list");
+    expect(() =>
+      addon.fill("http://127.0.0.1:1/b/k", [], 0, 100, [chunk(0, 50), chunk(60, 40)], { timeoutSeconds: 1 }, callback),
+    ).toThrow("bad url, headers, range or chunk list");
+    expect(() =>
+      addon.fill(
+        "http://127.0.0.1:1/b/k",
+        [],
+        0,
+        100,
+        [{ ...chunk(0, 100), header: Buffer.alloc(8) }],
+        { timeoutSeconds: 1 },
+        callback,
+      ),
+    ).toThrow("bad url, headers, range or chunk list");
   });
 });
 
@@ -61,7 +97,11 @@ describe("paths and options", () => {
   });
 
   it("libfuse 3 drops the options it removed and asks for 1 MiB reads", () => {
-    expect(nativeMountOptions(["fsname=s3://b", "big_writes", "max_write=131072", "max_read=131072", "nonempty", "auto_cache"], 1 << 20))
-      .toEqual(["fsname=s3://b", "auto_cache", "max_read=1048576"]);
+    expect(
+      nativeMountOptions(
+        ["fsname=s3://b", "big_writes", "max_write=131072", "max_read=131072", "nonempty", "auto_cache"],
+        1 << 20,
+      ),
+    ).toEqual(["fsname=s3://b", "auto_cache", "max_read=1048576"]);
   });
 });

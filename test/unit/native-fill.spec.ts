@@ -37,7 +37,12 @@ function fakeFill(object: Buffer, calls: [number, number][], fail = false): Nati
     calls.push([start, end]);
     expect(headers).toContain(`Range: bytes=${start}-${end - 1}`);
     queueMicrotask(() => {
-      if (fail) return callback(Object.assign(new Error("error response"), { body: Buffer.from("<Error/>") }), new Uint32Array(chunks.length), 403);
+      if (fail)
+        return callback(
+          Object.assign(new Error("error response"), { body: Buffer.from("<Error/>") }),
+          new Uint32Array(chunks.length),
+          403,
+        );
       const crcs = Uint32Array.from(chunks, (c: FillChunkSpec) => writeChunk(object, c));
       callback(null, crcs, 206);
     });
@@ -55,7 +60,10 @@ function writeChunk(object: Buffer, c: FillChunkSpec): number {
   return crc;
 }
 
-const signer = async ({ range }: { range: { start: number; end: number } }) => ({ url: "http://x/b/k", headers: [`Range: bytes=${range.start}-${range.end - 1}`] });
+const signer = async ({ range }: { range: { start: number; end: number } }) => ({
+  url: "http://x/b/k",
+  headers: [`Range: bytes=${range.start}-${range.end - 1}`],
+});
 
 class NoNetwork implements RangeReader {
   reads = 0;
@@ -69,7 +77,11 @@ class NoNetwork implements RangeReader {
 function setup(object: Buffer, options: { fail?: boolean; capacity?: number } = {}) {
   const cache = openCache(options.capacity);
   const calls: [number, number][] = [];
-  const filler = new NativeChunkFiller(cache, SOURCE, { fill: fakeFill(object, calls, options.fail), sign: signer, timeoutSeconds: 5 });
+  const filler = new NativeChunkFiller(cache, SOURCE, {
+    fill: fakeFill(object, calls, options.fail),
+    sign: signer,
+    timeoutSeconds: 5,
+  });
   const direct = new NoNetwork(object);
   const reader = new CachingReader(cache, direct, { source: SOURCE, chunkSize: CHUNK, filler });
   const version: ObjectVersion = { key: "k", etag: '"e1"', size: object.length };
@@ -84,12 +96,17 @@ describe("native cache fill", () => {
     expect(calls).toEqual([[0, 3 * CHUNK]]);
     // The last chunk is short: the transfer ends at the object's end.
     await reader.fill(version, 9 * CHUNK, 5 * CHUNK);
-    expect(calls).toEqual([[0, 3 * CHUNK], [9 * CHUNK, 10 * CHUNK + 100]]);
+    expect(calls).toEqual([
+      [0, 3 * CHUNK],
+      [9 * CHUNK, 10 * CHUNK + 100],
+    ]);
     const local = cache.localChunks({ source: SOURCE, key: "k", etag: '"e1"' }, object.length, CHUNK);
     expect([...local!.indexes]).toEqual([0, 1, 2, 9, 10]);
     expect([...local!.verified]).toEqual([1, 1, 1, 1, 1]);
     const file = readFileSync(`${local!.base}10`);
-    expect(verifyChunk(file, { source: SOURCE, key: "k", etag: '"e1"', index: 10 })).toEqual(object.subarray(10 * CHUNK));
+    expect(verifyChunk(file, { source: SOURCE, key: "k", etag: '"e1"', index: 10 })).toEqual(
+      object.subarray(10 * CHUNK),
+    );
     expect(await reader.read(version, 2 * CHUNK - 10, 20)).toEqual(object.subarray(2 * CHUNK - 10, 2 * CHUNK + 10));
     expect(direct.reads).toBe(0);
   });
@@ -97,9 +114,16 @@ describe("native cache fill", () => {
   it("concurrent fills of overlapping ranges share transfers (single flight)", async () => {
     const object = ramp(8 * CHUNK);
     const { calls, reader, version } = setup(object);
-    await Promise.all([reader.fill(version, 0, 4 * CHUNK), reader.fill(version, CHUNK, 2 * CHUNK), reader.fill(version, 2 * CHUNK, 4 * CHUNK)]);
+    await Promise.all([
+      reader.fill(version, 0, 4 * CHUNK),
+      reader.fill(version, CHUNK, 2 * CHUNK),
+      reader.fill(version, 2 * CHUNK, 4 * CHUNK),
+    ]);
     // Transfers start in whichever order their reservations finish; each chunk is fetched once.
-    expect([...calls].sort((a, b) => a[0] - b[0])).toEqual([[0, 4 * CHUNK], [4 * CHUNK, 6 * CHUNK]]);
+    expect([...calls].sort((a, b) => a[0] - b[0])).toEqual([
+      [0, 4 * CHUNK],
+      [4 * CHUNK, 6 * CHUNK],
+    ]);
   });
 
   it("a failed transfer rejects, returns its reservations and leaves the chunks to JavaScript", async () => {
@@ -115,8 +139,13 @@ describe("native cache fill", () => {
   it("an ETag with a line break is refused by the S3 signer before any request", async () => {
     const { s3RangeSigner } = await import("../../src/store/s3/s3-range-signer.js");
     const { S3Client } = await import("@aws-sdk/client-s3");
-    const sign = s3RangeSigner(new S3Client({ region: "us-east-1", credentials: { accessKeyId: "a", secretAccessKey: "b" } }), "bucket1");
-    await expect(sign({ key: "k", range: { start: 0, end: 10 }, ifMatch: '"e"\r\nX-Evil: 1' })).rejects.toThrow("control characters");
+    const sign = s3RangeSigner(
+      new S3Client({ region: "us-east-1", credentials: { accessKeyId: "a", secretAccessKey: "b" } }),
+      "bucket1",
+    );
+    await expect(sign({ key: "k", range: { start: 0, end: 10 }, ifMatch: '"e"\r\nX-Evil: 1' })).rejects.toThrow(
+      "control characters",
+    );
     const signed = await sign({ key: "dir/a b+c", range: { start: 5, end: 10 }, ifMatch: '"e1"' });
     expect(signed.headers).toEqual(["Range: bytes=5-9", 'If-Match: "e1"']);
     expect(signed.url).toMatch(/^https:\/\/bucket1\.s3\.us-east-1\.amazonaws\.com\/dir\/a%20b%2Bc\?.*X-Amz-Signature=/);
@@ -124,7 +153,15 @@ describe("native cache fill", () => {
 });
 
 describe("FillAhead", () => {
-  const config = { ...DEFAULT_PREFETCHER_CONFIG, initialWindow: 2 * CHUNK, maxWindow: 8 * CHUNK, blockSize: 4 * CHUNK, seekTolerance: CHUNK, minRunBeforeReadAhead: 2 * CHUNK, firstRequestSize: CHUNK };
+  const config = {
+    ...DEFAULT_PREFETCHER_CONFIG,
+    initialWindow: 2 * CHUNK,
+    maxWindow: 8 * CHUNK,
+    blockSize: 4 * CHUNK,
+    seekTolerance: CHUNK,
+    minRunBeforeReadAhead: 2 * CHUNK,
+    firstRequestSize: CHUNK,
+  };
   const version: ObjectVersion = { key: "k", etag: "e", size: 100 * CHUNK };
 
   function recorder() {
@@ -151,6 +188,9 @@ describe("FillAhead", () => {
     const ahead = new FillAhead(version, fill, config);
     await ahead.ensure(50 * CHUNK, 100);
     await ahead.ensure(20 * CHUNK, 100);
-    expect(fills).toEqual([[50 * CHUNK, 51 * CHUNK], [20 * CHUNK, 21 * CHUNK]]);
+    expect(fills).toEqual([
+      [50 * CHUNK, 51 * CHUNK],
+      [20 * CHUNK, 21 * CHUNK],
+    ]);
   });
 });

@@ -37,43 +37,60 @@ describe("MeteredStore", () => {
 });
 
 describe("MeteredStore accounting (property)", () => {
-  type Op = { kind: "put"; key: string; size: number } | { kind: "get"; key: string; start: number; length: number } | { kind: "head"; key: string } | { kind: "delete"; key: string };
+  type Op =
+    | { kind: "put"; key: string; size: number }
+    | { kind: "get"; key: string; start: number; length: number }
+    | { kind: "head"; key: string }
+    | { kind: "delete"; key: string };
   const key = fc.constantFrom("a", "b", "c");
   const op: fc.Arbitrary<Op> = fc.oneof(
     fc.record({ kind: fc.constant("put" as const), key, size: fc.nat(5000) }),
-    fc.record({ kind: fc.constant("get" as const), key, start: fc.nat(6000), length: fc.integer({ min: 1, max: 3000 }) }),
+    fc.record({
+      kind: fc.constant("get" as const),
+      key,
+      start: fc.nat(6000),
+      length: fc.integer({ min: 1, max: 3000 }),
+    }),
     fc.record({ kind: fc.constant("head" as const), key }),
     fc.record({ kind: fc.constant("delete" as const), key }),
   );
 
   it("counts every request once and every byte that moved, whatever the outcome", async () => {
-    await fc.assert(fc.asyncProperty(fc.array(op, { maxLength: 40 }), async (ops) => {
-      const metrics = new BucketfsMetrics(false);
-      const store = new MeteredStore(new MemoryStore(), metrics);
-      const model = new Map<string, number>();
-      let bytesIn = 0, bytesOut = 0, errors = 0;
-      for (const o of ops) {
-        if (o.kind === "put") {
-          await store.put({ key: o.key, body: Buffer.alloc(o.size) });
-          model.set(o.key, o.size);
-          bytesOut += o.size;
-        } else if (o.kind === "delete") {
-          await store.delete({ key: o.key });
-          model.delete(o.key);
-        } else if (o.kind === "head") {
-          await store.head({ key: o.key }).catch(() => undefined);
-        } else {
-          const size = model.get(o.key);
-          const got = await store.get({ key: o.key, range: { start: o.start, end: o.start + o.length } }).catch(() => undefined);
-          if (size !== undefined && got) bytesIn += got.length;
-          if (size !== undefined && got) expect(got.length).toBe(Math.max(0, Math.min(size, o.start + o.length) - o.start));
-          if (size !== undefined && !got) errors++;
+    await fc.assert(
+      fc.asyncProperty(fc.array(op, { maxLength: 40 }), async (ops) => {
+        const metrics = new BucketfsMetrics(false);
+        const store = new MeteredStore(new MemoryStore(), metrics);
+        const model = new Map<string, number>();
+        let bytesIn = 0,
+          bytesOut = 0,
+          errors = 0;
+        for (const o of ops) {
+          if (o.kind === "put") {
+            await store.put({ key: o.key, body: Buffer.alloc(o.size) });
+            model.set(o.key, o.size);
+            bytesOut += o.size;
+          } else if (o.kind === "delete") {
+            await store.delete({ key: o.key });
+            model.delete(o.key);
+          } else if (o.kind === "head") {
+            await store.head({ key: o.key }).catch(() => undefined);
+          } else {
+            const size = model.get(o.key);
+            const got = await store
+              .get({ key: o.key, range: { start: o.start, end: o.start + o.length } })
+              .catch(() => undefined);
+            if (size !== undefined && got) bytesIn += got.length;
+            if (size !== undefined && got)
+              expect(got.length).toBe(Math.max(0, Math.min(size, o.start + o.length) - o.start));
+            if (size !== undefined && !got) errors++;
+          }
+          expect(store.uploads.sentBytes(o.key)).toBeUndefined();
         }
-        expect(store.uploads.sentBytes(o.key)).toBeUndefined();
-      }
-      const totals = await metrics.totals();
-      expect(totals).toMatchObject({ requests: ops.length, bytesIn, bytesOut, errors });
-    }), { numRuns: 60 });
+        const totals = await metrics.totals();
+        expect(totals).toMatchObject({ requests: ops.length, bytesIn, bytesOut, errors });
+      }),
+      { numRuns: 60 },
+    );
   });
 });
 
@@ -84,7 +101,14 @@ describe("metrics registry", () => {
     metrics.fuseOperation("getattr", 1, 2);
     metrics.cacheHits.inc(3);
     metrics.cacheMisses.inc();
-    metrics.watchUploads(uploadGauges({ uploads: () => [{ path: "/a", state: "failed", sizeBytes: 10 }, { path: "/b", state: "pending", sizeBytes: 5 }] }));
+    metrics.watchUploads(
+      uploadGauges({
+        uploads: () => [
+          { path: "/a", state: "failed", sizeBytes: 10 },
+          { path: "/b", state: "pending", sizeBytes: 5 },
+        ],
+      }),
+    );
     const text = await metrics.registry.metrics();
     expect(text).toMatch(/bucketfs_fuse_operations_total\{op="getattr",errno="2"\} 1/);
     expect(text).toMatch(/bucketfs_fuse_operation_duration_seconds_count\{op="read"\} 1/);
@@ -116,9 +140,20 @@ describe("throughput", () => {
 describe("status rendering", () => {
   it("draws a progress bar per upload and names failures", () => {
     const lines = renderStatus({
-      source: "s3://b", mountpoint: "/m", pid: 1, startedAt: "", uptimeSeconds: 3725, readOnly: false, logLevel: "info",
-      bytesIn: 0, bytesOut: 0, requests: 0, requestErrors: 0, throughput: { inBytesPerSecond: 0, outBytesPerSecond: 0 },
-      dirtyBytes: 300, uploads: [
+      source: "s3://b",
+      mountpoint: "/m",
+      pid: 1,
+      startedAt: "",
+      uptimeSeconds: 3725,
+      readOnly: false,
+      logLevel: "info",
+      bytesIn: 0,
+      bytesOut: 0,
+      requests: 0,
+      requestErrors: 0,
+      throughput: { inBytesPerSecond: 0, outBytesPerSecond: 0 },
+      dirtyBytes: 300,
+      uploads: [
         { path: "/half", state: "uploading", sizeBytes: 200, sentBytes: 100 },
         { path: "/bad", state: "failed", sizeBytes: 100, error: "EIO", stagingFile: "/s/1" },
       ],
@@ -134,7 +169,10 @@ describe("secrets in logs", () => {
   const SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
 
   it("scrubs known secret values and request signatures from a line", () => {
-    const line = JSON.stringify({ msg: `failed with key ${SECRET}`, url: "https://b.s3/x?X-Amz-Signature=abc123&X-Amz-Date=1" });
+    const line = JSON.stringify({
+      msg: `failed with key ${SECRET}`,
+      url: "https://b.s3/x?X-Amz-Signature=abc123&X-Amz-Date=1",
+    });
     const clean = scrubSecrets(line, [SECRET]);
     expect(clean).not.toContain(SECRET);
     expect(clean).not.toContain("abc123");
@@ -151,7 +189,10 @@ describe("secrets in logs", () => {
     const { testTempDir } = await import("../helpers/temp-dirs.js");
     const file = join(testTempDir("bucketfs-log-"), "log");
     const log = createLogger({ destination: openSync(file, "w"), secrets: [SECRET] });
-    log.info({ config: { secretAccessKey: SECRET }, note: SECRET, err: new Error(`bad ${SECRET}`) }, `message ${SECRET}`);
+    log.info(
+      { config: { secretAccessKey: SECRET }, note: SECRET, err: new Error(`bad ${SECRET}`) },
+      `message ${SECRET}`,
+    );
     const written = readFileSync(file, "utf8");
     expect(written).toContain("message [redacted]");
     expect(written).not.toContain(SECRET);

@@ -9,7 +9,10 @@ import { MOUNT_OPTIONS } from "../../src/config/options.js";
 const ROOT = join(import.meta.dirname, "../..");
 
 function check(): { status: number | null; stderr: string } {
-  const run = spawnSync(process.execPath, ["--import", "tsx", "scripts/gen-options-doc.ts", "--check"], { cwd: ROOT, encoding: "utf8" });
+  const run = spawnSync(process.execPath, ["--import", "tsx", "scripts/gen-options-doc.ts", "--check"], {
+    cwd: ROOT,
+    encoding: "utf8",
+  });
   return { status: run.status, stderr: run.stderr };
 }
 
@@ -21,7 +24,9 @@ describe("README option table", () => {
   it("has one row per option, with its flag, default and environment variable", () => {
     const rows = optionsTable().split("\n").slice(2);
     expect(rows).toHaveLength(Object.keys(MOUNT_OPTIONS).length);
-    expect(rows).toContain("| `--part-size SIZE` | `8M` |  | multipart upload part size; also the single-PUT threshold |");
+    expect(rows).toContain(
+      "| `--part-size SIZE` | `8M` |  | multipart upload part size; also the single-PUT threshold |",
+    );
     expect(rows).toContain("| `--read-only` (`-o ro`) | off |  | mount read-only |");
     expect(rows.find((r) => r.startsWith("| `--cache-size"))).toContain("| `10G` | `BUCKETFS_CACHE_SIZE` |");
   });

@@ -19,10 +19,17 @@ import { O_APPEND, O_RDWR, O_WRONLY } from "../helpers/open-flags.js";
 
 const PART = 4096;
 
-interface Traffic { sent: number; received: number; ops: string[] }
+interface Traffic {
+  sent: number;
+  received: number;
+  ops: string[];
+}
 
 /** A filesystem over a metered memory store: what went over the "network" is counted. */
-function setup(disk: Disk = newDisk(), inner: ObjectStore = new MemoryStore({ minPartSize: PART })): { fs: Filesystem; memory: MemoryStore; traffic: Traffic; disk: Disk } {
+function setup(
+  disk: Disk = newDisk(),
+  inner: ObjectStore = new MemoryStore({ minPartSize: PART }),
+): { fs: Filesystem; memory: MemoryStore; traffic: Traffic; disk: Disk } {
   const traffic: Traffic = { sent: 0, received: 0, ops: [] };
   const memory = inner instanceof MemoryStore ? inner : new MemoryStore();
   const store = new MeteredStore(inner, {
@@ -33,8 +40,14 @@ function setup(disk: Disk = newDisk(), inner: ObjectStore = new MemoryStore({ mi
     },
   });
   const fs = createFilesystem({
-    store, prefix: "", stagingDir: disk.stagingDir, journalPath: disk.journalPath, log: silentLogger(),
-    uid: 1000, gid: 1000, upload: { partSize: PART, concurrency: 3 },
+    store,
+    prefix: "",
+    stagingDir: disk.stagingDir,
+    journalPath: disk.journalPath,
+    log: silentLogger(),
+    uid: 1000,
+    gid: 1000,
+    upload: { partSize: PART, concurrency: 3 },
   });
   return { fs, memory, traffic, disk };
 }
@@ -48,28 +61,32 @@ const reset = (t: Traffic): void => {
 describe("RangeSet", () => {
   const op = fc.tuple(fc.constantFrom("add", "clip"), fc.nat(200), fc.nat(60));
   it("matches a per-byte model under adds and clips (property)", () => {
-    fc.assert(fc.property(fc.array(op, { maxLength: 30 }), fc.nat(200), fc.nat(80), (ops, qs, ql) => {
-      const set = new RangeSet();
-      const model = new Array<boolean>(300).fill(false);
-      for (const [kind, a, b] of ops) {
-        if (kind === "add") {
-          set.add(a, a + b);
-          for (let i = a; i < a + b; i++) model[i] = true;
-        } else {
-          set.clip(a);
-          for (let i = a; i < model.length; i++) model[i] = false;
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 30 }), fc.nat(200), fc.nat(80), (ops, qs, ql) => {
+        const set = new RangeSet();
+        const model = new Array<boolean>(300).fill(false);
+        for (const [kind, a, b] of ops) {
+          if (kind === "add") {
+            set.add(a, a + b);
+            for (let i = a; i < a + b; i++) model[i] = true;
+          } else {
+            set.clip(a);
+            for (let i = a; i < model.length; i++) model[i] = false;
+          }
         }
-      }
-      const ranges = set.list();
-      ranges.forEach((r, i) => {
-        expect(r.end).toBeGreaterThan(r.start);
-        if (i > 0) expect(r.start).toBeGreaterThan(ranges[i - 1]!.end); // disjoint, never adjacent
-      });
-      expect(set.bytes).toBe(model.filter(Boolean).length);
-      const inGaps = new Set(set.gaps(qs, qs + ql).flatMap((g) => Array.from({ length: g.end - g.start }, (_, k) => g.start + k)));
-      for (let i = qs; i < qs + ql; i++) expect(inGaps.has(i)).toBe(!model[i]);
-      expect(set.intersects(qs, qs + ql)).toBe(model.slice(qs, qs + ql).some(Boolean));
-    }));
+        const ranges = set.list();
+        ranges.forEach((r, i) => {
+          expect(r.end).toBeGreaterThan(r.start);
+          if (i > 0) expect(r.start).toBeGreaterThan(ranges[i - 1]!.end); // disjoint, never adjacent
+        });
+        expect(set.bytes).toBe(model.filter(Boolean).length);
+        const inGaps = new Set(
+          set.gaps(qs, qs + ql).flatMap((g) => Array.from({ length: g.end - g.start }, (_, k) => g.start + k)),
+        );
+        for (let i = qs; i < qs + ql; i++) expect(inGaps.has(i)).toBe(!model[i]);
+        expect(set.intersects(qs, qs + ql)).toBe(model.slice(qs, qs + ql).some(Boolean));
+      }),
+    );
   });
 
   it("regression: an empty range intersects nothing", () => {
@@ -80,31 +97,38 @@ describe("RangeSet", () => {
 describe("planParts", () => {
   it("tiles the object, copies only unchanged parts, keeps parts ≥ partSize but the last (property)", () => {
     const input = fc.record({
-      size: fc.integer({ min: 0, max: 100_000 }), partSize: fc.integer({ min: 100, max: 5000 }),
-      maxCopyPart: fc.integer({ min: 0, max: 30_000 }), baseValid: fc.nat(100_000),
+      size: fc.integer({ min: 0, max: 100_000 }),
+      partSize: fc.integer({ min: 100, max: 5000 }),
+      maxCopyPart: fc.integer({ min: 0, max: 30_000 }),
+      baseValid: fc.nat(100_000),
       changed: fc.array(fc.tuple(fc.nat(100_000), fc.integer({ min: 1, max: 3000 })), { maxLength: 5 }),
     });
-    fc.assert(fc.property(input, ({ size, partSize, maxCopyPart, baseValid, changed }) => {
-      const set = RangeSet.of(changed.map(([start, length]) => ({ start, end: start + length })));
-      const copyable = (s: number, e: number): boolean => e <= baseValid && !set.intersects(s, e);
-      const parts = planParts({ size, partSize, maxCopyPart, copyable });
-      expect(parts[0]!.start).toBe(0);
-      expect(parts.at(-1)!.end).toBe(size);
-      parts.forEach((p, i) => {
-        if (i > 0) expect(p.start).toBe(parts[i - 1]!.end);
-        if (i < parts.length - 1) expect(p.end - p.start).toBeGreaterThanOrEqual(partSize);
-        if (p.source === "copy") {
-          expect(copyable(p.start, p.end)).toBe(true);
-          expect(p.end - p.start).toBeLessThanOrEqual(Math.max(partSize, maxCopyPart));
-        } else {
-          expect(p.end - p.start).toBeLessThanOrEqual(partSize);
-        }
-      });
-      // Data goes through this machine only for parts that hold a change or lie past the base.
-      const grid = Math.ceil(size / partSize);
-      const needed = Array.from({ length: grid }, (_, i) => !copyable(i * partSize, Math.min(size, (i + 1) * partSize))).filter(Boolean).length;
-      expect(uploadedBytes(parts)).toBeLessThanOrEqual(needed * partSize);
-    }));
+    fc.assert(
+      fc.property(input, ({ size, partSize, maxCopyPart, baseValid, changed }) => {
+        const set = RangeSet.of(changed.map(([start, length]) => ({ start, end: start + length })));
+        const copyable = (s: number, e: number): boolean => e <= baseValid && !set.intersects(s, e);
+        const parts = planParts({ size, partSize, maxCopyPart, copyable });
+        expect(parts[0]!.start).toBe(0);
+        expect(parts.at(-1)!.end).toBe(size);
+        parts.forEach((p, i) => {
+          if (i > 0) expect(p.start).toBe(parts[i - 1]!.end);
+          if (i < parts.length - 1) expect(p.end - p.start).toBeGreaterThanOrEqual(partSize);
+          if (p.source === "copy") {
+            expect(copyable(p.start, p.end)).toBe(true);
+            expect(p.end - p.start).toBeLessThanOrEqual(Math.max(partSize, maxCopyPart));
+          } else {
+            expect(p.end - p.start).toBeLessThanOrEqual(partSize);
+          }
+        });
+        // Data goes through this machine only for parts that hold a change or lie past the base.
+        const grid = Math.ceil(size / partSize);
+        const needed = Array.from(
+          { length: grid },
+          (_, i) => !copyable(i * partSize, Math.min(size, (i + 1) * partSize)),
+        ).filter(Boolean).length;
+        expect(uploadedBytes(parts)).toBeLessThanOrEqual(needed * partSize);
+      }),
+    );
   });
 });
 
@@ -163,7 +187,11 @@ describe("partial rewrites of large objects", () => {
     const fh = await fs.open("/big", O_RDWR);
     await fs.ftruncate(fh, PART * 10 + 7);
     await fs.write(fh, Buffer.from("end"), PART * 20);
-    const expected = Buffer.concat([big.subarray(0, PART * 10 + 7), Buffer.alloc(PART * 20 - (PART * 10 + 7)), Buffer.from("end")]);
+    const expected = Buffer.concat([
+      big.subarray(0, PART * 10 + 7),
+      Buffer.alloc(PART * 20 - (PART * 10 + 7)),
+      Buffer.from("end"),
+    ]);
     expect(await fs.read(fh, 0, expected.length + 10)).toEqual(expected);
     await fs.flush(fh);
     await fs.release(fh);

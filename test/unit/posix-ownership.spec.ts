@@ -14,8 +14,24 @@ import { chmodMode, chownAttributes, ownerOfNew } from "../../src/vfs/ownership.
 import type { FileStat } from "../../src/vfs/types.js";
 import { tempDir } from "../helpers/mount.js";
 
-const file = (mode: number, uid = 1000, gid = 1000): FileStat => ({ kind: "file", mode: 0o100000 | mode, uid, gid, size: 0, mtimeMs: 0, ctimeMs: 0 });
-const dirStat = (mode: number, gid = 50): FileStat => ({ kind: "dir", mode: 0o040000 | mode, uid: 0, gid, size: 4096, mtimeMs: 0, ctimeMs: 0 });
+const file = (mode: number, uid = 1000, gid = 1000): FileStat => ({
+  kind: "file",
+  mode: 0o100000 | mode,
+  uid,
+  gid,
+  size: 0,
+  mtimeMs: 0,
+  ctimeMs: 0,
+});
+const dirStat = (mode: number, gid = 50): FileStat => ({
+  kind: "dir",
+  mode: 0o040000 | mode,
+  uid: 0,
+  gid,
+  size: 4096,
+  mtimeMs: 0,
+  ctimeMs: 0,
+});
 // pid 0 has no /proc entry: the caller has no supplementary groups.
 const caller = (uid: number, gid: number) => ({ uid, gid, pid: 0, umask: 0o022 });
 const UNCHANGED = 0xffffffff;
@@ -28,9 +44,15 @@ describe("ownership rules", () => {
   });
 
   it("lets only root change the owner, and the owner change the group only to its own", () => {
-    expect(() => chownAttributes(file(0o644), 0, UNCHANGED, caller(1000, 1000))).toThrow(expect.objectContaining({ code: "EPERM" }));
-    expect(() => chownAttributes(file(0o644), UNCHANGED, 5, caller(1000, 1000))).toThrow(expect.objectContaining({ code: "EPERM" }));
-    expect(() => chownAttributes(file(0o644), UNCHANGED, 1001, caller(2000, 1001))).toThrow(expect.objectContaining({ code: "EPERM" }));
+    expect(() => chownAttributes(file(0o644), 0, UNCHANGED, caller(1000, 1000))).toThrow(
+      expect.objectContaining({ code: "EPERM" }),
+    );
+    expect(() => chownAttributes(file(0o644), UNCHANGED, 5, caller(1000, 1000))).toThrow(
+      expect.objectContaining({ code: "EPERM" }),
+    );
+    expect(() => chownAttributes(file(0o644), UNCHANGED, 1001, caller(2000, 1001))).toThrow(
+      expect.objectContaining({ code: "EPERM" }),
+    );
     expect(chownAttributes(file(0o644), UNCHANGED, 1001, caller(1000, 1001))).toEqual({ uid: 1000, gid: 1001 });
     expect(chownAttributes(file(0o644), 1000, 1000, caller(1000, 1000))).toEqual({ uid: 1000, gid: 1000 });
     expect(chownAttributes(file(0o644), 5, 6, caller(0, 0))).toEqual({ uid: 5, gid: 6 });
@@ -48,7 +70,9 @@ describe("ownership rules", () => {
     expect(chmodMode(file(0o644), 0o600, caller(1000, 1000))).toBe(0o100600);
     // The kernel clears set-ID bits after a write by another user, in that user's name.
     expect(chmodMode(file(0o6777), 0o777, caller(2000, 2000))).toBe(0o100777);
-    expect(() => chmodMode(file(0o6777), 0o775, caller(2000, 2000))).toThrow(expect.objectContaining({ code: "EPERM" }));
+    expect(() => chmodMode(file(0o6777), 0o775, caller(2000, 2000))).toThrow(
+      expect.objectContaining({ code: "EPERM" }),
+    );
     expect(chmodMode(file(0o644, 1000, 50), 0o2755, caller(1000, 1000))).toBe(0o100755);
     expect(chmodMode(file(0o644, 1000, 50), 0o2755, caller(0, 0))).toBe(0o102755);
   });
@@ -66,8 +90,19 @@ describe("KnownAttributes", () => {
     const path = join(dir, "attributes.sqlite");
     const known = new KnownAttributes(path);
     const modified = new Date("2026-01-02T03:04:05.000Z");
-    known.record("a/b", "etag1", modified, { mode: "33188", uid: "7", gid: "8", mtime: "1500000000", other: "x".repeat(10_000) });
-    expect(known.lookup("a/b", "etag1", new Date("2026-01-02T03:04:05.900Z"))).toEqual({ mode: "33188", uid: "7", gid: "8", mtime: "1500000000" });
+    known.record("a/b", "etag1", modified, {
+      mode: "33188",
+      uid: "7",
+      gid: "8",
+      mtime: "1500000000",
+      other: "x".repeat(10_000),
+    });
+    expect(known.lookup("a/b", "etag1", new Date("2026-01-02T03:04:05.900Z"))).toEqual({
+      mode: "33188",
+      uid: "7",
+      gid: "8",
+      mtime: "1500000000",
+    });
     expect(known.lookup("a/b", "etag2", modified)).toBeUndefined();
     expect(known.lookup("a/b", "etag1", new Date("2026-01-02T03:04:06.000Z"))).toBeUndefined();
     known.close();
@@ -85,7 +120,13 @@ describe("KnownAttributes", () => {
     const store = new MemoryStore({ minPartSize: 1024 });
     const metadata = { mode: String(0o100640), uid: "12", gid: "34" };
     await store.put({ key: "d/f", body: Buffer.from("x"), metadata });
-    const fs = createFilesystem({ store, prefix: "", stagingDir: join(dir, "staging"), log: silentLogger(), attributesPath: path });
+    const fs = createFilesystem({
+      store,
+      prefix: "",
+      stagingDir: join(dir, "staging"),
+      log: silentLogger(),
+      attributesPath: path,
+    });
     await fs.readdir("/d"); // HEADs f, whose version the table then records
     fs.close();
     const head = await store.head({ key: "d/f" });

@@ -30,7 +30,8 @@ describe("prefetcher with a memory budget", () => {
     const budget = new MemoryBudget(200_000);
     const handles = [0, 1, 2].map(() => new Prefetcher(version, new RecordingReader(), { ...config, budget }));
     for (let at = 0; at < 600_000; at += 8192) {
-      for (const handle of handles) expect((await handle.read(at, 8192)).equals(data.subarray(at, at + 8192))).toBe(true);
+      for (const handle of handles)
+        expect((await handle.read(at, 8192)).equals(data.subarray(at, at + 8192))).toBe(true);
       // Only blocks a read was blocked on may exceed the limit: at most one block per handle.
       expect(budget.usedBytes).toBeLessThanOrEqual(200_000 + 3 * config.blockSize);
     }
@@ -43,7 +44,8 @@ describe("prefetcher with a memory budget", () => {
     const budget = new MemoryBudget(0);
     const reader = new RecordingReader();
     const prefetcher = new Prefetcher(version, reader, { ...config, budget });
-    for (let at = 0; at < 300_000; at += 10_000) expect((await prefetcher.read(at, 10_000)).equals(data.subarray(at, at + 10_000))).toBe(true);
+    for (let at = 0; at < 300_000; at += 10_000)
+      expect((await prefetcher.read(at, 10_000)).equals(data.subarray(at, at + 10_000))).toBe(true);
     const fetchedBeyond = reader.requests.filter(([offset]) => offset >= 310_000);
     expect(fetchedBeyond).toEqual([]);
   });
@@ -53,7 +55,9 @@ describe("prefetcher with a memory budget", () => {
     const prefetcher = new Prefetcher(version, reader, config);
     for (let at = 0; at < 400_000; at += 8192) await prefetcher.read(at, 8192);
     const before = reader.requests.length;
-    expect((await prefetcher.read(400_000 - 3 * 8192, 8192)).equals(data.subarray(400_000 - 3 * 8192, 400_000 - 2 * 8192))).toBe(true);
+    expect(
+      (await prefetcher.read(400_000 - 3 * 8192, 8192)).equals(data.subarray(400_000 - 3 * 8192, 400_000 - 2 * 8192)),
+    ).toBe(true);
     await prefetcher.read(400_000, 8192);
     // At most the straggler itself was fetched again; the run's blocks were not dropped.
     expect(reader.requests.length - before).toBeLessThanOrEqual(1);
@@ -62,7 +66,10 @@ describe("prefetcher with a memory budget", () => {
   it("returns the exact bytes for out-of-order, overlapping and concurrent reads (property)", async () => {
     await fc.assert(
       fc.asyncProperty(
-        fc.array(fc.tuple(fc.integer({ min: -40_000, max: 40_000 }), fc.integer({ min: 1, max: 70_000 }), fc.boolean()), { maxLength: 40 }),
+        fc.array(
+          fc.tuple(fc.integer({ min: -40_000, max: 40_000 }), fc.integer({ min: 1, max: 70_000 }), fc.boolean()),
+          { maxLength: 40 },
+        ),
         fc.integer({ min: 0, max: 300_000 }),
         async (steps, limit) => {
           const budget = new MemoryBudget(limit);
@@ -98,13 +105,24 @@ describe("prefetcher with a memory budget", () => {
 
   it("a random 256 KiB tile (two 128 KiB kernel reads) costs one request, and no read-ahead", async () => {
     const reader = new RecordingReader();
-    const prefetcher = new Prefetcher(version, reader, { initialWindow: 1 << 20, maxWindow: 1 << 22, blockSize: 1 << 20, seekTolerance: 65_536, minRunBeforeReadAhead: 512 * 1024, firstRequestSize: 262_144 });
+    const prefetcher = new Prefetcher(version, reader, {
+      initialWindow: 1 << 20,
+      maxWindow: 1 << 22,
+      blockSize: 1 << 20,
+      seekTolerance: 65_536,
+      minRunBeforeReadAhead: 512 * 1024,
+      firstRequestSize: 262_144,
+    });
     await prefetcher.read(0, 4096); // the file's first bytes (file(1), headers)
     reader.requests = [];
     for (const tile of [700_000, 100_000, 500_000]) {
       const before = reader.requests.length;
       expect((await prefetcher.read(tile, 131_072)).equals(data.subarray(tile, tile + 131_072))).toBe(true);
-      expect((await prefetcher.read(tile + 131_072, 131_072)).equals(data.subarray(tile + 131_072, Math.min(SIZE, tile + 262_144)))).toBe(true);
+      expect(
+        (await prefetcher.read(tile + 131_072, 131_072)).equals(
+          data.subarray(tile + 131_072, Math.min(SIZE, tile + 262_144)),
+        ),
+      ).toBe(true);
       expect(reader.requests.length - before).toBe(1);
     }
     expect(reader.requests.every(([, length]) => length <= 262_144)).toBe(true);

@@ -21,17 +21,20 @@ describe("prefetcher", () => {
   it("returns the exact bytes for any sequence of reads", async () => {
     const data = ramp(SIZE);
     await fc.assert(
-      fc.asyncProperty(fc.array(fc.tuple(fc.nat(SIZE + 1000), fc.integer({ min: 1, max: 70_000 }), fc.boolean()), { maxLength: 40 }), async (reads) => {
-        const prefetcher = new Prefetcher({ key: "k", etag: "e", size: SIZE }, new RampReader(data), config);
-        let position = 0;
-        for (const [offset, length, sequential] of reads) {
-          const at = sequential ? position : offset;
-          const got = await prefetcher.read(at, length);
-          // Buffer.equals: vitest's deep equality on 70 KB buffers made this property take ~80 s.
-          expect(got.equals(data.subarray(Math.min(at, SIZE), Math.min(at + length, SIZE)))).toBe(true);
-          position = at + got.length;
-        }
-      }),
+      fc.asyncProperty(
+        fc.array(fc.tuple(fc.nat(SIZE + 1000), fc.integer({ min: 1, max: 70_000 }), fc.boolean()), { maxLength: 40 }),
+        async (reads) => {
+          const prefetcher = new Prefetcher({ key: "k", etag: "e", size: SIZE }, new RampReader(data), config);
+          let position = 0;
+          for (const [offset, length, sequential] of reads) {
+            const at = sequential ? position : offset;
+            const got = await prefetcher.read(at, length);
+            // Buffer.equals: vitest's deep equality on 70 KB buffers made this property take ~80 s.
+            expect(got.equals(data.subarray(Math.min(at, SIZE), Math.min(at + length, SIZE)))).toBe(true);
+            position = at + got.length;
+          }
+        },
+      ),
       { numRuns: 200 },
     );
   });

@@ -32,7 +32,12 @@ describe("cachingRangeSigner", () => {
 
 describe("isNetworkErrorCode", () => {
   it("knows Node's no-answer codes and nothing else", () => {
-    expect(["ECONNREFUSED", "ENOTFOUND", "ETIMEDOUT", "ERR_TLS_CERT_ALTNAME_INVALID"].map(isNetworkErrorCode)).toEqual([true, true, true, true]);
+    expect(["ECONNREFUSED", "ENOTFOUND", "ETIMEDOUT", "ERR_TLS_CERT_ALTNAME_INVALID"].map(isNetworkErrorCode)).toEqual([
+      true,
+      true,
+      true,
+      true,
+    ]);
     expect([undefined, 404, "NoSuchKey", "ENOENT"].map(isNetworkErrorCode)).toEqual([false, false, false, false]);
   });
 });

@@ -11,7 +11,20 @@
  */
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmodSync, chownSync, copyFileSync, existsSync, openSync, closeSync, ftruncateSync, readFileSync, readSync, statSync, writeFileSync, writeSync } from "node:fs";
+import {
+  chmodSync,
+  chownSync,
+  copyFileSync,
+  existsSync,
+  openSync,
+  closeSync,
+  ftruncateSync,
+  readFileSync,
+  readSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
@@ -69,7 +82,12 @@ function cut(path: string, physical: number): void {
 }
 
 async function rejection(promise: Promise<unknown>): Promise<Error> {
-  return promise.then(() => { throw new Error("expected a rejection"); }, (err: Error) => err);
+  return promise.then(
+    () => {
+      throw new Error("expected a rejection");
+    },
+    (err: Error) => err,
+  );
 }
 
 describe("encrypted staging files", () => {
@@ -100,7 +118,12 @@ describe("encrypted staging files", () => {
 
   it("refuse a file cut at a block boundary instead of reading it short (recovery would upload zeros)", async () => {
     const dir = tmp("cut");
-    for (const [length, keep] of [[3 * B + 100, 2 * STORED], [2 * B, STORED], [2 * B, 2 * STORED], [B + 1, STORED]] as const) {
+    for (const [length, keep] of [
+      [3 * B + 100, 2 * STORED],
+      [2 * B, STORED],
+      [2 * B, 2 * STORED],
+      [B + 1, STORED],
+    ] as const) {
       const path = await staged(dir, randomBytes(length));
       cut(path, keep);
       const err = await rejection(readBack(path));
@@ -115,13 +138,23 @@ describe("the key", () => {
     const key = join(dir, "key");
     writeFileSync(key, randomBytes(32).toString("hex"));
     chmodSync(key, 0o644);
-    const loose = (() => { try { loadCipher({ keyFile: key }); return undefined; } catch (err) { return err as Error; } })();
+    const loose = (() => {
+      try {
+        loadCipher({ keyFile: key });
+        return undefined;
+      } catch (err) {
+        return err as Error;
+      }
+    })();
     expect(loose).toBeInstanceOf(EncryptionError);
-    expect(loose?.message).toBe(`encryption key file ${key} is accessible to group or others (mode 0644): run chmod 600 ${key}`);
+    expect(loose?.message).toBe(
+      `encryption key file ${key} is accessible to group or others (mode 0644): run chmod 600 ${key}`,
+    );
     chmodSync(key, 0o600);
     chownSync(key, 65534, 65534);
     expect(() => loadCipher({ keyFile: key })).toThrow(
-      `encryption key file ${key} is owned by uid 65534, not by you (uid ${process.getuid!()}): it must be your own file, mode 0600`);
+      `encryption key file ${key} is owned by uid 65534, not by you (uid ${process.getuid!()}): it must be your own file, mode 0600`,
+    );
     chownSync(key, process.getuid!(), process.getgid!());
     for (const mode of [0o600, 0o400]) {
       chmodSync(key, mode);
@@ -152,9 +185,42 @@ describe("the key", () => {
 describe("the chunk-cache index under --encrypt-cache", () => {
   const secretKey = "patients/DOE-JOHN-1970/scan.dcm";
   const rows: IndexRow[] = [
-    { id: "c1.0", source: "s3://phi-bucket", key: secretKey, etag: "\"etag-0123456789\"", index: 0, offset: 0, length: 1000, charged: 4096, crc: 0xdeadbeef, atime: 1 },
-    { id: "c1.1", source: "s3://phi-bucket", key: secretKey, etag: "\"etag-0123456789\"", index: 1, offset: 1000, length: 500, charged: 4096, crc: 0x12345678, atime: 2 },
-    { id: "c2.0", source: "s3://phi-bucket", key: "other.dcm", etag: "\"e2\"", index: 0, offset: 0, length: 10, charged: 4096, crc: 0x0badf00d, atime: 3 },
+    {
+      id: "c1.0",
+      source: "s3://phi-bucket",
+      key: secretKey,
+      etag: '"etag-0123456789"',
+      index: 0,
+      offset: 0,
+      length: 1000,
+      charged: 4096,
+      crc: 0xdeadbeef,
+      atime: 1,
+    },
+    {
+      id: "c1.1",
+      source: "s3://phi-bucket",
+      key: secretKey,
+      etag: '"etag-0123456789"',
+      index: 1,
+      offset: 1000,
+      length: 500,
+      charged: 4096,
+      crc: 0x12345678,
+      atime: 2,
+    },
+    {
+      id: "c2.0",
+      source: "s3://phi-bucket",
+      key: "other.dcm",
+      etag: '"e2"',
+      index: 0,
+      offset: 0,
+      length: 10,
+      charged: 4096,
+      crc: 0x0badf00d,
+      atime: 3,
+    },
   ];
 
   function onDisk(path: string): Buffer {
@@ -170,14 +236,23 @@ describe("the chunk-cache index under --encrypt-cache", () => {
     expect(index.summary()).toEqual({ chunks: 2, bytes: 8192, objects: 1 });
     index.close();
     const disk = onDisk(path);
-    for (const clear of [secretKey, "phi-bucket", "etag-0123456789"]) expect(disk.includes(Buffer.from(clear)), clear).toBe(false);
+    for (const clear of [secretKey, "phi-bucket", "etag-0123456789"])
+      expect(disk.includes(Buffer.from(clear)), clear).toBe(false);
     const raw = new Database(path, { readonly: true });
-    const stored = raw.prepare("SELECT id, source, key, etag, crc FROM chunks").all() as { id: string; source: string; key: string; etag: string; crc: number }[];
+    const stored = raw.prepare("SELECT id, source, key, etag, crc FROM chunks").all() as {
+      id: string;
+      source: string;
+      key: string;
+      etag: string;
+      crc: number;
+    }[];
     raw.close();
     expect(stored.length).toBe(2);
     for (const r of stored) {
       expect([rows[0].id, rows[1].id]).not.toContain(r.id);
-      expect([r.source, r.key, r.etag].some((v) => v.includes("phi") || v.includes("DOE") || v.includes("etag"))).toBe(false);
+      expect([r.source, r.key, r.etag].some((v) => v.includes("phi") || v.includes("DOE") || v.includes("etag"))).toBe(
+        false,
+      );
       expect(r.crc).toBe(0);
     }
     const again = new CacheIndex(path, false, protector);

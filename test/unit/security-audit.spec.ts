@@ -32,13 +32,22 @@ function memoryFs(store = new MemoryStore({ bucket: "b" }), prefix = ""): Return
 }
 
 function lines(file: string): Record<string, unknown>[] {
-  return readFileSync(file, "utf8").trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+  return readFileSync(file, "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
-const signer = new S3UrlSigner({
-  bucket: "bkt", endpoint: "http://127.0.0.1:9", region: "us-east-1", pathStyle: true,
-  credentials: { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "wJalrXUtnFEMI/K7MDENG" },
-}, 86400);
+const signer = new S3UrlSigner(
+  {
+    bucket: "bkt",
+    endpoint: "http://127.0.0.1:9",
+    region: "us-east-1",
+    pathStyle: true,
+    credentials: { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "wJalrXUtnFEMI/K7MDENG" },
+  },
+  86400,
+);
 
 describe("audit records", () => {
   it("carry the uid and pid of the caller; a close carries those of the opener", async () => {
@@ -71,13 +80,53 @@ describe("audit records", () => {
     await runAs(alice, () => fs.tree.mkdir("/d", 0o755));
     await expect(runAs(alice, () => fs.xattrs!.getxattr("/d", URL_XATTR))).rejects.toMatchObject({ code: "ENODATA" });
     // Other attributes mint nothing and are not recorded.
-    await expect(runAs(alice, () => fs.xattrs!.getxattr("/x.txt", "user.other"))).rejects.toMatchObject({ code: "ENODATA" });
+    await expect(runAs(alice, () => fs.xattrs!.getxattr("/x.txt", "user.other"))).rejects.toMatchObject({
+      code: "ENODATA",
+    });
     audit.close();
     expect(readFileSync(file, "utf8")).not.toContain("X-Amz-Signature");
-    expect(lines(file).map(({ operation, path, uid, pid, ok, error, expiresSeconds, via }) => ({ operation, path, uid, pid, ok, error, expiresSeconds, via }))).toEqual([
-      { operation: "sign", path: "/x.txt", uid: 4242, pid: 31337, ok: true, error: undefined, expiresSeconds: 3600, via: "xattr" },
-      { operation: "mkdir", path: "/d", uid: 4242, pid: 31337, ok: true, error: undefined, expiresSeconds: undefined, via: undefined },
-      { operation: "sign", path: "/d", uid: 4242, pid: 31337, ok: false, error: "ENODATA", expiresSeconds: 3600, via: "xattr" },
+    expect(
+      lines(file).map(({ operation, path, uid, pid, ok, error, expiresSeconds, via }) => ({
+        operation,
+        path,
+        uid,
+        pid,
+        ok,
+        error,
+        expiresSeconds,
+        via,
+      })),
+    ).toEqual([
+      {
+        operation: "sign",
+        path: "/x.txt",
+        uid: 4242,
+        pid: 31337,
+        ok: true,
+        error: undefined,
+        expiresSeconds: 3600,
+        via: "xattr",
+      },
+      {
+        operation: "mkdir",
+        path: "/d",
+        uid: 4242,
+        pid: 31337,
+        ok: true,
+        error: undefined,
+        expiresSeconds: undefined,
+        via: undefined,
+      },
+      {
+        operation: "sign",
+        path: "/d",
+        uid: 4242,
+        pid: 31337,
+        ok: false,
+        error: "ENODATA",
+        expiresSeconds: 3600,
+        via: "xattr",
+      },
     ]);
   });
 
@@ -96,15 +145,47 @@ describe("audit records", () => {
       security.close();
     } finally {
       process.umask(umask);
-      for (const [name, value] of [["AWS_ACCESS_KEY_ID", saved.id], ["AWS_SECRET_ACCESS_KEY", saved.secret]] as const) {
+      for (const [name, value] of [
+        ["AWS_ACCESS_KEY_ID", saved.id],
+        ["AWS_SECRET_ACCESS_KEY", saved.secret],
+      ] as const) {
         if (value === undefined) delete process.env[name];
         else process.env[name] = value;
       }
     }
     expect(readFileSync(file, "utf8")).not.toContain("X-Amz-Signature");
-    expect(lines(file).map(({ operation, path, uid, pid, ok, error, expiresSeconds, via }) => ({ operation, path, uid, pid, ok, error, expiresSeconds, via }))).toEqual([
-      { operation: "sign", path: "/x.txt", uid: null, pid: null, ok: true, error: undefined, expiresSeconds: 900, via: "bucketfs sign" },
-      { operation: "sign", path: "/x.txt", uid: null, pid: null, ok: false, error: "SignError", expiresSeconds: 2592000, via: "bucketfs sign" },
+    expect(
+      lines(file).map(({ operation, path, uid, pid, ok, error, expiresSeconds, via }) => ({
+        operation,
+        path,
+        uid,
+        pid,
+        ok,
+        error,
+        expiresSeconds,
+        via,
+      })),
+    ).toEqual([
+      {
+        operation: "sign",
+        path: "/x.txt",
+        uid: null,
+        pid: null,
+        ok: true,
+        error: undefined,
+        expiresSeconds: 900,
+        via: "bucketfs sign",
+      },
+      {
+        operation: "sign",
+        path: "/x.txt",
+        uid: null,
+        pid: null,
+        ok: false,
+        error: "SignError",
+        expiresSeconds: 2592000,
+        via: "bucketfs sign",
+      },
     ]);
   });
 });

@@ -43,10 +43,23 @@ function modes(root: string): Record<string, string> {
 
 function parquetIn(dir: string): string {
   const parquet = join(dir, "idc_index.parquet");
-  writeIdcIndexParquet(parquet, [{
-    collection_id: "c", PatientID: "p", StudyInstanceUID: "1.2", SeriesInstanceUID: "1.2.3", Modality: "CT",
-    aws_bucket: "idc-open-data", crdc_series_uuid: uuidFor("s"), series_size_MB: 1, instanceCount: 1,
-  }], { version: "24.2.2" });
+  writeIdcIndexParquet(
+    parquet,
+    [
+      {
+        collection_id: "c",
+        PatientID: "p",
+        StudyInstanceUID: "1.2",
+        SeriesInstanceUID: "1.2.3",
+        Modality: "CT",
+        aws_bucket: "idc-open-data",
+        crdc_series_uuid: uuidFor("s"),
+        series_size_MB: 1,
+        instanceCount: 1,
+      },
+    ],
+    { version: "24.2.2" },
+  );
   return parquet;
 }
 
@@ -56,12 +69,35 @@ describe("files created under umask 022", () => {
     const cacheDir = join(root, "read-cache");
     mkdirSync(cacheDir, { mode: 0o700 });
     const index = new CacheIndex(join(cacheDir, "index.sqlite"));
-    index.apply({ upserts: [{ id: "x.0", source: "s", key: "k", etag: "e", index: 0, offset: 0, length: 1, charged: 4096, crc: 1, atime: 1 }], deletes: [], touches: new Map() });
+    index.apply({
+      upserts: [
+        {
+          id: "x.0",
+          source: "s",
+          key: "k",
+          etag: "e",
+          index: 0,
+          offset: 0,
+          length: 1,
+          charged: 4096,
+          crc: 1,
+          atime: 1,
+        },
+      ],
+      deletes: [],
+      touches: new Map(),
+    });
     const journal = new UploadJournal(join(root, "journal", "j.sqlite"));
     journal.record({ stagingFile: "/s/1.data", path: "/f", key: "f", size: 1, conflictCheck: true, metadata: {} });
     expect(modes(root)).toEqual({
-      "read-cache": "0700", "read-cache/index.sqlite": "0600", "read-cache/index.sqlite-wal": "0600", "read-cache/index.sqlite-shm": "0600",
-      journal: "0700", "journal/j.sqlite": "0600", "journal/j.sqlite-wal": "0600", "journal/j.sqlite-shm": "0600",
+      "read-cache": "0700",
+      "read-cache/index.sqlite": "0600",
+      "read-cache/index.sqlite-wal": "0600",
+      "read-cache/index.sqlite-shm": "0600",
+      journal: "0700",
+      "journal/j.sqlite": "0600",
+      "journal/j.sqlite-wal": "0600",
+      "journal/j.sqlite-shm": "0600",
     });
     index.close();
     journal.close();
@@ -86,7 +122,12 @@ describe("files created under umask 022", () => {
     const body = readFileSync(parquet);
     const sha = readFileSync(`${parquet}.sha256`);
     const server: Server = createServer((req, res) => {
-      const file = req.url === "/current/release_artifacts/idc_index.parquet" ? body : req.url === "/current/release_artifacts/idc_index.parquet.sha256" ? sha : undefined;
+      const file =
+        req.url === "/current/release_artifacts/idc_index.parquet"
+          ? body
+          : req.url === "/current/release_artifacts/idc_index.parquet.sha256"
+            ? sha
+            : undefined;
       if (!file) return void res.writeHead(404).end();
       res.writeHead(200, { "content-length": file.length }).end(file);
     });
@@ -94,7 +135,14 @@ describe("files created under umask 022", () => {
     try {
       const cacheDir = join(root, "cache");
       await downloadIndex({ cacheDir, baseUrl: `http://127.0.0.1:${(server.address() as { port: number }).port}` });
-      const mount = await openIdc({ cacheDir, indexFile: parquet, filter: {}, store: new IdcStore(() => new MemoryStore({ bucket: "idc-open-data" }), "m"), uid: 0, gid: 0 });
+      const mount = await openIdc({
+        cacheDir,
+        indexFile: parquet,
+        filter: {},
+        store: new IdcStore(() => new MemoryStore({ bucket: "idc-open-data" }), "m"),
+        uid: 0,
+        gid: 0,
+      });
       mount.close();
     } finally {
       await new Promise((r) => server.close(r));
@@ -102,9 +150,16 @@ describe("files created under umask 022", () => {
     const found = modes(join(root, "cache"));
     const local = Object.keys(found).find((p) => /^idc\/index\/local-[0-9a-f]+$/.test(p))!;
     expect(found).toEqual({
-      idc: "0700", "idc/index": "0700", "idc/index/24.2.2": "0700", "idc/index/24.2.2/idc_index.parquet": "0600",
-      "idc/index/24.2.2/idc_index.parquet.sha256": "0600", "idc/index/24.2.2/idc_index.sqlite": "0600", "idc/index/current.json": "0600",
-      [local]: "0700", [`${local}/idc_index.sqlite`]: "0600", "idc/series-listings.sqlite": "0600",
+      idc: "0700",
+      "idc/index": "0700",
+      "idc/index/24.2.2": "0700",
+      "idc/index/24.2.2/idc_index.parquet": "0600",
+      "idc/index/24.2.2/idc_index.parquet.sha256": "0600",
+      "idc/index/24.2.2/idc_index.sqlite": "0600",
+      "idc/index/current.json": "0600",
+      [local]: "0700",
+      [`${local}/idc_index.sqlite`]: "0600",
+      "idc/series-listings.sqlite": "0600",
     });
   });
 });

@@ -26,10 +26,24 @@ let url: string;
 const served = new Map<string, Buffer>();
 const requests: string[] = [];
 
-function row(collection: string, patient: string, study: string, modality: string, series: string, bucket = "idc-open-data"): IndexRow {
+function row(
+  collection: string,
+  patient: string,
+  study: string,
+  modality: string,
+  series: string,
+  bucket = "idc-open-data",
+): IndexRow {
   return {
-    collection_id: collection, PatientID: patient, StudyInstanceUID: study, SeriesInstanceUID: series, Modality: modality,
-    aws_bucket: bucket, crdc_series_uuid: uuidFor(`${collection}|${patient}|${study}|${series}`), series_size_MB: 1, instanceCount: 1,
+    collection_id: collection,
+    PatientID: patient,
+    StudyInstanceUID: study,
+    SeriesInstanceUID: series,
+    Modality: modality,
+    aws_bucket: bucket,
+    crdc_series_uuid: uuidFor(`${collection}|${patient}|${study}|${series}`),
+    series_size_MB: 1,
+    instanceCount: 1,
   };
 }
 
@@ -59,7 +73,12 @@ afterAll(async () => {
 });
 
 async function failure(promise: Promise<unknown>): Promise<Error> {
-  return promise.then(() => { throw new Error("expected a rejection"); }, (err: Error) => err);
+  return promise.then(
+    () => {
+      throw new Error("expected a rejection");
+    },
+    (err: Error) => err,
+  );
 }
 
 describe("index versions that become directories", () => {
@@ -87,7 +106,9 @@ describe("index versions that become directories", () => {
       const before = requests.length;
       const err = await failure(resolveIndex({ cacheDir, baseUrl: url, version }));
       expect(err).toBeInstanceOf(IdcIndexError);
-      expect(err.message).toBe(`--idc-version ${JSON.stringify(version)} is not an IDC index version: expected a release such as 24.2.2, or "current"`);
+      expect(err.message).toBe(
+        `--idc-version ${JSON.stringify(version)} is not an IDC index version: expected a release such as 24.2.2, or "current"`,
+      );
       expect(requests.length, version).toBe(before);
     }
   });
@@ -110,7 +131,15 @@ describe("index versions that become directories", () => {
 
 describe("IDC names that cannot be file names", () => {
   const lines: string[] = [];
-  const log = pino({ level: "warn" }, new Writable({ write(chunk: Buffer, _enc, done) { lines.push(...chunk.toString().split("\n").filter(Boolean)); done(); } }));
+  const log = pino(
+    { level: "warn" },
+    new Writable({
+      write(chunk: Buffer, _enc, done) {
+        lines.push(...chunk.toString().split("\n").filter(Boolean));
+        done();
+      },
+    }),
+  );
   const goodStudy = "1.2.3";
   const goodSeries = "CT_1.2.3.4";
   let instanceBucketKey = "";
@@ -118,22 +147,38 @@ describe("IDC names that cannot be file names", () => {
   async function mounted(): Promise<Awaited<ReturnType<typeof openIdc>>> {
     const rows = [
       row("good", "ok", goodStudy, "CT", "1.2.3.4"),
-      row("..", "p", "1.2", "CT", "9.1"), row(".", "p", "1.2", "CT", "9.2"), row("a/b", "p", "1.2", "CT", "9.3"),
-      row("nul\0x", "p", "1.2", "CT", "9.4"), row("", "p", "1.2", "CT", "9.5"), row("L".repeat(256), "p", "1.2", "CT", "9.6"),
-      row("good", "p/q", "1.2", "CT", "9.7"), row("good", "..", "1.2", "CT", "9.8"),
-      row("good", "ok", ".", "CT", "9.9"), row("good", "ok", "..", "CT", "9.10"),
-      row("good", "ok", goodStudy, "CT", "1/2"), row("good", "ok", goodStudy, "a/b", "9.11"),
+      row("..", "p", "1.2", "CT", "9.1"),
+      row(".", "p", "1.2", "CT", "9.2"),
+      row("a/b", "p", "1.2", "CT", "9.3"),
+      row("nul\0x", "p", "1.2", "CT", "9.4"),
+      row("", "p", "1.2", "CT", "9.5"),
+      row("L".repeat(256), "p", "1.2", "CT", "9.6"),
+      row("good", "p/q", "1.2", "CT", "9.7"),
+      row("good", "..", "1.2", "CT", "9.8"),
+      row("good", "ok", ".", "CT", "9.9"),
+      row("good", "ok", "..", "CT", "9.10"),
+      row("good", "ok", goodStudy, "CT", "1/2"),
+      row("good", "ok", goodStudy, "a/b", "9.11"),
     ];
     const parquet = join(mkdtempSync(join(base, "names-")), "idc_index.parquet");
     writeIdcIndexParquet(parquet, rows, { version: "24.2.2" });
     const memory = new MemoryStore({ bucket: "idc-open-data" });
     const uuid = rows[0].crdc_series_uuid as string;
     instanceBucketKey = `${uuid}/i1.dcm`;
-    for (const name of ["i1.dcm", "nul\0.dcm", `${"d".repeat(252)}x.dcm`, "sub/nested.dcm"]) await memory.put({ key: `${uuid}/${name}`, body: Buffer.from("DICM") });
+    for (const name of ["i1.dcm", "nul\0.dcm", `${"d".repeat(252)}x.dcm`, "sub/nested.dcm"])
+      await memory.put({ key: `${uuid}/${name}`, body: Buffer.from("DICM") });
     // An empty segment: `<uuid>//x.dcm` lists as the name "/x.dcm".
     await memory.put({ key: `${uuid}//x.dcm`, body: Buffer.from("DICM") });
     const store = new IdcStore(() => memory, "memory");
-    return openIdc({ cacheDir: join(base, "cache-names"), indexFile: parquet, filter: {}, store, uid: 1000, gid: 1000, log });
+    return openIdc({
+      cacheDir: join(base, "cache-names"),
+      indexFile: parquet,
+      filter: {},
+      store,
+      uid: 1000,
+      gid: 1000,
+      log,
+    });
   }
 
   it("lists only the names that are file names, at every level, and logs each hidden one once", async () => {
@@ -149,12 +194,30 @@ describe("IDC names that cannot be file names", () => {
       }
       expect((await idc.fs.getattr(`/good/ok/${goodStudy}/${goodSeries}/i1.dcm`)).size).toBe(4);
       // Hidden names cannot be reached either.
-      for (const path of ["/a", "/a/b", "/good/p", "/good/p/q"]) await expect(idc.fs.getattr(path), path).rejects.toMatchObject({ code: "ENOENT" });
+      for (const path of ["/a", "/a/b", "/good/p", "/good/p/q"])
+        await expect(idc.fs.getattr(path), path).rejects.toMatchObject({ code: "ENOENT" });
       const hidden = lines.map((l) => JSON.parse(l) as { msg: string; name: string; reason: string });
       expect(hidden.every((h) => h.msg === "IDC entry hidden: its name cannot be shown as a file name")).toBe(true);
-      expect(hidden.map((h) => h.name).sort()).toEqual([
-        "", ".", "..", "..", ".", "..", "/x.dcm", "CT_1/2", "L".repeat(256), "a/b", "a/b_9.11", `${"d".repeat(252)}x.dcm`, "nul\0.dcm", "nul\0x", "p/q", "sub/nested.dcm",
-      ].sort());
+      expect(hidden.map((h) => h.name).sort()).toEqual(
+        [
+          "",
+          ".",
+          "..",
+          "..",
+          ".",
+          "..",
+          "/x.dcm",
+          "CT_1/2",
+          "L".repeat(256),
+          "a/b",
+          "a/b_9.11",
+          `${"d".repeat(252)}x.dcm`,
+          "nul\0.dcm",
+          "nul\0x",
+          "p/q",
+          "sub/nested.dcm",
+        ].sort(),
+      );
       expect(instanceBucketKey).not.toBe("");
     } finally {
       idc.close();

@@ -20,10 +20,22 @@ describe("listed keys that cannot be file names", () => {
     const hostile = ["a//b", "a/./c", "a/../d", "./z", "../up", "x/", "nul\0k", `${"L".repeat(256)}`, "deep/x//y"];
     for (const key of [...hostile, "ok.txt", "a/fine", "deep/x/y"]) await memory.put({ key, body: Buffer.from(key) });
     const lines: string[] = [];
-    const log = pino({ level: "warn" }, new Writable({ write(chunk: Buffer, _enc, done) { lines.push(...chunk.toString().split("\n").filter(Boolean)); done(); } }));
+    const log = pino(
+      { level: "warn" },
+      new Writable({
+        write(chunk: Buffer, _enc, done) {
+          lines.push(...chunk.toString().split("\n").filter(Boolean));
+          done();
+        },
+      }),
+    );
     const stagingDir = testTempDir("bucketfs-sec-names-");
     const fs = createFilesystem({ store: memory, prefix: "", stagingDir, log, uid: 1000, gid: 1000, metadataTtlMs: 0 });
-    const names = async (path: string): Promise<string[]> => (await fs.readdir(path)).map((e) => e.name).filter((n) => n !== "." && n !== "..").sort();
+    const names = async (path: string): Promise<string[]> =>
+      (await fs.readdir(path))
+        .map((e) => e.name)
+        .filter((n) => n !== "." && n !== "..")
+        .sort();
     for (let round = 0; round < 2; round++) {
       expect(await names("/")).toEqual(["a", "deep", "ok.txt", "x"]);
       expect(await names("/a")).toEqual(["fine"]);
@@ -35,6 +47,8 @@ describe("listed keys that cannot be file names", () => {
     const hidden = lines.map((l) => JSON.parse(l) as { msg: string; key: string; reason: string });
     expect(hidden.every((h) => h.msg === "object hidden: its key cannot be shown as a file name")).toBe(true);
     // Each hidden key (or the common prefix it appears as) once, although every listing ran twice.
-    expect(hidden.map((h) => h.key).sort()).toEqual(["../", "./", "L".repeat(256), "a//", "a/../", "a/./", "deep/x//", "nul\0k"].sort());
+    expect(hidden.map((h) => h.key).sort()).toEqual(
+      ["../", "./", "L".repeat(256), "a//", "a/../", "a/./", "deep/x//", "nul\0k"].sort(),
+    );
   });
 });

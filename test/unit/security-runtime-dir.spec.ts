@@ -4,7 +4,18 @@
  * made by another user, or any XDG_RUNTIME_DIR/BUCKETFS_RUNTIME_DIR location — is refused with an
  * error that says what to do, like ssh-agent and tmux do. Needs root (chown to uid 65534).
  */
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -68,13 +79,15 @@ describe("the runtime directory", () => {
     mkdirSync(open, { mode: 0o755 });
     chmodSync(open, 0o755);
     expect(thrown(() => privateRuntimeDir({ BUCKETFS_RUNTIME_DIR: open })).message).toBe(
-      `runtime directory ${open} has mode 0755, but must be 0700 (private to you): if it is yours, run chmod 700 ${open}; otherwise remove it; then try again`);
+      `runtime directory ${open} has mode 0755, but must be 0700 (private to you): if it is yours, run chmod 700 ${open}; otherwise remove it; then try again`,
+    );
     const target = join(base, "target");
     mkdirSync(target, { mode: 0o700 });
     const link = join(base, "link");
     symlinkSync(target, link);
     expect(thrown(() => privateRuntimeDir({ BUCKETFS_RUNTIME_DIR: link })).message).toBe(
-      `runtime directory ${link} is not a directory (a symbolic link?): remove it, or set XDG_RUNTIME_DIR or BUCKETFS_RUNTIME_DIR to a private directory, then try again`);
+      `runtime directory ${link} is not a directory (a symbolic link?): remove it, or set XDG_RUNTIME_DIR or BUCKETFS_RUNTIME_DIR to a private directory, then try again`,
+    );
   });
 
   it("is created 0700 when missing, and accepted when it is the user's own and 0700", () => {
@@ -90,7 +103,10 @@ describe("the runtime directory", () => {
     process.env.BUCKETFS_RUNTIME_DIR = dir;
     // What a squatter plants: a record that would make `bucketfs unmount` signal a pid of its choice.
     chownSync(dir, me, me);
-    writeFileSync(join(dir, "planted.json"), JSON.stringify({ pid: 1, source: "s3://x", mountpoint: "/mnt/x", startedAt: "" }));
+    writeFileSync(
+      join(dir, "planted.json"),
+      JSON.stringify({ pid: 1, source: "s3://x", mountpoint: "/mnt/x", startedAt: "" }),
+    );
     chownSync(dir, OTHER, OTHER);
     const record = { pid: process.pid, source: "s3://b", mountpoint: "/mnt/b", startedAt: new Date().toISOString() };
     expect(thrown(() => writeMountRecord(record)).message).toBe(ownerMessage(dir));
@@ -115,10 +131,19 @@ describe("the runtime directory", () => {
     await new Promise<void>((resolve) => fake.listen(planted, resolve));
     chownSync(dir, OTHER, OTHER);
     try {
-      const asked = await controlRequest(planted, { op: "sign", path: "/secret.txt", expiresSeconds: 60 }).then(() => undefined, (err: Error) => err);
+      const asked = await controlRequest(planted, { op: "sign", path: "/secret.txt", expiresSeconds: 60 }).then(
+        () => undefined,
+        (err: Error) => err,
+      );
       expect(asked?.message).toBe(ownerMessage(dir));
       expect(connections).toBe(0);
-      const served = await startControlServer(join(dir, "mine.sock"), async () => ({ ok: true })).then((s) => { s.close(); return undefined; }, (err: Error) => err);
+      const served = await startControlServer(join(dir, "mine.sock"), async () => ({ ok: true })).then(
+        (s) => {
+          s.close();
+          return undefined;
+        },
+        (err: Error) => err,
+      );
       expect(served?.message).toBe(ownerMessage(dir));
       expect(existsSync(join(dir, "mine.sock"))).toBe(false);
     } finally {

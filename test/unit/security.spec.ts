@@ -61,7 +61,11 @@ type FileOp =
 
 const MAX = 3 * ENCRYPTED_BLOCK + 100;
 const fileOp: fc.Arbitrary<FileOp> = fc.oneof(
-  fc.record({ kind: fc.constant("write" as const), offset: fc.nat(MAX), data: fc.uint8Array({ minLength: 1, maxLength: ENCRYPTED_BLOCK + 10 }) }),
+  fc.record({
+    kind: fc.constant("write" as const),
+    offset: fc.nat(MAX),
+    data: fc.uint8Array({ minLength: 1, maxLength: ENCRYPTED_BLOCK + 10 }),
+  }),
   fc.record({ kind: fc.constant("truncate" as const), size: fc.nat(MAX) }),
   fc.record({ kind: fc.constant("read" as const), offset: fc.nat(MAX), length: fc.nat(ENCRYPTED_BLOCK * 2) }),
 );
@@ -70,35 +74,41 @@ describe("EncryptedFile (staging)", () => {
   it("behaves like a plain file under random writes, truncates and reads", async () => {
     const dir = tmp("enc");
     let n = 0;
-    await fc.assert(fc.asyncProperty(fc.array(fileOp, { maxLength: 12 }), async (ops) => {
-      const path = join(dir, `f${n++}`);
-      const file = await EncryptedFile.open(path, "w+", 0o600, cipher);
-      let model = Buffer.alloc(0);
-      for (const op of ops) {
-        if (op.kind === "write") {
-          const end = op.offset + op.data.length;
-          if (end > model.length) model = Buffer.concat([model, Buffer.alloc(end - model.length)]);
-          Buffer.from(op.data).copy(model, op.offset);
-          await file.write(Buffer.from(op.data), 0, op.data.length, op.offset);
-        } else if (op.kind === "truncate") {
-          model = op.size <= model.length ? model.subarray(0, op.size) : Buffer.concat([model, Buffer.alloc(op.size - model.length)]);
-          await file.truncate(op.size);
-        } else {
-          const out = Buffer.alloc(op.length);
-          const { bytesRead } = await file.read(out, 0, op.length, op.offset);
-          expect(out.subarray(0, bytesRead).equals(model.subarray(op.offset, op.offset + op.length))).toBe(true);
+    await fc.assert(
+      fc.asyncProperty(fc.array(fileOp, { maxLength: 12 }), async (ops) => {
+        const path = join(dir, `f${n++}`);
+        const file = await EncryptedFile.open(path, "w+", 0o600, cipher);
+        let model = Buffer.alloc(0);
+        for (const op of ops) {
+          if (op.kind === "write") {
+            const end = op.offset + op.data.length;
+            if (end > model.length) model = Buffer.concat([model, Buffer.alloc(end - model.length)]);
+            Buffer.from(op.data).copy(model, op.offset);
+            await file.write(Buffer.from(op.data), 0, op.data.length, op.offset);
+          } else if (op.kind === "truncate") {
+            model =
+              op.size <= model.length
+                ? model.subarray(0, op.size)
+                : Buffer.concat([model, Buffer.alloc(op.size - model.length)]);
+            await file.truncate(op.size);
+          } else {
+            const out = Buffer.alloc(op.length);
+            const { bytesRead } = await file.read(out, 0, op.length, op.offset);
+            expect(out.subarray(0, bytesRead).equals(model.subarray(op.offset, op.offset + op.length))).toBe(true);
+          }
+          expect(file.logicalSize).toBe(model.length);
         }
-        expect(file.logicalSize).toBe(model.length);
-      }
-      await file.close();
-      // Reopened from disk alone (crash recovery): same size and bytes.
-      const again = await EncryptedFile.open(path, "r+", 0o600, cipher);
-      expect(again.logicalSize).toBe(model.length);
-      const all = Buffer.alloc(model.length);
-      await again.read(all, 0, model.length, 0);
-      expect(all.equals(model)).toBe(true);
-      await again.close();
-    }), { numRuns: 40 });
+        await file.close();
+        // Reopened from disk alone (crash recovery): same size and bytes.
+        const again = await EncryptedFile.open(path, "r+", 0o600, cipher);
+        expect(again.logicalSize).toBe(model.length);
+        const all = Buffer.alloc(model.length);
+        await again.read(all, 0, model.length, 0);
+        expect(all.equals(model)).toBe(true);
+        await again.close();
+      }),
+      { numRuns: 40 },
+    );
   });
 
   it("stores no plaintext and is 0600", async () => {
@@ -119,7 +129,7 @@ describe("EncryptedFile (staging)", () => {
 describe("encrypted chunk cache", () => {
   it("stores chunks sealed, serves them back, and drops chunks sealed under another key", async () => {
     const dir = tmp("cache");
-    const id = { source: "s3://b", key: "scan.dcm", etag: "\"e1\"", index: 0 };
+    const id = { source: "s3://b", key: "scan.dcm", etag: '"e1"', index: 0 };
     const data = Buffer.from("PIXELDATA-".repeat(5000));
     const cache = ChunkCache.open(dir, { capacityBytes: 64 * 1024 * 1024, codec: chunkCodec(cipher) });
     expect(await cache.put(id, 0, data)).toBe(true);
@@ -130,7 +140,10 @@ describe("encrypted chunk cache", () => {
     const disk = readFileSync(join(files[0].parentPath, files[0].name));
     expect(disk.includes(Buffer.from("PIXELDATA"))).toBe(false);
     expect(disk.includes(Buffer.from("scan.dcm"))).toBe(false);
-    const other = ChunkCache.open(dir, { capacityBytes: 64 * 1024 * 1024, codec: chunkCodec(DataCipher.fromKey(randomBytes(32))) });
+    const other = ChunkCache.open(dir, {
+      capacityBytes: 64 * 1024 * 1024,
+      codec: chunkCodec(DataCipher.fromKey(randomBytes(32))),
+    });
     expect(await other.get(id)).toBeUndefined();
     other.close();
   });
@@ -141,7 +154,14 @@ describe("staging with --encrypt-cache through the filesystem core", () => {
     const store = new MemoryStore({ bucket: "b" });
     const stagingDir = tmp("stg");
     const { stagingOpener } = await import("../../src/security/at-rest.js");
-    const fs = createFilesystem({ store, prefix: "", stagingDir, log: createLogger({ level: "silent" }), stagingOpener: stagingOpener(cipher), upload: { partSize: 5 * 1024 * 1024, concurrency: 2 } });
+    const fs = createFilesystem({
+      store,
+      prefix: "",
+      stagingDir,
+      log: createLogger({ level: "silent" }),
+      stagingOpener: stagingOpener(cipher),
+      upload: { partSize: 5 * 1024 * 1024, concurrency: 2 },
+    });
     const data = Buffer.from("MRN-0042;".repeat(1_500_000));
     const fh = await fs.create("/rec.csv", 0o644);
     for (let off = 0; off < data.length; off += 131072) await fs.write(fh, data.subarray(off, off + 131072), off);
@@ -160,7 +180,12 @@ describe("audit log", () => {
   it("writes one JSON line per operation with bytes totalled at close", async () => {
     const file = join(tmp("audit"), "audit.jsonl");
     const audit = new AuditLog(file, 1234);
-    const inner = createFilesystem({ store: new MemoryStore({ bucket: "b" }), prefix: "", stagingDir: tmp("stg2"), log: createLogger({ level: "silent" }) });
+    const inner = createFilesystem({
+      store: new MemoryStore({ bucket: "b" }),
+      prefix: "",
+      stagingDir: tmp("stg2"),
+      log: createLogger({ level: "silent" }),
+    });
     const fs = new AuditedFilesystem(inner, audit);
     const fh = await fs.create("/a.txt", 0o644);
     await fs.write(fh, Buffer.from("hello"), 0);
@@ -169,7 +194,10 @@ describe("audit log", () => {
     await expect(fs.tree.unlink("/missing")).rejects.toThrow();
     audit.close();
     expect(statSync(file).mode & 0o777).toBe(0o600);
-    const lines = readFileSync(file, "utf8").trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = readFileSync(file, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines.map((l) => l.operation)).toEqual(["create", "close", "rename", "unlink"]);
     expect(lines[1]).toMatchObject({ path: "/a.txt", bytes: 5, bytesWritten: 5, uid: 1234, pid: null, ok: true });
     expect(lines[2]).toMatchObject({ path: "/a.txt", to: "/b.txt" });
@@ -188,14 +216,21 @@ describe("signed URLs", () => {
 
   it("presigns a GET locally and serves it as user.bucketfs.url for stored files only", async () => {
     const credentials = { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "wJalrXUtnFEMI/K7MDENG" };
-    const signer = new S3UrlSigner({ bucket: "bkt", endpoint: "http://127.0.0.1:9", region: "us-east-1", pathStyle: true, credentials }, 86400);
+    const signer = new S3UrlSigner(
+      { bucket: "bkt", endpoint: "http://127.0.0.1:9", region: "us-east-1", pathStyle: true, credentials },
+      86400,
+    );
     const url = new URL(await signer.presignGet("dir/a b.txt", 900));
     expect(url.pathname).toBe("/bkt/dir/a%20b.txt");
     expect(url.searchParams.get("X-Amz-Expires")).toBe("900");
     expect(url.toString()).not.toContain(credentials.secretAccessKey);
     const store = new MemoryStore({ bucket: "bkt" });
     await store.put({ key: "p/x.txt", body: Buffer.from("x") });
-    const fs = withUrlXattr(createFilesystem({ store, prefix: "p/", stagingDir: tmp("stg3"), log: createLogger({ level: "silent" }) }), signer, "p/");
+    const fs = withUrlXattr(
+      createFilesystem({ store, prefix: "p/", stagingDir: tmp("stg3"), log: createLogger({ level: "silent" }) }),
+      signer,
+      "p/",
+    );
     expect(await fs.xattrs!.listxattr("/x.txt")).toContain(URL_XATTR);
     expect((await fs.xattrs!.getxattr("/x.txt", URL_XATTR)).toString()).toContain("/bkt/p/x.txt?");
     await fs.tree.mkdir("/d", 0o755);
@@ -217,9 +252,13 @@ describe("HTTPS agent", () => {
   it("keeps TLS verification on and rejects an unreadable or non-PEM CA bundle", () => {
     const agent = httpsAgentFor({ host: "a", keepAlive: true, maxSockets: 4, env: {} });
     expect((agent.options as { rejectUnauthorized?: boolean }).rejectUnauthorized).toBe(true);
-    expect(() => httpsAgentFor({ host: "a", caBundle: "/nonexistent.pem", keepAlive: true, maxSockets: 4, env: {} })).toThrow(CaBundleError);
+    expect(() =>
+      httpsAgentFor({ host: "a", caBundle: "/nonexistent.pem", keepAlive: true, maxSockets: 4, env: {} }),
+    ).toThrow(CaBundleError);
     const bad = join(tmp("ca"), "bad.pem");
     writeFileSync(bad, "not a cert");
-    expect(() => httpsAgentFor({ host: "a", caBundle: bad, keepAlive: true, maxSockets: 4, env: {} })).toThrow(CaBundleError);
+    expect(() => httpsAgentFor({ host: "a", caBundle: bad, keepAlive: true, maxSockets: 4, env: {} })).toThrow(
+      CaBundleError,
+    );
   });
 });

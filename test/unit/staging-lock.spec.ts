@@ -25,7 +25,9 @@ const state = (pid: number): string => /\) (\S) /.exec(readFileSync(`/proc/${pid
 async function zombie(): Promise<number> {
   const parent = spawn("sh", ["-c", "sleep 0 & echo $!; exec sleep 600"], { stdio: ["ignore", "pipe", "inherit"] });
   children.push(parent);
-  const pid = await new Promise<number>((resolve) => parent.stdout!.once("data", (chunk: Buffer) => resolve(Number.parseInt(chunk.toString(), 10))));
+  const pid = await new Promise<number>((resolve) =>
+    parent.stdout!.once("data", (chunk: Buffer) => resolve(Number.parseInt(chunk.toString(), 10))),
+  );
   // It becomes a zombie when `sleep 0` exits: wait for that state, with a generous bound.
   for (let waited = 0; state(pid) !== "Z"; waited += 10) {
     if (waited > 60_000) throw new Error(`process ${pid} never became a zombie`);
@@ -39,7 +41,9 @@ describe("the lock of a staging area (and of a cache directory)", () => {
     const dir = lockDir();
     takeLock(dir, "staging directory");
     expect(() => takeLock(dir, "staging directory")).toThrow(CacheBusyError);
-    expect(() => takeLock(dir, "staging directory")).toThrow(`staging directory ${dir} is in use by process ${process.pid}`);
+    expect(() => takeLock(dir, "staging directory")).toThrow(
+      `staging directory ${dir} is in use by process ${process.pid}`,
+    );
     releaseLock(dir);
     takeLock(dir, "staging directory");
     releaseLock(dir);

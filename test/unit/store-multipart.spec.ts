@@ -34,7 +34,8 @@ describe("partSizeFor", () => {
 
 describe("runParts", () => {
   const body = (n: number): Buffer => Buffer.alloc(5 * MiB, n);
-  const jobs = (n: number): PartJob[] => Array.from({ length: n }, (_, i) => (session, partNumber) => session.uploadPart(partNumber, body(i)));
+  const jobs = (n: number): PartJob[] =>
+    Array.from({ length: n }, (_, i) => (session, partNumber) => session.uploadPart(partNumber, body(i)));
 
   it("completes the parts in order whatever order they finish in", async () => {
     const store = new MemoryStore();
@@ -47,9 +48,16 @@ describe("runParts", () => {
     const inner = new MemoryStore();
     const store = new FaultyStore(inner);
     store.failNext(["uploadPart"], "Unreachable", 1);
-    await expect(runParts(store, { key: "k" }, jobs(3), { concurrency: 2 })).rejects.toMatchObject({ kind: "Unreachable" });
+    await expect(runParts(store, { key: "k" }, jobs(3), { concurrency: 2 })).rejects.toMatchObject({
+      kind: "Unreachable",
+    });
     expect(inner.calls.get("abortMultipart")).toBe(1);
-    await expect(runParts(store, { key: "k" }, jobs(1), { concurrency: 2, beforeComplete: () => Promise.reject(new Error("changed")) })).rejects.toThrow("changed");
+    await expect(
+      runParts(store, { key: "k" }, jobs(1), {
+        concurrency: 2,
+        beforeComplete: () => Promise.reject(new Error("changed")),
+      }),
+    ).rejects.toThrow("changed");
     expect(inner.calls.get("abortMultipart")).toBe(2);
     expect(inner.calls.get("completeMultipart")).toBeUndefined();
   });

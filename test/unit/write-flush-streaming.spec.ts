@@ -51,7 +51,8 @@ describe("flushes while a file is written front to back", () => {
     await fs.flush(fh); // dd: dup2 onto stdout, close the original descriptor
     expect((await memory.get({ key: "dd" })).length).toBe(0);
     const data = ramp(PART * 10 + 123);
-    for (let offset = 0; offset < data.length; offset += 1000) await fs.write(fh, data.subarray(offset, offset + 1000), offset);
+    for (let offset = 0; offset < data.length; offset += 1000)
+      await fs.write(fh, data.subarray(offset, offset + 1000), offset);
     await settle();
     expect(memory.calls.get("uploadPart")).toBe(10); // streamed during the writes, not at close
     await fs.flush(fh);
@@ -116,32 +117,49 @@ describe("flushes while a file is written front to back", () => {
 
   it("any mix of appends, flushes and reads is byte-exact at every flush and read", async () => {
     const step = fc.oneof(
-      { weight: 5, arbitrary: fc.record({ op: fc.constant("append" as const), length: fc.integer({ min: 1, max: 3000 }), seed: fc.nat(255) }) },
+      {
+        weight: 5,
+        arbitrary: fc.record({
+          op: fc.constant("append" as const),
+          length: fc.integer({ min: 1, max: 3000 }),
+          seed: fc.nat(255),
+        }),
+      },
       { weight: 2, arbitrary: fc.record({ op: fc.constant("flush" as const) }) },
-      { weight: 1, arbitrary: fc.record({ op: fc.constant("read" as const), at: fc.nat(20000), length: fc.integer({ min: 1, max: 6000 }) }) },
+      {
+        weight: 1,
+        arbitrary: fc.record({
+          op: fc.constant("read" as const),
+          at: fc.nat(20000),
+          length: fc.integer({ min: 1, max: 6000 }),
+        }),
+      },
     );
-    await fc.assert(fc.asyncProperty(fc.array(step, { maxLength: 14 }), async (steps) => {
-      const memory = new MemoryStore({ minPartSize: PART });
-      const fs = mountOn(memory, newDisk(), { partSize: PART });
-      const fh = await fs.create("/f", 0o644);
-      let model = Buffer.alloc(0);
-      for (const s of steps) {
-        if (s.op === "append") {
-          const data = ramp(s.length, s.seed);
-          await fs.write(fh, data, model.length);
-          model = Buffer.concat([model, data]);
-        } else if (s.op === "flush") {
-          await fs.flush(fh);
-          expect(await memory.get({ key: "f" })).toEqual(model);
-        } else {
-          const start = Math.min(s.at, model.length);
-          expect(await fs.read(fh, start, s.length)).toEqual(model.subarray(start, start + s.length));
+    await fc.assert(
+      fc.asyncProperty(fc.array(step, { maxLength: 14 }), async (steps) => {
+        const memory = new MemoryStore({ minPartSize: PART });
+        const fs = mountOn(memory, newDisk(), { partSize: PART });
+        const fh = await fs.create("/f", 0o644);
+        let model = Buffer.alloc(0);
+        for (const s of steps) {
+          if (s.op === "append") {
+            const data = ramp(s.length, s.seed);
+            await fs.write(fh, data, model.length);
+            model = Buffer.concat([model, data]);
+          } else if (s.op === "flush") {
+            await fs.flush(fh);
+            expect(await memory.get({ key: "f" })).toEqual(model);
+          } else {
+            const start = Math.min(s.at, model.length);
+            expect(await fs.read(fh, start, s.length)).toEqual(model.subarray(start, start + s.length));
+          }
         }
-      }
-      await fs.flush(fh);
-      await fs.release(fh);
-      expect(await memory.get({ key: "f" })).toEqual(model);
-      expect(memory.pendingUploadCount()).toBe(0);
-    }), { numRuns: 60 });
+        await fs.flush(fh);
+        await fs.release(fh);
+        expect(await memory.get({ key: "f" })).toEqual(model);
+        expect(memory.pendingUploadCount()).toBe(0);
+      }),
+      { numRuns: 60 },
+    );
   });
 });

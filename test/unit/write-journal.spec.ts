@@ -26,21 +26,23 @@ async function writeAndFlush(fs: Filesystem, path: string, data: Buffer): Promis
 }
 
 /** Staging files that take `room` bytes each, then fail like a full disk. */
-const smallDisk = (room: number): StagingOpener => async (path) => {
-  const handle = await open(path, "w+", 0o600);
-  let used = 0;
-  return {
-    read: (b, o, l, p) => handle.read(b, o, l, p),
-    truncate: (l) => handle.truncate(l),
-    close: () => handle.close(),
-    datasync: () => handle.datasync(),
-    write: async (b, o, l, p) => {
-      if (used + l > room) throw Object.assign(new Error("ENOSPC: no space left on device"), { code: "ENOSPC" });
-      used += l;
-      return handle.write(b, o, l, p);
-    },
+const smallDisk =
+  (room: number): StagingOpener =>
+  async (path) => {
+    const handle = await open(path, "w+", 0o600);
+    let used = 0;
+    return {
+      read: (b, o, l, p) => handle.read(b, o, l, p),
+      truncate: (l) => handle.truncate(l),
+      close: () => handle.close(),
+      datasync: () => handle.datasync(),
+      write: async (b, o, l, p) => {
+        if (used + l > room) throw Object.assign(new Error("ENOSPC: no space left on device"), { code: "ENOSPC" });
+        used += l;
+        return handle.write(b, o, l, p);
+      },
+    };
   };
-};
 
 describe("upload journal", () => {
   it("a remount finishes an upload that failed before the crash, serving the local data meanwhile", async () => {
@@ -73,7 +75,9 @@ describe("upload journal", () => {
     await writeAndFlush(before, "/big", ramp(10_000));
     await before.abandon();
     const after = mountOn(memory, disk, { partSize: 1024 });
-    await (await after.recoverUploads()).done;
+    await (
+      await after.recoverUploads()
+    ).done;
     expect(await memory.get({ key: "big" })).toEqual(ramp(10_000));
   });
 
@@ -115,7 +119,14 @@ describe("recovery keeps every copy the user was told is kept (finding 9)", () =
     };
     const mine = "my edits, kept as a conflict copy";
     const conflict = stage("conflict.data", mine);
-    journal.record({ stagingFile: conflict, path: "/notes", key: "notes.conflict-2026", size: mine.length, conflictCheck: false, metadata: {} });
+    journal.record({
+      stagingFile: conflict,
+      path: "/notes",
+      key: "notes.conflict-2026",
+      size: mine.length,
+      conflictCheck: false,
+      metadata: {},
+    });
     journal.markFailed(conflict, "the object changed in the bucket", "conflict");
     const later = stage("later.data", "a later version");
     journal.record({ stagingFile: later, path: "/notes", key: "notes", size: 15, conflictCheck: false, metadata: {} });
@@ -135,7 +146,14 @@ describe("recovery keeps every copy the user was told is kept (finding 9)", () =
     const journal = new UploadJournal(disk.journalPath);
     const stagingFile = join(disk.stagingDir, "conflict.data");
     writeFileSync(stagingFile, "mine", { mode: 0o600 });
-    journal.record({ stagingFile, path: "/notes", key: "notes.conflict-2026", size: 4, conflictCheck: false, metadata: {} });
+    journal.record({
+      stagingFile,
+      path: "/notes",
+      key: "notes.conflict-2026",
+      size: 4,
+      conflictCheck: false,
+      metadata: {},
+    });
     journal.close();
     faults.failNext(["put"]);
     const fs = mountOn(faults, disk);
@@ -166,7 +184,9 @@ describe("recovery keeps every copy the user was told is kept (finding 9)", () =
     // Nothing incomplete reached the bucket, and the kept data is still where the user was told.
     await expect(memory.head({ key: "log" })).rejects.toThrow(/not found|NotFound|no such/i);
     expect(readFileSync(kept!.stagingFile!).subarray(0, 11).toString()).toBe("first entry");
-    expect(fs.uploadStatus().uploads()).toMatchObject([{ path: "/log", state: "failed", stagingFile: kept!.stagingFile }]);
+    expect(fs.uploadStatus().uploads()).toMatchObject([
+      { path: "/log", state: "failed", stagingFile: kept!.stagingFile },
+    ]);
     // A remount, with the bucket reachable again, lists it but never uploads incomplete data.
     faults.heal();
     const after = mountOn(memory, disk);
@@ -236,7 +256,10 @@ describe("a full staging disk", () => {
     await fs.write(fh, ramp(8000), 0);
     // Whole parts of a sequential write reach staging in the background: the ENOSPC of one comes
     // with this write or a later one, and at the latest with the flush (close).
-    const second = await fs.write(fh, ramp(8000), 8000).then(() => "ok", (e: unknown) => code(e));
+    const second = await fs.write(fh, ramp(8000), 8000).then(
+      () => "ok",
+      (e: unknown) => code(e),
+    );
     expect(["ok", "ENOSPC"]).toContain(second);
     await expect(fs.flush(fh)).rejects.toSatisfy((e) => code(e) === "ENOSPC");
     await expect(fs.write(fh, ramp(10), 16_000)).rejects.toSatisfy((e) => code(e) === "ENOSPC");

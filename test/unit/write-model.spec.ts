@@ -37,7 +37,12 @@ type Command =
   | { op: "rmdir" };
 
 const command: fc.Arbitrary<Command> = fc.oneof(
-  fc.record({ op: fc.constant("write" as const), offset: fc.nat(6000), length: fc.integer({ min: 1, max: 3000 }), seed: fc.nat(255) }),
+  fc.record({
+    op: fc.constant("write" as const),
+    offset: fc.nat(6000),
+    length: fc.integer({ min: 1, max: 3000 }),
+    seed: fc.nat(255),
+  }),
   fc.record({ op: fc.constant("truncate" as const), size: fc.nat(7000) }),
   fc.record({ op: fc.constant("flush" as const), fail: fc.boolean() }),
   fc.record({ op: fc.constant("append" as const), length: fc.integer({ min: 1, max: 2500 }), seed: fc.nat(255) }),
@@ -53,7 +58,11 @@ const NAMES = ["/f", "/g", "/d/f"];
 const keyOf = (path: string): string => path.slice(1);
 
 /** The errno code a rejected call failed with ("ok" if it did not). */
-const codeOf = (call: Promise<unknown>): Promise<string> => call.then(() => "ok", (err: { code?: string }) => err.code ?? String(err));
+const codeOf = (call: Promise<unknown>): Promise<string> =>
+  call.then(
+    () => "ok",
+    (err: { code?: string }) => err.code ?? String(err),
+  );
 
 /** The bucket holds `content` at `name` and nothing at the file's other names. */
 async function expectBucket(memory: MemoryStore, name: string | null, content: Buffer): Promise<void> {
@@ -113,7 +122,10 @@ async function run(commands: Command[]): Promise<void> {
       content = resized(content, c.size);
     } else if (c.op === "flush" && c.fail) {
       faults.failNext([...UPLOAD_OPS]);
-      const failed = await fs.flush(fh).then(() => false, () => true);
+      const failed = await fs.flush(fh).then(
+        () => false,
+        () => true,
+      );
       faults.heal();
       // A flush with nothing new to upload succeeds without touching the store.
       if (failed && name !== null) journaled = Buffer.from(content);
@@ -138,7 +150,8 @@ async function run(commands: Command[]): Promise<void> {
       const expected = name === null ? "ENOENT" : to === name ? "ok" : to === "/d/f" && !dir ? "ENOENT" : "ok";
       expect(await codeOf(fs.tree.rename(name ?? "/f", to)), `rename ${name} -> ${to}`).toBe(expected);
       // rename(2) first saves the open file's changes, then moves the object.
-      if (expected === "ok" && name !== null && to !== name) [name, bucket, journaled] = [to, Buffer.from(content), undefined];
+      if (expected === "ok" && name !== null && to !== name)
+        [name, bucket, journaled] = [to, Buffer.from(content), undefined];
     } else if (c.op === "unlink") {
       expect(await codeOf(fs.tree.unlink(name ?? "/f"))).toBe(name === null ? "ENOENT" : "ok");
       [name, journaled] = [null, undefined];
@@ -155,7 +168,9 @@ async function run(commands: Command[]): Promise<void> {
       orphans = memory.pendingUploadCount();
       await fs.abandon();
       fs = mountOn(faults, disk, { partSize: 1024 });
-      await (await fs.recoverUploads()).done;
+      await (
+        await fs.recoverUploads()
+      ).done;
       if (journaled !== undefined && name !== null) {
         bucket = await memory.get({ key: keyOf(name) });
         expectRecovered(bucket, journaled, content);
@@ -187,7 +202,10 @@ describe("write-back model", () => {
 
   // Pinned shrunk failures (regressions) go here as explicit command lists.
   it("regression: an O_TRUNC reopen then exactly one part appended reads back and uploads", async () => {
-    await run([{ op: "reopen", truncate: true }, { op: "append", length: 1024, seed: 0 }]);
+    await run([
+      { op: "reopen", truncate: true },
+      { op: "append", length: 1024, seed: 0 },
+    ]);
   });
 
   it("regression: an unlink while a whole part is streaming aborts that upload", async () => {
@@ -195,7 +213,12 @@ describe("write-back model", () => {
   });
 
   it("regression: a file reopened after a crash (unchanged bytes read from the object) stays readable after its unlink", async () => {
-    await run([{ op: "write", offset: 175, length: 850, seed: 0 }, { op: "flush", fail: false }, { op: "crash" }, { op: "unlink" }]);
+    await run([
+      { op: "write", offset: 175, length: 850, seed: 0 },
+      { op: "flush", fail: false },
+      { op: "crash" },
+      { op: "unlink" },
+    ]);
   });
 
   it("regression: a failed flush, more writes, then a crash uploads the staged bytes at the journaled size", async () => {

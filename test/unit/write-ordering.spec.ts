@@ -15,12 +15,21 @@ import { ramp } from "../helpers/ramp.js";
 import { mountOn, newDisk } from "../helpers/write-disk.js";
 
 const code = (e: unknown): string | undefined => (e instanceof FsError ? e.code : undefined);
-const keys = async (memory: MemoryStore): Promise<string[]> => (await memory.list({ prefix: "" })).objects.map((o) => o.key);
+const keys = async (memory: MemoryStore): Promise<string[]> =>
+  (await memory.list({ prefix: "" })).objects.map((o) => o.key);
 
 /** Error lines the filesystem logs (an upload that claims "data kept" must not be one of them). */
 function errorLog(): { log: Logger; lines: string[] } {
   const lines: string[] = [];
-  const log = pino({ level: "error" }, new Writable({ write(chunk: Buffer, _enc, done) { lines.push(...chunk.toString().split("\n").filter(Boolean)); done(); } }));
+  const log = pino(
+    { level: "error" },
+    new Writable({
+      write(chunk: Buffer, _enc, done) {
+        lines.push(...chunk.toString().split("\n").filter(Boolean));
+        done();
+      },
+    }),
+  );
   return { log, lines };
 }
 

@@ -26,12 +26,16 @@ class MemoryStaging implements StagingHandle {
   }
   async write(buffer: Buffer, offset: number, length: number, position: number): Promise<{ bytesWritten: number }> {
     if (this.full) throw Object.assign(new Error("no space"), { code: "ENOSPC" });
-    if (this.bytes.length < position + length) this.bytes = Buffer.concat([this.bytes, Buffer.alloc(position + length - this.bytes.length)]);
+    if (this.bytes.length < position + length)
+      this.bytes = Buffer.concat([this.bytes, Buffer.alloc(position + length - this.bytes.length)]);
     buffer.copy(this.bytes, position, offset, offset + length);
     return { bytesWritten: length };
   }
   async truncate(length = 0): Promise<void> {
-    this.bytes = length <= this.bytes.length ? this.bytes.subarray(0, length) : Buffer.concat([this.bytes, Buffer.alloc(length - this.bytes.length)]);
+    this.bytes =
+      length <= this.bytes.length
+        ? this.bytes.subarray(0, length)
+        : Buffer.concat([this.bytes, Buffer.alloc(length - this.bytes.length)]);
   }
   async close(): Promise<void> {}
 }
@@ -44,10 +48,18 @@ type Event =
   | { kind: "diskFull" };
 
 const event: fc.Arbitrary<Event> = fc.oneof(
-  fc.record({ kind: fc.constant("write" as const), offset: fc.integer({ min: 0, max: 80 }), length: fc.integer({ min: 1, max: 40 }) }),
+  fc.record({
+    kind: fc.constant("write" as const),
+    offset: fc.integer({ min: 0, max: 80 }),
+    length: fc.integer({ min: 1, max: 40 }),
+  }),
   fc.record({ kind: fc.constant("truncate" as const), size: fc.integer({ min: 0, max: 80 }) }),
   fc.record({ kind: fc.constant("chmod" as const) }),
-  fc.record({ kind: fc.constant("upload" as const), outcome: fc.constantFrom("ok" as const, "fail" as const, "conflict" as const), changeDuring: fc.boolean() }),
+  fc.record({
+    kind: fc.constant("upload" as const),
+    outcome: fc.constantFrom("ok" as const, "fail" as const, "conflict" as const),
+    changeDuring: fc.boolean(),
+  }),
   fc.record({ kind: fc.constant("diskFull" as const) }).map((e) => e as Event),
 );
 
@@ -56,12 +68,31 @@ function makeFile(opening: "new" | "existing", staging: MemoryStaging): DirtyFil
   const store = new MemoryStore({ minPartSize: PART });
   const uploader = new Uploader(store, { partSize: PART, concurrency: 2 });
   const base = { key: "k", etag: '"base"', size: 64 };
-  const file = new DirtyFile({ path: "/f", key: "k", staging: { path: "mem", handle: staging }, metadata: {}, baseEtag: opening === "existing" ? base.etag : undefined, size: opening === "existing" ? base.size : 0 });
+  const file = new DirtyFile({
+    path: "/f",
+    key: "k",
+    staging: { path: "mem", handle: staging },
+    metadata: {},
+    baseEtag: opening === "existing" ? base.etag : undefined,
+    size: opening === "existing" ? base.size : 0,
+  });
   if (opening === "existing") {
     file.makeSparse(new SparseContent(base), async (range) => Buffer.alloc(range.end - range.start, 7));
   } else {
     file.markChanged();
-    file.allowStreaming(PART, () => new StreamingUpload({ store, uploader, key: file.uploadKey, source: staging, partSize: PART, concurrency: 2, metadata: {} }));
+    file.allowStreaming(
+      PART,
+      () =>
+        new StreamingUpload({
+          store,
+          uploader,
+          key: file.uploadKey,
+          source: staging,
+          partSize: PART,
+          concurrency: 2,
+          metadata: {},
+        }),
+    );
   }
   return file;
 }
@@ -83,9 +114,10 @@ async function upload(file: DirtyFile, outcome: "ok" | "fail" | "conflict", chan
 }
 
 async function apply(file: DirtyFile, staging: MemoryStaging, e: Event): Promise<void> {
-  const guard = (p: Promise<unknown>): Promise<unknown> => p.catch((err: unknown) => {
-    if (err instanceof IllegalTransition) throw err;
-  });
+  const guard = (p: Promise<unknown>): Promise<unknown> =>
+    p.catch((err: unknown) => {
+      if (err instanceof IllegalTransition) throw err;
+    });
   if (e.kind === "write") await guard(file.write(Buffer.alloc(e.length, 1), e.offset));
   else if (e.kind === "truncate") await guard(file.truncate(e.size));
   else if (e.kind === "chmod") file.changeAttributes({ mode: 0o100644 }, file.dirty);
@@ -106,7 +138,9 @@ function expectedState(file: DirtyFile): DirtyState {
 describe("write-back state machine", () => {
   it("rejects a move the table does not list, and allows every listed one", () => {
     expect(() => checkTransition("sparse", "streaming", "/f")).toThrow(IllegalTransition);
-    expect(() => checkTransition("conflict", "clean", "/f")).toThrow("illegal write-back state change conflict -> clean");
+    expect(() => checkTransition("conflict", "clean", "/f")).toThrow(
+      "illegal write-back state change conflict -> clean",
+    );
     expect(() => checkTransition("failed", "clean", "/f")).toThrow(IllegalTransition);
     for (const [from, targets] of Object.entries(TRANSITIONS) as [DirtyState, readonly DirtyState[]][]) {
       for (const to of targets) expect(() => checkTransition(from, to, "/f")).not.toThrow();
@@ -131,15 +165,22 @@ describe("write-back state machine", () => {
   });
 
   it("any sequence of writes, truncates, attribute changes, uploads and a full disk moves only along the table", async () => {
-    await fc.assert(fc.asyncProperty(fc.constantFrom("new" as const, "existing" as const), fc.array(event, { maxLength: 25 }), async (opening, events) => {
-      const staging = new MemoryStaging();
-      const file = makeFile(opening, staging);
-      for (const e of events) {
-        await apply(file, staging, e);
-        expect(file.state).toBe(expectedState(file));
-      }
-      await upload(file, "ok", false);
-      expect(file.state).toBe(expectedState(file));
-    }), { numRuns: 300, seed: 1313 });
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom("new" as const, "existing" as const),
+        fc.array(event, { maxLength: 25 }),
+        async (opening, events) => {
+          const staging = new MemoryStaging();
+          const file = makeFile(opening, staging);
+          for (const e of events) {
+            await apply(file, staging, e);
+            expect(file.state).toBe(expectedState(file));
+          }
+          await upload(file, "ok", false);
+          expect(file.state).toBe(expectedState(file));
+        },
+      ),
+      { numRuns: 300, seed: 1313 },
+    );
   });
 });

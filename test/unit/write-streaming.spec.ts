@@ -19,7 +19,8 @@ describe("streaming multipart upload", () => {
     const fs = mountOn(memory, newDisk(), { partSize: PART });
     const fh = await fs.create("/seq", 0o644);
     const data = ramp(PART * 10 + 100);
-    for (let offset = 0; offset < data.length; offset += 300) await fs.write(fh, data.subarray(offset, offset + 300), offset);
+    for (let offset = 0; offset < data.length; offset += 300)
+      await fs.write(fh, data.subarray(offset, offset + 300), offset);
     // The ten whole parts reach the store before any flush (waited for, not slept on).
     for (let waited = 0; (memory.calls.get("uploadPart") ?? 0) < 10; waited += 5) {
       if (waited > 60_000) break;
@@ -55,13 +56,23 @@ describe("streaming multipart upload", () => {
     const held: (() => void)[] = [];
     let passThrough = false;
     let waiter: { n: number; resolve: () => void } | undefined;
-    const heldAtLeast = (n: number): Promise<void> => (held.length >= n ? Promise.resolve() : new Promise((resolve) => { waiter = { n, resolve }; }));
+    const heldAtLeast = (n: number): Promise<void> =>
+      held.length >= n
+        ? Promise.resolve()
+        : new Promise((resolve) => {
+            waiter = { n, resolve };
+          });
     slow.uploadPart = (req: UploadPartRequest) => {
       if (passThrough) return uploadPart(req);
       return new Promise<void>((resolve) => {
         held.push(resolve);
         if (waiter && held.length >= waiter.n) waiter.resolve();
-      }).then(() => uploadPart(req)).then((part) => { completed++; return part; });
+      })
+        .then(() => uploadPart(req))
+        .then((part) => {
+          completed++;
+          return part;
+        });
     };
     const fs = mountOn(slow, newDisk(), { partSize: PART }); // concurrency 3
     const fh = await fs.create("/slow", 0o644);
@@ -76,7 +87,9 @@ describe("streaming multipart upload", () => {
         written++;
         ahead = Math.max(ahead, written - completed);
       }
-    })().finally(() => { writing = false; });
+    })().finally(() => {
+      writing = false;
+    });
     // Three parts are in flight at the store at once; from there the writer must wait for one.
     await heldAtLeast(3);
     while (writing) {
@@ -93,7 +106,9 @@ describe("streaming multipart upload", () => {
     await fs.release(fh);
     expect(ahead).toBeGreaterThanOrEqual(1);
     expect(ahead).toBeLessThanOrEqual(3);
-    expect(await memory.get({ key: "slow" })).toEqual(Buffer.concat(Array.from({ length: 6 }, (_, i) => ramp(PART, i))));
+    expect(await memory.get({ key: "slow" })).toEqual(
+      Buffer.concat(Array.from({ length: 6 }, (_, i) => ramp(PART, i))),
+    );
   });
 
   it("--max-dirty: a writer waits while staged data is over the cap and an upload is draining it", async () => {
@@ -124,38 +139,48 @@ describe("streaming multipart upload", () => {
 
   it("any mix of appends, seeks and truncates ends byte-exact with no orphaned parts", async () => {
     const step = fc.oneof(
-      { weight: 6, arbitrary: fc.record({ op: fc.constant("append" as const), length: fc.integer({ min: 1, max: 2500 }), seed: fc.nat(255) }) },
+      {
+        weight: 6,
+        arbitrary: fc.record({
+          op: fc.constant("append" as const),
+          length: fc.integer({ min: 1, max: 2500 }),
+          seed: fc.nat(255),
+        }),
+      },
       { weight: 1, arbitrary: fc.record({ op: fc.constant("seek" as const), at: fc.nat(8000), seed: fc.nat(255) }) },
       { weight: 1, arbitrary: fc.record({ op: fc.constant("truncate" as const), size: fc.nat(8000) }) },
     );
-    await fc.assert(fc.asyncProperty(fc.array(step, { maxLength: 12 }), async (steps) => {
-      const memory = new MemoryStore({ minPartSize: PART });
-      const fs = mountOn(memory, newDisk(), { partSize: PART });
-      const fh = await fs.create("/f", 0o644);
-      let model = Buffer.alloc(0);
-      for (const s of steps) {
-        if (s.op === "append") {
-          const data = ramp(s.length, s.seed);
-          await fs.write(fh, data, model.length);
-          model = Buffer.concat([model, data]);
-        } else if (s.op === "seek") {
-          const data = ramp(100, s.seed);
-          await fs.write(fh, data, s.at);
-          const next = Buffer.alloc(Math.max(model.length, s.at + 100));
-          model.copy(next);
-          data.copy(next, s.at);
-          model = next;
-        } else {
-          await fs.ftruncate(fh, s.size);
-          const next = Buffer.alloc(s.size);
-          model.copy(next, 0, 0, Math.min(s.size, model.length));
-          model = next;
+    await fc.assert(
+      fc.asyncProperty(fc.array(step, { maxLength: 12 }), async (steps) => {
+        const memory = new MemoryStore({ minPartSize: PART });
+        const fs = mountOn(memory, newDisk(), { partSize: PART });
+        const fh = await fs.create("/f", 0o644);
+        let model = Buffer.alloc(0);
+        for (const s of steps) {
+          if (s.op === "append") {
+            const data = ramp(s.length, s.seed);
+            await fs.write(fh, data, model.length);
+            model = Buffer.concat([model, data]);
+          } else if (s.op === "seek") {
+            const data = ramp(100, s.seed);
+            await fs.write(fh, data, s.at);
+            const next = Buffer.alloc(Math.max(model.length, s.at + 100));
+            model.copy(next);
+            data.copy(next, s.at);
+            model = next;
+          } else {
+            await fs.ftruncate(fh, s.size);
+            const next = Buffer.alloc(s.size);
+            model.copy(next, 0, 0, Math.min(s.size, model.length));
+            model = next;
+          }
         }
-      }
-      await fs.flush(fh);
-      await fs.release(fh);
-      expect(await memory.get({ key: "f" })).toEqual(model);
-      expect(memory.pendingUploadCount()).toBe(0);
-    }), { numRuns: 60 });
+        await fs.flush(fh);
+        await fs.release(fh);
+        expect(await memory.get({ key: "f" })).toEqual(model);
+        expect(memory.pendingUploadCount()).toBe(0);
+      }),
+      { numRuns: 60 },
+    );
   });
 });

@@ -24,7 +24,8 @@ export function chooseAzureAuth(options: AzureAuthOptions, env: NodeJS.ProcessEn
   if (options.anonymous) return { kind: "anonymous" };
   const sas = options.sourceSas ?? options.sas;
   if (sas) return { kind: "sas", sas };
-  if (env.AZURE_STORAGE_CONNECTION_STRING) return { kind: "connectionString", connectionString: env.AZURE_STORAGE_CONNECTION_STRING };
+  if (env.AZURE_STORAGE_CONNECTION_STRING)
+    return { kind: "connectionString", connectionString: env.AZURE_STORAGE_CONNECTION_STRING };
   if (env.AZURE_STORAGE_KEY) return { kind: "sharedKey", accountKey: env.AZURE_STORAGE_KEY };
   return { kind: "token" };
 }

@@ -10,12 +10,17 @@ import type { BlockBlobClient } from "@azure/storage-blob";
 import type { ByteRange } from "../object-store.js";
 
 interface GeneratedStageBlockFromUrl {
-  stageBlockFromURL(blockId: string, contentLength: number, sourceUrl: string, options: {
-    sourceRange?: string;
-    sourceModifiedAccessConditions?: { sourceIfMatch?: string };
-    copySourceAuthorization?: string;
-    abortSignal?: AbortSignal;
-  }): Promise<unknown>;
+  stageBlockFromURL(
+    blockId: string,
+    contentLength: number,
+    sourceUrl: string,
+    options: {
+      sourceRange?: string;
+      sourceModifiedAccessConditions?: { sourceIfMatch?: string };
+      copySourceAuthorization?: string;
+      abortSignal?: AbortSignal;
+    },
+  ): Promise<unknown>;
 }
 
 export interface BlockFromUrl {

@@ -35,7 +35,11 @@ export function decodeUploadId(uploadId: string, key: string): BlockUpload {
   if (typeof upload?.nonce !== "string" || !/^[0-9a-f]{16}$/.test(upload.nonce)) {
     throw new StoreError("Other", "not an upload id of this Azure store", key);
   }
-  return { nonce: upload.nonce, metadata: stringRecord(upload.metadata), contentType: typeof upload.contentType === "string" ? upload.contentType : undefined };
+  return {
+    nonce: upload.nonce,
+    metadata: stringRecord(upload.metadata),
+    contentType: typeof upload.contentType === "string" ? upload.contentType : undefined,
+  };
 }
 
 /** The block id of a part: base64 of a fixed-length string (nonce + zero-padded part number). */

@@ -8,8 +8,14 @@
  * used as is; any other (Azurite, other emulators) is path-style: `ENDPOINT/ACCOUNT`.
  */
 import {
-  AnonymousCredential, BlobSASPermissions, BlobServiceClient, generateBlobSASQueryParameters, StorageSharedKeyCredential,
-  type BlobClient, type ContainerClient, type StoragePipelineOptions,
+  AnonymousCredential,
+  BlobSASPermissions,
+  BlobServiceClient,
+  generateBlobSASQueryParameters,
+  StorageSharedKeyCredential,
+  type BlobClient,
+  type ContainerClient,
+  type StoragePipelineOptions,
 } from "@azure/storage-blob";
 import type { TokenCredential } from "@azure/core-auth";
 import { StoreError } from "../errors.js";
@@ -70,12 +76,21 @@ export async function createAzureClient(config: AzureClientConfig): Promise<Azur
     case "connectionString": {
       const service = fromConnectionString(auth.connectionString, options);
       if (service.accountName !== config.account) {
-        throw new StoreError("InvalidCredentials", `AZURE_STORAGE_CONNECTION_STRING is for account "${service.accountName}", but the source names account "${config.account}"`);
+        throw new StoreError(
+          "InvalidCredentials",
+          `AZURE_STORAGE_CONNECTION_STRING is for account "${service.accountName}", but the source names account "${config.account}"`,
+        );
       }
       const container = service.getContainerClient(config.container);
       const signs = service.credential instanceof StorageSharedKeyCredential;
       return signs
-        ? { container, serviceUrl: withoutQuery(service.url), sourceAccess: sasSourceAccess, signRead: keySignedUrl, signsLocally: true }
+        ? {
+            container,
+            serviceUrl: withoutQuery(service.url),
+            sourceAccess: sasSourceAccess,
+            signRead: keySignedUrl,
+            signsLocally: true,
+          }
         : { container, serviceUrl: withoutQuery(service.url), sourceAccess: plainSourceAccess, signsLocally: false };
     }
     case "sharedKey": {
@@ -85,17 +100,29 @@ export async function createAzureClient(config: AzureClientConfig): Promise<Azur
     }
     case "sas": {
       const sas = auth.sas.replace(/^\?/, "");
-      const container = new BlobServiceClient(`${serviceUrl}?${sas}`, new AnonymousCredential(), options).getContainerClient(config.container);
+      const container = new BlobServiceClient(
+        `${serviceUrl}?${sas}`,
+        new AnonymousCredential(),
+        options,
+      ).getContainerClient(config.container);
       return { container, serviceUrl, sourceAccess: plainSourceAccess, signsLocally: false };
     }
     case "token": {
-      const credential = auth.credential ?? await defaultCredential();
+      const credential = auth.credential ?? (await defaultCredential());
       const service = new BlobServiceClient(serviceUrl, credential, options);
       const container = service.getContainerClient(config.container);
-      return { container, serviceUrl, sourceAccess: bearerSourceAccess(credential), signRead: delegationSignedUrl(service, config.account), signsLocally: false };
+      return {
+        container,
+        serviceUrl,
+        sourceAccess: bearerSourceAccess(credential),
+        signRead: delegationSignedUrl(service, config.account),
+        signsLocally: false,
+      };
     }
     case "anonymous": {
-      const container = new BlobServiceClient(serviceUrl, new AnonymousCredential(), options).getContainerClient(config.container);
+      const container = new BlobServiceClient(serviceUrl, new AnonymousCredential(), options).getContainerClient(
+        config.container,
+      );
       return { container, serviceUrl, sourceAccess: plainSourceAccess, signsLocally: false };
     }
   }
@@ -106,7 +133,12 @@ function fromConnectionString(connectionString: string, options: StoragePipeline
     return BlobServiceClient.fromConnectionString(connectionString, options);
   } catch (err) {
     // The SDK's message may quote the string, key included: say what is wrong without it.
-    throw new StoreError("InvalidCredentials", "AZURE_STORAGE_CONNECTION_STRING is malformed (expected AccountName=…;AccountKey=… or a BlobEndpoint with a SharedAccessSignature)", undefined, { cause: err });
+    throw new StoreError(
+      "InvalidCredentials",
+      "AZURE_STORAGE_CONNECTION_STRING is malformed (expected AccountName=…;AccountKey=… or a BlobEndpoint with a SharedAccessSignature)",
+      undefined,
+      { cause: err },
+    );
   }
 }
 
@@ -126,14 +158,25 @@ function keySignedUrl(blob: BlobClient, expiresOn: Date): Promise<string> {
 }
 
 /** A user delegation SAS: Azure hands out a key for the token's identity (Get User Delegation Key), valid up to 7 days. */
-function delegationSignedUrl(service: BlobServiceClient, account: string): (blob: BlobClient, expiresOn: Date) => Promise<string> {
+function delegationSignedUrl(
+  service: BlobServiceClient,
+  account: string,
+): (blob: BlobClient, expiresOn: Date) => Promise<string> {
   return async (blob, expiresOn) => {
     // A start slightly in the past tolerates clock skew between this machine and Azure.
     const startsOn = new Date(Date.now() - 5 * 60 * 1000);
     const key = await service.getUserDelegationKey(startsOn, expiresOn);
-    const sas = generateBlobSASQueryParameters({
-      containerName: blob.containerName, blobName: blob.name, permissions: BlobSASPermissions.parse("r"), startsOn, expiresOn,
-    }, key, account);
+    const sas = generateBlobSASQueryParameters(
+      {
+        containerName: blob.containerName,
+        blobName: blob.name,
+        permissions: BlobSASPermissions.parse("r"),
+        startsOn,
+        expiresOn,
+      },
+      key,
+      account,
+    );
     return `${blob.url}?${sas.toString()}`;
   };
 }
@@ -142,7 +185,9 @@ async function plainSourceAccess(source: BlobClient): Promise<{ url: string }> {
   return { url: source.url };
 }
 
-function bearerSourceAccess(credential: TokenCredential): (source: BlobClient) => Promise<{ url: string; authorization?: string }> {
+function bearerSourceAccess(
+  credential: TokenCredential,
+): (source: BlobClient) => Promise<{ url: string; authorization?: string }> {
   return async (source) => {
     const token = await credential.getToken(STORAGE_SCOPE);
     if (!token) throw new StoreError("InvalidCredentials", "Entra ID returned no token for Azure Storage");

@@ -10,7 +10,11 @@ import type { ByteRange } from "../object-store.js";
 
 type Readable = NodeJS.ReadableStream & { destroy?: (error?: Error) => void };
 
-export async function readBounded(response: BlobDownloadResponseParsed, range: ByteRange | undefined, key: string): Promise<Buffer> {
+export async function readBounded(
+  response: BlobDownloadResponseParsed,
+  range: ByteRange | undefined,
+  key: string,
+): Promise<Buffer> {
   const body = response.readableStreamBody as Readable | undefined;
   if (!body) return Buffer.alloc(0);
   const limit = range ? range.end - range.start : Number.POSITIVE_INFINITY;
@@ -38,6 +42,10 @@ function checkContentRange(contentRange: string | undefined, range: ByteRange, b
   const match = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(contentRange.trim());
   if (!match || Number(match[1]) !== range.start || Number(match[2]) > range.end - 1) {
     body.destroy?.();
-    throw new StoreError("Other", `Get Blob: Content-Range ${contentRange} does not match bytes ${range.start}-${range.end - 1} asked for`, key);
+    throw new StoreError(
+      "Other",
+      `Get Blob: Content-Range ${contentRange} does not match bytes ${range.start}-${range.end - 1} asked for`,
+      key,
+    );
   }
 }

@@ -49,7 +49,11 @@ const BY_STATUS: Record<number, StoreErrorKind> = {
 };
 
 /** @azure/identity's failures to get a token: there are no usable Entra ID credentials. */
-const CREDENTIAL_ERRORS = new Set(["CredentialUnavailableError", "AggregateAuthenticationError", "AuthenticationError"]);
+const CREDENTIAL_ERRORS = new Set([
+  "CredentialUnavailableError",
+  "AggregateAuthenticationError",
+  "AuthenticationError",
+]);
 
 export function kindOf(err: unknown): StoreErrorKind {
   const e = (err ?? {}) as AzureLikeError;
@@ -68,6 +72,7 @@ export function kindOf(err: unknown): StoreErrorKind {
 export function toStoreError(err: unknown, what: string, key?: string): StoreError {
   if (err instanceof StoreError) return err;
   const e = (err ?? {}) as AzureLikeError;
-  const detail = e.statusCode !== undefined ? `HTTP ${e.statusCode}${e.code ? ` ${e.code}` : ""}` : (e.code ?? e.name ?? "error");
+  const detail =
+    e.statusCode !== undefined ? `HTTP ${e.statusCode}${e.code ? ` ${e.code}` : ""}` : (e.code ?? e.name ?? "error");
   return new StoreError(kindOf(err), `${what} failed: ${detail}`, key, { cause: err });
 }

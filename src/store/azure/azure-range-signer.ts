@@ -8,6 +8,9 @@ import type { BlobClient } from "@azure/storage-blob";
 import type { RangeSigner } from "../object-store.js";
 import { cachingRangeSigner } from "../range-signer.js";
 
-export function azureRangeSigner(blobFor: (key: string) => BlobClient, sign: (blob: BlobClient, expiresOn: Date) => Promise<string>): RangeSigner {
+export function azureRangeSigner(
+  blobFor: (key: string) => BlobClient,
+  sign: (blob: BlobClient, expiresOn: Date) => Promise<string>,
+): RangeSigner {
   return cachingRangeSigner((key, expiresOn) => sign(blobFor(key), expiresOn));
 }

@@ -24,9 +24,24 @@
 import type { BlobClient, BlobItem, BlockBlobClient, ContainerClient } from "@azure/storage-blob";
 import { StoreError } from "../errors.js";
 import type {
-  AbortMultipartRequest, CompletedPart, RangeSigner, CompleteMultipartRequest, CopyPartRequest, CopyRequest,
-  CreateMultipartRequest, DeleteRequest, GetRequest, HeadRequest, ListedObject, ListPage, ListRequest, ObjectInfo,
-  ObjectStore, PutRequest, StoreCapabilities, UploadPartRequest,
+  AbortMultipartRequest,
+  CompletedPart,
+  RangeSigner,
+  CompleteMultipartRequest,
+  CopyPartRequest,
+  CopyRequest,
+  CreateMultipartRequest,
+  DeleteRequest,
+  GetRequest,
+  HeadRequest,
+  ListedObject,
+  ListPage,
+  ListRequest,
+  ObjectInfo,
+  ObjectStore,
+  PutRequest,
+  StoreCapabilities,
+  UploadPartRequest,
 } from "../object-store.js";
 import { blockId, decodeUploadId, encodeUploadId, MAX_BLOCKS, newBlockUpload } from "./azure-blocks.js";
 import { createAzureClient, type AzureClient, type AzureClientConfig } from "./azure-client.js";
@@ -56,10 +71,14 @@ export class AzureStore implements ObjectStore {
   /** Unknown until the first copyPart; false once the server answered Put Block From URL with 501. */
   private blockFromUrl: boolean | undefined;
 
-  constructor(private readonly config: AzureStoreConfig, private readonly client: AzureClient) {
+  constructor(
+    private readonly config: AzureStoreConfig,
+    private readonly client: AzureClient,
+  ) {
     this.container = client.container;
     this.description = `az://${config.account}/${config.container} at ${client.serviceUrl}`;
-    if (client.signsLocally && client.signRead) this.signRangeGet = azureRangeSigner((key) => this.blob(key), client.signRead);
+    if (client.signsLocally && client.signRead)
+      this.signRangeGet = azureRangeSigner((key) => this.blob(key), client.signRead);
   }
 
   get capabilities(): StoreCapabilities {
@@ -80,10 +99,16 @@ export class AzureStore implements ObjectStore {
   }
 
   async head(req: HeadRequest): Promise<ObjectInfo> {
-    const props = await this.call("Get Blob Properties", req.key, () => this.blob(req.key).getProperties({ abortSignal: req.signal }));
+    const props = await this.call("Get Blob Properties", req.key, () =>
+      this.blob(req.key).getProperties({ abortSignal: req.signal }),
+    );
     return {
-      key: req.key, size: props.contentLength ?? 0, etag: props.etag ?? "", lastModified: props.lastModified ?? new Date(0),
-      metadata: lowerCased(props.metadata), contentType: props.contentType,
+      key: req.key,
+      size: props.contentLength ?? 0,
+      etag: props.etag ?? "",
+      lastModified: props.lastModified ?? new Date(0),
+      metadata: lowerCased(props.metadata),
+      contentType: props.contentType,
     };
   }
 
@@ -92,7 +117,11 @@ export class AzureStore implements ObjectStore {
     if (range && range.end <= range.start) return Buffer.alloc(0);
     const conditions = req.ifMatch ? { ifMatch: req.ifMatch } : undefined;
     try {
-      const response = await this.blob(req.key).download(range?.start ?? 0, range ? range.end - range.start : undefined, { conditions, abortSignal: req.signal });
+      const response = await this.blob(req.key).download(
+        range?.start ?? 0,
+        range ? range.end - range.start : undefined,
+        { conditions, abortSignal: req.signal },
+      );
       return await readBounded(response, range, req.key);
     } catch (err) {
       const failure = toStoreError(err, "Get Blob", req.key);
@@ -113,7 +142,11 @@ export class AzureStore implements ObjectStore {
     const nextToken = page.continuationToken || undefined;
     // Callers page until there is no token: one that does not advance would loop forever.
     if (nextToken !== undefined && nextToken === req.token) {
-      throw new StoreError("Other", `List Blobs under ${JSON.stringify(req.prefix)} returned the token it was given: the server is not advancing the listing; stopped`, req.prefix);
+      throw new StoreError(
+        "Other",
+        `List Blobs under ${JSON.stringify(req.prefix)} returned the token it was given: the server is not advancing the listing; stopped`,
+        req.prefix,
+      );
     }
     const segment = page.segment as { blobItems?: BlobItem[]; blobPrefixes?: Array<{ name: string }> };
     return {
@@ -124,10 +157,16 @@ export class AzureStore implements ObjectStore {
   }
 
   async put(req: PutRequest): Promise<{ etag: string }> {
-    const conditions = req.ifNoneMatch === "*" ? { ifNoneMatch: "*" } : req.ifMatch ? { ifMatch: req.ifMatch } : undefined;
-    const out = await this.call("Put Blob", req.key, () => this.blockBlob(req.key).upload(req.body, req.body.length, {
-      metadata: req.metadata ?? {}, blobHTTPHeaders: { blobContentType: req.contentType ?? "application/octet-stream" }, conditions, abortSignal: req.signal,
-    }));
+    const conditions =
+      req.ifNoneMatch === "*" ? { ifNoneMatch: "*" } : req.ifMatch ? { ifMatch: req.ifMatch } : undefined;
+    const out = await this.call("Put Blob", req.key, () =>
+      this.blockBlob(req.key).upload(req.body, req.body.length, {
+        metadata: req.metadata ?? {},
+        blobHTTPHeaders: { blobContentType: req.contentType ?? "application/octet-stream" },
+        conditions,
+        abortSignal: req.signal,
+      }),
+    );
     return { etag: out.etag ?? "" };
   }
 
@@ -139,21 +178,30 @@ export class AzureStore implements ObjectStore {
     const { url } = await this.client.sourceAccess(source);
     const done = await this.call("Copy Blob", req.key, async () => {
       // Copy Blob keeps the source's metadata unless metadata is given, like S3's COPY / REPLACE.
-      const poller = await target.beginCopyFromURL(url, { metadata: req.metadata, sourceConditions, abortSignal: req.signal, intervalInMs: 200 });
+      const poller = await target.beginCopyFromURL(url, {
+        metadata: req.metadata,
+        sourceConditions,
+        abortSignal: req.signal,
+        intervalInMs: 200,
+      });
       return poller.pollUntilDone();
     });
     if (done.copyStatus !== undefined && done.copyStatus !== "success") {
       throw new StoreError("Other", `Copy Blob ended ${done.copyStatus}`, req.key);
     }
     if (req.metadata && req.contentType) {
-      const out = await this.call("Set Blob Properties", req.key, () => target.setHTTPHeaders({ blobContentType: req.contentType }, { abortSignal: req.signal }));
+      const out = await this.call("Set Blob Properties", req.key, () =>
+        target.setHTTPHeaders({ blobContentType: req.contentType }, { abortSignal: req.signal }),
+      );
       return { etag: out.etag ?? "" };
     }
     return { etag: done.etag ?? (await this.head({ key: req.key, signal: req.signal })).etag };
   }
 
   async delete(req: DeleteRequest): Promise<void> {
-    await this.call("Delete Blob", req.key, () => this.blob(req.key).deleteIfExists({ deleteSnapshots: "include", abortSignal: req.signal }));
+    await this.call("Delete Blob", req.key, () =>
+      this.blob(req.key).deleteIfExists({ deleteSnapshots: "include", abortSignal: req.signal }),
+    );
   }
 
   async createMultipart(req: CreateMultipartRequest): Promise<{ uploadId: string }> {
@@ -162,7 +210,9 @@ export class AzureStore implements ObjectStore {
 
   async uploadPart(req: UploadPartRequest): Promise<CompletedPart> {
     const id = blockId(decodeUploadId(req.uploadId, req.key), req.partNumber);
-    await this.call("Put Block", req.key, () => this.blockBlob(req.key).stageBlock(id, req.body, req.body.length, { abortSignal: req.signal }));
+    await this.call("Put Block", req.key, () =>
+      this.blockBlob(req.key).stageBlock(id, req.body, req.body.length, { abortSignal: req.signal }),
+    );
     return { partNumber: req.partNumber, etag: id };
   }
 
@@ -171,7 +221,13 @@ export class AzureStore implements ObjectStore {
     if (this.blockFromUrl !== false) {
       const source = await this.client.sourceAccess(this.blob(req.sourceKey));
       try {
-        await stageBlockFromUrl(this.blockBlob(req.key), { blockId: id, source, range: req.sourceRange, sourceEtag: req.sourceEtag, signal: req.signal });
+        await stageBlockFromUrl(this.blockBlob(req.key), {
+          blockId: id,
+          source,
+          range: req.sourceRange,
+          sourceEtag: req.sourceEtag,
+          signal: req.signal,
+        });
         this.blockFromUrl = true;
         return { partNumber: req.partNumber, etag: id };
       } catch (err) {
@@ -181,17 +237,33 @@ export class AzureStore implements ObjectStore {
       }
     }
     // The documented fallback: read the range, pinned to the source's ETag, and stage it.
-    const body = await this.get({ key: req.sourceKey, range: req.sourceRange, ifMatch: req.sourceEtag, signal: req.signal });
-    return this.uploadPart({ key: req.key, uploadId: req.uploadId, partNumber: req.partNumber, body, signal: req.signal });
+    const body = await this.get({
+      key: req.sourceKey,
+      range: req.sourceRange,
+      ifMatch: req.sourceEtag,
+      signal: req.signal,
+    });
+    return this.uploadPart({
+      key: req.key,
+      uploadId: req.uploadId,
+      partNumber: req.partNumber,
+      body,
+      signal: req.signal,
+    });
   }
 
   async completeMultipart(req: CompleteMultipartRequest): Promise<{ etag: string }> {
     const upload = decodeUploadId(req.uploadId, req.key);
-    if (this.aborted.has(req.uploadId)) throw new StoreError("NotFound", `upload ${req.uploadId} of ${req.key} was aborted`, req.key);
+    if (this.aborted.has(req.uploadId))
+      throw new StoreError("NotFound", `upload ${req.uploadId} of ${req.key} was aborted`, req.key);
     const ids = [...req.parts].sort((a, b) => a.partNumber - b.partNumber).map((p) => blockId(upload, p.partNumber));
-    const out = await this.call("Put Block List", req.key, () => this.blockBlob(req.key).commitBlockList(ids, {
-      metadata: upload.metadata ?? {}, blobHTTPHeaders: { blobContentType: upload.contentType ?? "application/octet-stream" }, abortSignal: req.signal,
-    }));
+    const out = await this.call("Put Block List", req.key, () =>
+      this.blockBlob(req.key).commitBlockList(ids, {
+        metadata: upload.metadata ?? {},
+        blobHTTPHeaders: { blobContentType: upload.contentType ?? "application/octet-stream" },
+        abortSignal: req.signal,
+      }),
+    );
     return { etag: out.etag ?? "" };
   }
 
@@ -206,8 +278,15 @@ export class AzureStore implements ObjectStore {
   /** A read-only SAS URL for `key`, valid `expiresSeconds` (`bucketfs sign`, `user.bucketfs.url`). */
   async presignGet(key: string, expiresSeconds: number): Promise<string> {
     const sign = this.client.signRead;
-    if (!sign) throw new StoreError("Unsupported", `${this.description} has no key or Entra ID identity to sign with (SAS and anonymous mounts cannot sign)`, key);
-    return this.call("Get User Delegation Key", key, () => sign(this.blob(key), new Date(Date.now() + expiresSeconds * 1000)));
+    if (!sign)
+      throw new StoreError(
+        "Unsupported",
+        `${this.description} has no key or Entra ID identity to sign with (SAS and anonymous mounts cannot sign)`,
+        key,
+      );
+    return this.call("Get User Delegation Key", key, () =>
+      sign(this.blob(key), new Date(Date.now() + expiresSeconds * 1000)),
+    );
   }
 
   /** chmod, chown, touch: new metadata (and content type) on the blob in place, guarded by its ETag. */
@@ -215,10 +294,14 @@ export class AzureStore implements ObjectStore {
     const target = this.blob(req.key);
     if (!req.metadata) return { etag: (await this.head({ key: req.key, signal: req.signal })).etag };
     const guard = req.sourceEtag ? { ifMatch: req.sourceEtag } : undefined;
-    let out = await this.call("Set Blob Metadata", req.key, () => target.setMetadata(req.metadata, { conditions: guard, abortSignal: req.signal }));
+    let out = await this.call("Set Blob Metadata", req.key, () =>
+      target.setMetadata(req.metadata, { conditions: guard, abortSignal: req.signal }),
+    );
     if (req.contentType) {
       const next = out.etag ? { ifMatch: out.etag } : undefined;
-      out = await this.call("Set Blob Properties", req.key, () => target.setHTTPHeaders({ blobContentType: req.contentType }, { conditions: next, abortSignal: req.signal }));
+      out = await this.call("Set Blob Properties", req.key, () =>
+        target.setHTTPHeaders({ blobContentType: req.contentType }, { conditions: next, abortSignal: req.signal }),
+      );
     }
     return { etag: out.etag ?? "" };
   }
@@ -230,22 +313,47 @@ export class AzureStore implements ObjectStore {
     const anonymous = this.config.auth.kind === "anonymous";
     // Real Azure answers an anonymous request for a private container 404, Azurite 403.
     if (anonymous && (err.kind === "AccessDenied" || err.kind === "NotFound" || err.kind === "NoSuchBucket")) {
-      return new StoreError(err.kind === "AccessDenied" ? "AccessDenied" : "NoSuchBucket", `${where} does not exist or does not allow anonymous access`, undefined, cause);
+      return new StoreError(
+        err.kind === "AccessDenied" ? "AccessDenied" : "NoSuchBucket",
+        `${where} does not exist or does not allow anonymous access`,
+        undefined,
+        cause,
+      );
     }
     switch (err.kind) {
       case "NoSuchBucket":
         return new StoreError("NoSuchBucket", `${where} does not exist`, undefined, cause);
       // Azurite answers an unknown account this way (real Azure: no DNS name, Unreachable below).
       case "NotFound":
-        return new StoreError("NoSuchBucket", `storage account "${this.config.account}" not found at ${this.client.serviceUrl}`, undefined, cause);
+        return new StoreError(
+          "NoSuchBucket",
+          `storage account "${this.config.account}" not found at ${this.client.serviceUrl}`,
+          undefined,
+          cause,
+        );
       case "InvalidCredentials":
-        return new StoreError("InvalidCredentials", this.config.auth.kind === "token"
-          ? `no usable Azure credentials for ${where}: set AZURE_STORAGE_CONNECTION_STRING or AZURE_STORAGE_KEY, give a SAS (--sas), run \`az login\`, or use --anonymous for a public container (${err.message})`
-          : `${where}: the credentials were rejected (wrong account key, expired or malformed SAS)`, undefined, cause);
+        return new StoreError(
+          "InvalidCredentials",
+          this.config.auth.kind === "token"
+            ? `no usable Azure credentials for ${where}: set AZURE_STORAGE_CONNECTION_STRING or AZURE_STORAGE_KEY, give a SAS (--sas), run \`az login\`, or use --anonymous for a public container (${err.message})`
+            : `${where}: the credentials were rejected (wrong account key, expired or malformed SAS)`,
+          undefined,
+          cause,
+        );
       case "AccessDenied":
-        return new StoreError("AccessDenied", `${where}: access denied (a wrong account key or SAS, a SAS without list permission, a role without Storage Blob Data Reader, or a network rule)`, undefined, cause);
+        return new StoreError(
+          "AccessDenied",
+          `${where}: access denied (a wrong account key or SAS, a SAS without list permission, a role without Storage Blob Data Reader, or a network rule)`,
+          undefined,
+          cause,
+        );
       case "Unreachable":
-        return new StoreError("Unreachable", `cannot reach ${this.client.serviceUrl} (is the storage account name "${this.config.account}" right?): ${err.message}`, undefined, cause);
+        return new StoreError(
+          "Unreachable",
+          `cannot reach ${this.client.serviceUrl} (is the storage account name "${this.config.account}" right?): ${err.message}`,
+          undefined,
+          cause,
+        );
       default:
         return err;
     }
@@ -271,14 +379,18 @@ export class AzureStore implements ObjectStore {
 
 function toListedObject(item: BlobItem): ListedObject {
   return {
-    key: item.name, size: item.properties.contentLength ?? 0, etag: item.properties.etag ?? "",
-    lastModified: item.properties.lastModified, metadata: lowerCased(item.metadata),
+    key: item.name,
+    size: item.properties.contentLength ?? 0,
+    etag: item.properties.etag ?? "",
+    lastModified: item.properties.lastModified,
+    metadata: lowerCased(item.metadata),
   };
 }
 
 /** Metadata names are case-insensitive in Azure; the layers above read lower-case names. */
 function lowerCased(metadata: Record<string, string> | undefined): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(metadata ?? {})) if (typeof value === "string") out[name.toLowerCase()] = value;
+  for (const [name, value] of Object.entries(metadata ?? {}))
+    if (typeof value === "string") out[name.toLowerCase()] = value;
   return out;
 }

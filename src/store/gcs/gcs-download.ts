@@ -12,7 +12,10 @@ const MAX_ERROR_BODY = 64 * 1024;
 
 /** What `File.requestStream` returns, as far as a download uses it. */
 export interface MediaStream {
-  on(event: "response", listener: (res: { statusCode?: number; headers?: Record<string, string | undefined> }) => void): unknown;
+  on(
+    event: "response",
+    listener: (res: { statusCode?: number; headers?: Record<string, string | undefined> }) => void,
+  ): unknown;
   on(event: "data", listener: (chunk: Buffer) => void): unknown;
   on(event: "error", listener: (err: unknown) => void): unknown;
   on(event: "end", listener: () => void): unknown;
@@ -29,7 +32,12 @@ export interface MediaStream {
  * - an error body is kept up to MAX_ERROR_BODY (for its JSON reason) and the rest not read.
  * The stream is destroyed as soon as the answer is known.
  */
-export function boundedMediaDownload(stream: MediaStream, key: string, range: ByteRange | undefined, signal?: AbortSignal): Promise<Buffer | StoreError> {
+export function boundedMediaDownload(
+  stream: MediaStream,
+  key: string,
+  range: ByteRange | undefined,
+  signal?: AbortSignal,
+): Promise<Buffer | StoreError> {
   if (signal?.aborted) {
     stream.destroy();
     return Promise.reject(new StoreError("Aborted", "download aborted", key));
@@ -65,7 +73,15 @@ export function boundedMediaDownload(stream: MediaStream, key: string, range: By
         const contentRange = res.headers?.["content-range"] ?? "";
         const match = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(contentRange.trim());
         if (!match || Number(match[1]) !== range.start || Number(match[2]) > range.end - 1) {
-          stop(() => reject(new StoreError("Other", `objects.get media: Content-Range ${contentRange || "(none)"} does not match the ${asked} asked for`, key)));
+          stop(() =>
+            reject(
+              new StoreError(
+                "Other",
+                `objects.get media: Content-Range ${contentRange || "(none)"} does not match the ${asked} asked for`,
+                key,
+              ),
+            ),
+          );
           return;
         }
         limit = range.end - range.start;
@@ -85,7 +101,9 @@ export function boundedMediaDownload(stream: MediaStream, key: string, range: By
       }
       if (kept + piece.length > limit) {
         if (strict) {
-          stop(() => reject(new StoreError("Other", `objects.get media: body longer than the ${limit} bytes asked for`, key)));
+          stop(() =>
+            reject(new StoreError("Other", `objects.get media: body longer than the ${limit} bytes asked for`, key)),
+          );
           return;
         }
         piece = piece.subarray(0, limit - kept);
@@ -103,4 +121,3 @@ function downloaded(status: number, chunks: Buffer[], key: string): Buffer | Sto
   const body = Buffer.concat(chunks);
   return status >= 400 ? mediaError(status, body, "objects.get media", key) : body;
 }
-

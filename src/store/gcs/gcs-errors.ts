@@ -59,7 +59,10 @@ export function toStoreError(err: unknown, what: string, key?: string): StoreErr
   if (err instanceof StoreError) return err;
   const kind = kindOf(err);
   const e = err as GcsLikeError & { message?: string };
-  const detail = typeof e.code === "number" ? `HTTP ${e.code}${e.errors?.[0]?.reason ? ` ${e.errors[0].reason}` : ""}` : (e.code ?? e.name ?? "error");
+  const detail =
+    typeof e.code === "number"
+      ? `HTTP ${e.code}${e.errors?.[0]?.reason ? ` ${e.errors[0].reason}` : ""}`
+      : (e.code ?? e.name ?? "error");
   return new StoreError(kind, `${what} failed: ${detail}`, key, { cause: err });
 }
 
@@ -67,9 +70,14 @@ export function toStoreError(err: unknown, what: string, key?: string): StoreErr
 export function mediaError(status: number, body: Buffer, what: string, key: string): StoreError {
   let reason: string | undefined;
   try {
-    reason = (JSON.parse(body.toString("utf8")) as { error?: { errors?: Array<{ reason?: string }> } }).error?.errors?.[0]?.reason;
+    reason = (JSON.parse(body.toString("utf8")) as { error?: { errors?: Array<{ reason?: string }> } }).error
+      ?.errors?.[0]?.reason;
   } catch {
     reason = undefined; // media errors are often plain text; the status alone decides
   }
-  return new StoreError(kindOfStatus(status, reason), `${what} failed: HTTP ${status}${reason ? ` ${reason}` : ""}`, key);
+  return new StoreError(
+    kindOfStatus(status, reason),
+    `${what} failed: HTTP ${status}${reason ? ` ${reason}` : ""}`,
+    key,
+  );
 }

@@ -58,7 +58,15 @@ export class ResumableSessions {
 
   /** Registers a session created by the client (`file.createResumableUpload`). */
   open(uri: string): void {
-    this.sessions.set(uri, { uri, next: 1, offset: 0, waiting: new Map(), earlyBytes: 0, carry: Buffer.alloc(0), chain: Promise.resolve() });
+    this.sessions.set(uri, {
+      uri,
+      next: 1,
+      offset: 0,
+      waiting: new Map(),
+      earlyBytes: 0,
+      carry: Buffer.alloc(0),
+      chain: Promise.resolve(),
+    });
   }
 
   /** Resolves once the part's bytes are on the server; an out-of-order part, while few bytes wait early, at once. */
@@ -67,7 +75,9 @@ export class ResumableSessions {
     if (session.error) return Promise.reject(session.error);
     if (partNumber !== session.next && session.earlyBytes + body.length <= MAX_EARLY_BYTES) {
       session.earlyBytes += body.length;
-      const release = (): void => { session.earlyBytes -= body.length; };
+      const release = (): void => {
+        session.earlyBytes -= body.length;
+      };
       // Resolved before it is sent: keep a copy, the caller may reuse `body` (see ObjectStore.uploadPart).
       session.waiting.set(partNumber, { body: Buffer.from(body), sent: release, failed: release });
       this.pump(session, key);
@@ -84,7 +94,11 @@ export class ResumableSessions {
     await session.chain;
     if (session.error) throw session.error;
     if (session.next !== partCount + 1) {
-      throw new StoreError("Other", `resumable upload incomplete: sent up to part ${session.next - 1} of ${partCount}`, key);
+      throw new StoreError(
+        "Other",
+        `resumable upload incomplete: sent up to part ${session.next - 1} of ${partCount}`,
+        key,
+      );
     }
     const last = session.carry;
     const response = await this.put(session, last, session.offset + last.length, key);
@@ -96,7 +110,10 @@ export class ResumableSessions {
   /** Cancels the session (GCS answers 499); nothing was committed, so failures are harmless. */
   async abort(uri: string): Promise<void> {
     this.sessions.delete(uri);
-    await this.fetchImpl(uri, { method: "DELETE" }).then((r) => r.body?.cancel(), () => undefined);
+    await this.fetchImpl(uri, { method: "DELETE" }).then(
+      (r) => r.body?.cancel(),
+      () => undefined,
+    );
   }
 
   private session(uri: string, key: string): Session {
@@ -136,7 +153,8 @@ export class ResumableSessions {
   private async put(session: Session, body: Buffer, total: number | undefined, key: string): Promise<Response> {
     const end = session.offset + body.length;
     for (let attempt = 1; ; attempt++) {
-      if (session.offset < end - body.length) throw new StoreError("Other", "the server lost bytes of a resumable upload it had acknowledged", key);
+      if (session.offset < end - body.length)
+        throw new StoreError("Other", "the server lost bytes of a resumable upload it had acknowledged", key);
       try {
         return await this.putOnce(session, body.subarray(body.length - (end - session.offset)), total, key);
       } catch (err) {
@@ -162,18 +180,28 @@ export class ResumableSessions {
 
   private async putOnce(session: Session, body: Buffer, total: number | undefined, key: string): Promise<Response> {
     const start = session.offset;
-    const range = body.length > 0 ? `bytes ${start}-${start + body.length - 1}/${total ?? "*"}` : `bytes */${total ?? "*"}`;
+    const range =
+      body.length > 0 ? `bytes ${start}-${start + body.length - 1}/${total ?? "*"}` : `bytes */${total ?? "*"}`;
     let response: Response;
     try {
       // (The cast: our Buffers are never backed by a SharedArrayBuffer, which is all the type guards against.)
-      response = await this.fetchImpl(session.uri, { method: "PUT", body: body as Uint8Array<ArrayBuffer>, headers: { "Content-Range": range } });
+      response = await this.fetchImpl(session.uri, {
+        method: "PUT",
+        body: body as Uint8Array<ArrayBuffer>,
+        headers: { "Content-Range": range },
+      });
     } catch (err) {
       throw new StoreError("Unreachable", "resumable upload chunk failed to send", key, { cause: err });
     }
     const done = total !== undefined ? response.status === 200 || response.status === 201 : response.status === 308;
     if (!done) {
       await response.body?.cancel();
-      const kind = response.status === 404 || response.status === 410 ? "NotFound" : response.status === 429 || response.status >= 500 ? "Throttled" : "Other";
+      const kind =
+        response.status === 404 || response.status === 410
+          ? "NotFound"
+          : response.status === 429 || response.status >= 500
+            ? "Throttled"
+            : "Other";
       throw new StoreError(kind, `resumable upload chunk: HTTP ${response.status}`, key);
     }
     if (total === undefined) await response.body?.cancel();

@@ -27,13 +27,35 @@ import { createHash, randomBytes } from "node:crypto";
 import { IdempotencyStrategy, Storage, type Bucket, type File, type StorageOptions } from "@google-cloud/storage";
 import { StoreError } from "../errors.js";
 import type {
-  AbortMultipartRequest, AppendRequest, CompletedPart, CompleteMultipartRequest, CopyPartRequest, CopyRequest,
-  CreateMultipartRequest, DeleteRequest, GetRequest, HeadRequest, ListPage, ListRequest, ObjectInfo,
-  ObjectStore, PutRequest, StoreCapabilities, UploadPartRequest,
+  AbortMultipartRequest,
+  AppendRequest,
+  CompletedPart,
+  CompleteMultipartRequest,
+  CopyPartRequest,
+  CopyRequest,
+  CreateMultipartRequest,
+  DeleteRequest,
+  GetRequest,
+  HeadRequest,
+  ListPage,
+  ListRequest,
+  ObjectInfo,
+  ObjectStore,
+  PutRequest,
+  StoreCapabilities,
+  UploadPartRequest,
 } from "../object-store.js";
 import {
-  composeTree, decodeUploadId, encodeUploadId, intermediateKey, newUploadToken, partKey, PARTS_PREFIX, uploadPrefix,
-  type ComposeSource, type UploadToken,
+  composeTree,
+  decodeUploadId,
+  encodeUploadId,
+  intermediateKey,
+  newUploadToken,
+  partKey,
+  PARTS_PREFIX,
+  uploadPrefix,
+  type ComposeSource,
+  type UploadToken,
 } from "./gcs-compose.js";
 import { toStoreError } from "./gcs-errors.js";
 import { boundedMediaDownload } from "./gcs-download.js";
@@ -110,10 +132,17 @@ export class GcsStore implements ObjectStore {
       // Every write here replaces a whole object (or is guarded by a generation), so retrying it
       // is as safe as S3's retried PUTs; the default would not retry unconditional writes.
       // (maxRetries 0 must turn retries off: the client reads 0 as "use the default".)
-      retryOptions: { autoRetry: (config.maxRetries ?? 4) > 0, maxRetries: config.maxRetries ?? 4, idempotencyStrategy: IdempotencyStrategy.RetryAlways },
+      retryOptions: {
+        autoRetry: (config.maxRetries ?? 4) > 0,
+        maxRetries: config.maxRetries ?? 4,
+        idempotencyStrategy: IdempotencyStrategy.RetryAlways,
+      },
     };
     this.storage = withoutEmulatorEnv(() => new Storage(options));
-    this.bucket = this.storage.bucket(config.bucket, config.billingProject ? { userProject: config.billingProject } : undefined);
+    this.bucket = this.storage.bucket(
+      config.bucket,
+      config.billingProject ? { userProject: config.billingProject } : undefined,
+    );
     this.userProject = config.billingProject ? { userProject: config.billingProject } : {};
     this.composite = config.uploadStrategy === "composite";
   }
@@ -121,7 +150,12 @@ export class GcsStore implements ObjectStore {
   async checkAccess(signal?: AbortSignal): Promise<void> {
     if (this.usesCredentials) {
       await this.storage.authClient.getClient().catch((err: unknown) => {
-        throw new StoreError("InvalidCredentials", "no Google credentials: set GOOGLE_APPLICATION_CREDENTIALS, run `gcloud auth application-default login`, or use --anonymous", undefined, { cause: err });
+        throw new StoreError(
+          "InvalidCredentials",
+          "no Google credentials: set GOOGLE_APPLICATION_CREDENTIALS, run `gcloud auth application-default login`, or use --anonymous",
+          undefined,
+          { cause: err },
+        );
       });
     }
     // Listing needs only object permissions (a bucket GET needs storage.buckets.get, which
@@ -145,7 +179,12 @@ export class GcsStore implements ObjectStore {
     if (req.range) headers.Range = `bytes=${req.range.start}-${req.range.end - 1}`;
     const qs: Record<string, string> = { alt: "media", ...this.userProject };
     if (req.ifMatch) qs.ifGenerationMatch = req.ifMatch;
-    const result = await boundedMediaDownload(this.file(req.key).requestStream({ uri: "", qs, headers }), req.key, req.range, req.signal);
+    const result = await boundedMediaDownload(
+      this.file(req.key).requestStream({ uri: "", qs, headers }),
+      req.key,
+      req.range,
+      req.signal,
+    );
     // A range starting at or past the end is 416 on GCS; the contract wants the bytes that exist (none).
     if (result instanceof StoreError) {
       if (result.kind === "InvalidRange" && req.range) return Buffer.alloc(0);
@@ -159,20 +198,34 @@ export class GcsStore implements ObjectStore {
     if (req.delimiter) qs.delimiter = req.delimiter;
     if (req.token) qs.pageToken = req.token;
     if (req.maxKeys) qs.maxResults = req.maxKeys;
-    const [body] = await this.call("objects.list", req.prefix, () => this.bucket.request({ uri: "/o", qs }), req.signal);
+    const [body] = await this.call(
+      "objects.list",
+      req.prefix,
+      () => this.bucket.request({ uri: "/o", qs }),
+      req.signal,
+    );
     const out = body as GcsListResponse;
     const nextToken = out.nextPageToken || undefined;
     // Callers page until there is no token: one that does not advance would loop forever.
     if (nextToken !== undefined && nextToken === req.token) {
-      throw new StoreError("Other", `objects.list under ${JSON.stringify(req.prefix)} returned the page token it was given: the server is not advancing the listing; stopped`, req.prefix);
+      throw new StoreError(
+        "Other",
+        `objects.list under ${JSON.stringify(req.prefix)} returned the page token it was given: the server is not advancing the listing; stopped`,
+        req.prefix,
+      );
     }
     // The temporaries of in-flight multipart uploads are the store's bookkeeping, not user data:
     // hidden from every listing except one that asks for them (cleanup does).
     const visible = (name: string): boolean => req.prefix.startsWith(PARTS_PREFIX) || !name.startsWith(PARTS_PREFIX);
     return {
-      objects: (out.items ?? []).filter((o) => visible(o.name ?? "")).map((o) => ({
-        key: o.name ?? "", size: Number(o.size ?? 0), etag: String(o.generation ?? ""), lastModified: new Date(o.updated ?? 0),
-      })),
+      objects: (out.items ?? [])
+        .filter((o) => visible(o.name ?? ""))
+        .map((o) => ({
+          key: o.name ?? "",
+          size: Number(o.size ?? 0),
+          etag: String(o.generation ?? ""),
+          lastModified: new Date(o.updated ?? 0),
+        })),
       prefixes: (out.prefixes ?? []).filter(visible),
       nextToken,
     };
@@ -185,7 +238,8 @@ export class GcsStore implements ObjectStore {
 
   async copy(req: CopyRequest): Promise<{ etag: string }> {
     // Only the metadata changes (chmod, chown, touch): objects.patch, not a rewrite of every byte.
-    if (req.sourceKey === req.key && req.metadata) return this.replaceMetadata(req.key, req.metadata, req.contentType, req.sourceEtag, req.signal);
+    if (req.sourceKey === req.key && req.metadata)
+      return this.replaceMetadata(req.key, req.metadata, req.contentType, req.sourceEtag, req.signal);
     // With a destination resource in the body, rewrite applies exactly that metadata (S3's
     // REPLACE); with an empty body it keeps the source's (S3's COPY).
     const json = req.metadata ? { metadata: req.metadata, contentType: req.contentType } : {};
@@ -193,11 +247,17 @@ export class GcsStore implements ObjectStore {
     if (req.sourceEtag) qs.ifSourceGenerationMatch = req.sourceEtag;
     const uri = `/rewriteTo/b/${encodeURIComponent(this.bucket.name)}/o/${encodeURIComponent(req.key)}`;
     for (;;) {
-      const [body] = await this.call("objects.rewrite", req.key, () => this.file(req.sourceKey).request({ method: "POST", uri, qs, json }), req.signal);
+      const [body] = await this.call(
+        "objects.rewrite",
+        req.key,
+        () => this.file(req.sourceKey).request({ method: "POST", uri, qs, json }),
+        req.signal,
+      );
       const out = body as { done?: boolean; rewriteToken?: string; resource?: GcsObjectResource };
       if (out.resource && out.done !== false) return { etag: String(out.resource.generation ?? "") };
       // Large copies across locations or storage classes take several calls, continued by token.
-      if (!out.rewriteToken) throw new StoreError("Other", "objects.rewrite returned neither a resource nor a token", req.key);
+      if (!out.rewriteToken)
+        throw new StoreError("Other", "objects.rewrite returned neither a resource nor a token", req.key);
       qs.rewriteToken = out.rewriteToken;
     }
   }
@@ -207,16 +267,28 @@ export class GcsStore implements ObjectStore {
    * lacks are sent as null (removed), giving the same result as a rewrite with that metadata.
    * The generation (our ETag) stays; `ifGenerationMatch` guards against a replaced object.
    */
-  private async replaceMetadata(key: string, metadata: Record<string, string>, contentType: string | undefined, etag: string | undefined, signal?: AbortSignal): Promise<{ etag: string }> {
+  private async replaceMetadata(
+    key: string,
+    metadata: Record<string, string>,
+    contentType: string | undefined,
+    etag: string | undefined,
+    signal?: AbortSignal,
+  ): Promise<{ etag: string }> {
     const [current] = await this.call("objects.get", key, () => this.file(key).getMetadata(), signal);
     const resource = current as GcsObjectResource;
-    if (etag && String(resource.generation ?? "") !== etag) throw new StoreError("PreconditionFailed", `${key} changed (generation ${String(resource.generation)})`, key);
+    if (etag && String(resource.generation ?? "") !== etag)
+      throw new StoreError("PreconditionFailed", `${key} changed (generation ${String(resource.generation)})`, key);
     const patch: Record<string, string | null> = {};
     for (const name of Object.keys(resource.metadata ?? {})) patch[name] = null;
     Object.assign(patch, metadata);
     const qs: Record<string, string> = { ...this.userProject, ifGenerationMatch: String(resource.generation ?? "") };
     const json = { metadata: patch, ...(contentType ? { contentType } : {}) };
-    const [body] = await this.call("objects.patch", key, () => this.file(key).request({ method: "PATCH", uri: "", qs, json }), signal);
+    const [body] = await this.call(
+      "objects.patch",
+      key,
+      () => this.file(key).request({ method: "PATCH", uri: "", qs, json }),
+      signal,
+    );
     return { etag: String((body as GcsObjectResource).generation ?? resource.generation ?? "") };
   }
 
@@ -226,11 +298,19 @@ export class GcsStore implements ObjectStore {
     const tailGeneration = await this.upload(temporary, req.tail, undefined, undefined, undefined, req.signal);
     try {
       const json = {
-        sourceObjects: [{ name: req.key, generation: req.baseEtag }, { name: temporary, generation: tailGeneration }],
+        sourceObjects: [
+          { name: req.key, generation: req.baseEtag },
+          { name: temporary, generation: tailGeneration },
+        ],
         destination: { contentType: req.contentType ?? "application/octet-stream", metadata: req.metadata ?? {} },
       };
       const qs = { ...this.userProject, ifGenerationMatch: req.baseEtag };
-      const [body] = await this.call("objects.compose", req.key, () => this.file(req.key).request({ method: "POST", uri: "/compose", qs, json }), req.signal);
+      const [body] = await this.call(
+        "objects.compose",
+        req.key,
+        () => this.file(req.key).request({ method: "POST", uri: "/compose", qs, json }),
+        req.signal,
+      );
       return { etag: String((body as GcsObjectResource).generation ?? "") };
     } finally {
       await this.delete({ key: temporary }).catch(() => undefined); // left over: hidden, and removed by cleanup
@@ -244,7 +324,12 @@ export class GcsStore implements ObjectStore {
   async createMultipart(req: CreateMultipartRequest): Promise<{ uploadId: string }> {
     if (this.composite) return { uploadId: encodeUploadId(newUploadToken(req.metadata, req.contentType)) };
     const metadata = { contentType: req.contentType ?? "application/octet-stream", metadata: req.metadata ?? {} };
-    const [uri] = await this.call("resumable upload start", req.key, () => this.file(req.key).createResumableUpload({ metadata, ...this.userProject }), req.signal);
+    const [uri] = await this.call(
+      "resumable upload start",
+      req.key,
+      () => this.file(req.key).createResumableUpload({ metadata, ...this.userProject }),
+      req.signal,
+    );
     this.sessions.open(uri);
     return { uploadId: uri };
   }
@@ -255,26 +340,47 @@ export class GcsStore implements ObjectStore {
       return { partNumber: req.partNumber, etag: String(req.partNumber) };
     }
     const token = decodeUploadId(req.uploadId, req.key);
-    const etag = await this.upload(partKey(token, req.partNumber), req.body, undefined, undefined, undefined, req.signal);
+    const etag = await this.upload(
+      partKey(token, req.partNumber),
+      req.body,
+      undefined,
+      undefined,
+      undefined,
+      req.signal,
+    );
     return { partNumber: req.partNumber, etag };
   }
 
   /** GCS cannot copy a byte range server-side: the range is read (pinned) and uploaded as a part. */
   async copyPart(req: CopyPartRequest): Promise<CompletedPart> {
-    const body = await this.get({ key: req.sourceKey, range: req.sourceRange, ifMatch: req.sourceEtag, signal: req.signal });
-    return this.uploadPart({ key: req.key, uploadId: req.uploadId, partNumber: req.partNumber, body, signal: req.signal });
+    const body = await this.get({
+      key: req.sourceKey,
+      range: req.sourceRange,
+      ifMatch: req.sourceEtag,
+      signal: req.signal,
+    });
+    return this.uploadPart({
+      key: req.key,
+      uploadId: req.uploadId,
+      partNumber: req.partNumber,
+      body,
+      signal: req.signal,
+    });
   }
 
   async completeMultipart(req: CompleteMultipartRequest): Promise<{ etag: string }> {
-    if (!this.composite) return { etag: (await this.sessions.complete(req.uploadId, req.parts.length, req.key)).generation };
+    if (!this.composite)
+      return { etag: (await this.sessions.complete(req.uploadId, req.parts.length, req.key)).generation };
     const token = decodeUploadId(req.uploadId, req.key);
-    const sources = [...req.parts].sort((a, b) => a.partNumber - b.partNumber)
+    const sources = [...req.parts]
+      .sort((a, b) => a.partNumber - b.partNumber)
       .map((p) => ({ name: partKey(token, p.partNumber), generation: p.etag }));
     try {
       const final = await composeTree(
         sources,
         (group, round, index) => this.compose(intermediateKey(token, round, index), group, {}, req.signal),
-        (group) => this.compose(req.key, group, { metadata: token.metadata, contentType: token.contentType }, req.signal),
+        (group) =>
+          this.compose(req.key, group, { metadata: token.metadata, contentType: token.contentType }, req.signal),
       );
       return { etag: final.generation };
     } finally {
@@ -293,26 +399,54 @@ export class GcsStore implements ObjectStore {
 
   /** A simple (single-request) upload; returns the new generation. */
   private async upload(
-    key: string, body: Buffer, metadata: Record<string, string> | undefined, contentType: string | undefined,
-    ifGenerationMatch: string | number | undefined, signal?: AbortSignal,
+    key: string,
+    body: Buffer,
+    metadata: Record<string, string> | undefined,
+    contentType: string | undefined,
+    ifGenerationMatch: string | number | undefined,
+    signal?: AbortSignal,
   ): Promise<string> {
     const file = this.file(key);
-    await this.call("objects.insert", key, () => file.save(body, {
-      resumable: false,
-      // GCS verifies the MD5 we send and rejects a corrupted body; no client-side re-check needed.
-      validation: false,
-      metadata: { contentType: contentType ?? "application/octet-stream", metadata: metadata ?? {}, md5Hash: createHash("md5").update(body).digest("base64") },
-      preconditionOpts: ifGenerationMatch === undefined ? undefined : { ifGenerationMatch: Number(ifGenerationMatch) },
-    }), signal);
+    await this.call(
+      "objects.insert",
+      key,
+      () =>
+        file.save(body, {
+          resumable: false,
+          // GCS verifies the MD5 we send and rejects a corrupted body; no client-side re-check needed.
+          validation: false,
+          metadata: {
+            contentType: contentType ?? "application/octet-stream",
+            metadata: metadata ?? {},
+            md5Hash: createHash("md5").update(body).digest("base64"),
+          },
+          preconditionOpts:
+            ifGenerationMatch === undefined ? undefined : { ifGenerationMatch: Number(ifGenerationMatch) },
+        }),
+      signal,
+    );
     return String((file.metadata as GcsObjectResource).generation ?? "");
   }
 
-  private async compose(key: string, sources: ComposeSource[], destination: { metadata?: Record<string, string>; contentType?: string }, signal?: AbortSignal): Promise<ComposeSource> {
+  private async compose(
+    key: string,
+    sources: ComposeSource[],
+    destination: { metadata?: Record<string, string>; contentType?: string },
+    signal?: AbortSignal,
+  ): Promise<ComposeSource> {
     const json = {
       sourceObjects: sources.map((s) => ({ name: s.name, generation: s.generation })),
-      destination: { contentType: destination.contentType ?? "application/octet-stream", metadata: destination.metadata ?? {} },
+      destination: {
+        contentType: destination.contentType ?? "application/octet-stream",
+        metadata: destination.metadata ?? {},
+      },
     };
-    const [body] = await this.call("objects.compose", key, () => this.file(key).request({ method: "POST", uri: "/compose", qs: { ...this.userProject }, json }), signal);
+    const [body] = await this.call(
+      "objects.compose",
+      key,
+      () => this.file(key).request({ method: "POST", uri: "/compose", qs: { ...this.userProject }, json }),
+      signal,
+    );
     return { name: key, generation: String((body as GcsObjectResource).generation ?? "") };
   }
 
@@ -327,7 +461,12 @@ export class GcsStore implements ObjectStore {
   }
 
   /** The one place client calls pass through: their failures become StoreErrors here. */
-  private async call<T>(what: string, key: string | undefined, run: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+  private async call<T>(
+    what: string,
+    key: string | undefined,
+    run: () => Promise<T>,
+    signal?: AbortSignal,
+  ): Promise<T> {
     if (signal?.aborted) throw new StoreError("Aborted", `${what} aborted`, key);
     try {
       return await run();

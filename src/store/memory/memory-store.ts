@@ -6,9 +6,22 @@
 import { createHash, randomUUID } from "node:crypto";
 import { StoreError } from "../errors.js";
 import type {
-  AbortMultipartRequest, CompletedPart, CompleteMultipartRequest, CopyPartRequest, CopyRequest,
-  CreateMultipartRequest, DeleteRequest, GetRequest, HeadRequest, ListPage, ListRequest,
-  ObjectInfo, ObjectStore, PutRequest, StoreCapabilities, UploadPartRequest,
+  AbortMultipartRequest,
+  CompletedPart,
+  CompleteMultipartRequest,
+  CopyPartRequest,
+  CopyRequest,
+  CreateMultipartRequest,
+  DeleteRequest,
+  GetRequest,
+  HeadRequest,
+  ListPage,
+  ListRequest,
+  ObjectInfo,
+  ObjectStore,
+  PutRequest,
+  StoreCapabilities,
+  UploadPartRequest,
 } from "../object-store.js";
 
 interface StoredObject {
@@ -71,7 +84,14 @@ export class MemoryStore implements ObjectStore {
   async head(req: HeadRequest): Promise<ObjectInfo> {
     this.count("head");
     const o = this.find(req.key);
-    return { key: req.key, size: o.body.length, etag: o.etag, lastModified: o.lastModified, metadata: { ...o.metadata }, contentType: o.contentType };
+    return {
+      key: req.key,
+      size: o.body.length,
+      etag: o.etag,
+      lastModified: o.lastModified,
+      metadata: { ...o.metadata },
+      contentType: o.contentType,
+    };
   }
 
   async get(req: GetRequest): Promise<Buffer> {
@@ -139,7 +159,12 @@ export class MemoryStore implements ObjectStore {
   async createMultipart(req: CreateMultipartRequest): Promise<{ uploadId: string }> {
     this.count("createMultipart");
     const uploadId = randomUUID();
-    this.uploads.set(uploadId, { key: req.key, metadata: req.metadata ?? {}, contentType: req.contentType, parts: new Map() });
+    this.uploads.set(uploadId, {
+      key: req.key,
+      metadata: req.metadata ?? {},
+      contentType: req.contentType,
+      parts: new Map(),
+    });
     return { uploadId };
   }
 
@@ -199,10 +224,17 @@ export class MemoryStore implements ObjectStore {
   private checkWriteConditions(key: string, ifMatch?: string, ifNoneMatch?: "*"): void {
     const current = this.objects.get(key);
     if (ifNoneMatch === "*" && current) throw new StoreError("PreconditionFailed", `exists: ${key}`, key);
-    if (ifMatch !== undefined && current?.etag !== ifMatch) throw new StoreError("PreconditionFailed", `changed: ${key}`, key);
+    if (ifMatch !== undefined && current?.etag !== ifMatch)
+      throw new StoreError("PreconditionFailed", `changed: ${key}`, key);
   }
 
-  private store(key: string, body: Buffer, etag: string, metadata: Record<string, string>, contentType?: string): { etag: string } {
+  private store(
+    key: string,
+    body: Buffer,
+    etag: string,
+    metadata: Record<string, string>,
+    contentType?: string,
+  ): { etag: string } {
     this.objects.set(key, { body, etag, lastModified: new Date(), metadata: { ...metadata }, contentType });
     return { etag };
   }

@@ -9,7 +9,11 @@ import { StoreError } from "../errors.js";
 /** An S3 error response: `name` is its XML Code, so toStoreError maps it like an SDK exception. */
 export class S3HttpError extends Error {
   readonly $metadata: { httpStatusCode: number };
-  constructor(readonly status: number, code: string | undefined, message: string | undefined) {
+  constructor(
+    readonly status: number,
+    code: string | undefined,
+    message: string | undefined,
+  ) {
     super(message ?? `HTTP ${status}`);
     this.name = code ?? `Http${status}`;
     this.$metadata = { httpStatusCode: status };
@@ -36,7 +40,9 @@ export function readInto(res: IncomingMessage, plan: BodyPlan, what: string, key
   let offset = 0;
   return new Promise((resolve, reject) => {
     const truncated = (cause?: unknown): void =>
-      reject(new StoreError("Unreachable", `${what} body truncated: ${offset} of ${plan.length} bytes`, key, { cause }));
+      reject(
+        new StoreError("Unreachable", `${what} body truncated: ${offset} of ${plan.length} bytes`, key, { cause }),
+      );
     res.on("data", (chunk: Buffer) => {
       let bytes = chunk;
       if (toSkip > 0) {
@@ -61,7 +67,10 @@ export function readInto(res: IncomingMessage, plan: BodyPlan, what: string, key
 /** Reads and discards a body we do not need (PUT answers), so the socket goes back to the pool. */
 export function drain(res: IncomingMessage): Promise<void> {
   return new Promise((resolve, reject) => {
-    res.on("end", resolve).on("error", reject).on("close", () => reject(new Error("response closed before its end")));
+    res
+      .on("end", resolve)
+      .on("error", reject)
+      .on("close", () => reject(new Error("response closed before its end")));
     res.resume();
   });
 }
@@ -97,7 +106,10 @@ function readCapped(res: IncomingMessage, cap: number): Promise<string> {
 function xmlText(xml: string, name: string): string | undefined {
   const match = new RegExp(`<${name}>([^<]{0,1024})</${name}>`).exec(xml);
   if (!match) return undefined;
-  return match[1].replace(/&(lt|gt|quot|apos|amp);/g, (_, entity: string) => ({ lt: "<", gt: ">", quot: '"', apos: "'", amp: "&" })[entity] ?? "");
+  return match[1].replace(
+    /&(lt|gt|quot|apos|amp);/g,
+    (_, entity: string) => ({ lt: "<", gt: ">", quot: '"', apos: "'", amp: "&" })[entity] ?? "",
+  );
 }
 
 /**
@@ -125,9 +137,11 @@ export function planBody(res: IncomingMessage, start: number, end: number, what:
   if (first !== start) fail(`Content-Range starts at ${first}`);
   if (last < first || last >= end || (total !== undefined && last >= total)) fail(`Content-Range ends at ${last}`);
   // Shorter than asked is only right at the end of the object.
-  if (last !== end - 1 && (total === undefined || last !== total - 1)) fail(`Content-Range ${first}-${last}/${range![3]} stops short`);
+  if (last !== end - 1 && (total === undefined || last !== total - 1))
+    fail(`Content-Range ${first}-${last}/${range![3]} stops short`);
   const length = last - first + 1;
-  if (announced !== undefined && announced !== length) fail(`Content-Length ${announced} disagrees with Content-Range ${first}-${last}`);
+  if (announced !== undefined && announced !== length)
+    fail(`Content-Length ${announced} disagrees with Content-Range ${first}-${last}`);
   return { skip: 0, length };
 }
 

@@ -45,9 +45,15 @@ const RETRY_CODES = new Set(["SlowDown", "Throttling", "RequestTimeout", "Intern
  * endpoint the SDK's rules resolve to something other than plain SigV4 for "s3" (S3 Express,
  * access points; FIPS/dual-stack from the environment). Decided once, at construction.
  */
-export function leanDataPath(client: S3Client, config: S3ClientConfig, agent: http.Agent, options: DataPathOptions): S3DataPath | undefined {
+export function leanDataPath(
+  client: S3Client,
+  config: S3ClientConfig,
+  agent: http.Agent,
+  options: DataPathOptions,
+): S3DataPath | undefined {
   if (process.env.BUCKETFS_S3_DATA_PATH === "sdk") return undefined;
-  if (process.env.AWS_USE_FIPS_ENDPOINT === "true" || process.env.AWS_USE_DUALSTACK_ENDPOINT === "true") return undefined;
+  if (process.env.AWS_USE_FIPS_ENDPOINT === "true" || process.env.AWS_USE_DUALSTACK_ENDPOINT === "true")
+    return undefined;
   const endpoint = resolveEndpoint(client, config, options.bucket);
   if (!endpoint) return undefined;
   if (agent.constructor !== (endpoint.protocol === "https:" ? https.Agent : http.Agent)) return undefined;
@@ -62,21 +68,36 @@ function resolveEndpoint(client: S3Client, config: S3ClientConfig, bucket: strin
   const region = typeof config.region === "string" ? config.region : undefined;
   if (!region) return undefined;
   const resolved = client.config.endpointProvider({
-    Bucket: bucket, Region: region, Endpoint: typeof config.endpoint === "string" ? config.endpoint : undefined,
-    ForcePathStyle: config.forcePathStyle ?? false, UseFIPS: false, UseDualStack: false, Accelerate: false, UseGlobalEndpoint: false,
+    Bucket: bucket,
+    Region: region,
+    Endpoint: typeof config.endpoint === "string" ? config.endpoint : undefined,
+    ForcePathStyle: config.forcePathStyle ?? false,
+    UseFIPS: false,
+    UseDualStack: false,
+    Accelerate: false,
+    UseGlobalEndpoint: false,
   });
-  const scheme = (resolved.properties?.authSchemes as { name?: string; signingName?: string; signingRegion?: string }[] | undefined)?.[0];
+  const scheme = (
+    resolved.properties?.authSchemes as { name?: string; signingName?: string; signingRegion?: string }[] | undefined
+  )?.[0];
   if (scheme?.name !== "sigv4" || scheme.signingName !== "s3" || resolved.url.search !== "") return undefined;
   const protocol = resolved.url.protocol;
   if (protocol !== "http:" && protocol !== "https:") return undefined;
   return {
-    protocol, hostname: resolved.url.hostname.replace(/^\[|\]$/g, ""), port: resolved.url.port ? Number(resolved.url.port) : undefined, host: resolved.url.host,
-    basePath: resolved.url.pathname.replace(/\/$/, ""), signingRegion: scheme.signingRegion ?? region,
+    protocol,
+    hostname: resolved.url.hostname.replace(/^\[|\]$/g, ""),
+    port: resolved.url.port ? Number(resolved.url.port) : undefined,
+    host: resolved.url.host,
+    basePath: resolved.url.pathname.replace(/\/$/, ""),
+    signingRegion: scheme.signingRegion ?? region,
   };
 }
 
 export class S3DataPath {
-  constructor(private readonly requester: S3Requester, private readonly options: DataPathOptions) {}
+  constructor(
+    private readonly requester: S3Requester,
+    private readonly options: DataPathOptions,
+  ) {}
 
   /** A ranged GET: the bytes of [start, end) that exist, in one buffer allocated once per attempt. */
   get(req: GetRequest & { range: ByteRange }): Promise<Buffer> {
@@ -88,7 +109,8 @@ export class S3DataPath {
       this.requester.send(spec, req.signal, async (res) => {
         if (res.statusCode !== 200 && res.statusCode !== 206) throw await errorFrom(res);
         return readInto(res, planBody(res, start, end, "GetObject", req.key), "GetObject", req.key);
-      }));
+      }),
+    );
   }
 
   /**
@@ -102,7 +124,8 @@ export class S3DataPath {
         await drain(res);
         if (res.statusCode !== 200) throw new S3HttpError(res.statusCode ?? 0, "", "");
         return objectInfoFrom(req.key, res.headers);
-      }));
+      }),
+    );
   }
 
   async put(req: PutRequest): Promise<{ etag: string }> {
@@ -111,14 +134,24 @@ export class S3DataPath {
     if (req.ifMatch) headers["if-match"] = req.ifMatch;
     if (req.ifNoneMatch) headers["if-none-match"] = req.ifNoneMatch;
     for (const [name, value] of Object.entries(req.metadata ?? {})) headers[`x-amz-meta-${name.toLowerCase()}`] = value;
-    const spec: RequestSpec = { method: "PUT", key: req.key, headers, body: req.body, payloadHash: await this.payloadHash(req.body) };
+    const spec: RequestSpec = {
+      method: "PUT",
+      key: req.key,
+      headers,
+      body: req.body,
+      payloadHash: await this.payloadHash(req.body),
+    };
     return { etag: await this.putBody("PutObject", spec, req.signal) };
   }
 
   async uploadPart(req: UploadPartRequest): Promise<{ etag: string }> {
     const spec: RequestSpec = {
-      method: "PUT", key: req.key, query: { partNumber: String(req.partNumber), uploadId: req.uploadId }, headers: {},
-      body: req.body, payloadHash: await this.payloadHash(req.body),
+      method: "PUT",
+      key: req.key,
+      query: { partNumber: String(req.partNumber), uploadId: req.uploadId },
+      headers: {},
+      body: req.body,
+      payloadHash: await this.payloadHash(req.body),
     };
     return { etag: await this.putBody("UploadPart", spec, req.signal) };
   }
@@ -129,7 +162,8 @@ export class S3DataPath {
         if (res.statusCode !== 200) throw await errorFrom(res);
         await drain(res);
         return typeof res.headers.etag === "string" ? res.headers.etag : "";
-      }));
+      }),
+    );
   }
 
   /**
@@ -164,7 +198,12 @@ export class S3DataPath {
    * SDK's backoff; if the server is unreachable after those, it is waited for (restart) up to
    * `outagePatienceMs`, like the SDK path's outage patience in S3Store.
    */
-  private async withRetries<T>(what: string, key: string, signal: AbortSignal | undefined, attempt: () => Promise<T>): Promise<T> {
+  private async withRetries<T>(
+    what: string,
+    key: string,
+    signal: AbortSignal | undefined,
+    attempt: () => Promise<T>,
+  ): Promise<T> {
     const started = Date.now();
     for (let n = 1; ; n++) {
       try {
@@ -191,7 +230,8 @@ export class S3DataPath {
 const RETRY_NETWORK_CODES = new Set(["EHOSTUNREACH", "ENETUNREACH", "EAI_AGAIN"]);
 
 function retryable(err: unknown): boolean {
-  if (err instanceof S3HttpError) return err.status >= 500 || err.status === 429 || err.status === 408 || RETRY_CODES.has(err.name);
+  if (err instanceof S3HttpError)
+    return err.status >= 500 || err.status === 429 || err.status === 408 || RETRY_CODES.has(err.name);
   // Truncated bodies; a protocol violation is "Other" and fails at once.
   if (err instanceof StoreError) return err.kind === "Unreachable";
   return isOutage(err) || RETRY_NETWORK_CODES.has((err as { code?: string } | undefined)?.code ?? "");
@@ -202,10 +242,16 @@ function retryable(err: unknown): boolean {
  * the protocol, most often by sending more bytes than its Content-Length: say so.
  */
 function finalError(err: unknown, what: string, key: string, aborted: boolean): StoreError {
-  if (aborted) return toStoreError(Object.assign(new Error("aborted", { cause: err }), { name: "AbortError" }), what, key);
+  if (aborted)
+    return toStoreError(Object.assign(new Error("aborted", { cause: err }), { name: "AbortError" }), what, key);
   const code = (err as { code?: string } | undefined)?.code ?? "";
   if (code.startsWith("HPE_")) {
-    return new StoreError("Other", `${what}: malformed HTTP response (${code}), e.g. a body longer than its Content-Length`, key, { cause: err });
+    return new StoreError(
+      "Other",
+      `${what}: malformed HTTP response (${code}), e.g. a body longer than its Content-Length`,
+      key,
+      { cause: err },
+    );
   }
   return toStoreError(err, what, key);
 }
@@ -220,7 +266,11 @@ function objectInfoFrom(key: string, headers: IncomingHttpHeaders): ObjectInfo {
   const modified = Date.parse(headers["last-modified"] ?? "");
   const etag = typeof headers.etag === "string" ? headers.etag : "";
   return {
-    key, size: Number.isSafeInteger(size) && size >= 0 ? size : 0, etag: etag === "" || etag.startsWith('"') ? etag : `"${etag}"`,
-    lastModified: new Date(Number.isFinite(modified) ? modified : 0), metadata, contentType: headers["content-type"],
+    key,
+    size: Number.isSafeInteger(size) && size >= 0 ? size : 0,
+    etag: etag === "" || etag.startsWith('"') ? etag : `"${etag}"`,
+    lastModified: new Date(Number.isFinite(modified) ? modified : 0),
+    metadata,
+    contentType: headers["content-type"],
   };
 }

@@ -59,7 +59,16 @@ export class S3Requester {
   ) {
     this.transport = endpoint.protocol === "https:" ? https : http;
     // S3 signs the path as sent (already encoded once), hence uriEscapePath: false, like the SDK.
-    this.signer = credentials && new SignatureV4({ service: "s3", region: endpoint.signingRegion, credentials, sha256: NodeSha256, uriEscapePath: false, applyChecksum: true });
+    this.signer =
+      credentials &&
+      new SignatureV4({
+        service: "s3",
+        region: endpoint.signingRegion,
+        credentials,
+        sha256: NodeSha256,
+        uriEscapePath: false,
+        applyChecksum: true,
+      });
   }
 
   /** TLS: the transport itself protects the bytes in flight. */
@@ -68,30 +77,54 @@ export class S3Requester {
   }
 
   /** Sends one request; `onResponse` reads the answer, and its result is the request's. */
-  async send<T>(spec: RequestSpec, signal: AbortSignal | undefined, onResponse: (res: IncomingMessage) => Promise<T>): Promise<T> {
+  async send<T>(
+    spec: RequestSpec,
+    signal: AbortSignal | undefined,
+    onResponse: (res: IncomingMessage) => Promise<T>,
+  ): Promise<T> {
     signal?.throwIfAborted();
     const path = `${this.endpoint.basePath}/${encodeKey(spec.key)}`;
     const headers = await this.sign(spec, path);
     const query = spec.query ? `?${encodeQuery(spec.query)}` : "";
     const options: http.RequestOptions = {
-      method: spec.method, hostname: this.endpoint.hostname, port: this.endpoint.port, path: path + query, headers, agent: this.agent, signal,
+      method: spec.method,
+      hostname: this.endpoint.hostname,
+      port: this.endpoint.port,
+      path: path + query,
+      headers,
+      agent: this.agent,
+      signal,
     };
     return this.exchange(options, spec.body, onResponse);
   }
 
   private async sign(spec: RequestSpec, path: string): Promise<Record<string, string>> {
-    const headers: Record<string, string> = { ...spec.headers, host: this.endpoint.host, "x-amz-content-sha256": spec.payloadHash };
+    const headers: Record<string, string> = {
+      ...spec.headers,
+      host: this.endpoint.host,
+      "x-amz-content-sha256": spec.payloadHash,
+    };
     if (spec.body) headers["content-length"] = String(spec.body.length);
     if (!this.signer) return headers;
     const request: HttpRequest = {
-      method: spec.method, protocol: this.endpoint.protocol, hostname: this.endpoint.hostname, port: this.endpoint.port, path, query: spec.query, headers,
+      method: spec.method,
+      protocol: this.endpoint.protocol,
+      hostname: this.endpoint.hostname,
+      port: this.endpoint.port,
+      path,
+      query: spec.query,
+      headers,
     };
     const signed = await this.signer.sign(request, { signingDate: new Date(Date.now() + this.clockOffset()) });
     return signed.headers;
   }
 
   /** The request and its response as one promise: the first failure of either settles it and destroys the socket. */
-  private exchange<T>(options: http.RequestOptions, body: Buffer | undefined, onResponse: (res: IncomingMessage) => Promise<T>): Promise<T> {
+  private exchange<T>(
+    options: http.RequestOptions,
+    body: Buffer | undefined,
+    onResponse: (res: IncomingMessage) => Promise<T>,
+  ): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       let settled = false;
       const req = this.transport.request(options);
@@ -118,7 +151,10 @@ export class S3Requester {
 
 function watchConnect(socket: Socket, fail: (err: unknown) => void): void {
   if (!socket.connecting) return;
-  const timer = setTimeout(() => fail(timeoutError(`no connection within ${CONNECT_TIMEOUT_MS} ms`)), CONNECT_TIMEOUT_MS);
+  const timer = setTimeout(
+    () => fail(timeoutError(`no connection within ${CONNECT_TIMEOUT_MS} ms`)),
+    CONNECT_TIMEOUT_MS,
+  );
   const clear = (): void => clearTimeout(timer);
   socket.once("connect", clear).once("close", clear);
 }
@@ -134,7 +170,10 @@ export function encodeKey(key: string): string {
 }
 
 function encodeQuery(query: Record<string, string>): string {
-  return Object.keys(query).sort().map((name) => `${uriEncode(name)}=${uriEncode(query[name])}`).join("&");
+  return Object.keys(query)
+    .sort()
+    .map((name) => `${uriEncode(name)}=${uriEncode(query[name])}`)
+    .join("&");
 }
 
 /** The hash the signer wants (the SDK's own one lives in a package we do not depend on): node:crypto. */
@@ -155,6 +194,13 @@ class NodeSha256 {
   private fresh(): Hash | Hmac {
     if (this.secret === undefined) return createHash("sha256");
     const s = this.secret;
-    return createHmac("sha256", typeof s === "string" ? s : ArrayBuffer.isView(s) ? Buffer.from(s.buffer, s.byteOffset, s.byteLength) : Buffer.from(s));
+    return createHmac(
+      "sha256",
+      typeof s === "string"
+        ? s
+        : ArrayBuffer.isView(s)
+          ? Buffer.from(s.buffer, s.byteOffset, s.byteLength)
+          : Buffer.from(s),
+    );
   }
 }

@@ -10,18 +10,43 @@ import { webcrypto } from "node:crypto";
 import http from "node:http";
 import type { Readable } from "node:stream";
 import {
-  AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CopyObjectCommand, CreateMultipartUploadCommand,
-  DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListObjectsV2Command,
-  PutObjectCommand, S3Client, UploadPartCommand, UploadPartCopyCommand, type S3ClientConfig,
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CopyObjectCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+  UploadPartCommand,
+  UploadPartCopyCommand,
+  type S3ClientConfig,
 } from "@aws-sdk/client-s3";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
 import type { BuildMiddleware, MiddlewareStack } from "@smithy/types";
 import { fromIni } from "@aws-sdk/credential-providers";
 import { StoreError } from "../errors.js";
 import type {
-  AbortMultipartRequest, CompletedPart, CompleteMultipartRequest, CopyPartRequest, CopyRequest,
-  CreateMultipartRequest, DeleteRequest, GetRequest, HeadRequest, ListPage, ListRequest, ObjectInfo,
-  ObjectStore, PutRequest, RangeSigner, StoreCapabilities, UploadPartRequest,
+  AbortMultipartRequest,
+  CompletedPart,
+  CompleteMultipartRequest,
+  CopyPartRequest,
+  CopyRequest,
+  CreateMultipartRequest,
+  DeleteRequest,
+  GetRequest,
+  HeadRequest,
+  ListPage,
+  ListRequest,
+  ObjectInfo,
+  ObjectStore,
+  PutRequest,
+  RangeSigner,
+  StoreCapabilities,
+  UploadPartRequest,
 } from "../object-store.js";
 import { toStoreError } from "./s3-errors.js";
 import { httpsAgentFor } from "../https-agent.js";
@@ -85,8 +110,11 @@ export class S3Store implements ObjectStore {
     const sdkConfig = clientConfig(config, agent);
     this.client = new S3Client(sdkConfig);
     this.data = leanDataPath(this.client, sdkConfig, agent, {
-      bucket: config.bucket, requestTimeoutMs: config.requestTimeoutMs ?? 60_000, maxAttempts: config.maxAttempts ?? 5,
-      outagePatienceMs: this.outagePatienceMs, noSignRequest: config.noSignRequest ?? false,
+      bucket: config.bucket,
+      requestTimeoutMs: config.requestTimeoutMs ?? 60_000,
+      maxAttempts: config.maxAttempts ?? 5,
+      outagePatienceMs: this.outagePatienceMs,
+      noSignRequest: config.noSignRequest ?? false,
     });
     this.dataPath = this.data ? "lean" : "sdk";
     // Anonymous mounts have nothing to presign with: the native filler is not offered then.
@@ -94,23 +122,32 @@ export class S3Store implements ObjectStore {
   }
 
   async checkAccess(signal?: AbortSignal): Promise<void> {
-    await this.call("HeadBucket", undefined, (abortSignal) => this.client.send(new HeadBucketCommand({ Bucket: this.bucket }), { abortSignal }), signal)
-      .catch(async (err: unknown) => {
-        // HeadBucket has no body, so a 404 arrives as plain NotFound: for a bucket it means NoSuchBucket.
-        if (err instanceof StoreError && err.kind === "NotFound") {
-          throw new StoreError("NoSuchBucket", `bucket "${this.bucket}" does not exist`, undefined, { cause: err });
-        }
-        // A bodiless 403 cannot tell a wrong secret from a missing permission; a LIST's error body can.
-        if (err instanceof StoreError && err.kind === "AccessDenied") {
-          await this.list({ prefix: "", maxKeys: 1, signal });
-        }
-        throw err;
-      });
+    await this.call(
+      "HeadBucket",
+      undefined,
+      (abortSignal) => this.client.send(new HeadBucketCommand({ Bucket: this.bucket }), { abortSignal }),
+      signal,
+    ).catch(async (err: unknown) => {
+      // HeadBucket has no body, so a 404 arrives as plain NotFound: for a bucket it means NoSuchBucket.
+      if (err instanceof StoreError && err.kind === "NotFound") {
+        throw new StoreError("NoSuchBucket", `bucket "${this.bucket}" does not exist`, undefined, { cause: err });
+      }
+      // A bodiless 403 cannot tell a wrong secret from a missing permission; a LIST's error body can.
+      if (err instanceof StoreError && err.kind === "AccessDenied") {
+        await this.list({ prefix: "", maxKeys: 1, signal });
+      }
+      throw err;
+    });
   }
 
   async head(req: HeadRequest): Promise<ObjectInfo> {
     if (this.data) return this.data.head(req);
-    const out = await this.call("HeadObject", req.key, (abortSignal) => this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: req.key }), { abortSignal }), req.signal);
+    const out = await this.call(
+      "HeadObject",
+      req.key,
+      (abortSignal) => this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: req.key }), { abortSignal }),
+      req.signal,
+    );
     return {
       key: req.key,
       size: out.ContentLength ?? 0,
@@ -131,11 +168,20 @@ export class S3Store implements ObjectStore {
     // The SDK retries a request until its headers arrive; a body cut off later (reset, truncated
     // stream, stall past the timeout) is retried here, with the same backoff and jitter.
     for (let attempt = 1; ; attempt++) {
-      const out = await this.call("GetObject", req.key, (abortSignal) => this.client.send(command, { abortSignal }), req.signal);
+      const out = await this.call(
+        "GetObject",
+        req.key,
+        (abortSignal) => this.client.send(command, { abortSignal }),
+        req.signal,
+      );
       try {
         const bytes = await readBody(out.Body as Readable, out.ContentLength);
         if (out.ContentLength !== undefined && bytes.byteLength !== out.ContentLength) {
-          throw new StoreError("Unreachable", `GetObject body truncated: ${bytes.byteLength} of ${out.ContentLength} bytes`, req.key);
+          throw new StoreError(
+            "Unreachable",
+            `GetObject body truncated: ${bytes.byteLength} of ${out.ContentLength} bytes`,
+            req.key,
+          );
         }
         return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
       } catch (err) {
@@ -148,21 +194,41 @@ export class S3Store implements ObjectStore {
 
   async list(req: ListRequest): Promise<ListPage> {
     const command = new ListObjectsV2Command({
-      Bucket: this.bucket, Prefix: req.prefix, Delimiter: req.delimiter, ContinuationToken: req.token, MaxKeys: req.maxKeys,
+      Bucket: this.bucket,
+      Prefix: req.prefix,
+      Delimiter: req.delimiter,
+      ContinuationToken: req.token,
+      MaxKeys: req.maxKeys,
     });
-    const out = await this.call("ListObjectsV2", req.prefix, (abortSignal) => this.client.send(command, { abortSignal }), req.signal);
+    const out = await this.call(
+      "ListObjectsV2",
+      req.prefix,
+      (abortSignal) => this.client.send(command, { abortSignal }),
+      req.signal,
+    );
     // Every caller pages until there is no token: a token that does not advance would loop forever,
     // and a truncated page without one would end the listing short without a word.
     const nextToken = out.IsTruncated ? out.NextContinuationToken || undefined : undefined;
     if (out.IsTruncated && nextToken === undefined) {
-      throw new StoreError("Other", `ListObjectsV2 under ${JSON.stringify(req.prefix)} says the listing is truncated but gives no continuation token`, req.prefix);
+      throw new StoreError(
+        "Other",
+        `ListObjectsV2 under ${JSON.stringify(req.prefix)} says the listing is truncated but gives no continuation token`,
+        req.prefix,
+      );
     }
     if (nextToken !== undefined && nextToken === req.token) {
-      throw new StoreError("Other", `ListObjectsV2 under ${JSON.stringify(req.prefix)} returned the continuation token it was given: the server is not advancing the listing; stopped`, req.prefix);
+      throw new StoreError(
+        "Other",
+        `ListObjectsV2 under ${JSON.stringify(req.prefix)} returned the continuation token it was given: the server is not advancing the listing; stopped`,
+        req.prefix,
+      );
     }
     return {
       objects: (out.Contents ?? []).map((o) => ({
-        key: o.Key ?? "", size: o.Size ?? 0, etag: quoted(o.ETag ?? ""), lastModified: o.LastModified ?? new Date(0),
+        key: o.Key ?? "",
+        size: o.Size ?? 0,
+        etag: quoted(o.ETag ?? ""),
+        lastModified: o.LastModified ?? new Date(0),
       })),
       prefixes: (out.CommonPrefixes ?? []).map((p) => p.Prefix ?? "").filter((p) => p !== ""),
       nextToken,
@@ -172,66 +238,133 @@ export class S3Store implements ObjectStore {
   async put(req: PutRequest): Promise<{ etag: string }> {
     if (this.data) return { etag: quoted((await this.data.put(req)).etag) };
     const command = new PutObjectCommand({
-      Bucket: this.bucket, Key: req.key, Body: req.body, ContentLength: req.body.length, Metadata: req.metadata,
-      ContentType: req.contentType, IfMatch: req.ifMatch, IfNoneMatch: req.ifNoneMatch,
+      Bucket: this.bucket,
+      Key: req.key,
+      Body: req.body,
+      ContentLength: req.body.length,
+      Metadata: req.metadata,
+      ContentType: req.contentType,
+      IfMatch: req.ifMatch,
+      IfNoneMatch: req.ifNoneMatch,
     });
     await withPayloadHash(command, req.body);
-    const out = await this.call("PutObject", req.key, (abortSignal) => this.client.send(command, { abortSignal }), req.signal);
+    const out = await this.call(
+      "PutObject",
+      req.key,
+      (abortSignal) => this.client.send(command, { abortSignal }),
+      req.signal,
+    );
     return { etag: quoted(out.ETag ?? "") };
   }
 
   async copy(req: CopyRequest): Promise<{ etag: string }> {
     const command = new CopyObjectCommand({
-      Bucket: this.bucket, Key: req.key, CopySource: this.copySource(req.sourceKey),
-      MetadataDirective: req.metadata ? "REPLACE" : "COPY", Metadata: req.metadata, ContentType: req.metadata ? req.contentType : undefined,
+      Bucket: this.bucket,
+      Key: req.key,
+      CopySource: this.copySource(req.sourceKey),
+      MetadataDirective: req.metadata ? "REPLACE" : "COPY",
+      Metadata: req.metadata,
+      ContentType: req.metadata ? req.contentType : undefined,
       CopySourceIfMatch: req.sourceEtag,
     });
-    const out = await this.call("CopyObject", req.key, (abortSignal) => this.client.send(command, { abortSignal }), req.signal);
+    const out = await this.call(
+      "CopyObject",
+      req.key,
+      (abortSignal) => this.client.send(command, { abortSignal }),
+      req.signal,
+    );
     return { etag: quoted(out.CopyObjectResult?.ETag ?? "") };
   }
 
   async delete(req: DeleteRequest): Promise<void> {
-    await this.call("DeleteObject", req.key, (abortSignal) => this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: req.key }), { abortSignal }), req.signal);
+    await this.call(
+      "DeleteObject",
+      req.key,
+      (abortSignal) =>
+        this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: req.key }), { abortSignal }),
+      req.signal,
+    );
   }
 
   async createMultipart(req: CreateMultipartRequest): Promise<{ uploadId: string }> {
-    const command = new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: req.key, Metadata: req.metadata, ContentType: req.contentType });
-    const out = await this.call("CreateMultipartUpload", req.key, (abortSignal) => this.client.send(command, { abortSignal }), req.signal);
+    const command = new CreateMultipartUploadCommand({
+      Bucket: this.bucket,
+      Key: req.key,
+      Metadata: req.metadata,
+      ContentType: req.contentType,
+    });
+    const out = await this.call(
+      "CreateMultipartUpload",
+      req.key,
+      (abortSignal) => this.client.send(command, { abortSignal }),
+      req.signal,
+    );
     return { uploadId: out.UploadId ?? "" };
   }
 
   async uploadPart(req: UploadPartRequest): Promise<CompletedPart> {
     if (this.data) return { partNumber: req.partNumber, etag: quoted((await this.data.uploadPart(req)).etag) };
     const command = new UploadPartCommand({
-      Bucket: this.bucket, Key: req.key, UploadId: req.uploadId, PartNumber: req.partNumber, Body: req.body, ContentLength: req.body.length,
+      Bucket: this.bucket,
+      Key: req.key,
+      UploadId: req.uploadId,
+      PartNumber: req.partNumber,
+      Body: req.body,
+      ContentLength: req.body.length,
     });
     await withPayloadHash(command, req.body);
-    const out = await this.call("UploadPart", req.key, (abortSignal) => this.client.send(command, { abortSignal }), req.signal);
+    const out = await this.call(
+      "UploadPart",
+      req.key,
+      (abortSignal) => this.client.send(command, { abortSignal }),
+      req.signal,
+    );
     return { partNumber: req.partNumber, etag: quoted(out.ETag ?? "") };
   }
 
   async copyPart(req: CopyPartRequest): Promise<CompletedPart> {
     const command = new UploadPartCopyCommand({
-      Bucket: this.bucket, Key: req.key, UploadId: req.uploadId, PartNumber: req.partNumber,
-      CopySource: this.copySource(req.sourceKey), CopySourceIfMatch: req.sourceEtag,
+      Bucket: this.bucket,
+      Key: req.key,
+      UploadId: req.uploadId,
+      PartNumber: req.partNumber,
+      CopySource: this.copySource(req.sourceKey),
+      CopySourceIfMatch: req.sourceEtag,
       CopySourceRange: `bytes=${req.sourceRange.start}-${req.sourceRange.end - 1}`,
     });
-    const out = await this.call("UploadPartCopy", req.key, (abortSignal) => this.client.send(command, { abortSignal }), req.signal);
+    const out = await this.call(
+      "UploadPartCopy",
+      req.key,
+      (abortSignal) => this.client.send(command, { abortSignal }),
+      req.signal,
+    );
     return { partNumber: req.partNumber, etag: quoted(out.CopyPartResult?.ETag ?? "") };
   }
 
   async completeMultipart(req: CompleteMultipartRequest): Promise<{ etag: string }> {
     const command = new CompleteMultipartUploadCommand({
-      Bucket: this.bucket, Key: req.key, UploadId: req.uploadId,
+      Bucket: this.bucket,
+      Key: req.key,
+      UploadId: req.uploadId,
       MultipartUpload: { Parts: req.parts.map((p) => ({ PartNumber: p.partNumber, ETag: p.etag })) },
     });
-    const out = await this.call("CompleteMultipartUpload", req.key, (abortSignal) => this.client.send(command, { abortSignal }), req.signal);
+    const out = await this.call(
+      "CompleteMultipartUpload",
+      req.key,
+      (abortSignal) => this.client.send(command, { abortSignal }),
+      req.signal,
+    );
     return { etag: quoted(out.ETag ?? "") };
   }
 
   async abortMultipart(req: AbortMultipartRequest): Promise<void> {
     const command = new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: req.key, UploadId: req.uploadId });
-    await this.call("AbortMultipartUpload", req.key, (abortSignal) => this.client.send(command, { abortSignal }), req.signal);
+    await this.call(
+      "AbortMultipartUpload",
+      req.key,
+      (abortSignal) => this.client.send(command, { abortSignal }),
+      req.signal,
+    );
   }
 
   destroy(): void {
@@ -249,7 +382,12 @@ export class S3Store implements ObjectStore {
    * requests keep trying with backoff for up to `outagePatienceMs`, so a read or upload in
    * progress completes once it is back. The bucket check at mount time fails fast instead.
    */
-  private async call<T>(what: string, key: string | undefined, run: (signal?: AbortSignal) => Promise<T>, signal?: AbortSignal): Promise<T> {
+  private async call<T>(
+    what: string,
+    key: string | undefined,
+    run: (signal?: AbortSignal) => Promise<T>,
+    signal?: AbortSignal,
+  ): Promise<T> {
     const patient = what !== "HeadBucket" && what !== "CompleteMultipartUpload";
     const started = Date.now();
     for (let attempt = 1; ; attempt++) {
@@ -257,7 +395,8 @@ export class S3Store implements ObjectStore {
         return await run(signal);
       } catch (err) {
         const waited = Date.now() - started;
-        if (!patient || signal?.aborted || !isOutage(err) || waited >= this.outagePatienceMs) throw toStoreError(err, what, key);
+        if (!patient || signal?.aborted || !isOutage(err) || waited >= this.outagePatienceMs)
+          throw toStoreError(err, what, key);
         await new Promise((r) => setTimeout(r, outageWaitMs(attempt, waited, this.outagePatienceMs)));
       }
     }
@@ -272,7 +411,10 @@ const OFF_THREAD_HASH_BYTES = 256 * 1024;
  * ~10 ms, during which no FUSE request is answered. Hashing with WebCrypto runs on libuv's thread
  * pool; the signer uses an `x-amz-content-sha256` header that is already there.
  */
-async function withPayloadHash<I extends object, O extends object>(command: { middlewareStack: MiddlewareStack<I, O> }, body: Buffer): Promise<void> {
+async function withPayloadHash<I extends object, O extends object>(
+  command: { middlewareStack: MiddlewareStack<I, O> },
+  body: Buffer,
+): Promise<void> {
   if (body.length < OFF_THREAD_HASH_BYTES) return;
   const hash = Buffer.from(await webcrypto.subtle.digest("SHA-256", body)).toString("hex");
   const setHeader: BuildMiddleware<I, O> = (next) => (args) => {
@@ -293,7 +435,8 @@ async function readBody(body: Readable, length: number | undefined): Promise<Buf
   const buffer = Buffer.allocUnsafe(length);
   let offset = 0;
   for await (const chunk of body as AsyncIterable<Buffer>) {
-    if (offset + chunk.length > length) throw new StoreError("Other", `GetObject body longer than its Content-Length ${length}`);
+    if (offset + chunk.length > length)
+      throw new StoreError("Other", `GetObject body longer than its Content-Length ${length}`);
     chunk.copy(buffer, offset);
     offset += chunk.length;
   }
