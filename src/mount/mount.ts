@@ -213,7 +213,8 @@ function createBucketFilesystem(
   nativeHead?: NativeHead,
 ): Filesystem {
   const { source, config } = request;
-  const sign = store.signHead;
+  // BUCKETFS_NATIVE_HEAD=off: readdir HEADs on the event loop as before (escape hatch, benchmark baseline).
+  const sign = process.env.BUCKETFS_NATIVE_HEAD === "off" ? undefined : store.signHead;
   const stagingDir = stagingDirFor(cacheDir, source.url);
   mkdirSync(stagingDir, { recursive: true, mode: 0o700 });
   takeLock(stagingDir, "staging directory");
