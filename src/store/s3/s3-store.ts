@@ -52,6 +52,7 @@ import { toStoreError } from "./s3-errors.js";
 import { httpsAgentFor } from "../https-agent.js";
 import { leanDataPath, type S3DataPath } from "./s3-data-path.js";
 import { s3HeadSigner, s3RangeSigner } from "./s3-range-signer.js";
+import { SIGNED_URL_EXPIRY_MS } from "../range-signer.js";
 import { backoffMs, isOutage, outageWaitMs } from "./s3-retry.js";
 
 export interface S3StoreConfig {
@@ -122,7 +123,10 @@ export class S3Store implements ObjectStore {
     // Anonymous mounts have nothing to presign with: the native filler is not offered then.
     if (!config.noSignRequest) {
       this.signRangeGet = s3RangeSigner(this.client, this.bucket);
-      this.signHead = s3HeadSigner(this.client, this.bucket);
+      const data = this.data;
+      this.signHead = data
+        ? (key) => data.presignHead(key, SIGNED_URL_EXPIRY_MS / 1000)
+        : s3HeadSigner(this.client, this.bucket);
     }
   }
 
