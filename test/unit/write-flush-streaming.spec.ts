@@ -15,15 +15,23 @@ import { mountOn, newDisk } from "../helpers/write-disk.js";
 const PART = 4096;
 
 /** Staging files whose writes are counted and can be held at a gate. */
-function watchedStaging(): { opener: StagingOpener; bytesWritten: () => number; hold: () => () => void } {
+function watchedStaging(): {
+  opener: StagingOpener;
+  bytesWritten: () => number;
+  held: () => number;
+  hold: () => () => void;
+} {
   let written = 0;
+  let held = 0;
   let gate: Promise<void> = Promise.resolve();
   const opener: StagingOpener = async (path, how) => {
     const handle = await open(path, how === "create" ? "w+" : "r+", 0o600);
     const watched: StagingHandle = {
       read: (buffer, offset, length, position) => handle.read(buffer, offset, length, position),
       write: async (buffer, offset, length, position) => {
+        held += 1;
         await gate;
+        held -= 1;
         written += length;
         return handle.write(buffer, offset, length, position);
       },
@@ -38,7 +46,7 @@ function watchedStaging(): { opener: StagingOpener; bytesWritten: () => number; 
     gate = new Promise<void>((r) => (release = r));
     return release;
   };
-  return { opener, bytesWritten: () => written, hold };
+  return { opener, bytesWritten: () => written, held: () => held, hold };
 }
 
 const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 20));
