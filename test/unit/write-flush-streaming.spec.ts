@@ -9,6 +9,7 @@ import { open } from "node:fs/promises";
 import { describe, expect, it } from "vitest";
 import { MemoryStore } from "../../src/store/memory/memory-store.js";
 import type { StagingHandle, StagingOpener } from "../../src/write/staging.js";
+import { until } from "../helpers/eventually.js";
 import { ramp } from "../helpers/ramp.js";
 import { mountOn, newDisk } from "../helpers/write-disk.js";
 
@@ -49,6 +50,12 @@ function watchedStaging(): {
   return { opener, bytesWritten: () => written, held: () => held, hold };
 }
 
+/**
+ * Lets a write or flush run until it parks on a staging write held at the gate. Parking on an
+ * internal promise has no outward signal (no counter, no store call changes), so this is the one
+ * pause left in the file; a late park only makes the race test exercise a weaker interleaving, it
+ * cannot make an assertion pass that should fail.
+ */
 const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 20));
 
 describe("flushes while a file is written front to back", () => {
@@ -61,7 +68,7 @@ describe("flushes while a file is written front to back", () => {
     const data = ramp(PART * 10 + 123);
     for (let offset = 0; offset < data.length; offset += 1000)
       await fs.write(fh, data.subarray(offset, offset + 1000), offset);
-    await settle();
+    await until("the ten whole parts to stream", () => (memory.calls.get("uploadPart") ?? 0) >= 10);
     expect(memory.calls.get("uploadPart")).toBe(10); // streamed during the writes, not at close
     await fs.flush(fh);
     await fs.release(fh);
@@ -84,7 +91,7 @@ describe("flushes while a file is written front to back", () => {
       expect(await memory.get({ key: "log" })).toEqual(data.subarray(0, offset));
     }
     await fs.write(fh, data.subarray(offset), offset);
-    await settle();
+    await until("the three whole parts to stream", () => (memory.calls.get("uploadPart") ?? 0) >= 3);
     expect(memory.calls.get("uploadPart")).toBe(3); // still streaming after the fsyncs
     await fs.flush(fh);
     await fs.release(fh);
