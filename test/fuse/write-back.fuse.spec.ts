@@ -272,18 +272,25 @@ describe("a full staging disk", () => {
         expect(result.code).not.toBe(0);
         expect(result.stderr).toMatch(/No space left on device/);
         expect((await shTry(`printf small > ${mount.path("small.txt")}`)).code).toBe(0); // the mount still works
-        // Nothing more will reach the bucket once the daemon holds no change it has still to
-        // upload (the daemon's own gauges, not a pause long enough to hope it has finished).
-        await until("every change to be uploaded", async () => {
+        // Nothing more can reach the bucket once the daemon holds no change still to upload and no
+        // failed one to retry: its own gauges say so (a signal, not a pause long enough to hope).
+        const idle = /^bucketfs_dirty_bytes 0$[\s\S]*^bucketfs_pending_uploads 0$[\s\S]*^bucketfs_failed_uploads 0$/m;
+        await until("the daemon to hold no upload", async () => idle.test(await metrics.text()));
+        const writesToBucket = async (): Promise<number> => {
           const text = await metrics.text();
-          return sumOf(text, "bucketfs_pending_uploads") === 0 && sumOf(text, "bucketfs_dirty_bytes") === 0;
-        });
-        const uploadsDone = await metrics.value("bucketfs_store_requests_total", 'op="put"');
-        console.error("DIAGMETRICS", await metrics.text());
+          const ops = ["put", "createMultipart", "uploadPart", "completeMultipart"];
+          return ops.reduce((sum, op) => sum + sumOf(text, "bucketfs_store_requests_total", `op="${op}"`), 0);
+        };
+        const written = await writesToBucket();
         // The shell's open/dup/close flushed the new file once while still empty; that empty
         // version is all the bucket may hold — never the partial data.
         expect(await listKeys(bucket)).toEqual(["big.bin", "small.txt"]);
         expect((await objectBytes(bucket, "big.bin")).length).toBe(0);
+        expect(await writesToBucket()).toBe(written); // and nothing was sent meanwhile
+        // Every multipart upload the partial file started was aborted (none was completed).
+        const started = await metrics.value("bucketfs_store_requests_total", 'op="createMultipart"');
+        expect(await metrics.value("bucketfs_store_requests_total", 'op="abortMultipart"', 'status="ok"')).toBe(started);
+        expect(await metrics.value("bucketfs_store_requests_total", 'op="completeMultipart"')).toBe(0);
       } finally {
         await mount.stop();
       }
