@@ -6,8 +6,9 @@
  */
 import fc from "fast-check";
 import { open } from "node:fs/promises";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, onTestFinished, vi } from "vitest";
 import { MemoryStore } from "../../src/store/memory/memory-store.js";
+import { DirtyFile } from "../../src/write/dirty-file.js";
 import type { StagingHandle, StagingOpener } from "../../src/write/staging.js";
 import { until } from "../helpers/eventually.js";
 import { ramp } from "../helpers/ramp.js";
@@ -51,12 +52,20 @@ function watchedStaging(): {
 }
 
 /**
- * Lets a write or flush run until it parks on a staging write held at the gate. Parking on an
- * internal promise has no outward signal (no counter, no store call changes), so this is the one
- * pause left in the file; a late park only makes the race test exercise a weaker interleaving, it
- * cannot make an assertion pass that should fail.
+ * Counts calls of DirtyFile's commitPart (a whole part handed on; it runs synchronously up to
+ * where it waits for the previous part's staging write) and takeStream (a flush taking the
+ * stream): the signals that a write or a flush has reached the point the race test needs.
  */
-const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 20));
+function watchedParts(): { committed: () => number; taken: () => number } {
+  const prototype = DirtyFile.prototype as unknown as Record<"commitPart" | "takeStream", () => unknown>;
+  const commit = vi.spyOn(prototype, "commitPart");
+  const take = vi.spyOn(prototype, "takeStream");
+  onTestFinished(() => {
+    commit.mockRestore();
+    take.mockRestore();
+  });
+  return { committed: () => commit.mock.calls.length, taken: () => take.mock.calls.length };
+}
 
 describe("flushes while a file is written front to back", () => {
   it("dd's pattern: a flush of the empty file, then the parts stream while the file is written", async () => {
@@ -105,16 +114,18 @@ describe("flushes while a file is written front to back", () => {
     const fs = mountOn(memory, newDisk(), { partSize: PART, stagingOpener: staging.opener });
     const fh = await fs.create("/race", 0o644);
     const data = ramp(PART * 2 + PART / 2);
+    const parts = watchedParts();
     const release1 = staging.hold(); // part 1's staging write waits here
     await fs.write(fh, data.subarray(0, PART), 0);
+    await until("part 1 to be committed and held at the staging gate", () => parts.committed() === 1 && staging.held() === 1);
     // Fills part 2 (which waits for part 1's staging) and goes on into part 3.
     const crossing = fs.write(fh, data.subarray(PART), PART);
-    await settle();
+    await until("the crossing write to park on part 1's staging", () => parts.committed() === 2);
     const flushed = fs.flush(fh); // takes the stream while the write is parked
-    await settle();
+    await until("the flush to take the stream", () => parts.taken() === 1);
     const release2 = staging.hold(); // part 2's staging write waits here: the flush must wait for it
     release1();
-    await settle();
+    await until("part 2's staging write to reach the gate", () => staging.bytesWritten() === PART && staging.held() === 1);
     release2();
     await crossing;
     await flushed;
