@@ -60,11 +60,12 @@ describe("the layering rules", () => {
       "src/vfs/tree.ts":
         'import { get } from "../store/store.js";\nimport { part } from "./part.js";\nexport const tree = [get, part];\n',
       "src/vfs/part.ts": "export const part = 1;\n",
-      "src/vfs/mounted.ts":
+      "src/vfs/open-files.ts":
         'import type { DirtyFile } from "../write/dirty-file.js";\nexport type Files = DirtyFile[];\n',
       "src/write/dirty-file.ts": "export class DirtyFile {}\n",
       // A back-edge: store (low) imports vfs (high), type-only.
-      "src/store/store.ts": 'import type { Files } from "../vfs/mounted.js";\nexport const get = (f?: Files) => f;\n',
+      "src/store/store.ts":
+        'import type { Files } from "../vfs/open-files.js";\nexport const get = (f?: Files) => f;\n',
       // A sibling import on one layer: read -> write.
       "src/read/reader.ts": 'import { DirtyFile } from "../write/dirty-file.js";\nexport const r = new DirtyFile();\n',
       // DirtyFile seen outside write/ by a file that has no exception (a downward import otherwise).
@@ -77,7 +78,7 @@ describe("the layering rules", () => {
       "folder-without-layer: src/misc/alone.ts -> src/misc/alone.ts",
       "folder-without-layer: src/misc/helper.ts -> src/vfs/part.ts",
       "layer-read: src/read/reader.ts -> src/write/dirty-file.ts",
-      "layer-store: src/store/store.ts -> src/vfs/mounted.ts",
+      "layer-store: src/store/store.ts -> src/vfs/open-files.ts",
       "write-back-internals: src/fuse/adapter.ts -> src/write/dirty-file.ts",
       "write-back-internals: src/read/reader.ts -> src/write/dirty-file.ts",
     ]);
