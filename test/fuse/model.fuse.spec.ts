@@ -179,34 +179,10 @@ const steps = [
         }
       }),
   ),
-  fc.tuple(anyFile, anyFile).map(
-    ([a, b]) =>
-      new Step(
-        `rename(${a}, ${b})`,
-        (s) => renameSync(s.at(a), s.at(b)),
-      ),
-  ),
-  anyFile.map(
-    (p) =>
-      new Step(
-        `unlink(${p})`,
-        (s) => unlinkSync(s.at(p)),
-      ),
-  ),
-  anyDir.map(
-    (p) =>
-      new Step(
-        `mkdir(${p})`,
-        (s) => mkdirSync(s.at(p), 0o755),
-      ),
-  ),
-  anyDir.map(
-    (p) =>
-      new Step(
-        `rmdir(${p})`,
-        (s) => rmdirSync(s.at(p)),
-      ),
-  ),
+  fc.tuple(anyFile, anyFile).map(([a, b]) => new Step(`rename(${a}, ${b})`, (s) => renameSync(s.at(a), s.at(b)))),
+  anyFile.map((p) => new Step(`unlink(${p})`, (s) => unlinkSync(s.at(p)))),
+  anyDir.map((p) => new Step(`mkdir(${p})`, (s) => mkdirSync(s.at(p), 0o755))),
+  anyDir.map((p) => new Step(`rmdir(${p})`, (s) => rmdirSync(s.at(p)))),
   fc.constant(new Step("remount", () => undefined, true)),
 ];
 

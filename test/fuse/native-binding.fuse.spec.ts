@@ -344,11 +344,10 @@ print(f"passes={passes} verified={verified} mismatches={mismatches} error={error
 
     const second = await TestMount.start(`s3://${crashBucket}`, [...NATIVE, "--cache-dir", cacheDir]);
     cleanups.push(stopLater(second));
-    await until(
-      "the journaled uploads to complete",
-      async () => (await listKeys(crashBucket)).length === 2,
-      { timeoutMs: 180_000, intervalMs: 250 },
-    );
+    await until("the journaled uploads to complete", async () => (await listKeys(crashBucket)).length === 2, {
+      timeoutMs: 180_000,
+      intervalMs: 250,
+    });
     for (const name of Object.keys(files)) {
       expect(sha(await objectBytes(crashBucket, name)), name).toBe(hashes[name]);
       expect(await ok(`cmp ${second.path(name)} ${join(local, name)} && echo same`)).toBe("same\n");

@@ -289,7 +289,9 @@ describe("a full staging disk", () => {
         expect(await writesToBucket()).toBe(written); // and nothing was sent meanwhile
         // Every multipart upload the partial file started was aborted (none was completed).
         const started = await metrics.value("bucketfs_store_requests_total", 'op="createMultipart"');
-        expect(await metrics.value("bucketfs_store_requests_total", 'op="abortMultipart"', 'status="ok"')).toBe(started);
+        expect(await metrics.value("bucketfs_store_requests_total", 'op="abortMultipart"', 'status="ok"')).toBe(
+          started,
+        );
         expect(await metrics.value("bucketfs_store_requests_total", 'op="completeMultipart"')).toBe(0);
       } finally {
         await mount.stop();

@@ -117,7 +117,10 @@ describe("flushes while a file is written front to back", () => {
     const parts = watchedParts();
     const release1 = staging.hold(); // part 1's staging write waits here
     await fs.write(fh, data.subarray(0, PART), 0);
-    await until("part 1 to be committed and held at the staging gate", () => parts.committed() === 1 && staging.held() === 1);
+    await until(
+      "part 1 to be committed and held at the staging gate",
+      () => parts.committed() === 1 && staging.held() === 1,
+    );
     // Fills part 2 (which waits for part 1's staging) and goes on into part 3.
     const crossing = fs.write(fh, data.subarray(PART), PART);
     await until("the crossing write to park on part 1's staging", () => parts.committed() === 2);
@@ -125,7 +128,10 @@ describe("flushes while a file is written front to back", () => {
     await until("the flush to take the stream", () => parts.taken() === 1);
     const release2 = staging.hold(); // part 2's staging write waits here: the flush must wait for it
     release1();
-    await until("part 2's staging write to reach the gate", () => staging.bytesWritten() === PART && staging.held() === 1);
+    await until(
+      "part 2's staging write to reach the gate",
+      () => staging.bytesWritten() === PART && staging.held() === 1,
+    );
     release2();
     await crossing;
     await flushed;
