@@ -21,6 +21,7 @@ N = int(os.environ.get("N", "2000"))
 RUNS = int(os.environ.get("RUNS", "3"))
 ENV = dict(os.environ, AWS_SDK_JS_SUPPRESS_NODE_DEPRECATION_WARNING="1")
 CLEANUPS = []
+DAEMONS = {}  # mountpoint -> bucketfs daemon pid
 
 # Writes N objects under d/ with metadata the way s3fs does; 32 PUTs in flight.
 WRITE_JS = r"""
@@ -81,7 +82,8 @@ def wait_mounted(directory):
 def mount(kind, bucket, work, cache):
     directory = tempfile.mkdtemp(dir=work, prefix=f"mnt-{kind}-")
     if kind == "bucketfs":
-        run([NODE, BIN, "mount", f"s3://{bucket}", directory, "--endpoint", ENV["S3_ENDPOINT"], "--cache-dir", cache])
+        out = run([NODE, BIN, "mount", f"s3://{bucket}", directory, "--endpoint", ENV["S3_ENDPOINT"], "--cache-dir", cache])
+        DAEMONS[directory] = int(re.search(r"daemon pid (\d+)", out).group(1))
     else:
         passwd = os.path.join(work, "s3fs.passwd")
         with open(os.open(passwd, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600), "w") as f:
@@ -96,6 +98,14 @@ def unmount(directory):
     if os.path.ismount(directory):
         subprocess.run(["umount", "-l", directory], capture_output=True)
     os.rmdir(directory)
+    # The daemon notices and exits a moment later; a remount over its cache dir must wait for that
+    # (its staging lock), or the benchmark races it.
+    pid = DAEMONS.pop(directory, None)
+    for _ in range(600):
+        if pid is None or not os.path.exists(f"/proc/{pid}"):
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"bucketfs daemon {pid} did not exit after its unmount")
 
 
 def measure(kind, bucket, work):

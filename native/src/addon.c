@@ -172,6 +172,7 @@ static napi_value init(napi_env env, napi_value exports) {
   export_fn(env, exports, "unbind", bfs_cache_unbind);
   export_fn(env, exports, "stats", bfs_cache_stats);
   export_fn(env, exports, "fill", bfs_fill);
+  export_fn(env, exports, "head", bfs_head);
   export_fn(env, exports, "onProgress", bfs_cache_on_progress);
   export_fn(env, exports, "crc32", bfs_crc32_js);
   export_fn(env, exports, "notifyAt", bfs_cache_notify_at);

@@ -121,4 +121,7 @@ napi_value bfs_crc32_js(napi_env env, napi_callback_info info);
 /* fetch.c: ranged GETs written straight into chunk files */
 napi_value bfs_fill(napi_env env, napi_callback_info info);
 
+/* head.c: HEADs sent from native threads (readdir attributes) */
+napi_value bfs_head(napi_env env, napi_callback_info info);
+
 #endif

@@ -37,6 +37,7 @@ export async function runDaemon(req: DaemonRequest, ready: (error?: string) => v
       {
         log,
         nativeFill: binding.kind === "native" ? binding.addon.fill : undefined,
+        nativeHead: binding.kind === "native" ? binding.addon.head : undefined,
         checkAccess: (store) => checkStoreAccess(store, req.config.endpoint, req.source.scheme),
       },
     );

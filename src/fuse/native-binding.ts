@@ -8,6 +8,7 @@
  * valid UTF-8 is refused with EILSEQ, because the object key it would map to is UTF-8 and two
  * different byte strings must never alias one key.
  */
+import type { NativeHead } from "../vfs/native-heads.js";
 import { readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { resolve } from "node:path";
@@ -86,6 +87,8 @@ export interface NativeAddon {
   stats(): NativeStats;
   /** Ranged GETs written straight into chunk files (native/src/fetch.c). */
   fill: NativeFill;
+  /** HEADs sent from native threads (native/src/head.c). */
+  head: NativeHead;
   /** Registers the callback for READs that reached a handle's notify point (read-ahead). */
   onProgress(callback: (fh: number, offset: number) => void): void;
   notifyAt(fh: number, offset: number): void;

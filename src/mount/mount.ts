@@ -18,6 +18,7 @@ import { createReadChain, type ReadChain } from "../read/read-chain.js";
 import { openMountSecurity, type MountSecurity } from "../security/index.js";
 import { MeteredStore } from "../store/metered-store.js";
 import type { ReadableStore } from "../store/object-store.js";
+import { nativeHeadOf, type NativeHead } from "../vfs/native-heads.js";
 import { createFilesystem, type Filesystem, type MountedFilesystem } from "../vfs/index.js";
 import { attributesPathFor, defaultCacheDir, readCacheDir, stagingDirFor, uploadJournalPathFor } from "./dirs.js";
 import { Resources } from "./resources.js";
@@ -35,6 +36,8 @@ export interface MountOptions {
   log: Logger;
   /** The native binding's cache filler, when that binding serves the mount. */
   nativeFill?: NativeFill;
+  /** The native binding's HEAD threads (readdir attributes on S3), when that binding serves the mount. */
+  nativeHead?: NativeHead;
   /** Checked on the store before anything else opens (preflight: endpoint, credentials). */
   checkAccess?: (store: ReadableStore) => Promise<void>;
 }
@@ -96,7 +99,7 @@ export class Mount {
     const fs =
       mountStore.kind === "idc"
         ? await openIdcFilesystem(config, cacheDir, mountStore.store, chain, log)
-        : createBucketFilesystem(request, cacheDir, mountStore.store, chain, security, resources);
+        : createBucketFilesystem(request, cacheDir, mountStore.store, chain, security, resources, options.nativeHead);
     resources.add(
       mountStore.kind === "idc" ? "filesystem (IDC index and listings)" : "filesystem (upload journal, attributes)",
       fs,
@@ -207,8 +210,11 @@ function createBucketFilesystem(
   chain: ReadChain,
   security: MountSecurity,
   resources: Resources,
+  nativeHead?: NativeHead,
 ): Filesystem {
   const { source, config } = request;
+  // BUCKETFS_NATIVE_HEAD=off: readdir HEADs on the event loop as before (escape hatch, benchmark baseline).
+  const sign = process.env.BUCKETFS_NATIVE_HEAD === "off" ? undefined : store.signHead;
   const stagingDir = stagingDirFor(cacheDir, source.url);
   mkdirSync(stagingDir, { recursive: true, mode: 0o700 });
   takeLock(stagingDir, "staging directory");
@@ -232,6 +238,15 @@ function createBucketFilesystem(
     fill: chain.fill,
     pins: chain.pins,
     prefetch: { budget: chain.budget },
+    nativeHead:
+      nativeHead && sign
+        ? nativeHeadOf({
+            head: nativeHead,
+            sign,
+            caFile: config.caBundle,
+            timeoutSeconds: Math.max(1, Math.ceil(config.requestTimeout / 1000)),
+          })
+        : undefined,
   });
 }
 

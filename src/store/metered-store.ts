@@ -56,6 +56,8 @@ export class MeteredStore implements ObjectStore {
 
   /** Transfers signed here are sent by the native filler, which reports them itself (`nativeGet`). */
   readonly signRangeGet?: RangeSigner;
+  /** HEADs signed here are sent by the native HEAD threads (not counted in the request metrics). */
+  readonly signHead?: (key: string) => Promise<string>;
 
   constructor(
     private readonly inner: ObjectStore,
@@ -64,6 +66,7 @@ export class MeteredStore implements ObjectStore {
     this.capabilities = inner.capabilities;
     this.description = inner.description;
     if (inner.signRangeGet) this.signRangeGet = inner.signRangeGet.bind(inner);
+    if (inner.signHead) this.signHead = inner.signHead.bind(inner);
   }
 
   /** One GET the native filler sent, measured like the others (its bytes never pass here). */

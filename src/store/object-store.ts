@@ -184,6 +184,8 @@ export interface ObjectStore {
   append?(req: AppendRequest): Promise<{ etag: string }>;
   /** Stores whose ranged GETs another HTTP client may send (S3); the others leave it out. */
   readonly signRangeGet?: RangeSigner;
+  /** A presigned URL for a plain HEAD of `key` another HTTP client may send (S3); others leave it out. */
+  readonly signHead?: (key: string) => Promise<string>;
 }
 
 /**

@@ -7,7 +7,7 @@ import type { RangeFill } from "../read/fill-ahead.js";
 import { DirectReader, type RangeReader } from "../read/range-reader.js";
 import { DEFAULT_PREFETCHER_CONFIG, type PrefetcherConfig } from "../read/prefetcher.js";
 import type { VersionPins } from "../read/version-pins.js";
-import type { ObjectStore } from "../store/object-store.js";
+import type { ObjectInfo, ObjectStore } from "../store/object-store.js";
 import { UploadJournal } from "../write/journal.js";
 import { StagingArea, type StagingOpener } from "../write/staging.js";
 import { DEFAULT_UPLOADER_CONFIG, Uploader, type UploaderConfig } from "../write/uploader.js";
@@ -53,6 +53,8 @@ export interface FilesystemOptions {
   reader?: RangeReader;
   /** Fills the disk cache without reading (the native read path). */
   fill?: RangeFill;
+  /** HEADs for readdir sent by the native addon (see native-heads.ts). */
+  nativeHead?: (key: string) => Promise<ObjectInfo>;
   /** The read chain's record of open versions (their cached chunks are kept while open). */
   pins?: VersionPins;
 }
@@ -95,6 +97,7 @@ export function createFilesystem(options: FilesystemOptions): Filesystem {
     options.log,
     overlay,
     known,
+    options.nativeHead,
   );
   const reader = options.reader ?? new DirectReader(options.store);
   writes = new WriteBack({

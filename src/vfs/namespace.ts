@@ -135,6 +135,8 @@ export class BucketNamespace implements WritableNamespace {
     private readonly log: Logger,
     private readonly overlay: LocalOverlay,
     private readonly known?: KnownAttributes,
+    /** HEADs sent by the native addon (S3 with the libfuse3 binding); readdir falls back to the store's. */
+    private readonly nativeHead?: (key: string) => Promise<ObjectInfo>,
   ) {
     const time = config.clock ? { perf: config.clock, ttlResolution: 0 } : {};
     this.cache = new LRUCache<string, CachedStat>({ max: 200_000, ttl: Math.max(1, config.metadataTtlMs), ...time });
@@ -361,7 +363,10 @@ export class BucketNamespace implements WritableNamespace {
     const path = joinPath(dir, entry.name);
     const key = entry.unknown === "dir" ? this.mapper.dirPrefix(path) : this.mapper.fileKey(path);
     // A failed HEAD leaves the listing's stat: readdir still answers, as it did before.
-    const info = await this.headOrUndefined(key).catch(() => undefined);
+    const head = this.nativeHead;
+    const info = await (head ? head(key).catch(() => this.headOrUndefined(key)) : this.headOrUndefined(key)).catch(
+      () => undefined,
+    );
     if (!info) return;
     if (entry.unknown === "dir") {
       entry.stat = this.dirStat(info.metadata, info.lastModified);

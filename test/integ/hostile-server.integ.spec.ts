@@ -30,10 +30,17 @@ let server: Server;
 let endpoint: string;
 let handler: Handler;
 let seen: string[] = [];
+let listingsOnly = false;
 const dirs: string[] = [];
 
 beforeAll(async () => {
   server = createServer((req, res) => {
+    // readdir also HEADs the entries it has not seen (issue 14); the listing tests do not count
+    // those: they get 404, and the handler numbers the listing requests only.
+    if (listingsOnly && !isListing(req)) {
+      res.writeHead(404).end();
+      return;
+    }
     seen.push(req.url ?? "");
     handler(req, res, seen.length);
   });
@@ -47,7 +54,14 @@ afterAll(async () => {
 });
 beforeEach(() => {
   seen = [];
+  listingsOnly = false;
 });
+
+/** An S3 ListObjectsV2 or a GCS objects.list request (every other request is an entry's metadata). */
+function isListing(req: IncomingMessage): boolean {
+  const url = new URL(req.url ?? "/", "http://stub");
+  return req.method === "GET" && (url.searchParams.get("list-type") === "2" || url.pathname.endsWith("/o"));
+}
 
 function s3(): S3Store {
   return new S3Store({
@@ -109,6 +123,10 @@ async function failure(promise: Promise<unknown>): Promise<Error> {
 }
 
 describe("a LIST that never advances", () => {
+  beforeEach(() => {
+    listingsOnly = true;
+  });
+
   it("S3: the same continuation token again ends with a clear error, on the store and in readdir", async () => {
     handler = (_req, res, n) => s3Page(res, n, n < GIVE_UP ? "again" : undefined);
     const err = await failure(s3().list({ prefix: "", token: "again" }));

@@ -128,6 +128,11 @@ export class S3DataPath {
     );
   }
 
+  /** A presigned URL for a HEAD of `key`, for the native HEAD threads. */
+  presignHead(key: string, expiresInSeconds: number): Promise<string> {
+    return this.requester.presignHead(key, expiresInSeconds);
+  }
+
   async put(req: PutRequest): Promise<{ etag: string }> {
     // The SDK's default type, so an object looks the same whichever path wrote it.
     const headers: Record<string, string> = { "content-type": req.contentType || "application/octet-stream" };

@@ -119,6 +119,31 @@ export class S3Requester {
     return signed.headers;
   }
 
+  /**
+   * A presigned URL for a plain HEAD of `key` (native/src/head.c sends it). The smithy signer
+   * costs a fraction of the SDK presigner's middleware stack, which is per-HEAD CPU here.
+   */
+  async presignHead(key: string, expiresInSeconds: number): Promise<string> {
+    const path = `${this.endpoint.basePath}/${encodeKey(key)}`;
+    const base = `${this.endpoint.protocol}//${this.endpoint.host}`;
+    if (!this.signer) return base + path;
+    const request: HttpRequest = {
+      method: "HEAD",
+      protocol: this.endpoint.protocol,
+      hostname: this.endpoint.hostname,
+      port: this.endpoint.port,
+      path,
+      query: {},
+      // S3 signs a presigned URL's payload as UNSIGNED-PAYLOAD (the header is hoisted into the query).
+      headers: { host: this.endpoint.host, "x-amz-content-sha256": "UNSIGNED-PAYLOAD" },
+    };
+    const signed = await this.signer.presign(request, {
+      expiresIn: expiresInSeconds,
+      signingDate: new Date(Date.now() + this.clockOffset()),
+    });
+    return `${base}${path}?${encodeQuery(signed.query as Record<string, string>)}`;
+  }
+
   /** The request and its response as one promise: the first failure of either settles it and destroys the socket. */
   private exchange<T>(
     options: http.RequestOptions,

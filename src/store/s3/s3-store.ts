@@ -51,7 +51,8 @@ import type {
 import { toStoreError } from "./s3-errors.js";
 import { httpsAgentFor } from "../https-agent.js";
 import { leanDataPath, type S3DataPath } from "./s3-data-path.js";
-import { s3RangeSigner } from "./s3-range-signer.js";
+import { s3HeadSigner, s3RangeSigner } from "./s3-range-signer.js";
+import { SIGNED_URL_EXPIRY_MS } from "../range-signer.js";
 import { backoffMs, isOutage, outageWaitMs } from "./s3-retry.js";
 
 export interface S3StoreConfig {
@@ -100,6 +101,8 @@ export class S3Store implements ObjectStore {
   readonly dataPath: "lean" | "sdk";
   /** Ranged GETs for the native cache filler to send (s3-range-signer.ts). */
   readonly signRangeGet?: RangeSigner;
+  /** HEADs for the native HEAD threads to send (readdir attributes). */
+  readonly signHead?: (key: string) => Promise<string>;
 
   constructor(config: S3StoreConfig) {
     this.bucket = config.bucket;
@@ -118,7 +121,13 @@ export class S3Store implements ObjectStore {
     });
     this.dataPath = this.data ? "lean" : "sdk";
     // Anonymous mounts have nothing to presign with: the native filler is not offered then.
-    if (!config.noSignRequest) this.signRangeGet = s3RangeSigner(this.client, this.bucket);
+    if (!config.noSignRequest) {
+      this.signRangeGet = s3RangeSigner(this.client, this.bucket);
+      const data = this.data;
+      this.signHead = data
+        ? (key) => data.presignHead(key, SIGNED_URL_EXPIRY_MS / 1000)
+        : s3HeadSigner(this.client, this.bucket);
+    }
   }
 
   async checkAccess(signal?: AbortSignal): Promise<void> {
