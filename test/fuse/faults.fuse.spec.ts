@@ -19,6 +19,8 @@ import { CreateBucketCommand, PutObjectCommand, S3Client } from "@aws-sdk/client
 import { Upload } from "@aws-sdk/lib-storage";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FaultProxy, type FaultPlan } from "../helpers/fault-proxy.js";
+import { until } from "../helpers/eventually.js";
+import { freePort, MountMetrics } from "../helpers/metrics.js";
 import { shTry, tempDir, TestMount } from "../helpers/mount.js";
 import { ramp } from "../helpers/ramp.js";
 import { bucketfsEnv, freshBucket, s3Server, sdkClient } from "../helpers/s3.js";
@@ -177,6 +179,7 @@ describe("an S3 server restart in the middle of a large transfer", () => {
   const dataDir = `/tmp/bucketfs-restart-${port}`;
   let server: S3TestServer;
   let mount: TestMount;
+  let metrics: MountMetrics;
   const bucket = "restart-test";
   const size = RESTART_MIB * MiB;
 
@@ -196,9 +199,10 @@ describe("an S3 server restart in the middle of a large transfer", () => {
       partSize: 16 * MiB,
     }).done();
     await client.send(new PutObjectCommand({ Bucket: bucket, Key: "marker", Body: "x" }));
+    metrics = new MountMetrics(await freePort());
     mount = await TestMount.start(
       `s3://${bucket}`,
-      ["--endpoint", server.endpoint, "--cache-size", "0", "--request-timeout", "10s"],
+      ["--endpoint", server.endpoint, "--cache-size", "0", "--request-timeout", "10s", "--metrics-addr", metrics.addr],
       bucketfsEnv(server),
     );
   }, 600_000);
@@ -208,17 +212,21 @@ describe("an S3 server restart in the middle of a large transfer", () => {
   }, 120_000);
 
   /**
-   * Starts `work`, restarts the server `afterMs` into it, and returns what the work ended with.
-   * Fails unless the restart succeeded while the work was running: the work must still be running
-   * when the server is back (a transfer that ended before the outage proves nothing).
+   * Starts `work`, restarts the server once the daemon has moved bytes of it in `direction`
+   * (its own metrics say the transfer is under way: a signal, not a guessed delay), and returns
+   * what the work ended with. Fails unless the restart succeeded while the work was running: the
+   * work must still be running when the server is back (a transfer that ended before the outage
+   * proves nothing).
    */
-  async function acrossRestart<T>(what: string, afterMs: number, work: () => Promise<T>): Promise<T> {
+  async function acrossRestart<T>(what: string, direction: "in" | "out", work: () => Promise<T>): Promise<T> {
+    const moved = (): Promise<number> => metrics.value("bucketfs_store_bytes_total", `direction="${direction}"`);
+    const before = await moved();
     const started = Date.now();
     let endedAt = 0;
     const working = work().finally(() => {
       endedAt = Date.now();
     });
-    await new Promise((r) => setTimeout(r, afterMs));
+    await until(`the ${what} to move its first bytes`, async () => (await moved()) > before || endedAt > 0);
     const restartAt = Date.now();
     const restart = await run("bash", [SERVER_SCRIPT, "restart", dataDir]).then(
       () => "ok",
@@ -236,7 +244,7 @@ describe("an S3 server restart in the middle of a large transfer", () => {
   }
 
   it(`a ${RESTART_MIB} MiB read completes with the exact bytes after the server returns`, async () => {
-    const read = await acrossRestart("read", 300, () =>
+    const read = await acrossRestart("read", "in", () =>
       shTry(`dd if=${mount.path("big.bin")} bs=1M 2>/dev/null | sha256sum`),
     );
     expect(read.code).toBe(0);
@@ -248,7 +256,7 @@ describe("an S3 server restart in the middle of a large transfer", () => {
     const local = join(tempDir("rw"), "up.bin");
     const payload = ramp(size, 11);
     writeFileSync(local, payload);
-    const copy = await acrossRestart("upload", 1_000, () => shTry(`cp ${local} ${mount.path("up.bin")}`));
+    const copy = await acrossRestart("upload", "out", () => shTry(`cp ${local} ${mount.path("up.bin")}`));
     expect(copy.stderr).toBe("");
     expect(copy.code).toBe(0);
     const client = new S3Client({

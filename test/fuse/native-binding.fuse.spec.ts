@@ -26,6 +26,7 @@ import { Upload } from "@aws-sdk/lib-storage";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_CHUNK_SIZE } from "../../src/read/cached-reader.js";
 import { FaultProxy } from "../helpers/fault-proxy.js";
+import { until } from "../helpers/eventually.js";
 import { freePort, MountMetrics } from "../helpers/metrics.js";
 import { bucketfs, rmdirQuietly, shTry, tempDir, TestMount } from "../helpers/mount.js";
 import { freshBucket, s3Server, sdkClient } from "../helpers/s3.js";
@@ -43,19 +44,8 @@ async function ok(command: string): Promise<string> {
   return r.stdout;
 }
 
-/** Waits for `condition`, checking every `everyMs`; fails with `what` after `limitMs`. */
-async function until(
-  what: string,
-  condition: () => boolean | Promise<boolean>,
-  limitMs = 120_000,
-  everyMs = 100,
-): Promise<void> {
-  const deadline = Date.now() + limitMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
+/** How long a daemon-side condition may take on a loaded 2-core machine. */
+const patiently = { timeoutMs: 120_000 };
 
 /** stop() for afterAll, unless the test stopped the mount itself (a killed one included). */
 const stopLater = (mount: TestMount) => (): Promise<void> | undefined => (mount.stopped ? undefined : mount.stop());
@@ -155,7 +145,7 @@ describe("the native FUSE binding on a real mount", () => {
       expect(result.code).toBe(1);
       expect(result.stderr.trim()).toBe('bucketfs: --fuse-binding must be auto, native or fuse-native (got "bogus")');
       expect(readFileSync("/proc/self/mountinfo", "utf8")).not.toContain(` ${dir} `);
-      await until("the refusing daemon to exit", () => processesMentioning(cacheDir).length === 0);
+      await until("the refusing daemon to exit", () => processesMentioning(cacheDir).length === 0, patiently);
     } finally {
       rmdirQuietly(dir);
       rmSync(cacheDir, { recursive: true, force: true });
@@ -207,7 +197,7 @@ describe("the native FUSE binding on a real mount", () => {
     await until(
       "the bad chunk to be dropped",
       () => mount.log().includes("chunk file bad (checked by the native read path): dropped"),
-      30_000,
+      { timeoutMs: 30_000 },
     );
     await dropCaches();
     expect(await ok(`cmp ${mount.path("big.bin")} ${reference} && echo same`)).toBe("same\n");
@@ -276,10 +266,11 @@ print(f"passes={passes} verified={verified} mismatches={mismatches} error={error
     await dropCaches();
     const reading = shTry(`python3 ${reader} ${mount.path("big.bin")} ${reference} ${marker} ${stop}`);
     try {
-      await until("a first full pass", () => existsSync(marker));
+      await until("a first full pass", () => existsSync(marker), patiently);
       await until(
         "native reads in progress",
         async () => (await metrics.value("bucketfs_fuse_native_reads_total")) >= 2 * (SIZE / MiB),
+        patiently,
       );
       mount.kill("SIGKILL");
     } finally {
@@ -296,7 +287,7 @@ print(f"passes={passes} verified={verified} mismatches={mismatches} error={error
     expect(report.mismatches).toBe("0");
     expect(Number(report.verified)).toBeGreaterThanOrEqual(SIZE);
     expect(report.error).toMatch(/^(ENOTCONN|ECONNABORTED)$/); // the reads in flight end with an error, never wrong bytes
-    await until("the killed daemon to be reaped", () => gone(mount.pid));
+    await until("the killed daemon to be reaped", () => gone(mount.pid), patiently);
     await mount.stop(); // detaches the dead mount
 
     const again = await mountNative(cacheDir);
@@ -342,23 +333,21 @@ print(f"passes={passes} verified={verified} mismatches={mismatches} error={error
     const requests = (): number => (proxy.seen.get("PUT") ?? 0) + (proxy.seen.get("POST") ?? 0);
     const before = requests();
     const retries = Object.keys(files).map((name) => shTry(`python3 -c 'open("${first.path(name)}", "ab").close()'`));
-    await until("both retried uploads to reach the server", () => requests() >= before + 2);
+    await until("both retried uploads to reach the server", () => requests() >= before + 2, patiently);
     first.kill("SIGKILL");
     for (const retry of await Promise.all(retries))
       expect(retry.code, "a close whose upload never finished must not succeed").not.toBe(0);
     proxy.plan = {};
-    await until("the killed daemon to be reaped", () => gone(first.pid));
+    await until("the killed daemon to be reaped", () => gone(first.pid), patiently);
     await first.stop();
     expect(await listKeys(crashBucket)).toEqual([]);
 
     const second = await TestMount.start(`s3://${crashBucket}`, [...NATIVE, "--cache-dir", cacheDir]);
     cleanups.push(stopLater(second));
-    await until(
-      "the journaled uploads to complete",
-      async () => (await listKeys(crashBucket)).length === 2,
-      180_000,
-      250,
-    );
+    await until("the journaled uploads to complete", async () => (await listKeys(crashBucket)).length === 2, {
+      timeoutMs: 180_000,
+      intervalMs: 250,
+    });
     for (const name of Object.keys(files)) {
       expect(sha(await objectBytes(crashBucket, name)), name).toBe(hashes[name]);
       expect(await ok(`cmp ${second.path(name)} ${join(local, name)} && echo same`)).toBe("same\n");

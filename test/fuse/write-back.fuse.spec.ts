@@ -9,22 +9,14 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { until } from "../helpers/eventually.js";
 import { FaultProxy } from "../helpers/fault-proxy.js";
+import { freePort, MountMetrics, sumOf } from "../helpers/metrics.js";
 import { shTry, tempDir, TestMount } from "../helpers/mount.js";
 import { freshBucket, s3Server, sdkClient } from "../helpers/s3.js";
 import { listKeys, objectBytes } from "../helpers/sdk.js";
 
 const sha = (data: Buffer): string => createHash("sha256").update(data).digest("hex");
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** Waits for a condition another process signals (a marker file): polls, with a generous bound. */
-async function until(condition: () => boolean, limitMs = 120_000): Promise<void> {
-  for (let waited = 0; !condition(); waited += 20) {
-    if (waited > limitMs) throw new Error("the signal never came");
-    await sleep(20);
-  }
-}
-
 async function ok(command: string): Promise<string> {
   const r = await shTry(command);
   if (r.code !== 0) throw new Error(`${command} failed (${r.code}): ${r.stderr}`);
@@ -188,7 +180,7 @@ describe("kill -9 of the daemon while writing 20 files", () => {
     proxy.plan = { failMethods: ["PUT"], status: 503 };
     const rest = writer(10, 19);
     const closedLines = (): string[] => (existsSync(progress) ? readFileSync(progress, "utf8").trim().split("\n") : []);
-    for (let waited = 0; closedLines().length < 13 && waited < 60_000; waited += 100) await sleep(100);
+    await until("13 copies to have closed", () => closedLines().length >= 13);
     const pid = Number(readFileSync(pidFile, "utf8"));
     process.kill(pid, "SIGKILL");
     const closedBeforeKill = closedLines().map((line) => Number(line.split(" ")[0]));
@@ -205,11 +197,14 @@ describe("kill -9 of the daemon while writing 20 files", () => {
     const second = await TestMount.start(`s3://${bucket}`, ["--cache-dir", cacheDir]);
     try {
       const wanted = closedBeforeKill.map((i) => `f${i}`);
-      for (let waited = 0; waited < 60_000; waited += 250) {
-        const keys = new Set(await listKeys(bucket));
-        if (wanted.every((k) => keys.has(k))) break;
-        await sleep(250);
-      }
+      await until(
+        "the journaled uploads to reach the bucket",
+        async () => {
+          const keys = new Set(await listKeys(bucket));
+          return wanted.every((k) => keys.has(k));
+        },
+        { intervalMs: 250 },
+      );
       for (const i of closedBeforeKill) expect(sha(await objectBytes(bucket, `f${i}`)), `f${i}`).toBe(hashes[i]);
       // Files whose close had not returned may or may not be there, but never truncated.
       for (const key of await listKeys(bucket))
@@ -239,7 +234,7 @@ while not os.path.exists('${go}'): time.sleep(0.05)
 f.write(b'our edit')
 f.close()
 "`);
-      await until(() => existsSync(opened));
+      await until("the editor to have opened the file", () => existsSync(opened), { timeoutMs: 120_000 });
       await sdkClient().send(new PutObjectCommand({ Bucket: bucket, Key: "notes.txt", Body: "their edit" }));
       writeFileSync(go, "");
       const result = await edit;
@@ -261,7 +256,10 @@ describe("a full staging disk", () => {
     const cacheDir = tempDir("tiny-cache");
     await ok(`mount -t tmpfs -o size=4m tmpfs ${cacheDir}`);
     try {
+      const metrics = new MountMetrics(await freePort());
       const mount = await TestMount.start(`s3://${bucket}`, [
+        "--metrics-addr",
+        metrics.addr,
         "--cache-dir",
         cacheDir,
         "--part-size",
@@ -274,11 +272,27 @@ describe("a full staging disk", () => {
         expect(result.code).not.toBe(0);
         expect(result.stderr).toMatch(/No space left on device/);
         expect((await shTry(`printf small > ${mount.path("small.txt")}`)).code).toBe(0); // the mount still works
-        await sleep(500);
+        // Nothing more can reach the bucket once the daemon holds no change still to upload and no
+        // failed one to retry: its own gauges say so (a signal, not a pause long enough to hope).
+        const idle = /^bucketfs_dirty_bytes 0$[\s\S]*^bucketfs_pending_uploads 0$[\s\S]*^bucketfs_failed_uploads 0$/m;
+        await until("the daemon to hold no upload", async () => idle.test(await metrics.text()));
+        const writesToBucket = async (): Promise<number> => {
+          const text = await metrics.text();
+          const ops = ["put", "createMultipart", "uploadPart", "completeMultipart"];
+          return ops.reduce((sum, op) => sum + sumOf(text, "bucketfs_store_requests_total", `op="${op}"`), 0);
+        };
+        const written = await writesToBucket();
         // The shell's open/dup/close flushed the new file once while still empty; that empty
         // version is all the bucket may hold — never the partial data.
         expect(await listKeys(bucket)).toEqual(["big.bin", "small.txt"]);
         expect((await objectBytes(bucket, "big.bin")).length).toBe(0);
+        expect(await writesToBucket()).toBe(written); // and nothing was sent meanwhile
+        // Every multipart upload the partial file started was aborted (none was completed).
+        const started = await metrics.value("bucketfs_store_requests_total", 'op="createMultipart"');
+        expect(await metrics.value("bucketfs_store_requests_total", 'op="abortMultipart"', 'status="ok"')).toBe(
+          started,
+        );
+        expect(await metrics.value("bucketfs_store_requests_total", 'op="completeMultipart"')).toBe(0);
       } finally {
         await mount.stop();
       }

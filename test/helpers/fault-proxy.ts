@@ -95,6 +95,7 @@ export class FaultProxy {
     const method = req.method ?? "GET";
     this.seen.set(method, (this.seen.get(method) ?? 0) + 1);
     const plan = this.plan;
+    // latencyMs and stallMs are part of the scenarios (a slow or stalled server), not waits.
     if (plan.latencyMs) await sleep(plan.latencyMs);
     const fault = this.hit(method, plan);
     if (fault && plan.stallMs !== undefined) {
@@ -136,12 +137,14 @@ export class FaultProxy {
           if (sent >= cutAfter) return;
           const part = chunk.subarray(0, cutAfter - sent);
           sent += part.length;
-          res.write(part);
-          if (sent >= cutAfter) {
-            up.destroy();
-            // Let the partial bytes reach the client, then reset the connection.
-            setTimeout(() => res.socket?.destroy(), 5);
+          if (sent < cutAfter) {
+            res.write(part);
+            return;
           }
+          up.destroy();
+          // Reset the connection once the partial bytes have been handed to the kernel (the
+          // write's callback), so the client gets them first: a signal, not a short pause.
+          res.write(part, () => res.socket?.destroy());
         });
         up.on("end", () => res.end());
       },

@@ -62,6 +62,7 @@ class CountingReader implements RangeReader {
   ) {}
   async read(_v: ObjectVersion, offset: number, length: number): Promise<Buffer> {
     this.requests.push([offset, length]);
+    // Part of the scenario: a slow store, so concurrent readers really overlap (not a wait).
     if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
     return Buffer.from(this.data.subarray(offset, offset + length));
   }

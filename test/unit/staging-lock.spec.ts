@@ -8,6 +8,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { CacheBusyError, releaseLock, takeLock } from "../../src/cache/cache-lock.js";
+import { until } from "../helpers/eventually.js";
 import { testTempDir } from "../helpers/temp-dirs.js";
 
 const children: ChildProcess[] = [];
@@ -29,10 +30,7 @@ async function zombie(): Promise<number> {
     parent.stdout!.once("data", (chunk: Buffer) => resolve(Number.parseInt(chunk.toString(), 10))),
   );
   // It becomes a zombie when `sleep 0` exits: wait for that state, with a generous bound.
-  for (let waited = 0; state(pid) !== "Z"; waited += 10) {
-    if (waited > 60_000) throw new Error(`process ${pid} never became a zombie`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
+  await until(`process ${pid} to become a zombie`, () => state(pid) === "Z");
   return pid;
 }
 

@@ -6,24 +6,34 @@
  */
 import fc from "fast-check";
 import { open } from "node:fs/promises";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, onTestFinished, vi } from "vitest";
 import { MemoryStore } from "../../src/store/memory/memory-store.js";
+import { DirtyFile } from "../../src/write/dirty-file.js";
 import type { StagingHandle, StagingOpener } from "../../src/write/staging.js";
+import { until } from "../helpers/eventually.js";
 import { ramp } from "../helpers/ramp.js";
 import { mountOn, newDisk } from "../helpers/write-disk.js";
 
 const PART = 4096;
 
 /** Staging files whose writes are counted and can be held at a gate. */
-function watchedStaging(): { opener: StagingOpener; bytesWritten: () => number; hold: () => () => void } {
+function watchedStaging(): {
+  opener: StagingOpener;
+  bytesWritten: () => number;
+  held: () => number;
+  hold: () => () => void;
+} {
   let written = 0;
+  let held = 0;
   let gate: Promise<void> = Promise.resolve();
   const opener: StagingOpener = async (path, how) => {
     const handle = await open(path, how === "create" ? "w+" : "r+", 0o600);
     const watched: StagingHandle = {
       read: (buffer, offset, length, position) => handle.read(buffer, offset, length, position),
       write: async (buffer, offset, length, position) => {
+        held += 1;
         await gate;
+        held -= 1;
         written += length;
         return handle.write(buffer, offset, length, position);
       },
@@ -38,10 +48,24 @@ function watchedStaging(): { opener: StagingOpener; bytesWritten: () => number; 
     gate = new Promise<void>((r) => (release = r));
     return release;
   };
-  return { opener, bytesWritten: () => written, hold };
+  return { opener, bytesWritten: () => written, held: () => held, hold };
 }
 
-const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 20));
+/**
+ * Counts calls of DirtyFile's commitPart (a whole part handed on; it runs synchronously up to
+ * where it waits for the previous part's staging write) and takeStream (a flush taking the
+ * stream): the signals that a write or a flush has reached the point the race test needs.
+ */
+function watchedParts(): { committed: () => number; taken: () => number } {
+  const prototype = DirtyFile.prototype as unknown as Record<"commitPart" | "takeStream", () => unknown>;
+  const commit = vi.spyOn(prototype, "commitPart");
+  const take = vi.spyOn(prototype, "takeStream");
+  onTestFinished(() => {
+    commit.mockRestore();
+    take.mockRestore();
+  });
+  return { committed: () => commit.mock.calls.length, taken: () => take.mock.calls.length };
+}
 
 describe("flushes while a file is written front to back", () => {
   it("dd's pattern: a flush of the empty file, then the parts stream while the file is written", async () => {
@@ -53,7 +77,7 @@ describe("flushes while a file is written front to back", () => {
     const data = ramp(PART * 10 + 123);
     for (let offset = 0; offset < data.length; offset += 1000)
       await fs.write(fh, data.subarray(offset, offset + 1000), offset);
-    await settle();
+    await until("the ten whole parts to stream", () => (memory.calls.get("uploadPart") ?? 0) >= 10);
     expect(memory.calls.get("uploadPart")).toBe(10); // streamed during the writes, not at close
     await fs.flush(fh);
     await fs.release(fh);
@@ -76,7 +100,7 @@ describe("flushes while a file is written front to back", () => {
       expect(await memory.get({ key: "log" })).toEqual(data.subarray(0, offset));
     }
     await fs.write(fh, data.subarray(offset), offset);
-    await settle();
+    await until("the three whole parts to stream", () => (memory.calls.get("uploadPart") ?? 0) >= 3);
     expect(memory.calls.get("uploadPart")).toBe(3); // still streaming after the fsyncs
     await fs.flush(fh);
     await fs.release(fh);
@@ -90,16 +114,24 @@ describe("flushes while a file is written front to back", () => {
     const fs = mountOn(memory, newDisk(), { partSize: PART, stagingOpener: staging.opener });
     const fh = await fs.create("/race", 0o644);
     const data = ramp(PART * 2 + PART / 2);
+    const parts = watchedParts();
     const release1 = staging.hold(); // part 1's staging write waits here
     await fs.write(fh, data.subarray(0, PART), 0);
+    await until(
+      "part 1 to be committed and held at the staging gate",
+      () => parts.committed() === 1 && staging.held() === 1,
+    );
     // Fills part 2 (which waits for part 1's staging) and goes on into part 3.
     const crossing = fs.write(fh, data.subarray(PART), PART);
-    await settle();
+    await until("the crossing write to park on part 1's staging", () => parts.committed() === 2);
     const flushed = fs.flush(fh); // takes the stream while the write is parked
-    await settle();
+    await until("the flush to take the stream", () => parts.taken() === 1);
     const release2 = staging.hold(); // part 2's staging write waits here: the flush must wait for it
     release1();
-    await settle();
+    await until(
+      "part 2's staging write to reach the gate",
+      () => staging.bytesWritten() === PART && staging.held() === 1,
+    );
     release2();
     await crossing;
     await flushed;

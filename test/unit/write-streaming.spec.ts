@@ -4,10 +4,12 @@
  * limit, and a random mix of appends and edits always ends byte-exact with no orphaned parts.
  */
 import fc from "fast-check";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, onTestFinished, vi } from "vitest";
 import { MemoryStore } from "../../src/store/memory/memory-store.js";
 import type { ObjectStore, UploadPartRequest } from "../../src/store/object-store.js";
 import { FaultyStore } from "../../src/store/faulty-store.js";
+import { WriteBack } from "../../src/write/write-back.js";
+import { until } from "../helpers/eventually.js";
 import { ramp } from "../helpers/ramp.js";
 import { mountOn, newDisk } from "../helpers/write-disk.js";
 
@@ -22,10 +24,7 @@ describe("streaming multipart upload", () => {
     for (let offset = 0; offset < data.length; offset += 300)
       await fs.write(fh, data.subarray(offset, offset + 300), offset);
     // The ten whole parts reach the store before any flush (waited for, not slept on).
-    for (let waited = 0; (memory.calls.get("uploadPart") ?? 0) < 10; waited += 5) {
-      if (waited > 60_000) break;
-      await new Promise((r) => setTimeout(r, 5));
-    }
+    await until("ten parts to be uploaded", () => (memory.calls.get("uploadPart") ?? 0) >= 10);
     expect(memory.calls.get("uploadPart")).toBe(10);
     await fs.flush(fh);
     await fs.release(fh);
@@ -118,6 +117,8 @@ describe("streaming multipart upload", () => {
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
     gated.put = (req) => gate.then(() => put(req));
+    const measured = vi.spyOn(WriteBack.prototype, "dirtyMeasure");
+    onTestFinished(() => measured.mockRestore());
     const fs = mountOn(gated, newDisk(), { partSize: 100 * PART, maxDirtyBytes: 3 * PART });
     const a = await fs.create("/a", 0o644);
     await fs.write(a, ramp(4 * PART), 0);
@@ -125,7 +126,13 @@ describe("streaming multipart upload", () => {
     const b = await fs.create("/b", 0o644);
     let wrote = false;
     const write = fs.write(b, ramp(10), 0).then(() => (wrote = true));
-    await new Promise((r) => setTimeout(r, 100));
+    // The writer asks the budget, is refused (over the cap, an upload draining) and asks again:
+    // seen through the measure it consults, not by pausing and hoping it would have finished.
+    const refusals = (): number =>
+      measured.mock.results.filter(
+        ({ type, value }) => type === "return" && value.draining && value.dirtyBytes > 3 * PART,
+      ).length;
+    await until("the writer to be refused twice by --max-dirty", () => refusals() >= 2);
     expect(wrote).toBe(false);
     release();
     await flushed;
