@@ -161,7 +161,10 @@ describe("the native FUSE binding on a real mount", () => {
     const native = await metrics.value("bucketfs_fuse_native_reads_total");
     expect(native).toBeGreaterThanOrEqual(SIZE / MiB);
     expect(native).toBeLessThanOrEqual(70); // 1 MiB READs; 128 KiB ones would be 512
-    expect(await metrics.value("bucketfs_fuse_native_read_bytes_total")).toBe(SIZE);
+    // Every byte once; a page the kernel reclaims mid-cmp under load is read again, so allow one READ more.
+    const nativeBytes = await metrics.value("bucketfs_fuse_native_read_bytes_total");
+    expect(nativeBytes).toBeGreaterThanOrEqual(SIZE);
+    expect(nativeBytes).toBeLessThanOrEqual(SIZE + MiB);
     expect(await metrics.value("bucketfs_fuse_operations_total", 'op="read"')).toBe(0);
     expect(await metrics.value("bucketfs_fuse_native_bad_chunks_total")).toBe(0);
     expect(await metrics.value("bucketfs_store_bytes_total", 'direction="in"')).toBe(0); // not a byte fetched, by any path
@@ -273,8 +276,11 @@ print(f"passes={passes} verified={verified} mismatches={mismatches} error={error
         patiently,
       );
       mount.kill("SIGKILL");
-    } finally {
+    } catch (failure) {
+      // Only a failed wait stops the reader by hand. After the kill it must run into the dead
+      // mount on its own: a stop file written then races its next pread and hides the error.
       writeFileSync(stop, "");
+      throw failure;
     }
     const result = await reading;
     expect(result.code, result.stderr).toBe(0);
