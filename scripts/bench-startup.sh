@@ -13,6 +13,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 RUNS=${1:-7}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/bucketfs-bench-startup-XXXX")
+export TMPDIR=$WORK # tsx (it makes the IDC fixtures) keeps its cache there, not in /tmp
 export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true
 BIN=(node "$ROOT/bin/bucketfs.js")
 

@@ -14,7 +14,6 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
 bash scripts/install-deps.sh
-npm run --silent build
 
 run_tmp=$(mktemp -d "${TMPDIR:-/tmp}/bucketfs-test.XXXXXX")
 # Search permission for everyone (not listing): the --allow-other tests open files on mounts
@@ -36,6 +35,8 @@ cleanup() {
 }
 trap cleanup EXIT
 export TMPDIR=$run_tmp
+# After TMPDIR: the build's bundler step (tsx) keeps its cache in the temporary directory too.
+npm run --silent build
 
 statuses=()
 status=0

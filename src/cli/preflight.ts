@@ -53,7 +53,6 @@ export function checkMountpoint(mountpoint: string, allowNonEmpty: boolean): voi
 
 const ACCESS_TIMEOUT_MS = 20_000;
 
-/** Proves the bucket is reachable with these credentials, translating failures into advice. */
 /** Where each backend's users set their credentials, for the advice in error messages. */
 const CREDENTIAL_HINTS: Record<string, string> = {
   s3: "check AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or --profile",
@@ -62,6 +61,7 @@ const CREDENTIAL_HINTS: Record<string, string> = {
 };
 const ANONYMOUS_HINTS: Record<string, string> = { s3: "--no-sign-request", gs: "--anonymous", az: "--anonymous" };
 
+/** Proves the bucket is reachable with these credentials, translating failures into advice. */
 export async function checkStoreAccess(
   store: ReadableStore,
   endpoint: string | undefined,
