@@ -2,10 +2,11 @@
  * bundle.ts — the second half of `npm run build`: bundles the compiled CLI (dist/cli/main.js) and
  * the JavaScript packages it imports into a few files in dist/bundle/, which bin/bucketfs.js runs.
  *
- * Why: a mount's daemon loaded about 290 files (the AWS SDK alone is most of them). Resolving,
- * reading, format-detecting and compiling each one cost about 140 ms of a mount's start, measured
- * with `node --cpu-prof` (scripts/bench-startup.sh has the figures). Code splitting keeps each
- * command's lazy imports lazy, so `--version` still loads only its own few modules.
+ * Why: a mount's daemon loaded about 290 files (the AWS SDK alone is most of them), and
+ * `node --cpu-prof` showed Node's module loader (resolving, reading, format detection, compiling)
+ * taking 440 of the daemon's 970 ms. Bundled, a mount is ready about 0.13 s sooner
+ * (docs/benchmarks.md, "Startup"). Code splitting keeps each command's lazy imports lazy, so
+ * `--version` still loads only its own few modules.
  *
  * Native addons (better-sqlite3, fuse-native) stay external: they find their .node files from
  * their own package directories. Output sits two levels below the root, like dist/cli/, so the
