@@ -12,7 +12,8 @@
  */
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { CreateBucketCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
@@ -158,7 +159,25 @@ const run = promisify(execFile);
 const SERVER_SCRIPT = join(import.meta.dirname, "../../scripts/s3-server.sh");
 
 /** A private RGW on its own port for the restart tests (the shared one must not restart). */
-async function startOwnServer(port: number, dataDir: string): Promise<S3TestServer> {
+/**
+ * A server of this file's own, in a fresh directory under the run's TMPDIR. RGW takes ten ports
+ * from PORT. A suite running beside this one may hold a block (the suite's main server takes
+ * 7480, 7580, … the same way), and the script refuses a busy one at once: try blocks 100 apart.
+ */
+async function startOwnServer(): Promise<{ server: S3TestServer; dataDir: string }> {
+  const first = Number(process.env.BUCKETFS_RESTART_PORT ?? 7560);
+  for (let port = first; ; port += 100) {
+    const dataDir = mkdtempSync(join(tmpdir(), "bucketfs-restart-"));
+    try {
+      return { server: await startServerAt(port, dataDir), dataDir };
+    } catch (err) {
+      rmSync(dataDir, { recursive: true, force: true });
+      if (port >= first + 500) throw err;
+    }
+  }
+}
+
+async function startServerAt(port: number, dataDir: string): Promise<S3TestServer> {
   const { stdout } = await run("bash", [SERVER_SCRIPT, "start", String(port), dataDir], { maxBuffer: 1 << 20 });
   const env = Object.fromEntries(
     stdout
@@ -175,8 +194,7 @@ async function startOwnServer(port: number, dataDir: string): Promise<S3TestServ
 }
 
 describe("an S3 server restart in the middle of a large transfer", () => {
-  const port = Number(process.env.BUCKETFS_RESTART_PORT ?? 7560);
-  const dataDir = `/tmp/bucketfs-restart-${port}`;
+  let dataDir = "";
   let server: S3TestServer;
   let mount: TestMount;
   let metrics: MountMetrics;
@@ -184,8 +202,7 @@ describe("an S3 server restart in the middle of a large transfer", () => {
   const size = RESTART_MIB * MiB;
 
   beforeAll(async () => {
-    await run("bash", [SERVER_SCRIPT, "stop", dataDir, "--purge"]).catch(() => undefined);
-    server = await startOwnServer(port, dataDir);
+    ({ server, dataDir } = await startOwnServer());
     const client = new S3Client({
       endpoint: server.endpoint,
       region: server.region,
@@ -208,7 +225,7 @@ describe("an S3 server restart in the middle of a large transfer", () => {
   }, 600_000);
   afterAll(async () => {
     await mount?.stop().catch(() => undefined);
-    await run("bash", [SERVER_SCRIPT, "stop", dataDir, "--purge"]).catch(() => undefined);
+    if (dataDir) await run("bash", [SERVER_SCRIPT, "stop", dataDir, "--purge"]).catch(() => undefined);
   }, 120_000);
 
   /**
