@@ -13,6 +13,14 @@ type Reply = (code: number, ...values: unknown[]) => void;
 /** keep_cache / direct_io per open, for the native binding (BFS_CACHE_* in native/src/bucketfs_fuse.h). */
 const PAGE_CACHE_CODES: Record<PageCacheMode, number> = { keep: 0, fresh: 1, bypass: 2 };
 
+/**
+ * libfuse's high-level API (both bindings) unlinks an open file by renaming it to
+ * `.fuse_hidden<node><counter>` and removes it when the last descriptor closes, so that reads and
+ * writes through the open descriptor still find it by path. A local disk shows no such entry:
+ * the name is gone at unlink. So listings leave these names out (a lookup still finds them).
+ */
+const LIBFUSE_HIDDEN = /^\.fuse_hidden[0-9a-f]{16}$/;
+
 /** Preferred I/O size reported to programs: FUSE's largest single read/write (128 KiB). */
 const IO_BLOCK = 128 * 1024;
 
@@ -47,7 +55,7 @@ export class FuseAdapter {
           "readdir",
           path,
           cb,
-          () => fs.readdir(path),
+          async () => (await fs.readdir(path)).filter((e) => !LIBFUSE_HIDDEN.test(e.name)),
           (entries) => [entries.map((e) => e.name), entries.map((e) => toFuseStat(e.stat))],
         ),
       // The second value (keep_cache / direct_io) is read by the native binding; fuse-native ignores it.

@@ -7,7 +7,7 @@
  */
 import { execFileSync } from "node:child_process";
 import { createServer } from "node:net";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { TestProject } from "vitest/node";
@@ -143,6 +143,7 @@ function startS3Somewhere(): { dataDir: string; output: string } {
       });
       return { dataDir, output };
     } catch (err) {
+      rmSync(dataDir, { recursive: true, force: true }); // a busy port block: this directory stays unused
       if (port >= first + 500) throw err;
     }
   }
