@@ -12,8 +12,7 @@
  */
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { CreateBucketCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
@@ -26,7 +25,7 @@ import { shTry, tempDir, TestMount } from "../helpers/mount.js";
 import { ramp } from "../helpers/ramp.js";
 import { bucketfsEnv, freshBucket, s3Server, sdkClient } from "../helpers/s3.js";
 import { objectSha256 } from "../helpers/sdk.js";
-import type { S3TestServer } from "../helpers/global-setup.js";
+import { startS3Somewhere, type S3TestServer } from "../helpers/global-setup.js";
 
 const MiB = 1024 * 1024;
 const FAULT_MIB = Number(process.env.BUCKETFS_FAULT_MIB ?? 32);
@@ -158,41 +157,6 @@ describe("reads and writes under injected faults", () => {
 const run = promisify(execFile);
 const SERVER_SCRIPT = join(import.meta.dirname, "../../scripts/s3-server.sh");
 
-/** A private RGW on its own port for the restart tests (the shared one must not restart). */
-/**
- * A server of this file's own, in a fresh directory under the run's TMPDIR. RGW takes ten ports
- * from PORT. A suite running beside this one may hold a block (the suite's main server takes
- * 7480, 7580, … the same way), and the script refuses a busy one at once: try blocks 100 apart.
- */
-async function startOwnServer(): Promise<{ server: S3TestServer; dataDir: string }> {
-  const first = Number(process.env.BUCKETFS_RESTART_PORT ?? 7560);
-  for (let port = first; ; port += 100) {
-    const dataDir = mkdtempSync(join(tmpdir(), "bucketfs-restart-"));
-    try {
-      return { server: await startServerAt(port, dataDir), dataDir };
-    } catch (err) {
-      rmSync(dataDir, { recursive: true, force: true });
-      if (port >= first + 500) throw err;
-    }
-  }
-}
-
-async function startServerAt(port: number, dataDir: string): Promise<S3TestServer> {
-  const { stdout } = await run("bash", [SERVER_SCRIPT, "start", String(port), dataDir], { maxBuffer: 1 << 20 });
-  const env = Object.fromEntries(
-    stdout
-      .split("\n")
-      .filter((l) => l.includes("="))
-      .map((l) => l.split(/=(.*)/s).slice(0, 2)),
-  );
-  return {
-    endpoint: env.S3_ENDPOINT,
-    region: env.AWS_REGION ?? "us-east-1",
-    accessKeyId: env.AWS_ACCESS_KEY_ID,
-    secretAccessKey: env.AWS_SECRET_ACCESS_KEY,
-  } as S3TestServer;
-}
-
 describe("an S3 server restart in the middle of a large transfer", () => {
   let dataDir = "";
   let server: S3TestServer;
@@ -202,7 +166,9 @@ describe("an S3 server restart in the middle of a large transfer", () => {
   const size = RESTART_MIB * MiB;
 
   beforeAll(async () => {
-    ({ server, dataDir } = await startOwnServer());
+    // A private RGW for the restart tests (the shared one must not restart), its port block
+    // clear of the suite's (7480, 7580, …).
+    ({ server, dataDir } = startS3Somewhere(Number(process.env.BUCKETFS_RESTART_PORT ?? 7560), "bucketfs-restart-"));
     const client = new S3Client({
       endpoint: server.endpoint,
       region: server.region,

@@ -121,27 +121,30 @@ function startS3(project: TestProject): (() => void) | undefined {
     project.provide("s3", fromEnv(process.env));
     return undefined;
   }
-  const { dataDir, output } = startS3Somewhere();
-  const env: Record<string, string> = {};
-  for (const line of output.split("\n")) {
-    const match = /^([A-Z0-9_]+)=(.*)$/.exec(line.trim());
-    if (match) env[match[1]] = match[2].replace(/^"|"$/g, "");
-  }
-  project.provide("s3", fromEnv(env));
+  const { dataDir, server } = startS3Somewhere(Number(process.env.S3_PORT ?? 7480), "bucketfs-s3-");
+  project.provide("s3", server);
   return () => execFileSync("bash", [script, "stop", dataDir, "--purge"], { stdio: "inherit" });
 }
 
-/** RGW needs ten consecutive ports; the script refuses a busy range at once, so try the next. */
-function startS3Somewhere(): { dataDir: string; output: string } {
-  const first = Number(process.env.S3_PORT ?? 7480);
+/**
+ * An RGW of its own in a fresh directory `<TMPDIR>/<prefix>XXXXXX`, from port `first` on. RGW
+ * needs ten consecutive ports and another suite on the machine may hold a block; the script
+ * refuses a busy one at once, so try the blocks 100 apart. Stop it with `s3-server.sh stop DIR --purge`.
+ */
+export function startS3Somewhere(first: number, prefix: string): { dataDir: string; server: S3TestServer } {
   for (let port = first; ; port += 100) {
-    const dataDir = mkdtempSync(join(tmpdir(), "bucketfs-s3-"));
+    const dataDir = mkdtempSync(join(tmpdir(), prefix));
     try {
       const output = execFileSync("bash", [script, "start", String(port), dataDir], {
         encoding: "utf8",
         stdio: ["ignore", "pipe", "inherit"],
       });
-      return { dataDir, output };
+      const env: Record<string, string> = {};
+      for (const line of output.split("\n")) {
+        const match = /^([A-Z0-9_]+)=(.*)$/.exec(line.trim());
+        if (match) env[match[1]] = match[2].replace(/^"|"$/g, "");
+      }
+      return { dataDir, server: fromEnv(env) };
     } catch (err) {
       rmSync(dataDir, { recursive: true, force: true }); // a busy port block: this directory stays unused
       if (port >= first + 500) throw err;
