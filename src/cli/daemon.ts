@@ -114,6 +114,7 @@ function installShutdown(mount: Mount, mountpoint: string, log: Logger): void {
       log.error({ failed }, "some files could not be uploaded; their data is kept in the staging directory");
       writeExitReport(mountpoint, { failed });
     }
+    log.info({ failed: failed.length }, "unsaved data handled: detaching the mount, then closing");
     if (isMountpoint(mountpoint))
       await unmountPath(mountpoint)
         .catch(() => unmountPath(mountpoint, true))

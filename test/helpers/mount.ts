@@ -34,11 +34,16 @@ export interface CommandResult {
 }
 
 /** Runs the bucketfs CLI and returns its exit code and output (never throws on failure). */
-export async function bucketfs(args: string[], env: NodeJS.ProcessEnv = bucketfsEnv()): Promise<CommandResult> {
+export async function bucketfs(
+  args: string[],
+  env: NodeJS.ProcessEnv = bucketfsEnv(),
+  timeoutMs = 0,
+): Promise<CommandResult> {
   try {
     const { stdout, stderr } = await run(process.execPath, [BIN, ...args], {
       env: commandEnv(env),
       maxBuffer: 64 * 1024 * 1024,
+      timeout: timeoutMs,
     });
     return { code: 0, stdout, stderr };
   } catch (err) {
@@ -82,6 +87,9 @@ export function rmdirQuietly(dir: string): void {
     // not empty, busy, or gone
   }
 }
+
+/** How long stop() lets `bucketfs unmount` run: under vitest's hook timeout (180 s). */
+const UNMOUNT_TIMEOUT_MS = 150_000;
 
 export class TestMount {
   private unmounted = false;
@@ -146,6 +154,18 @@ export class TestMount {
     process.kill(this.pid, signal);
   }
 
+  /** The daemon's state and the end of its log, for a failure message. */
+  private diagnosis(): string {
+    const state = this.pid > 1 ? shResult(`ps -L -o pid,lwp,stat,wchan:32,comm -p ${this.pid}`).stdout : "";
+    let tail = "";
+    try {
+      tail = this.log().split("\n").slice(-40).join("\n");
+    } catch (err) {
+      tail = `(no log: ${(err as Error).message})`;
+    }
+    return `daemon ${this.pid}:\n${state || "(not running)"}\nlast lines of its log:\n${tail}`;
+  }
+
   /** The daemon's log so far (JSON lines; the file is in the cache dir, not on the mount). */
   log(): string {
     return readFileSync(this.logFile, "utf8");
@@ -156,8 +176,9 @@ export class TestMount {
    * daemon was killed, `bucketfs unmount` detaches the stale mount and clears its record.
    */
   async stop(): Promise<void> {
-    const result = await bucketfs(["unmount", this.dir]);
-    if (result.code !== 0) throw new Error(`unmount failed: ${result.stderr}`);
+    // Bounded below the hook timeout, so a stuck daemon fails with what it was doing, not a bare timeout.
+    const result = await bucketfs(["unmount", this.dir], bucketfsEnv(), UNMOUNT_TIMEOUT_MS);
+    if (result.code !== 0) throw new Error(`unmount failed: ${result.stderr}\n${this.diagnosis()}`);
     this.unmounted = true;
     rmdirSync(this.dir); // never recursive: a directory that is still a mount must not be emptied
     if (this.ownsCacheDir && existsSync(this.cacheDir)) rmSync(this.cacheDir, { recursive: true, force: true });
