@@ -18,13 +18,8 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import Fuse from "fuse-native";
-import {
-  loadNativeAddon,
-  NativeFuseSession,
-  type NativeAddon,
-  type NativeStats,
-  type ReadAccelerator,
-} from "./native-binding.js";
+import { loadNativeAddon, type NativeAddon, type NativeStats, type ReadAccelerator } from "./native-addon.js";
+import { NativeFuseSession } from "./native-binding.js";
 
 const run = promisify(execFile);
 

@@ -14,7 +14,8 @@ import { DEFAULT_UPLOADER_CONFIG, Uploader, type UploaderConfig } from "../write
 import { WriteBack, type LocalVersion } from "../write/write-back.js";
 import { KnownAttributes } from "./known-attributes.js";
 import { Filesystem } from "./filesystem.js";
-import { BucketNamespace, type LocalOverlay, type Namespace, type NamespaceConfig } from "./namespace.js";
+import { BucketNamespace } from "./bucket-namespace.js";
+import type { LocalOverlay, Namespace, NamespaceConfig } from "./namespace.js";
 import { OpenFiles } from "./open-files.js";
 import { KeyMapper, baseName, parentOf } from "./paths.js";
 import type { DirEntry, FileStat } from "./types.js";

@@ -8,7 +8,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadNativeAddon, type NativeAddon } from "../../src/fuse/native-binding.js";
+import { loadNativeAddon, type NativeAddon } from "../../src/fuse/native-addon.js";
 import { nativeHeadOf } from "../../src/vfs/native-heads.js";
 import { freshBucket, s3Store, sdkClient } from "../helpers/s3.js";
 

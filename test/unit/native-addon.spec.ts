@@ -6,7 +6,7 @@
 import { randomBytes } from "node:crypto";
 import { crc32 } from "node:zlib";
 import { describe, expect, it } from "vitest";
-import { decodePath, loadNativeAddon, nativeMountOptions, type NativeAddon } from "../../src/fuse/native-binding.js";
+import { decodePath, loadNativeAddon, nativeMountOptions, type NativeAddon } from "../../src/fuse/native-addon.js";
 
 const loaded = loadNativeAddon();
 if (loaded instanceof Error)

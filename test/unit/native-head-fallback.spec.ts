@@ -7,7 +7,7 @@ import { silentLogger } from "../../src/log/logger.js";
 import { MemoryStore } from "../../src/store/memory/memory-store.js";
 import type { ObjectInfo } from "../../src/store/object-store.js";
 import { KnownAttributes } from "../../src/vfs/known-attributes.js";
-import { BucketNamespace } from "../../src/vfs/namespace.js";
+import { BucketNamespace } from "../../src/vfs/bucket-namespace.js";
 import { KeyMapper } from "../../src/vfs/paths.js";
 
 describe("readdir with native HEADs", () => {
