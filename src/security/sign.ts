@@ -8,7 +8,7 @@
  */
 import { GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
-import { clientConfig, type S3StoreConfig } from "../store/s3/s3-store.js";
+import { clientConfig, type S3StoreConfig } from "../store/s3/s3-client-config.js";
 
 /** SigV4 refuses presigned URLs valid for longer than this. */
 export const SIGV4_MAX_EXPIRY_SECONDS = 7 * 24 * 3600;

@@ -3,11 +3,10 @@
  *
  * Connection reuse matters more than anything else for small requests, so one keep-alive agent
  * with a generous socket pool is shared by every request. Retries on 5xx, SlowDown, resets and
- * timeouts are the SDK's standard retry strategy (exponential backoff with jitter).
+ * timeouts are the SDK's standard retry strategy (exponential backoff with jitter); an outage
+ * past those is waited out in s3-sdk-call.ts. The client is configured in s3-client-config.ts.
  * The bulk data requests (ranged GET, PutObject, UploadPart) skip the SDK: see s3-data-path.ts.
  */
-import { webcrypto } from "node:crypto";
-import http from "node:http";
 import type { Readable } from "node:stream";
 import {
   AbortMultipartUploadCommand,
@@ -23,11 +22,7 @@ import {
   S3Client,
   UploadPartCommand,
   UploadPartCopyCommand,
-  type S3ClientConfig,
 } from "@aws-sdk/client-s3";
-import { NodeHttpHandler } from "@smithy/node-http-handler";
-import type { BuildMiddleware, MiddlewareStack } from "@smithy/types";
-import { fromIni } from "@aws-sdk/credential-providers";
 import { StoreError } from "../errors.js";
 import type {
   AbortMultipartRequest,
@@ -49,36 +44,21 @@ import type {
   UploadPartRequest,
 } from "../object-store.js";
 import { toStoreError } from "./s3-errors.js";
-import { httpsAgentFor } from "../https-agent.js";
 import { leanDataPath, type S3DataPath } from "./s3-data-path.js";
 import { s3HeadSigner, s3RangeSigner } from "./s3-range-signer.js";
 import { SIGNED_URL_EXPIRY_MS } from "../range-signer.js";
-import { backoffMs, isOutage, outageWaitMs } from "./s3-retry.js";
-
-export interface S3StoreConfig {
-  bucket: string;
-  endpoint?: string;
-  region?: string;
-  profile?: string;
-  /** Anonymous requests (public buckets), like `aws --no-sign-request`. */
-  noSignRequest?: boolean;
-  /** `http://host/bucket/key` instead of `http://bucket.host/key`; needed by most local servers. */
-  pathStyle?: boolean;
-  /** Per-attempt timeout of a request, in ms. */
-  requestTimeoutMs?: number;
-  maxAttempts?: number;
-  maxSockets?: number;
-  /** How long object requests keep retrying while the server is unreachable (restart), in ms. */
-  outagePatienceMs?: number;
-  /** PEM file of extra CAs to trust (`--ca-bundle`); HTTPS_PROXY/NO_PROXY are read from the environment. */
-  caBundle?: string;
-  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
-}
+import { backoffMs } from "./s3-retry.js";
+import { clientConfig, connectionAgent, type S3StoreConfig } from "./s3-client-config.js";
+import { sdkCall } from "./s3-sdk-call.js";
+import { readBody, withPayloadHash } from "./s3-sdk-payload.js";
 
 /** Attempts at a GET whose body fails after the headers arrived (the SDK does not retry those). */
 const BODY_ATTEMPTS = 5;
 
 export { backoffMs } from "./s3-retry.js";
+// Re-exported: whoever constructs an S3Store finds its config type next to it (sign.ts, which needs
+// no store, imports s3-client-config.ts directly).
+export { clientConfig, type S3StoreConfig } from "./s3-client-config.js";
 
 /** S3's own limits: 5 MiB minimum part, 10,000 parts, 5 GiB single copy. */
 const S3_CAPABILITIES: StoreCapabilities = {
@@ -384,72 +364,15 @@ export class S3Store implements ObjectStore {
     return `${this.bucket}/${encodeURIComponent(key).replace(/%2F/g, "/")}`;
   }
 
-  /** The one place SDK calls pass through: their failures become StoreErrors here. */
-  /**
-   * One SDK call (with the SDK's own 5 attempts). If those all failed because the server could
-   * not be reached at all (refused, reset, timed out), the server is probably restarting: object
-   * requests keep trying with backoff for up to `outagePatienceMs`, so a read or upload in
-   * progress completes once it is back. The bucket check at mount time fails fast instead.
-   */
-  private async call<T>(
+  /** Every SDK call goes through sdkCall (s3-sdk-call.ts): StoreErrors, and patience with an outage. */
+  private call<T>(
     what: string,
     key: string | undefined,
     run: (signal?: AbortSignal) => Promise<T>,
     signal?: AbortSignal,
   ): Promise<T> {
-    const patient = what !== "HeadBucket" && what !== "CompleteMultipartUpload";
-    const started = Date.now();
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await run(signal);
-      } catch (err) {
-        const waited = Date.now() - started;
-        if (!patient || signal?.aborted || !isOutage(err) || waited >= this.outagePatienceMs)
-          throw toStoreError(err, what, key);
-        await new Promise((r) => setTimeout(r, outageWaitMs(attempt, waited, this.outagePatienceMs)));
-      }
-    }
+    return sdkCall(what, key, run, signal, this.outagePatienceMs);
   }
-}
-
-/** Below this, hashing on the event loop is cheaper than a trip to the thread pool. */
-const OFF_THREAD_HASH_BYTES = 256 * 1024;
-
-/**
- * SigV4 signs the SHA-256 of the body, and the SDK hashes it on the event loop: 8 MiB takes
- * ~10 ms, during which no FUSE request is answered. Hashing with WebCrypto runs on libuv's thread
- * pool; the signer uses an `x-amz-content-sha256` header that is already there.
- */
-async function withPayloadHash<I extends object, O extends object>(
-  command: { middlewareStack: MiddlewareStack<I, O> },
-  body: Buffer,
-): Promise<void> {
-  if (body.length < OFF_THREAD_HASH_BYTES) return;
-  const hash = Buffer.from(await webcrypto.subtle.digest("SHA-256", body)).toString("hex");
-  const setHeader: BuildMiddleware<I, O> = (next) => (args) => {
-    const request = args.request as { headers?: Record<string, string> };
-    if (request.headers) request.headers["x-amz-content-sha256"] = hash;
-    return next(args);
-  };
-  command.middlewareStack.add(setHeader, { step: "build", name: "bucketfsPayloadHash" });
-}
-
-/**
- * Reads a response body into one buffer of the announced length. The SDK's transformToByteArray
- * collects chunks and concatenates them, doubling the copying and the garbage on the hottest path
- * of a sequential read.
- */
-async function readBody(body: Readable, length: number | undefined): Promise<Buffer> {
-  if (length === undefined) return Buffer.concat(await body.toArray());
-  const buffer = Buffer.allocUnsafe(length);
-  let offset = 0;
-  for await (const chunk of body as AsyncIterable<Buffer>) {
-    if (offset + chunk.length > length)
-      throw new StoreError("Other", `GetObject body longer than its Content-Length ${length}`);
-    chunk.copy(buffer, offset);
-    offset += chunk.length;
-  }
-  return offset === length ? buffer : buffer.subarray(0, offset);
 }
 
 /**
@@ -459,41 +382,4 @@ async function readBody(body: Readable, length: number | undefined): Promise<Buf
  */
 function quoted(etag: string): string {
   return etag === "" || etag.startsWith('"') ? etag : `"${etag}"`;
-}
-
-/** The keep-alive agent of a store's connections (HTTPS: with `--ca-bundle` and HTTPS_PROXY). */
-function connectionAgent(config: S3StoreConfig): http.Agent {
-  const agentOptions = { keepAlive: true, maxSockets: config.maxSockets ?? 64 };
-  if (config.endpoint && !config.endpoint.startsWith("https:")) return new http.Agent(agentOptions);
-  const host = config.endpoint ? new URL(config.endpoint).hostname : `s3.${config.region ?? "us-east-1"}.amazonaws.com`;
-  return httpsAgentFor({ ...agentOptions, host, caBundle: config.caBundle });
-}
-
-/** The SDK client configuration of a store; `bucketfs sign` builds its presigning client from it too. */
-export function clientConfig(config: S3StoreConfig, agent: http.Agent = connectionAgent(config)): S3ClientConfig {
-  const secure = !config.endpoint || config.endpoint.startsWith("https:");
-  const result: S3ClientConfig = {
-    region: config.region ?? "us-east-1",
-    endpoint: config.endpoint,
-    forcePathStyle: config.pathStyle ?? Boolean(config.endpoint),
-    maxAttempts: config.maxAttempts ?? 5,
-    // Default checksums send aws-chunked bodies that Ceph RGW and others reject; only send them when required.
-    requestChecksumCalculation: "WHEN_REQUIRED",
-    responseChecksumValidation: "WHEN_REQUIRED",
-    requestHandler: new NodeHttpHandler({
-      httpAgent: secure ? undefined : agent,
-      httpsAgent: secure ? agent : undefined,
-      connectionTimeout: 5_000,
-      // An attempt that makes no progress this long fails (and is retried). The handler's own
-      // requestTimeout only logs a warning by default, which left a stalled server hanging writes.
-      socketTimeout: config.requestTimeoutMs ?? 60_000,
-    }),
-  };
-  if (config.credentials) result.credentials = config.credentials;
-  else if (config.profile) result.credentials = fromIni({ profile: config.profile });
-  if (config.noSignRequest) {
-    result.credentials = { accessKeyId: "", secretAccessKey: "" };
-    result.signer = { sign: async (request) => request };
-  }
-  return result;
 }
