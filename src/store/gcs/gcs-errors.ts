@@ -81,3 +81,21 @@ export function mediaError(status: number, body: Buffer, what: string, key: stri
     key,
   );
 }
+
+/**
+ * The one place client calls pass through: their failures become StoreErrors here. (The client
+ * retries on its own; an aborted caller sends nothing.)
+ */
+export async function callGcs<T>(
+  what: string,
+  key: string | undefined,
+  run: () => Promise<T>,
+  signal?: AbortSignal,
+): Promise<T> {
+  if (signal?.aborted) throw new StoreError("Aborted", `${what} aborted`, key);
+  try {
+    return await run();
+  } catch (err) {
+    throw toStoreError(err, what, key);
+  }
+}

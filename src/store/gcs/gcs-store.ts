@@ -15,7 +15,8 @@
  * (GOOGLE_APPLICATION_CREDENTIALS, gcloud user credentials, metadata server); `anonymous` for
  * public buckets; `billingProject` is sent as `userProject` on every request (requester pays);
  * `endpoint` is the client's `apiEndpoint`. An http:// endpoint is an emulator and gets no
- * credentials; an https:// one (Private Service Connect, a proxy) is authenticated.
+ * credentials; an https:// one (Private Service Connect, a proxy) is authenticated. The client is
+ * built in gcs-client-config.ts; resources and list pages are read in gcs-resources.ts.
  *
  * Media downloads go through the client's authenticated `requestStream` rather than
  * `createReadStream`, because the latter cannot send `ifGenerationMatch`. What a server sends is
@@ -24,7 +25,7 @@
  * does not advance is an error rather than an endless listing.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { IdempotencyStrategy, Storage, type Bucket, type File, type StorageOptions } from "@google-cloud/storage";
+import type { Bucket, File, Storage } from "@google-cloud/storage";
 import { StoreError } from "../errors.js";
 import type {
   AbortMultipartRequest,
@@ -57,26 +58,14 @@ import {
   type ComposeSource,
   type UploadToken,
 } from "./gcs-compose.js";
-import { toStoreError } from "./gcs-errors.js";
+import { callGcs } from "./gcs-errors.js";
+import { gcsClient, type GcsStoreConfig } from "./gcs-client-config.js";
+import { toListPage, toObjectInfo, type GcsListResponse, type GcsObjectResource } from "./gcs-resources.js";
 import { boundedMediaDownload } from "./gcs-download.js";
 import { RESUMABLE_CHUNK, ResumableSessions } from "./gcs-resumable.js";
 
-export interface GcsStoreConfig {
-  bucket: string;
-  /** `apiEndpoint`, e.g. http://127.0.0.1:9230 for an emulator. */
-  endpoint?: string;
-  /** No credentials at all: public buckets. */
-  anonymous?: boolean;
-  /** Project billed for requester-pays buckets (sent as `userProject`). */
-  billingProject?: string;
-  projectId?: string;
-  maxRetries?: number;
-  /**
-   * How multipart uploads are done: one streaming resumable session (default, chosen by
-   * measurement; gcs-resumable.ts) or parallel parts + compose (gcs-compose.ts).
-   */
-  uploadStrategy?: "resumable" | "composite";
-}
+// Re-exported: whoever constructs a GcsStore finds its config type next to it.
+export type { GcsStoreConfig } from "./gcs-client-config.js";
 
 /**
  * Rewrite copies any size in one call. A resumable session takes any part sizes (gcs-resumable.ts
@@ -92,24 +81,6 @@ const GCS_CAPABILITIES: StoreCapabilities = {
   maxCopyPartSize: 0,
 };
 
-/** The public endpoint spelled with its port: the client then treats it as custom and sends no credentials. */
-const ANONYMOUS_PUBLIC_ENDPOINT = "https://storage.googleapis.com:443";
-
-interface GcsObjectResource {
-  name?: string;
-  size?: string | number;
-  generation?: string | number;
-  updated?: string;
-  contentType?: string;
-  metadata?: Record<string, string | number | boolean | null>;
-}
-
-interface GcsListResponse {
-  items?: GcsObjectResource[];
-  prefixes?: string[];
-  nextPageToken?: string;
-}
-
 export class GcsStore implements ObjectStore {
   readonly capabilities = GCS_CAPABILITIES;
   readonly description: string;
@@ -121,24 +92,10 @@ export class GcsStore implements ObjectStore {
   private readonly sessions = new ResumableSessions();
 
   constructor(config: GcsStoreConfig) {
-    const given = config.endpoint ?? process.env.STORAGE_EMULATOR_HOST;
-    this.description = `gs://${config.bucket}${given ? ` at ${given}` : ""}`;
-    const endpoint = given ?? (config.anonymous ? ANONYMOUS_PUBLIC_ENDPOINT : undefined);
-    this.usesCredentials = !config.anonymous && !endpoint?.startsWith("http:");
-    const options: StorageOptions = {
-      apiEndpoint: endpoint,
-      projectId: config.projectId ?? config.billingProject,
-      useAuthWithCustomEndpoint: this.usesCredentials,
-      // Every write here replaces a whole object (or is guarded by a generation), so retrying it
-      // is as safe as S3's retried PUTs; the default would not retry unconditional writes.
-      // (maxRetries 0 must turn retries off: the client reads 0 as "use the default".)
-      retryOptions: {
-        autoRetry: (config.maxRetries ?? 4) > 0,
-        maxRetries: config.maxRetries ?? 4,
-        idempotencyStrategy: IdempotencyStrategy.RetryAlways,
-      },
-    };
-    this.storage = withoutEmulatorEnv(() => new Storage(options));
+    const client = gcsClient(config);
+    this.description = `gs://${config.bucket}${client.given ? ` at ${client.given}` : ""}`;
+    this.usesCredentials = client.usesCredentials;
+    this.storage = client.storage;
     this.bucket = this.storage.bucket(
       config.bucket,
       config.billingProject ? { userProject: config.billingProject } : undefined,
@@ -169,7 +126,7 @@ export class GcsStore implements ObjectStore {
   }
 
   async head(req: HeadRequest): Promise<ObjectInfo> {
-    const [resource] = await this.call("objects.get", req.key, () => this.file(req.key).getMetadata(), req.signal);
+    const [resource] = await callGcs("objects.get", req.key, () => this.file(req.key).getMetadata(), req.signal);
     return toObjectInfo(req.key, resource as GcsObjectResource);
   }
 
@@ -198,37 +155,8 @@ export class GcsStore implements ObjectStore {
     if (req.delimiter) qs.delimiter = req.delimiter;
     if (req.token) qs.pageToken = req.token;
     if (req.maxKeys) qs.maxResults = req.maxKeys;
-    const [body] = await this.call(
-      "objects.list",
-      req.prefix,
-      () => this.bucket.request({ uri: "/o", qs }),
-      req.signal,
-    );
-    const out = body as GcsListResponse;
-    const nextToken = out.nextPageToken || undefined;
-    // Callers page until there is no token: one that does not advance would loop forever.
-    if (nextToken !== undefined && nextToken === req.token) {
-      throw new StoreError(
-        "Other",
-        `objects.list under ${JSON.stringify(req.prefix)} returned the page token it was given: the server is not advancing the listing; stopped`,
-        req.prefix,
-      );
-    }
-    // The temporaries of in-flight multipart uploads are the store's bookkeeping, not user data:
-    // hidden from every listing except one that asks for them (cleanup does).
-    const visible = (name: string): boolean => req.prefix.startsWith(PARTS_PREFIX) || !name.startsWith(PARTS_PREFIX);
-    return {
-      objects: (out.items ?? [])
-        .filter((o) => visible(o.name ?? ""))
-        .map((o) => ({
-          key: o.name ?? "",
-          size: Number(o.size ?? 0),
-          etag: String(o.generation ?? ""),
-          lastModified: new Date(o.updated ?? 0),
-        })),
-      prefixes: (out.prefixes ?? []).filter(visible),
-      nextToken,
-    };
+    const [body] = await callGcs("objects.list", req.prefix, () => this.bucket.request({ uri: "/o", qs }), req.signal);
+    return toListPage(body as GcsListResponse, req);
   }
 
   async put(req: PutRequest): Promise<{ etag: string }> {
@@ -247,7 +175,7 @@ export class GcsStore implements ObjectStore {
     if (req.sourceEtag) qs.ifSourceGenerationMatch = req.sourceEtag;
     const uri = `/rewriteTo/b/${encodeURIComponent(this.bucket.name)}/o/${encodeURIComponent(req.key)}`;
     for (;;) {
-      const [body] = await this.call(
+      const [body] = await callGcs(
         "objects.rewrite",
         req.key,
         () => this.file(req.sourceKey).request({ method: "POST", uri, qs, json }),
@@ -274,7 +202,7 @@ export class GcsStore implements ObjectStore {
     etag: string | undefined,
     signal?: AbortSignal,
   ): Promise<{ etag: string }> {
-    const [current] = await this.call("objects.get", key, () => this.file(key).getMetadata(), signal);
+    const [current] = await callGcs("objects.get", key, () => this.file(key).getMetadata(), signal);
     const resource = current as GcsObjectResource;
     if (etag && String(resource.generation ?? "") !== etag)
       throw new StoreError("PreconditionFailed", `${key} changed (generation ${String(resource.generation)})`, key);
@@ -283,7 +211,7 @@ export class GcsStore implements ObjectStore {
     Object.assign(patch, metadata);
     const qs: Record<string, string> = { ...this.userProject, ifGenerationMatch: String(resource.generation ?? "") };
     const json = { metadata: patch, ...(contentType ? { contentType } : {}) };
-    const [body] = await this.call(
+    const [body] = await callGcs(
       "objects.patch",
       key,
       () => this.file(key).request({ method: "PATCH", uri: "", qs, json }),
@@ -305,7 +233,7 @@ export class GcsStore implements ObjectStore {
         destination: { contentType: req.contentType ?? "application/octet-stream", metadata: req.metadata ?? {} },
       };
       const qs = { ...this.userProject, ifGenerationMatch: req.baseEtag };
-      const [body] = await this.call(
+      const [body] = await callGcs(
         "objects.compose",
         req.key,
         () => this.file(req.key).request({ method: "POST", uri: "/compose", qs, json }),
@@ -318,13 +246,13 @@ export class GcsStore implements ObjectStore {
   }
 
   async delete(req: DeleteRequest): Promise<void> {
-    await this.call("objects.delete", req.key, () => this.file(req.key).delete({ ignoreNotFound: true }), req.signal);
+    await callGcs("objects.delete", req.key, () => this.file(req.key).delete({ ignoreNotFound: true }), req.signal);
   }
 
   async createMultipart(req: CreateMultipartRequest): Promise<{ uploadId: string }> {
     if (this.composite) return { uploadId: encodeUploadId(newUploadToken(req.metadata, req.contentType)) };
     const metadata = { contentType: req.contentType ?? "application/octet-stream", metadata: req.metadata ?? {} };
-    const [uri] = await this.call(
+    const [uri] = await callGcs(
       "resumable upload start",
       req.key,
       () => this.file(req.key).createResumableUpload({ metadata, ...this.userProject }),
@@ -407,7 +335,7 @@ export class GcsStore implements ObjectStore {
     signal?: AbortSignal,
   ): Promise<string> {
     const file = this.file(key);
-    await this.call(
+    await callGcs(
       "objects.insert",
       key,
       () =>
@@ -441,7 +369,7 @@ export class GcsStore implements ObjectStore {
         metadata: destination.metadata ?? {},
       },
     };
-    const [body] = await this.call(
+    const [body] = await callGcs(
       "objects.compose",
       key,
       () => this.file(key).request({ method: "POST", uri: "/compose", qs: { ...this.userProject }, json }),
@@ -459,50 +387,4 @@ export class GcsStore implements ObjectStore {
       pageToken = page.nextToken;
     } while (pageToken);
   }
-
-  /** The one place client calls pass through: their failures become StoreErrors here. */
-  private async call<T>(
-    what: string,
-    key: string | undefined,
-    run: () => Promise<T>,
-    signal?: AbortSignal,
-  ): Promise<T> {
-    if (signal?.aborted) throw new StoreError("Aborted", `${what} aborted`, key);
-    try {
-      return await run();
-    } catch (err) {
-      throw toStoreError(err, what, key);
-    }
-  }
-}
-
-/**
- * The client lets STORAGE_EMULATOR_HOST override even an explicit `apiEndpoint` (it reads the
- * variable in its constructor only). We have already folded the variable into `endpoint`, so an
- * explicit --endpoint wins, as users expect; the constructor is synchronous, so hiding the
- * variable for its duration affects nothing else.
- */
-function withoutEmulatorEnv<T>(build: () => T): T {
-  const saved = process.env.STORAGE_EMULATOR_HOST;
-  delete process.env.STORAGE_EMULATOR_HOST;
-  try {
-    return build();
-  } finally {
-    if (saved !== undefined) process.env.STORAGE_EMULATOR_HOST = saved;
-  }
-}
-
-function toObjectInfo(key: string, resource: GcsObjectResource): ObjectInfo {
-  const metadata: Record<string, string> = {};
-  for (const [name, value] of Object.entries(resource.metadata ?? {})) {
-    if (value !== null && value !== undefined) metadata[name.toLowerCase()] = String(value);
-  }
-  return {
-    key,
-    size: Number(resource.size ?? 0),
-    etag: String(resource.generation ?? ""),
-    lastModified: new Date(resource.updated ?? 0),
-    metadata,
-    contentType: resource.contentType,
-  };
 }
