@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 // The "FUSE ceiling" of scripts/bench-read.sh: a trivial read-only filesystem on the same binding
-// bucketfs uses (dist/fuse/binding.js over fuse-native, same mount options), serving one file of
+// bucketfs uses (dist/fuse/fuse-native-session.js over fuse-native, same mount options), serving one file of
 // SIZE_MIB MiB from memory. Whatever it reaches is the most any fuse-native filesystem can
 // reach on this machine, so bucketfs's warm reads are compared with it.
 //
 //   node scripts/fuse-ceiling.mjs <mountpoint> <size MiB>     (runs until SIGTERM/SIGINT)
-import { FuseSession, unmountPath } from "../dist/fuse/binding.js";
+import { unmountPath } from "../dist/fuse/binding.js";
+import { FuseSession } from "../dist/fuse/fuse-native-session.js";
 
 const [mountpoint, sizeMib] = process.argv.slice(2);
 const size = Number(sizeMib) * 1024 * 1024;

@@ -31,7 +31,7 @@ export async function runDaemon(req: DaemonRequest, ready: (error?: string) => v
   try {
     checkFuseDevice();
     checkMountpoint(mountpoint, req.fuseOptions.includes("nonempty"));
-    const binding = resolveBinding(req.config.fuseBinding, (message) => log.warn(message));
+    const binding = await resolveBinding(req.config.fuseBinding, (message) => log.warn(message));
     mount = await Mount.open(
       { source: req.source, mountpoint, config: req.config },
       {
