@@ -12,6 +12,14 @@ export class StagingFullError extends Error {
   readonly code = "ENOSPC";
 }
 
+/** What a failed staging write of the file at `path` makes its content: incomplete, and why. */
+export function stagingError(err: unknown, path: string): Error {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === "string" && DISK_FULL.has(code)
+    ? new StagingFullError(`staging disk full while writing ${path}`, { cause: err })
+    : new Error(`staging write failed for ${path}`, { cause: err });
+}
+
 export interface SequentialWriting {
   partSize: number;
   /** Starts the multipart upload, when the first whole part is there. */

@@ -9,25 +9,20 @@
  * change happened while it ran.
  *
  * Its state is private: the write-back (write-back.ts) and the filesystem change it only through
- * the methods below, each an event of the state machine in dirty-state.ts.
+ * the methods below, each an event of the state machine in dirty-state.ts. The staging file's I/O,
+ * and its order, is in staging-queue.ts.
  */
 import type { ByteRange } from "../store/object-store.js";
 import { withAttributes, type PosixAttributes } from "../store/s3fs-metadata.js";
-import { checkTransition, type DirtyState } from "./dirty-state.js";
+import { checkTransition, classify, type DirtyState } from "./dirty-state.js";
 import type { SparseContent } from "./sparse-content.js";
 import type { StagingFile } from "./staging.js";
 import type { StreamingUpload } from "./streaming-upload.js";
 import { PartTail } from "./part-tail.js";
 import { SaveState } from "./save-state.js";
-import {
-  DISK_FULL,
-  StagingFullError,
-  type DirtyFileInit,
-  type SequentialWriting,
-  type UploadOutcome,
-} from "./dirty-file-types.js";
-import { writeAll } from "./staging.js";
-import { readRange, type Precondition } from "./uploader.js";
+import { stagingError, type DirtyFileInit, type SequentialWriting, type UploadOutcome } from "./dirty-file-types.js";
+import { StagingQueue, type BaseReader } from "./staging-queue.js";
+import type { Precondition } from "./uploader.js";
 
 export {
   StagingFullError,
@@ -61,15 +56,16 @@ export class DirtyFile {
   /** Set while some bytes are only in the base object (a large object opened without O_TRUNC). */
   private _sparse?: SparseContent;
   /** Reads a range of the base object (set with `sparse`). */
-  private fetchBase?: (range: ByteRange) => Promise<Buffer>;
+  private fetchBase?: BaseReader;
   /** Serialises changes to the staging file, so fetched base bytes never overwrite a user's write. */
-  private staged: Promise<unknown> = Promise.resolve();
+  private readonly queue: StagingQueue;
   private _state: DirtyState = "clean";
 
   constructor(init: DirtyFileInit) {
     this._path = init.path;
     this._key = init.key;
     this.staging = init.staging;
+    this.queue = new StagingQueue(init.staging, (err) => this.stagingFailed(err));
     this._metadata = init.metadata;
     this.saves.baseEtag = init.baseEtag;
     this.contentType = init.contentType;
@@ -135,20 +131,9 @@ export class DirtyFile {
     return this.stream?.busy ?? false;
   }
 
-  /** The state the private fields describe; the order says which wins when several hold. */
-  private classify(): DirtyState {
-    if (this.saves.running) return "uploading";
-    if (this.saves.conflictKey !== undefined) return "conflict";
-    if (this._incomplete || this.saves.lastError !== undefined) return "failed";
-    if (!this.dirty) return "clean";
-    if (this.sequential) return "streaming";
-    if (this._sparse && !this._sparse.complete) return "sparse";
-    return "staged";
-  }
-
   /** Moves to the state the fields now describe, along the transition table. */
   private settle(): void {
-    const next = this.classify();
+    const next = classify(this.saves, this._incomplete, this.sequential !== undefined, this._sparse);
     checkTransition(this._state, next, this._path);
     this._state = next;
   }
@@ -219,7 +204,7 @@ export class DirtyFile {
   }
 
   /** Lets bytes stay in the base object; `fetchBase` reads them (through the read chain and cache). */
-  makeSparse(content: SparseContent, fetchBase: (range: ByteRange) => Promise<Buffer>): void {
+  makeSparse(content: SparseContent, fetchBase: BaseReader): void {
     this._sparse = content;
     this.fetchBase = fetchBase;
     this.settle();
@@ -279,10 +264,7 @@ export class DirtyFile {
     if (this.sequential && offset === this._size) return this.append(data);
     if (this.sequential) this.stopStreaming();
     try {
-      await this.exclusive(async () => {
-        await this.writeStaging(data, offset);
-        this._sparse?.noteWrite(offset, offset + data.length);
-      });
+      await this.queue.write(data, offset, () => this._sparse?.noteWrite(offset, offset + data.length));
     } catch (err) {
       throw this.stagingFailed(err);
     }
@@ -321,7 +303,7 @@ export class DirtyFile {
     sequential.tail = undefined;
     if (this._incomplete) throw this._incomplete;
     const previous = sequential.lastPartStaged;
-    const staged = this.stageUnstaged(part);
+    const staged = this.queue.stageUnstaged(part);
     sequential.lastPartStaged = staged;
     const stream = (this.stream ??= sequential.startStream());
     // At most one part waits for the staging disk: a slow disk slows the writer down.
@@ -333,26 +315,9 @@ export class DirtyFile {
     void Promise.all([staged, released]).then(() => part.recycle());
   }
 
-  /** Queues the bytes of `tail` not yet queued to staging (see PartTail.unstaged). */
-  private stageUnstaged(tail: PartTail): Promise<void> {
-    const { bytes, offset } = tail.unstaged();
-    return bytes.length > 0 ? this.stageInBackground(bytes, offset) : this.staged.then(() => undefined);
-  }
-
-  /** Queues a staging write nobody waits for; a failure marks the file incomplete. */
-  private stageInBackground(data: Buffer, offset: number): Promise<void> {
-    return this.exclusive(() => this.writeStaging(data, offset)).catch((err: unknown) => {
-      this.stagingFailed(err);
-    });
-  }
-
   /** Records a failed staging write: the file can no longer be uploaded as the writer meant it. */
   private stagingFailed(err: unknown): unknown {
-    const code = (err as { code?: unknown }).code;
-    this._incomplete ??=
-      typeof code === "string" && DISK_FULL.has(code)
-        ? new StagingFullError(`staging disk full while writing ${this._path}`, { cause: err })
-        : new Error(`staging write failed for ${this._path}`, { cause: err });
+    this._incomplete ??= stagingError(err, this._path);
     this.stopStreaming();
     this.markChanged();
     return this._incomplete;
@@ -365,8 +330,8 @@ export class DirtyFile {
   takeStream(): StreamingUpload | undefined {
     const tail = this.sequential?.tail;
     this.sequential = undefined;
-    // A read that still holds the tail finds it recycled and reads staging again (see read()).
-    if (tail) void this.stageUnstaged(tail).then(() => tail.recycle());
+    // A read that still holds the tail finds it recycled and reads staging again (see StagingQueue.read).
+    if (tail) void this.queue.stageUnstaged(tail).then(() => tail.recycle());
     const stream = this.stream;
     this.stream = undefined;
     this.settle();
@@ -383,7 +348,7 @@ export class DirtyFile {
   stageTail(): void {
     const tail = this.sequential?.tail;
     // Never recycled before this write is done: the part's own staging write queues behind it.
-    if (tail) void this.stageUnstaged(tail);
+    if (tail) void this.queue.stageUnstaged(tail);
   }
 
   /** True while front to back with no part handed to a stream yet (everything is still in the tail). */
@@ -398,41 +363,20 @@ export class DirtyFile {
 
   /** Waits for every queued staging write; rejects if one failed. */
   async settled(): Promise<void> {
-    await this.staged;
+    await this.queue.idle();
     if (this._incomplete) throw this._incomplete;
   }
 
   async read(offset: number, length: number): Promise<Buffer> {
     const end = Math.min(offset + length, this._size);
     if (end <= offset) return Buffer.alloc(0);
-    if (this._sparse) return this.readSparse(this._sparse, offset, end);
-    for (;;) {
-      const tail = this.sequential?.tail;
-      await this.staged; // whole parts being written to staging
-      const data = await readRange(this.staging.handle, offset, end - offset);
-      // The tail of a file written front to back is only in memory. If it became a part and was
-      // recycled meanwhile, its bytes are in staging now: read again.
-      if (!tail || tail.overlay(data, offset)) return data;
-    }
-  }
-
-  /** Bytes not in staging come from the base object (not stored: staging holds only changes). */
-  private async readSparse(sparse: SparseContent, offset: number, end: number): Promise<Buffer> {
-    const missing = sparse.missing(offset, end);
-    const [data, ...pieces] = await Promise.all([
-      readRange(this.staging.handle, offset, end - offset),
-      ...missing.map((range) => this.base(range)),
-    ]);
-    missing.forEach((range, i) => pieces[i]!.copy(data!, range.start - offset));
-    return data!;
+    if (this._sparse) return this.queue.readSparse(this._sparse, offset, end, (range) => this.base(range));
+    return this.queue.read(offset, end - offset, () => this.sequential?.tail);
   }
 
   async truncate(size: number): Promise<void> {
     if (size !== this._size) this.stopStreaming();
-    await this.exclusive(async () => {
-      await this.staging.handle.truncate(size);
-      this._sparse?.truncate(size);
-    });
+    await this.queue.truncate(size, () => this._sparse?.truncate(size));
     this._size = size;
     this.markChanged();
   }
@@ -441,31 +385,12 @@ export class DirtyFile {
   async fill(start: number, end: number): Promise<void> {
     const sparse = this._sparse;
     if (!sparse) return;
-    for (const range of sparse.missing(start, end)) {
-      const data = await this.base(range);
-      await this.exclusive(async () => {
-        // A write may have landed while the bytes were fetched: keep it, fill only what is still missing.
-        for (const gap of sparse.missing(range.start, range.end)) {
-          await this.writeStaging(data.subarray(gap.start - range.start, gap.end - range.start), gap.start);
-          sparse.noteFill(gap.start, gap.end);
-        }
-      });
-    }
+    await this.queue.fill(sparse, start, end, (range) => this.base(range));
     this.settle();
   }
 
   private base(range: ByteRange): Promise<Buffer> {
     if (!this.fetchBase) throw new Error(`${this._path}: sparse file without a base reader`);
     return this.fetchBase(range);
-  }
-
-  private writeStaging(data: Buffer, offset: number): Promise<void> {
-    return writeAll(this.staging.handle, data, offset);
-  }
-
-  private exclusive<T>(work: () => Promise<T>): Promise<T> {
-    const run = this.staged.then(work);
-    this.staged = run.catch(() => undefined);
-    return run;
   }
 }

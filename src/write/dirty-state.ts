@@ -14,7 +14,29 @@
  * BUCKETFS_STRICT_STATES=1) it throws; in a mount it is counted and the state still follows the
  * data, so a missing edge never loses a write.
  */
+import type { SaveState } from "./save-state.js";
+import type { SparseContent } from "./sparse-content.js";
+
 export type DirtyState = "clean" | "streaming" | "sparse" | "staged" | "uploading" | "failed" | "conflict";
+
+/**
+ * The state a DirtyFile's private fields describe: its save state, a failed staging write, whether
+ * it is written front to back, and its sparse bookkeeping. The order says which wins when several hold.
+ */
+export function classify(
+  saves: SaveState,
+  incomplete: Error | undefined,
+  frontToBack: boolean,
+  sparse: SparseContent | undefined,
+): DirtyState {
+  if (saves.running) return "uploading";
+  if (saves.conflictKey !== undefined) return "conflict";
+  if (incomplete || saves.lastError !== undefined) return "failed";
+  if (!saves.dirty) return "clean";
+  if (frontToBack) return "streaming";
+  if (sparse && !sparse.complete) return "sparse";
+  return "staged";
+}
 
 export const TRANSITIONS: Readonly<Record<DirtyState, readonly DirtyState[]>> = {
   clean: ["streaming", "sparse", "staged", "uploading", "failed", "conflict"],
