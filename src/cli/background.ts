@@ -1,15 +1,14 @@
 /**
  * Background mode: `bucketfs mount` starts the daemon as a detached child and returns only when
  * the mount is ready (exit 0) or has failed (the error printed, exit 1), like s3fs and rclone.
- * The request travels as JSON in an environment variable; readiness comes back over IPC.
+ * The request and the readiness travel over IPC.
  */
-import { spawn } from "node:child_process";
-import { mkdirSync, openSync } from "node:fs";
+import { spawn, type ChildProcess } from "node:child_process";
+import { closeSync, existsSync, mkdirSync, openSync, rmSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { defaultCacheDir, idOf } from "../mount/dirs.js";
 import type { DaemonRequest } from "./daemon.js";
 
-export const DAEMON_ENV = "BUCKETFS_DAEMON_REQUEST";
 const READY_TIMEOUT_MS = 60_000;
 
 interface ReadyMessage {
@@ -17,8 +16,14 @@ interface ReadyMessage {
   error?: string;
 }
 
-export function defaultLogFile(req: DaemonRequest): string {
-  return join(req.config.cacheDir ?? defaultCacheDir(), "logs", `${idOf(req.mountpoint)}.log`);
+/** The one message the launching process sends: what to mount. */
+interface RequestMessage {
+  request: DaemonRequest;
+}
+
+/** Where the daemon of `mountpoint` writes its log by default: under the cache dir. */
+export function defaultLogFile(cacheDir: string | undefined, mountpoint: string): string {
+  return join(cacheDir ?? defaultCacheDir(), "logs", `${idOf(mountpoint)}.log`);
 }
 
 /** `--log-file -`: the daemon writes to the stderr `bucketfs mount` was given (journald under systemd). */
@@ -31,23 +36,60 @@ export const LOG_TO_STDERR = "-";
  */
 const DAEMON_NODE_FLAGS = ["--max-semi-space-size=4"];
 
-export function startInBackground(req: DaemonRequest, entryScript: string): Promise<{ pid: number; logFile: string }> {
-  const logFile = req.config.logFile ?? defaultLogFile(req);
-  if (logFile !== LOG_TO_STDERR) mkdirSync(dirname(logFile), { recursive: true, mode: 0o700 });
-  const out = logFile === LOG_TO_STDERR ? "inherit" : openSync(logFile, "a", 0o600);
-  const request: DaemonRequest = { ...req, config: { ...req.config, logFile } };
-  // The source and mountpoint on the command line make room for the title (daemonTitle) and let
-  // `pgrep -f /mnt/x` find the daemon even before it sets it.
-  const child = spawn(
-    process.execPath,
-    [...DAEMON_NODE_FLAGS, entryScript, "__daemon", req.source.url, req.mountpoint],
-    {
-      detached: true,
-      stdio: ["ignore", out === "inherit" ? "ignore" : out, out, "ipc"],
-      env: { ...process.env, [DAEMON_ENV]: JSON.stringify(request) },
+/** A daemon process started before its request is known: it loads its modules meanwhile. */
+export interface PendingDaemon {
+  /** Where its stdout and stderr go (fixed when it was started). */
+  readonly logFile: string;
+  /** Sends the request; resolves once the mount is ready, rejects with the daemon's error. */
+  start(req: DaemonRequest): Promise<{ pid: number; logFile: string }>;
+  /** Stops it (it has done nothing yet) and removes the log file if it made an empty one. */
+  cancel(): void;
+}
+
+/**
+ * Starts the daemon as a detached child, its stdout and stderr on `logFile`. The source and
+ * mountpoint on its command line make room for the title (setDaemonTitle) and let `pgrep -f
+ * /mnt/x` find it even before it sets it. The request follows over IPC (start), so the child's
+ * Node start and module loading overlap the launching process's option checks.
+ */
+export function spawnDaemon(source: string, mountpoint: string, logFile: string, entryScript: string): PendingDaemon {
+  const toStderr = logFile === LOG_TO_STDERR;
+  const madeLog = !toStderr && !existsSync(logFile);
+  if (!toStderr) mkdirSync(dirname(logFile), { recursive: true, mode: 0o700 });
+  const out = toStderr ? undefined : openSync(logFile, "a", 0o600);
+  const child = spawn(process.execPath, [...DAEMON_NODE_FLAGS, entryScript, "__daemon", source, mountpoint], {
+    detached: true,
+    stdio: ["ignore", out ?? "ignore", out ?? "inherit", "ipc"],
+  });
+  if (out !== undefined) closeSync(out); // the child has its own copy
+  let exitCode: number | null | undefined;
+  child.once("exit", (code) => (exitCode = code));
+  return {
+    logFile,
+    start: (req) => {
+      const request: DaemonRequest = { ...req, config: { ...req.config, logFile } };
+      // With a callback, a child that already died reports through its exit, not an 'error' event.
+      if (child.connected) child.send({ request } satisfies RequestMessage, () => undefined);
+      return readiness(child, logFile, () => exitCode);
     },
-  );
+    cancel: () => {
+      child.kill("SIGKILL");
+      if (child.connected) child.disconnect();
+      child.unref();
+      if (madeLog && statSync(logFile, { throwIfNoEntry: false })?.size === 0) rmSync(logFile, { force: true });
+    },
+  };
+}
+
+function readiness(
+  child: ChildProcess,
+  logFile: string,
+  exited: () => number | null | undefined,
+): Promise<{ pid: number; logFile: string }> {
   return new Promise((resolve, reject) => {
+    const early = exited();
+    if (early !== undefined)
+      return reject(new Error(`the mount daemon exited (code ${early}) before it was ready; see ${logFile}`));
     const timer = setTimeout(
       () => reject(new Error(`the mount did not become ready within ${READY_TIMEOUT_MS / 1000} s; see ${logFile}`)),
       READY_TIMEOUT_MS,
@@ -73,6 +115,21 @@ export function startInBackground(req: DaemonRequest, entryScript: string): Prom
  */
 export function setDaemonTitle(req: Pick<DaemonRequest, "source" | "mountpoint">): void {
   process.title = `bucketfs ${req.source.url} ${req.mountpoint}`;
+}
+
+/**
+ * In the daemon child: the request from the launching process. If that process goes away first
+ * (killed, or it found the options invalid), the channel closes and the daemon ends.
+ */
+export function requestFromParent(): Promise<DaemonRequest> {
+  return new Promise((resolve) => {
+    const gone = (): never => process.exit(1);
+    process.once("disconnect", gone);
+    process.once("message", (message: RequestMessage) => {
+      process.off("disconnect", gone);
+      resolve(message.request);
+    });
+  });
 }
 
 /** In the daemon child: report readiness to the parent, then detach from it. */

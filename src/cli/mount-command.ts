@@ -4,9 +4,9 @@
  * `bucketfs --version`, `list` and `status`.
  */
 import { fileURLToPath } from "node:url";
-import { resolveMountOptions } from "../config/load.js";
+import { collectMountOptions } from "../config/raw-options.js";
 import { parseSource } from "../config/source.js";
-import { setDaemonTitle, startInBackground } from "./background.js";
+import { defaultLogFile, setDaemonTitle, spawnDaemon, type PendingDaemon } from "./background.js";
 import type { DaemonRequest } from "./daemon.js";
 import { daemonAlive } from "./mount-health.js";
 import {
@@ -24,9 +24,21 @@ const ENTRY = fileURLToPath(new URL("../../bin/bucketfs.js", import.meta.url));
 
 export async function mount(source: string, mountpoint: string, flags: Record<string, unknown>): Promise<void> {
   const { options, ...rest } = flags;
-  const { config, fuseOptions } = resolveMountOptions(rest, (options as string[] | undefined) ?? []);
-  const req: DaemonRequest = { source: parseSource(source), mountpoint: realpathOr(mountpoint), config, fuseOptions };
-  if (config.foreground) {
+  const dashO = (options as string[] | undefined) ?? [];
+  const path = realpathOr(mountpoint);
+  const early = startEarly(source, path, rest, dashO);
+  let req: DaemonRequest;
+  try {
+    // The option checks (zod) load only now, while the early daemon starts Node and its modules.
+    const { resolveMountOptions } = await import("../config/load.js");
+    const { config, fuseOptions } = resolveMountOptions(rest, dashO);
+    req = { source: parseSource(source), mountpoint: path, config, fuseOptions };
+  } catch (err) {
+    early?.cancel();
+    throw err;
+  }
+  if (req.config.foreground) {
+    early?.cancel();
     setDaemonTitle(req);
     // The daemon (FUSE, stores, caches) is loaded only here: in background mode its own process loads it.
     const { runDaemon } = await import("./daemon.js");
@@ -35,8 +47,40 @@ export async function mount(source: string, mountpoint: string, flags: Record<st
     });
     return;
   }
-  const { pid, logFile } = await startInBackground(req, ENTRY);
+  const logFile = req.config.logFile ?? defaultLogFile(req.config.cacheDir, path);
+  let daemon = early;
+  if (daemon?.logFile !== logFile) {
+    // The checked options put the log elsewhere than their raw values said: start over, there.
+    daemon?.cancel();
+    daemon = spawnDaemon(source, path, logFile, ENTRY);
+  }
+  const { pid } = await daemon.start(req);
   console.log(`bucketfs: ${req.source.url} mounted on ${req.mountpoint} (daemon pid ${pid}, log ${logFile})`);
+}
+
+/**
+ * The daemon, started before the options are checked, so the two processes overlap on two cores
+ * (docs/benchmarks.md, "Startup"). Its log file must be known at start: it comes from the raw
+ * options here, and mount() starts over in the rare case the checked ones disagree. Not for
+ * --foreground, nor when the raw options cannot even say where the log goes.
+ */
+function startEarly(
+  source: string,
+  mountpoint: string,
+  flags: Record<string, unknown>,
+  dashO: string[],
+): PendingDaemon | undefined {
+  try {
+    const { raw } = collectMountOptions(flags, dashO);
+    if (raw.foreground !== undefined) return undefined;
+    const { cacheDir, logFile } = raw;
+    if (cacheDir !== undefined && (typeof cacheDir !== "string" || cacheDir === "")) return undefined;
+    const log = logFile ?? defaultLogFile(cacheDir, mountpoint);
+    if (typeof log !== "string" || log === "") return undefined;
+    return spawnDaemon(source, mountpoint, log, ENTRY);
+  } catch {
+    return undefined; // e.g. the log directory cannot be made: mount() reports it with the checked options
+  }
 }
 
 export async function unmount(mountpoint: string, opts: { lazy?: boolean }): Promise<void> {

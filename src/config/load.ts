@@ -5,13 +5,8 @@
  * command (sign, idc, cache …) takes from the same table, with the same environment and checks.
  */
 import { z } from "zod";
-import {
-  IGNORED_MOUNT_OPTIONS,
-  MOUNT_OPTIONS,
-  mountOptionEntries,
-  type MountOptionKey,
-  type OptionSpec,
-} from "./options.js";
+import { MOUNT_OPTIONS, type MountOptionKey } from "./options.js";
+import { collectMountOptions, fromEnvironment, fromFlags } from "./raw-options.js";
 import { mountConfigSchema, type MountConfig } from "./schema.js";
 
 export class ConfigError extends Error {
@@ -24,33 +19,6 @@ export interface ResolvedMountOptions {
   fuseOptions: string[];
 }
 
-const camel = (name: string): string => name.replace(/[-_]([a-z])/g, (_, c: string) => c.toUpperCase());
-
-export function splitDashO(values: string[]): string[] {
-  return values
-    .flatMap((v) => v.split(","))
-    .map((v) => v.trim())
-    .filter((v) => v !== "");
-}
-
-function fromEnvironment(keys: readonly MountOptionKey[], env: NodeJS.ProcessEnv): Record<string, unknown> {
-  const raw: Record<string, unknown> = {};
-  for (const key of keys) {
-    const spec: OptionSpec = MOUNT_OPTIONS[key];
-    const variable = spec.env;
-    if (variable && env[variable] !== undefined && env[variable] !== "") raw[key] = env[variable];
-  }
-  return raw;
-}
-
-function fromFlags(
-  keys: readonly MountOptionKey[],
-  flags: Record<string, unknown>,
-  raw: Record<string, unknown>,
-): void {
-  for (const key of keys) if (flags[key] !== undefined) raw[key] = flags[key];
-}
-
 function parsed<T>(schema: z.ZodType<T, unknown>, raw: Record<string, unknown>): T {
   const result = schema.safeParse(raw);
   if (result.success) return result.data;
@@ -61,25 +29,12 @@ function parsed<T>(schema: z.ZodType<T, unknown>, raw: Record<string, unknown>):
   throw new ConfigError(`invalid options: ${problems.join("; ")}`);
 }
 
-const ALL_KEYS = mountOptionEntries().map(([key]) => key);
-
 export function resolveMountOptions(
   flags: Record<string, unknown>,
   dashO: string[],
   env: NodeJS.ProcessEnv = process.env,
 ): ResolvedMountOptions {
-  const raw = fromEnvironment(ALL_KEYS, env);
-  const fuseOptions: string[] = [];
-  for (const option of splitDashO(dashO)) {
-    const [name, ...rest] = option.split("=");
-    const value = rest.length > 0 ? rest.join("=") : true;
-    const entry = mountOptionEntries().find(
-      ([key, spec]) => spec.name === name || key === camel(name) || (spec.aliases?.includes(name) ?? false),
-    );
-    if (entry) raw[entry[0]] = value;
-    else if (!IGNORED_MOUNT_OPTIONS.some((pattern) => pattern.test(option))) fuseOptions.push(option);
-  }
-  fromFlags(ALL_KEYS, flags, raw);
+  const { raw, fuseOptions } = collectMountOptions(flags, dashO, env);
   return { config: parsed(mountConfigSchema, raw), fuseOptions };
 }
 

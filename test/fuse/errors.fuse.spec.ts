@@ -3,9 +3,11 @@
  * unreachable endpoint, malformed source, missing or busy mountpoint, no /dev/fuse, and an
  * upload that fails (EIO on close, data kept, a later close retries).
  */
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { eventually } from "../helpers/eventually.js";
 import { FaultProxy } from "../helpers/fault-proxy.js";
 import { bucketfs, shTry, tempDir, TestMount } from "../helpers/mount.js";
 import { bucketfsEnv, freshBucket, s3Server } from "../helpers/s3.js";
@@ -51,6 +53,28 @@ describe("clear errors for bad input", () => {
     const r = await bucketfs(mountArgs("bucket-without-scheme", tempDir("mnt")));
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/malformed source "bucket-without-scheme": expected s3:\/\/bucket/);
+  });
+
+  it("options that do not check out: the option is named, and no daemon or log file is left", async () => {
+    // `bucketfs mount` starts the daemon before it checks the options (startup): a bad option must stop it.
+    const mnt = tempDir("mnt");
+    const cache = tempDir("cache");
+    const r = await bucketfs([
+      ...mountArgs(`s3://${bucket}`, mnt).slice(0, -2),
+      "--cache-dir",
+      cache,
+      "--cache-size",
+      "lots",
+    ]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/invalid options: --cache-size: not a size/);
+    const logs = join(cache, "logs");
+    expect(existsSync(logs) ? readdirSync(logs) : []).toEqual([]);
+    await eventually(
+      "no daemon for the mountpoint",
+      () => (spawnSync("pgrep", ["-f", "--", mnt]).status === 1 ? true : undefined),
+      { timeoutMs: 10_000 },
+    );
   });
 
   it("a mountpoint that does not exist, is not empty, or is busy", async () => {
