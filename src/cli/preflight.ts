@@ -81,6 +81,7 @@ export async function checkStoreAccess(
     const advice: Partial<Record<StoreError["kind"], string>> = {
       NoSuchBucket: `the bucket does not exist at ${where}: check the name (and --endpoint/--region)`,
       InvalidCredentials: `the server at ${where} rejected the credentials: ${CREDENTIAL_HINTS[scheme] ?? CREDENTIAL_HINTS.s3}`,
+      NoCredentials: `no credentials to sign requests with (${err.message}): ${CREDENTIAL_HINTS[scheme] ?? CREDENTIAL_HINTS.s3}`,
       AccessDenied: `access denied by ${where}: these credentials may not read this bucket (for public buckets use ${ANONYMOUS_HINTS[scheme] ?? ANONYMOUS_HINTS.s3})`,
       Unreachable: `cannot reach ${where}: check the URL, the network, or that the server is running`,
       Aborted: `no answer from ${where} within ${ACCESS_TIMEOUT_MS / 1000} s: check the URL and the network`,

@@ -14,6 +14,7 @@ export const STORE_KIND_TO_ERRNO: Record<StoreErrorKind, ErrnoCode> = {
   PreconditionFailed: "ESTALE",
   AccessDenied: "EACCES",
   InvalidCredentials: "EACCES",
+  NoCredentials: "EACCES",
   Unreachable: "EIO",
   Throttled: "EIO",
   InvalidRange: "EIO",

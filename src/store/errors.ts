@@ -9,6 +9,7 @@ export type StoreErrorKind =
   | "PreconditionFailed" // If-Match / generation condition did not hold: the object changed
   | "AccessDenied" // authenticated, but not allowed
   | "InvalidCredentials" // the server rejected who we are (bad key id or secret)
+  | "NoCredentials" // no credentials could be found to sign with (none configured, unknown profile)
   | "Unreachable" // no connection to the endpoint (refused, DNS, TLS, timeout)
   | "Throttled" // SlowDown / 429 / 503 after the client's own retries
   | "InvalidRange" // a range past the end of the object

@@ -13,6 +13,7 @@ describe("errno mapping", () => {
     ["PreconditionFailed", E.ESTALE],
     ["AccessDenied", E.EACCES],
     ["InvalidCredentials", E.EACCES],
+    ["NoCredentials", E.EACCES],
     ["Unreachable", E.EIO],
     ["Throttled", E.EIO],
     ["ReadOnly", E.EROFS],
@@ -26,7 +27,7 @@ describe("errno mapping", () => {
   });
 
   it("covers every StoreError kind", () => {
-    expect(Object.keys(STORE_KIND_TO_ERRNO)).toHaveLength(12);
+    expect(Object.keys(STORE_KIND_TO_ERRNO)).toHaveLength(13);
   });
 
   it.each([

@@ -23,7 +23,8 @@ const BY_NAME: Record<string, StoreErrorKind> = {
   SignatureDoesNotMatch: "InvalidCredentials",
   InvalidToken: "InvalidCredentials",
   ExpiredToken: "InvalidCredentials",
-  CredentialsProviderError: "InvalidCredentials",
+  // The SDK found nothing to sign with (no keys, an unknown --profile): no request was sent.
+  CredentialsProviderError: "NoCredentials",
   InvalidRange: "InvalidRange",
   SlowDown: "Throttled",
   Throttling: "Throttled",
@@ -57,7 +58,13 @@ export function toStoreError(err: unknown, what: string, key?: string): StoreErr
   if (err instanceof StoreError) return err;
   const kind = kindOf(err);
   const e = err as SdkLikeError & { message?: string };
-  const detail = e.name && e.name !== "Error" ? e.name : (e.code ?? e.message ?? "error");
+  // For missing credentials the SDK's message is the useful part: it names the profile it looked for.
+  const detail =
+    kind === "NoCredentials" && e.message
+      ? e.message
+      : e.name && e.name !== "Error"
+        ? e.name
+        : (e.code ?? e.message ?? "error");
   const status = e.$metadata?.httpStatusCode;
   return new StoreError(kind, `${what} failed: ${detail}${status ? ` (HTTP ${status})` : ""}`, key, { cause: err });
 }
