@@ -6,6 +6,7 @@
  */
 import { closeSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { processAlive } from "../os/process-alive.js";
 
 /** Another live process holds the cache directory. */
 export class CacheBusyError extends Error {
@@ -31,7 +32,7 @@ export function takeLock(dir: string, what?: string): void {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
       const pid = Number.parseInt(readFileSync(lock, "utf8"), 10);
-      if (Number.isInteger(pid) && pidAlive(pid)) throw new CacheBusyError(dir, pid, what);
+      if (Number.isInteger(pid) && processAlive(pid)) throw new CacheBusyError(dir, pid, what);
       rmSync(lock, { force: true }); // left by a process that is gone
     }
   }
@@ -51,28 +52,8 @@ export function releaseLock(dir: string): void {
 export function lockHolder(dir: string): number | undefined {
   try {
     const pid = Number.parseInt(readFileSync(join(dir, "lock"), "utf8"), 10);
-    return Number.isInteger(pid) && pidAlive(pid) ? pid : undefined;
+    return Number.isInteger(pid) && processAlive(pid) ? pid : undefined;
   } catch {
     return undefined;
-  }
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
-  return !isZombie(pid);
-}
-
-/** kill(pid, 0) succeeds on a zombie (exited, not yet reaped): it holds nothing any more. */
-function isZombie(pid: number): boolean {
-  try {
-    // The state follows the command name, which is in parentheses and may itself contain ") ".
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) === "Z";
-  } catch {
-    return false; // no procfs: trust kill()
   }
 }

@@ -62,15 +62,15 @@ export function spawnDaemon(source: string, mountpoint: string, logFile: string,
     stdio: ["ignore", out ?? "ignore", out ?? "inherit", "ipc"],
   });
   if (out !== undefined) closeSync(out); // the child has its own copy
-  let exitCode: number | null | undefined;
-  child.once("exit", (code) => (exitCode = code));
+  // Made at once, so an exit before start() (a crash while loading) is not missed.
+  const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
   return {
     logFile,
     start: (req) => {
       const request: DaemonRequest = { ...req, config: { ...req.config, logFile } };
       // With a callback, a child that already died reports through its exit, not an 'error' event.
       if (child.connected) child.send({ request } satisfies RequestMessage, () => undefined);
-      return readiness(child, logFile, () => exitCode);
+      return readiness(child, logFile, exited);
     },
     cancel: () => {
       child.kill("SIGKILL");
@@ -84,12 +84,9 @@ export function spawnDaemon(source: string, mountpoint: string, logFile: string,
 function readiness(
   child: ChildProcess,
   logFile: string,
-  exited: () => number | null | undefined,
+  exited: Promise<number | null>,
 ): Promise<{ pid: number; logFile: string }> {
   return new Promise((resolve, reject) => {
-    const early = exited();
-    if (early !== undefined)
-      return reject(new Error(`the mount daemon exited (code ${early}) before it was ready; see ${logFile}`));
     const timer = setTimeout(
       () => reject(new Error(`the mount did not become ready within ${READY_TIMEOUT_MS / 1000} s; see ${logFile}`)),
       READY_TIMEOUT_MS,
@@ -101,7 +98,8 @@ function readiness(
       if (message.ready) resolve({ pid: child.pid ?? 0, logFile });
       else reject(new Error(message.error ?? "mount failed"));
     });
-    child.once("exit", (code) => {
+    // After a ready message this rejects a settled promise: no effect.
+    void exited.then((code) => {
       clearTimeout(timer);
       reject(new Error(`the mount daemon exited (code ${code}) before it was ready; see ${logFile}`));
     });
@@ -111,7 +109,7 @@ function readiness(
 /**
  * What ps and pgrep -f show for a mount's daemon, like s3fs's command line: `bucketfs SOURCE
  * MOUNTPOINT`, so an admin tells daemons apart. Linux keeps the title in the space of the
- * original command line, which holds both (startInBackground puts them there).
+ * original command line, which holds both (spawnDaemon puts them there).
  */
 export function setDaemonTitle(req: Pick<DaemonRequest, "source" | "mountpoint">): void {
   process.title = `bucketfs ${req.source.url} ${req.mountpoint}`;

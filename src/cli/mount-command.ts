@@ -9,14 +9,8 @@ import { parseSource } from "../config/source.js";
 import { defaultLogFile, setDaemonTitle, spawnDaemon, type PendingDaemon } from "./background.js";
 import type { DaemonRequest } from "./daemon.js";
 import { daemonAlive } from "./mount-health.js";
-import {
-  isMountpoint,
-  processAlive,
-  readMountRecord,
-  removeMountRecord,
-  takeExitReport,
-  UploadsFailedError,
-} from "./mount-table.js";
+import { isMountpoint, readMountRecord, removeMountRecord, takeExitReport, UploadsFailedError } from "./mount-table.js";
+import { processAlive } from "../os/process-alive.js";
 import { realpathOr } from "./paths.js";
 import { UsageError } from "./preflight.js";
 
@@ -26,12 +20,13 @@ export async function mount(source: string, mountpoint: string, flags: Record<st
   const { options, ...rest } = flags;
   const dashO = (options as string[] | undefined) ?? [];
   const path = realpathOr(mountpoint);
-  const early = startEarly(source, path, rest, dashO);
+  const collected = collectMountOptions(rest, dashO);
+  const early = startEarly(source, path, collected.raw);
   let req: DaemonRequest;
   try {
     // The option checks (zod) load only now, while the early daemon starts Node and its modules.
-    const { resolveMountOptions } = await import("../config/load.js");
-    const { config, fuseOptions } = resolveMountOptions(rest, dashO);
+    const { checkMountOptions } = await import("../config/load.js");
+    const { config, fuseOptions } = checkMountOptions(collected);
     req = { source: parseSource(source), mountpoint: path, config, fuseOptions };
   } catch (err) {
     early?.cancel();
@@ -64,14 +59,8 @@ export async function mount(source: string, mountpoint: string, flags: Record<st
  * options here, and mount() starts over in the rare case the checked ones disagree. Not for
  * --foreground, nor when the raw options cannot even say where the log goes.
  */
-function startEarly(
-  source: string,
-  mountpoint: string,
-  flags: Record<string, unknown>,
-  dashO: string[],
-): PendingDaemon | undefined {
+function startEarly(source: string, mountpoint: string, raw: Record<string, unknown>): PendingDaemon | undefined {
   try {
-    const { raw } = collectMountOptions(flags, dashO);
     if (raw.foreground !== undefined) return undefined;
     const { cacheDir, logFile } = raw;
     if (cacheDir !== undefined && (typeof cacheDir !== "string" || cacheDir === "")) return undefined;

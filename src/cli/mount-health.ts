@@ -6,7 +6,8 @@
 import { readFileSync } from "node:fs";
 import type { MountStatus } from "../metrics/status.js";
 import { controlRequest, controlSocketPath, ControlUnavailableError } from "../mount/control.js";
-import { allMountRecords, kernelMounts, processAlive, readMountRecord, type MountRecord } from "./mount-table.js";
+import { processAlive } from "../os/process-alive.js";
+import { allMountRecords, kernelMounts, readMountRecord, type MountRecord } from "./mount-table.js";
 
 export type MountHealth =
   | "healthy" // daemon alive, mounted, answering on its control socket

@@ -80,30 +80,6 @@ export function allMountRecords(): MountRecord[] {
   });
 }
 
-export function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  return !exitedUnreaped(pid);
-}
-
-/**
- * A zombie answers kill(pid, 0) but has exited: a daemon's parent is init (or a container's
- * PID 1), which may reap it late or never, and `bucketfs unmount` must not wait for that.
- */
-function exitedUnreaped(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    // The state follows the command name, which is in parentheses and may itself hold ") ".
-    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
-    return state === "Z" || state === "X";
-  } catch {
-    return false;
-  }
-}
-
 /**
  * What a daemon leaves behind when it stops with files it could not upload, so that the
  * `bucketfs unmount` that asked it to stop can report them and exit non-zero. (Not `.json`:

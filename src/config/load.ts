@@ -6,7 +6,7 @@
  */
 import { z } from "zod";
 import { MOUNT_OPTIONS, type MountOptionKey } from "./options.js";
-import { collectMountOptions, fromEnvironment, fromFlags } from "./raw-options.js";
+import { collectMountOptions, fromEnvironment, fromFlags, type CollectedOptions } from "./raw-options.js";
 import { mountConfigSchema, type MountConfig } from "./schema.js";
 
 export class ConfigError extends Error {
@@ -34,8 +34,12 @@ export function resolveMountOptions(
   dashO: string[],
   env: NodeJS.ProcessEnv = process.env,
 ): ResolvedMountOptions {
-  const { raw, fuseOptions } = collectMountOptions(flags, dashO, env);
-  return { config: parsed(mountConfigSchema, raw), fuseOptions };
+  return checkMountOptions(collectMountOptions(flags, dashO, env));
+}
+
+/** Checks options already collected (raw-options.ts) against the schema. */
+export function checkMountOptions(collected: CollectedOptions): ResolvedMountOptions {
+  return { config: parsed(mountConfigSchema, collected.raw), fuseOptions: collected.fuseOptions };
 }
 
 /** Some options of the table for a command other than mount: environment, then flags, checked by the schema. */

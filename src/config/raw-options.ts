@@ -40,6 +40,13 @@ export function fromFlags(
 
 const ALL_KEYS = mountOptionEntries().map(([key]) => key);
 
+export interface CollectedOptions {
+  /** Each option's value as given (a string, or true for a switch), by key. */
+  raw: Record<string, unknown>;
+  /** The `-o` options that are FUSE's, passed on as they are. */
+  fuseOptions: string[];
+}
+
 /**
  * Every mount option's raw value (strings, or true for switches) by precedence, and the `-o`
  * options that are FUSE's: what the schema then checks. No zod here: `bucketfs mount` reads the
@@ -49,7 +56,7 @@ export function collectMountOptions(
   flags: Record<string, unknown>,
   dashO: string[],
   env: NodeJS.ProcessEnv = process.env,
-): { raw: Record<string, unknown>; fuseOptions: string[] } {
+): CollectedOptions {
   const raw = fromEnvironment(ALL_KEYS, env);
   const fuseOptions: string[] = [];
   for (const option of splitDashO(dashO)) {

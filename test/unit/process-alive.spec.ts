@@ -1,12 +1,13 @@
 /**
- * `bucketfs unmount` waits for the daemon to exit (processAlive). A daemon's parent is init or a
- * container's PID 1, which may reap it late or never: an exited, unreaped daemon (a zombie) still
- * answers kill(pid, 0), and must count as gone.
+ * `bucketfs unmount` waits for the daemon to exit, and the cache and staging locks ask whether
+ * their holder lives (processAlive). A daemon's parent is init or a container's PID 1, which may
+ * reap it late or never: an exited, unreaped daemon (a zombie) still answers kill(pid, 0), and
+ * must count as gone.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { afterEach, describe, expect, it } from "vitest";
-import { processAlive } from "../../src/cli/mount-table.js";
+import { processAlive } from "../../src/os/process-alive.js";
 
 // The child exits at once; waitid(WNOWAIT) returns once it has exited but leaves it unreaped.
 const MAKE_ZOMBIE = `
