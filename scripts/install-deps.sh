@@ -16,7 +16,8 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 APT_PACKAGES=(libfuse2 fuse3 libfuse3-dev libcurl4-openssl-dev zlib1g-dev pkg-config gcc radosgw ceph-mon ceph-osd curl rsync attr uuid-runtime ca-certificates
   dcmtk python3-pydicom python3-numpy zstd  # IDC fixtures and e2e tests (dcmdump, pydicom, zstd parquet pages)
-  systemd)                                  # systemd-analyze verify of the shipped unit
+  systemd                                   # systemd-analyze verify of the shipped unit
+  procps)                                   # ps and pgrep: the e2e tests find daemons by mountpoint
 
 log() { printf '[install-deps] %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
